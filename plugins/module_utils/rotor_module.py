@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The shell shared by rotor.iam's AWS modules: clients with retries, and one error boundary."""
+
+from __future__ import annotations
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import explain_client_error
+
+# botocore retries on its own as well; one layer (AWSRetry, jittered) is enough
+# and keeps non-idempotent calls from being replayed behind our back.
+_NO_SDK_RETRIES = {"retries": {"mode": "standard", "max_attempts": 1}}
+
+
+def build_module(argument_spec, **kwargs):
+    return AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+
+
+def iam_client(module, retries=10, delay=1, max_delay=30):
+    """An IAM client whose ``aws_retry=True`` calls retry throttling and 5xx with jittered backoff."""
+    return module.client(
+        "iam",
+        retry_decorator=AWSRetry.jittered_backoff(retries=retries, delay=delay, max_delay=max_delay),
+        config=_NO_SDK_RETRIES,
+    )
+
+
+def plain_iam_client(module):
+    """An IAM client that never retries: for CreateAccessKey, which must not be replayed blindly."""
+    return module.client("iam", config=_NO_SDK_RETRIES)
+
+
+def run(module, operation, action="the IAM request"):
+    """Run ``operation()`` and exit the module: the single error boundary of every rotor.iam module."""
+    try:
+        result = operation()
+    except RotorIAMError as exc:
+        module.fail_json(msg=exc.message, error_code=exc.code, **_public(exc.details))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        error = explain_client_error(exc, action, user_name=module.params.get("user_name"))
+        module.fail_json(msg=error.message, error_code=error.code)
+    module.exit_json(**result)
+
+
+def _public(details):
+    return {k: v for k, v in details.items() if k in ("attempts", "elapsed", "action")}

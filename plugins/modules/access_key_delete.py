@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: access_key_delete
+short_description: Delete an IAM access key, refusing Active keys unless forced
+version_added: 0.1.0
+description:
+  - Deletes an access key of an IAM user. A deleted key cannot be restored, so an Active key is only
+    deleted with O(force=true); deactivate it first with M(rotor.iam.access_key_status) and make sure
+    nothing breaks.
+  - A key that is already gone is reported as unchanged, not as an error.
+author:
+  - rotor.iam contributors
+options:
+  user_name:
+    description:
+      - Name of the IAM user that owns the key.
+    type: str
+    required: true
+    aliases: [user]
+  access_key_id:
+    description:
+      - The access key id to delete.
+    type: str
+    required: true
+  force:
+    description:
+      - Delete the key even when it is Active.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - rotor.iam.attributes
+  - rotor.iam.attributes.ACTION_GROUP
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey).
+seealso:
+  - module: rotor.iam.access_key_status
+"""
+
+EXAMPLES = r"""
+- name: Delete the old key after it has been Inactive and nothing broke
+  rotor.iam.access_key_delete:
+    user_name: app-backup
+    access_key_id: AKIAI44QH8DHBEXAMPLE
+"""
+
+RETURN = r"""
+access_key:
+  description: Metadata of the deleted key (of the key that would be deleted, in check mode); V(null) if it was already absent.
+  returned: always
+  type: dict
+  contains:
+    access_key_id:
+      description: The access key id.
+      returned: success
+      type: str
+      sample: AKIAI44QH8DHBEXAMPLE
+    user_name:
+      description: The user the key belonged to.
+      returned: success
+      type: str
+      sample: app-backup
+    status:
+      description: The key's status before deletion.
+      returned: success
+      type: str
+      sample: Inactive
+    create_date:
+      description: Creation time, ISO 8601 in UTC.
+      returned: success
+      type: str
+      sample: "2026-08-01T10:15:00+00:00"
+access_key_id:
+  description: The access key id that was asked for.
+  returned: always
+  type: str
+  sample: AKIAI44QH8DHBEXAMPLE
+"""
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+
+
+def main():
+    argument_spec = dict(
+        user_name=dict(type="str", required=True, aliases=["user"]),
+        access_key_id=dict(type="str", required=True),
+        force=dict(type="bool", default=False),
+    )
+    module = build_module(argument_spec)
+    params = module.params
+    client = iam_client(module)
+
+    def operation():
+        result = delete_access_key(
+            client,
+            params["user_name"],
+            params["access_key_id"],
+            check_mode=module.check_mode,
+            force=params["force"],
+        )
+        result["access_key_id"] = params["access_key_id"]
+        if result["changed"]:
+            key = result["access_key"]
+            result["diff"] = {
+                "before": {"access_key_id": key["access_key_id"], "status": key["status"], "state": "present"},
+                "after": {"access_key_id": key["access_key_id"], "state": "absent"},
+            }
+        return result
+
+    run(module, operation, action="iam:DeleteAccessKey")
+
+
+if __name__ == "__main__":
+    main()

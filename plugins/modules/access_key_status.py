@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: access_key_status
+short_description: Deactivate or reactivate an IAM access key
+version_added: 0.1.0
+description:
+  - Sets an IAM access key V(Active) or V(Inactive).
+  - Deactivating is the reversible step of a rotation ("disable the old key"); if anything breaks,
+    reactivating the key restores service. Deleting is final, see M(rotor.iam.access_key_delete).
+  - Refuses to deactivate the key the module itself signs its requests with, unless O(force=true),
+    because the task would lock itself (and whatever shares that key) out.
+author:
+  - rotor.iam contributors
+options:
+  user_name:
+    description:
+      - Name of the IAM user that owns the key.
+    type: str
+    required: true
+    aliases: [user]
+  access_key_id:
+    description:
+      - The access key id to change.
+    type: str
+    required: true
+  status:
+    description:
+      - The status the key should have.
+    type: str
+    required: true
+    choices: [active, inactive]
+  force:
+    description:
+      - Deactivate the key even if it is the one signing this module's own requests.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - rotor.iam.attributes
+  - rotor.iam.attributes.ACTION_GROUP
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey).
+seealso:
+  - module: rotor.iam.access_key_verify
+  - module: rotor.iam.access_key_delete
+"""
+
+EXAMPLES = r"""
+- name: Disable the old key once every host runs on the new one
+  rotor.iam.access_key_status:
+    user_name: app-backup
+    access_key_id: AKIAI44QH8DHBEXAMPLE
+    status: inactive
+
+- name: Roll back - reactivate the old key
+  rotor.iam.access_key_status:
+    user_name: app-backup
+    access_key_id: AKIAI44QH8DHBEXAMPLE
+    status: active
+"""
+
+RETURN = r"""
+access_key:
+  description: The key's metadata after the change (what it would be, in check mode).
+  returned: success
+  type: dict
+  contains:
+    access_key_id:
+      description: The access key id.
+      returned: success
+      type: str
+      sample: AKIAI44QH8DHBEXAMPLE
+    user_name:
+      description: The user the key belongs to.
+      returned: success
+      type: str
+      sample: app-backup
+    status:
+      description: V(Active) or V(Inactive).
+      returned: success
+      type: str
+      sample: Inactive
+    create_date:
+      description: Creation time, ISO 8601 in UTC.
+      returned: success
+      type: str
+      sample: "2026-08-01T10:15:00+00:00"
+status:
+  description: The key's status after the change, V(Active) or V(Inactive).
+  returned: success
+  type: str
+  sample: Inactive
+previous_status:
+  description: The key's status before the change.
+  returned: success
+  type: str
+  sample: Active
+"""
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import signing_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+
+
+def main():
+    argument_spec = dict(
+        user_name=dict(type="str", required=True, aliases=["user"]),
+        access_key_id=dict(type="str", required=True),
+        status=dict(type="str", required=True, choices=["active", "inactive"]),
+        force=dict(type="bool", default=False),
+    )
+    module = build_module(argument_spec)
+    params = module.params
+    client = iam_client(module)
+
+    def operation():
+        result = set_access_key_status(
+            client,
+            params["user_name"],
+            params["access_key_id"],
+            params["status"],
+            check_mode=module.check_mode,
+            force=params["force"],
+            signing_access_key_id=signing_access_key_id(client),
+        )
+        key = result["access_key"]
+        result["status"] = key["status"]
+        result["diff"] = {
+            "before": {"access_key_id": key["access_key_id"], "status": result["previous_status"]},
+            "after": {"access_key_id": key["access_key_id"], "status": key["status"]},
+        }
+        return result
+
+    run(module, operation, action="iam:UpdateAccessKey")
+
+
+if __name__ == "__main__":
+    main()
