@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: rotation_plan
+short_description: Decide, per IAM user, what a fleet rotation does
+version_added: 0.1.0
+description:
+  - Used by the C(rotor.iam.rotate) role. Takes the results of M(rotor.iam.access_key_info) per user and the
+    key ids each host holds, and returns per user whether rotation is due, which key is the old one, which
+    Inactive key frees the second slot, and why a user cannot be rotated.
+options:
+  _input:
+    description: The M(rotor.iam.access_key_info) results, one per user.
+    type: list
+    elements: dict
+    required: true
+  hosts:
+    description: Per host, C(user) and C(key_ids) found in its credentials files.
+    type: dict
+    required: true
+  max_age_days:
+    description: Rotation policy in days.
+    type: int
+    default: 90
+  force:
+    description: Rotate even keys younger than the policy.
+    type: bool
+    default: false
+  delete_inactive_after_days:
+    description: Inactive keys older than this are deleted.
+    type: int
+    default: 7
+"""
+
+EXAMPLES = r"""
+- name: Plan
+  ansible.builtin.set_fact:
+    plan: "{{ key_infos | rotor.iam.rotation_plan(hosts=host_keys, max_age_days=90) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Per IAM user, the plan.
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+
+
+def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7):
+    try:
+        return plan_rotation(
+            list(key_infos),
+            dict(hosts),
+            max_age_days=int(max_age_days),
+            force=bool(force),
+            delete_inactive_after_days=int(delete_inactive_after_days),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
+
+
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts):
+    """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable."""
+    reachable = set(reachable_hosts)
+    try:
+        host_states = {}
+        for host in all_hosts:
+            facts = hostvars[host]
+            state = facts.get("__rotor_state", "untouched")
+            if host not in reachable and state != "untouched":
+                state = "unreachable"
+            host_states[host] = {
+                "user": facts.get("rotor_iam_user"),
+                "state": state,
+                "wrote": bool(facts.get("__rotor_wrote", False)),
+                "failure": facts.get("__rotor_failure") or ({"check": "reachability", "msg": "host became unreachable"} if state == "unreachable" else {}),
+            }
+        return rotation_outcome(dict(plans), host_states)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result}
