@@ -37,6 +37,8 @@ REJECTED_CREDENTIAL_CODES = frozenset(
 # Failures after which a CreateAccessKey call may or may not have happened.
 _AMBIGUOUS_CREATE_CODES = frozenset(("InternalFailure", "InternalError", "ServiceUnavailable", "Unavailable"))
 _THROTTLING_CODES = frozenset(("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"))
+# Answers to GetCallerIdentity that say nothing about the key: they neither confirm nor break a streak.
+_TRANSIENT_CODES = _THROTTLING_CODES | _AMBIGUOUS_CREATE_CODES
 
 
 class RotorIAMError(Exception):
@@ -404,14 +406,17 @@ def verify_access_key(
     while True:
         attempts += 1
         matched = False
+        transient = False
         try:
             response = get_caller_identity()
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc)
             last_error = f"{code}: {_error_message(exc)}"
+            transient = code in _TRANSIENT_CODES
             matched = expect == "invalid" and code in REJECTED_CREDENTIAL_CODES
         except botocore.exceptions.BotoCoreError as exc:
             last_error = f"{type(exc).__name__}: {exc}"
+            transient = True
         else:
             identity = {"arn": response.get("Arn"), "account": response.get("Account"), "user_id": response.get("UserId")}
             matched = expect == "valid"
@@ -420,7 +425,7 @@ def verify_access_key(
         if matched:
             streak += 1
             delay = initial_delay  # confirmations come quickly once the key settles
-        else:
+        elif not transient:
             streak = 0
         elapsed = clock() - started
         if streak >= consecutive:

@@ -180,4 +180,3 @@ def rotation_outcome(plans, host_states):
                 entry["message"] = "rollout stopped by a failure elsewhere before these hosts switched: " + ", ".join(pending)
         outcome[user] = entry
     return outcome
-

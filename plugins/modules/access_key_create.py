@@ -19,7 +19,7 @@ description:
   - Every run creates a new key; this module is not idempotent by design. Guard it with
     M(rotor.iam.access_key_info) or use the C(rotor.iam.rotate) role, which decides when a key is due.
 author:
-  - rotor.iam contributors
+  - rotor.iam maintainers (@rotor-iam)
 options:
   user_name:
     description:

@@ -15,7 +15,7 @@ description:
     nothing breaks.
   - A key that is already gone is reported as unchanged, not as an error.
 author:
-  - rotor.iam contributors
+  - rotor.iam maintainers (@rotor-iam)
 options:
   user_name:
     description:

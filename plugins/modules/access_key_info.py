@@ -15,7 +15,7 @@ description:
   - With O(max_age_days), marks each Active key that is due for rotation in RV(access_keys[].rotation_due).
   - Never returns secret access keys; AWS only returns a secret once, when a key is created.
 author:
-  - rotor.iam contributors
+  - rotor.iam maintainers (@rotor-iam)
 options:
   user_name:
     description:

@@ -16,7 +16,7 @@ description:
   - Refuses to deactivate the key the module itself signs its requests with, unless O(force=true),
     because the task would lock itself (and whatever shares that key) out.
 author:
-  - rotor.iam contributors
+  - rotor.iam maintainers (@rotor-iam)
 options:
   user_name:
     description:

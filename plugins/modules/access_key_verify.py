@@ -18,7 +18,7 @@ description:
   - Throttling and network errors count neither way; only an answer from AWS does.
   - Makes no change, so it also runs for real in check mode.
 author:
-  - rotor.iam contributors
+  - rotor.iam maintainers (@rotor-iam)
 options:
   access_key_id:
     description:
