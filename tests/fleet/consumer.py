@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""A small consumer application of an AWS access key, one per fleet host.
+
+It behaves like a real service that uses static credentials: it reads its key
+from a credentials file when it starts and again on SIGHUP (a reload), and it
+keeps using the loaded key until then, whatever happens to the file.
+
+HTTP interface:
+  GET /health  signs a real STS GetCallerIdentity with the loaded key against
+               the endpoint; 200 {"healthy": true, "access_key_id", "arn", ...}
+               or 503 {"healthy": false, "access_key_id", "error", ...}
+  GET /key     the loaded access key id, as text
+
+The secret access key is never logged, printed or returned.
+"""
+
+import argparse
+import configparser
+import http.server
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+FORMATS = ("aws_credentials", "env", "json")
+
+_ACCESS_KEY_NAMES = {"awsaccesskeyid", "accesskeyid"}
+_SECRET_KEY_NAMES = {"awssecretaccesskey", "secretaccesskey"}
+_SESSION_TOKEN_NAMES = {"awssessiontoken", "sessiontoken"}
+
+
+class CredentialsError(Exception):
+    """The credentials file is missing, unreadable or has no usable key."""
+
+
+def _normal(name):
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _pick(mapping, names):
+    for key, value in mapping.items():
+        if _normal(key) in names and isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _from_mapping(mapping, path):
+    access_key_id = _pick(mapping, _ACCESS_KEY_NAMES)
+    secret = _pick(mapping, _SECRET_KEY_NAMES)
+    if not access_key_id or not secret:
+        raise CredentialsError("%s: no access key id and secret access key found" % path)
+    return access_key_id, secret, _pick(mapping, _SESSION_TOKEN_NAMES)
+
+
+def _parse_aws_credentials(text, profile, path):
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as exc:
+        raise CredentialsError("%s: not an AWS credentials file (%s)" % (path, type(exc).__name__))
+    for section in (profile, "profile " + profile):
+        if parser.has_section(section):
+            return _from_mapping(dict(parser.items(section)), path)
+    raise CredentialsError("%s: no profile [%s]" % (path, profile))
+
+
+def _unquote(value):
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _parse_env(text, path):
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].strip()
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = _unquote(value)
+    return _from_mapping(values, path)
+
+
+def _parse_json(text, profile, path):
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise CredentialsError("%s: not valid JSON" % path)
+    if not isinstance(data, dict):
+        raise CredentialsError("%s: JSON is not an object" % path)
+    # Accept a flat object, one keyed by profile, or AWS's own wrappers.
+    for wrapper in (profile, "Credentials", "AccessKey"):
+        if isinstance(data.get(wrapper), dict):
+            data = data[wrapper]
+            break
+    return _from_mapping(data, path)
+
+
+def parse_credentials(text, fmt="aws_credentials", profile="default", path="<text>"):
+    """Return (access_key_id, secret_access_key, session_token or None)."""
+    if fmt == "aws_credentials":
+        return _parse_aws_credentials(text, profile, path)
+    if fmt == "env":
+        return _parse_env(text, path)
+    if fmt == "json":
+        return _parse_json(text, profile, path)
+    raise CredentialsError("unknown credentials format %r" % fmt)
+
+
+def load_credentials(path, fmt="aws_credentials", profile="default"):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise CredentialsError("%s: %s" % (path, exc.strerror or exc))
+    return parse_credentials(text, fmt, profile, path)
+
+
+class Consumer:
+    """Holds the loaded key and checks it against STS on demand."""
+
+    def __init__(self, credentials, fmt, profile, endpoint_url, region):
+        self.credentials = credentials
+        self.format = fmt
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._lock = threading.Lock()
+        self._state = {"access_key_id": None, "secret": None, "client": None,
+                       "error": "not loaded", "generation": 0, "loaded_at": None}
+
+    def _scrub(self, text, secret):
+        text = str(text)
+        return text.replace(secret, "***") if secret else text
+
+    def load(self):
+        """(Re)load the key from the credentials file; keep the result even if it failed."""
+        generation = self._state["generation"] + 1
+        try:
+            access_key_id, secret, token = load_credentials(self.credentials, self.format, self.profile)
+            client = self._client(access_key_id, secret, token)
+            state = {"access_key_id": access_key_id, "secret": secret, "client": client,
+                     "error": None}
+            log("loaded key %s from %s (generation %d)" % (access_key_id, self.credentials, generation))
+        except CredentialsError as exc:
+            state = {"access_key_id": None, "secret": None, "client": None,
+                     "error": "CredentialsError %s" % exc}
+            log("could not load credentials (generation %d): %s" % (generation, exc))
+        state.update(generation=generation, loaded_at=time.time())
+        with self._lock:
+            self._state = state
+
+    def _client(self, access_key_id, secret, token):
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(aws_access_key_id=access_key_id,
+                                        aws_secret_access_key=secret,
+                                        aws_session_token=token,
+                                        region_name=self.region)
+        # No retries and short timeouts: health must reflect the key right now.
+        config = Config(connect_timeout=2, read_timeout=5,
+                        retries={"mode": "standard", "total_max_attempts": 1})
+        return session.client("sts", endpoint_url=self.endpoint_url, config=config)
+
+    @property
+    def access_key_id(self):
+        return self._state["access_key_id"]
+
+    def health(self):
+        state = self._state
+        report = {"access_key_id": state["access_key_id"], "generation": state["generation"],
+                  "loaded_at": state["loaded_at"]}
+        if state["client"] is None:
+            report.update(healthy=False, error=state["error"])
+            return report
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            identity = state["client"].get_caller_identity()
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            message = "%s %s" % (error.get("Code", "ClientError"), error.get("Message", ""))
+            report.update(healthy=False, error=self._scrub(message.strip(), state["secret"]))
+        except BotoCoreError as exc:
+            message = "%s %s" % (type(exc).__name__, exc)
+            report.update(healthy=False, error=self._scrub(message, state["secret"]))
+        else:
+            report.update(healthy=True, arn=identity.get("Arn"), account=identity.get("Account"))
+        return report
+
+
+def log(message):
+    sys.stderr.write("%s consumer[%d]: %s\n" % (time.strftime("%H:%M:%S"), os.getpid(), message))
+    sys.stderr.flush()
+
+
+def make_handler(consumer):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "rotor-fleet-consumer/1"
+
+        def _send(self, status, body, content_type):
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/health":
+                report = consumer.health()
+                self._send(200 if report["healthy"] else 503, json.dumps(report) + "\n",
+                           "application/json")
+            elif path == "/key":
+                self._send(200, (consumer.access_key_id or "") + "\n", "text/plain")
+            else:
+                self._send(404, json.dumps({"error": "not found"}) + "\n", "application/json")
+
+        def log_message(self, *args):
+            pass  # health checks are frequent; keep the log for key changes
+
+    return Handler
+
+
+def parse_listen(value):
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT, got %r" % value)
+    return host, int(port)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--credentials", required=True, help="credentials file to load")
+    parser.add_argument("--format", default="aws_credentials", choices=FORMATS)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--listen", required=True, type=parse_listen, help="HOST:PORT")
+    parser.add_argument("--endpoint-url", required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--pidfile")
+    return parser.parse_args(argv)
+
+
+def write_pidfile(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as handle:
+        handle.write("%d\n" % os.getpid())
+    os.replace(tmp, path)
+
+
+def remove_pidfile(path):
+    try:
+        with open(path) as handle:
+            if handle.read().strip() == str(os.getpid()):
+                os.unlink(path)
+    except OSError:
+        pass
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    consumer = Consumer(args.credentials, args.format, args.profile, args.endpoint_url, args.region)
+    # Bind before anything slow, so a clash fails at once and clients queue meanwhile.
+    try:
+        server = http.server.ThreadingHTTPServer(args.listen, make_handler(consumer))
+    except OSError as exc:
+        log("cannot listen on %s:%d: %s" % (args.listen[0], args.listen[1], exc))
+        return 2
+
+    def on_hup(signum, frame):
+        consumer.load()
+
+    def on_term(signum, frame):
+        raise SystemExit(0)
+
+    # Handlers first: a reload may come as soon as the pidfile exists.
+    signal.signal(signal.SIGHUP, on_hup)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        if args.pidfile:
+            write_pidfile(args.pidfile)
+        consumer.load()
+        log("listening on http://%s:%d" % args.listen)
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        if args.pidfile:
+            remove_pidfile(args.pidfile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
