@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up and run every test: unit, integration (IAM endpoint + local and SSH fleets), sanity, lint.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup.sh
+
+# The SSH fleet needs Debian's sshd; install it when missing (root on our machines).
+if ! [ -x /usr/sbin/sshd ]; then
+  echo "test: installing openssh-server for the SSH fleet"
+  if [ "$(id -u)" = 0 ]; then sudo_cmd=(); else sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq openssh-server >/dev/null
+fi
+
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+python -m pytest tests/unit tests/integration -q "$@"
+scripts/sanity.sh
