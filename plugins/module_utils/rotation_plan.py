@@ -134,6 +134,10 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     per_user_hosts = {}
     for host, info in hosts.items():
         per_user_hosts.setdefault(info["user"], {})[host] = info.get("key_ids") or []
+    unreachable = {}
+    for host, info in hosts.items():
+        if info.get("reachable") is False:
+            unreachable.setdefault(info["user"], []).append(host)
     plans = {}
     for info in key_infos:
         user = info["user_name"]
@@ -146,6 +150,11 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             delete_inactive_after_days=delete_inactive_after_days,
             now=now,
         )
+        if user in unreachable and plans[user]["due"]:
+            plans[user]["error"] = (
+                f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "
+                f"key they hold is unknown and retiring the old key could cut them off. Bring them back and run again."
+            )
     return plans
 
 
