@@ -1,0 +1,336 @@
+"""Unit tests for plugins/module_utils/rotation_plan.py: pure decisions, no AWS."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+
+USER = "app"
+NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def days_ago(days):
+    return (NOW - datetime.timedelta(days=days)).isoformat()
+
+
+def key(key_id, status="Active", age=10, last_used_days_ago=None):
+    """A key as rotor.iam.access_key_info returns it."""
+    return {
+        "access_key_id": key_id,
+        "user_name": USER,
+        "status": status,
+        "create_date": days_ago(age),
+        "age_days": age,
+        "last_used_date": days_ago(last_used_days_ago) if last_used_days_ago is not None else None,
+    }
+
+
+def plan(keys, hosts, **kwargs):
+    kwargs.setdefault("now", NOW)
+    return plan_user(USER, keys, hosts, **kwargs)
+
+
+# --- plan_user: is a rotation due? ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "age, max_age_days, force, hosts, due, reason",
+    [
+        (10, 90, False, {"web1": ["AKIAOLD"], "web2": ["AKIAOLD"]}, False, "key AKIAOLD is 10 days old, under the 90-day policy"),
+        (89, 90, False, {"web1": ["AKIAOLD"]}, False, "under the 90-day policy"),
+        (90, 90, False, {"web1": ["AKIAOLD"]}, True, "key AKIAOLD is 90 days old (policy: 90)"),
+        (200, 90, False, {"web1": ["AKIAOLD"]}, True, "key AKIAOLD is 200 days old (policy: 90)"),
+        (10, 90, True, {"web1": ["AKIAOLD"]}, True, "rotor_force is set"),
+        (10, 90, False, {"web1": ["AKIAOLD"], "web3": [], "web2": ["AKIAOTHER"]}, True, "hosts not on the current key AKIAOLD: web2, web3"),
+        (10, 90, False, {}, False, "under the 90-day policy"),
+    ],
+    ids=["young", "one-day-short", "exactly-due", "old", "forced", "drifted", "no-hosts-young"],
+)
+def test_plan_user_decides_whether_a_rotation_is_due(age, max_age_days, force, hosts, due, reason):
+    result = plan([key("AKIAOLD", age=age)], hosts, max_age_days=max_age_days, force=force)
+
+    assert result["due"] is due
+    assert reason in result["reason"]
+    assert result["error"] is None
+    assert result["old_key_id"] == "AKIAOLD"
+    assert result["old_key_age_days"] == age
+
+
+def test_plan_user_describes_the_user():
+    result = plan([key("AKIAOLD", age=10)], {"web2": ["AKIAOLD"], "web1": ["AKIAOLD"]})
+
+    assert result["user_name"] == USER
+    assert result["hosts"] == ["web1", "web2"]
+    assert result["keys"] == [{"access_key_id": "AKIAOLD", "status": "Active", "age_days": 10}]
+    assert result["free_slot_key_id"] is None
+    assert result["stale_inactive_key_ids"] == []
+    assert result["hosts_on_unknown_keys"] == []
+
+
+@pytest.mark.parametrize(
+    "keys, hosts, old_key_id",
+    [
+        ([key("AKIAA", age=100), key("AKIAB", age=5)], {"web1": ["AKIAB"], "web2": ["AKIAB"], "web3": ["AKIAA"]}, "AKIAB"),
+        ([key("AKIAA", age=5), key("AKIAB", age=100)], {}, "AKIAB"),
+        ([key("AKIAA", age=5), key("AKIAB", age=100)], {"web1": ["AKIAA"], "web2": ["AKIAB"]}, "AKIAB"),
+        ([key("AKIAA", "Inactive", age=100), key("AKIAB", age=5)], {"web1": ["AKIAA"]}, "AKIAB"),
+    ],
+    ids=["most-held-wins", "no-hosts-oldest", "tie-oldest", "inactive-never-old-key"],
+)
+def test_plan_user_picks_the_active_key_the_fleet_runs_on_as_old_key(keys, hosts, old_key_id):
+    assert plan(keys, hosts)["old_key_id"] == old_key_id
+
+
+def test_plan_user_names_hosts_on_unknown_keys():
+    result = plan([key("AKIAOLD")], {"web1": ["AKIAOLD"], "web2": ["AKIAGONE"], "web3": ["AKIAOLD", "AKIAELSE"]})
+
+    assert result["hosts_on_unknown_keys"] == ["web2", "web3"]
+
+
+# --- plan_user: making room --------------------------------------------------
+
+
+def test_plan_user_frees_the_slot_of_an_unheld_inactive_key():
+    result = plan([key("AKIASPARE", "Inactive", age=300), key("AKIAOLD", age=120)], {"web1": ["AKIAOLD"]})
+
+    assert result["due"] is True
+    assert result["error"] is None
+    assert result["free_slot_key_id"] == "AKIASPARE"
+    assert result["stale_inactive_key_ids"] == []  # deleted once, to free the slot
+
+
+@pytest.mark.parametrize(
+    "keys, hosts, says",
+    [
+        (
+            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30)],
+            {"web1": ["AKIAOLD"], "web4": ["AKIAOLD"], "web3": ["AKIAOTHER"], "web2": ["AKIAOTHER"]},
+            "hosts web2, web3 still use it",
+        ),
+        (
+            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30)],
+            {"web1": ["AKIAOLD"]},
+            "it is Active and may be used outside this inventory (last used never)",
+        ),
+        (
+            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30, last_used_days_ago=1)],
+            {"web1": ["AKIAOLD"]},
+            f"(last used {days_ago(1)})",
+        ),
+        (
+            [key("AKIAOLD", age=120), key("AKIAOTHER", "Inactive", age=30)],
+            {"web1": ["AKIAOLD"], "web2": ["AKIAOLD", "AKIAOTHER"]},
+            "hosts web2 still use it",
+        ),
+    ],
+    ids=["active-held", "active-unheld", "active-recently-used", "inactive-held"],
+)
+def test_plan_user_will_not_delete_a_key_in_use_to_make_room(keys, hosts, says):
+    result = plan(keys, hosts)
+
+    assert result["due"] is True
+    assert result["free_slot_key_id"] is None
+    assert "AKIAOTHER" in result["error"]
+    assert "already has 2 access keys" in result["error"]
+    assert says in result["error"]
+
+
+@pytest.mark.parametrize(
+    "keys, says",
+    [
+        ([key("AKIAA", "Inactive", age=3)], "AKIAA Inactive"),
+        ([key("AKIAA", "Inactive", age=3), key("AKIAB", "Inactive", age=1)], "AKIAA Inactive, AKIAB Inactive"),
+        ([], "no keys"),
+    ],
+    ids=["one-inactive", "two-inactive", "no-keys"],
+)
+def test_plan_user_without_an_active_key_is_an_error(keys, says):
+    result = plan(keys, {"web1": []}, force=True)
+
+    assert result["due"] is False
+    assert result["old_key_id"] is None
+    assert f"IAM user {USER!r} has no Active access key" in result["error"]
+    assert says in result["error"]
+
+
+# --- plan_user: stale Inactive keys ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "inactive, successor_age, hosts, stale",
+    [
+        (key("AKIAIN", "Inactive", age=200), 10, {"web1": ["AKIACUR"]}, True),
+        (key("AKIAIN", "Inactive", age=200), 7, {"web1": ["AKIACUR"]}, True),
+        (key("AKIAIN", "Inactive", age=200), 3, {"web1": ["AKIACUR"]}, False),
+        (key("AKIAIN", "Inactive", age=200, last_used_days_ago=2), 30, {"web1": ["AKIACUR"]}, False),
+        (key("AKIAIN", "Inactive", age=200, last_used_days_ago=8), 30, {"web1": ["AKIACUR"]}, True),
+        (key("AKIAIN", "Inactive", age=200), 30, {"web1": ["AKIACUR"], "web2": ["AKIAIN"]}, False),
+    ],
+    ids=["retired-long-ago", "exactly-n-days", "retired-recently", "used-recently", "used-long-ago", "held-by-a-host"],
+)
+def test_plan_user_deletes_stale_inactive_keys_unless_held(inactive, successor_age, hosts, stale):
+    keys = [inactive, key("AKIACUR", age=successor_age)]
+
+    # The current key is young: no rotation, only housekeeping.
+    result = plan(keys, hosts, delete_inactive_after_days=7)
+
+    assert result["due"] is (len(hosts) > 1)  # a host on the old key is drift
+    assert result["stale_inactive_key_ids"] == (["AKIAIN"] if stale else [])
+
+
+def test_plan_user_stale_inactive_key_without_successor_counts_from_its_creation():
+    result = plan([key("AKIAIN", "Inactive", age=30)], {}, delete_inactive_after_days=7)
+
+    assert result["error"] is not None
+    assert result["stale_inactive_key_ids"] == ["AKIAIN"]
+
+
+# --- plan_rotation -----------------------------------------------------------
+
+
+def test_plan_rotation_plans_each_user_with_its_own_hosts():
+    key_infos = [
+        {"user_name": "app", "access_keys": [key("AKIAAPP", age=100)]},
+        {"user_name": "batch", "access_keys": [dict(key("AKIABATCH", age=5), user_name="batch")]},
+        {"user_name": "lonely", "access_keys": [dict(key("AKIALONE", age=5), user_name="lonely")]},
+    ]
+    hosts = {
+        "web1": {"user": "app", "key_ids": ["AKIAAPP"]},
+        "web2": {"user": "app", "key_ids": None},
+        "job1": {"user": "batch", "key_ids": ["AKIABATCH"]},
+    }
+
+    plans = plan_rotation(key_infos, hosts, max_age_days=90, now=NOW)
+
+    assert sorted(plans) == ["app", "batch", "lonely"]
+    assert plans["app"]["hosts"] == ["web1", "web2"]
+    assert plans["app"]["due"] is True and "100 days old" in plans["app"]["reason"]
+    assert plans["batch"]["hosts"] == ["job1"]
+    assert plans["batch"]["due"] is False
+    assert plans["lonely"]["hosts"] == []
+    assert plans["lonely"]["due"] is False
+
+
+@pytest.mark.parametrize(
+    "kwargs, due",
+    [
+        ({"max_age_days": 90}, False),
+        ({"max_age_days": 30}, True),
+        ({"max_age_days": 90, "force": True}, True),
+    ],
+)
+def test_plan_rotation_passes_the_policy_to_every_user(kwargs, due):
+    plans = plan_rotation([{"user_name": USER, "access_keys": [key("AKIAOLD", age=45)]}], {"web1": {"user": USER, "key_ids": ["AKIAOLD"]}}, now=NOW, **kwargs)
+
+    assert plans[USER]["due"] is due
+
+
+# --- rotation_outcome --------------------------------------------------------
+
+DUE = {"due": True, "error": None}
+
+
+def host(state, user=USER, wrote=None, failure=None):
+    return {"user": user, "state": state, "wrote": state in ("written", "healthy", "failed") if wrote is None else wrote, "failure": failure or {}}
+
+
+@pytest.mark.parametrize(
+    "user_plan",
+    [{"due": False, "error": None}, {"due": True, "error": "no Active access key"}],
+    ids=["not-due", "plan-error"],
+)
+def test_rotation_outcome_skips_users_not_rotated(user_plan):
+    outcome = rotation_outcome({USER: user_plan}, {"web1": host("failed", failure={"check": "x", "msg": "y"})})
+
+    assert outcome[USER] == {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": ""}
+
+
+def test_rotation_outcome_cuts_over_when_every_host_is_healthy():
+    outcome = rotation_outcome({USER: DUE}, {"web2": host("healthy"), "web1": host("healthy")})
+
+    assert outcome[USER]["action"] == "cutover"
+    assert outcome[USER]["switched_hosts"] == ["web1", "web2"]
+    assert outcome[USER]["failures"] == []
+    assert outcome[USER]["message"] == ""
+
+
+@pytest.mark.parametrize(
+    "other_state",
+    ["written", "untouched", "failed", "unreachable"],
+)
+def test_rotation_outcome_rolls_back_unless_every_host_is_healthy(other_state):
+    outcome = rotation_outcome({USER: DUE}, {"web1": host("healthy"), "web2": host(other_state)})
+
+    assert outcome[USER]["action"] == "rollback"
+
+
+def test_rotation_outcome_needs_at_least_one_host_to_cut_over():
+    assert rotation_outcome({USER: DUE}, {"other": host("healthy", user="someone-else")})[USER]["action"] == "rollback"
+
+
+def test_rotation_outcome_rollback_names_the_failed_host_and_check():
+    host_states = {
+        "web1": host("healthy"),
+        "web3": host("failed", failure={"check": "restart", "msg": "unit did not start"}),
+        "web2": host("failed", failure={"check": "health check", "msg": "HTTP 503 from /health"}),
+        "web4": host("untouched"),
+    }
+
+    entry = rotation_outcome({USER: DUE}, host_states)[USER]
+
+    assert entry["action"] == "rollback"
+    assert entry["message"] == "host web2 failed health check: HTTP 503 from /health"
+    assert entry["failures"] == [
+        {"check": "health check", "msg": "HTTP 503 from /health", "host": "web2"},
+        {"check": "restart", "msg": "unit did not start", "host": "web3"},
+    ]
+    assert entry["switched_hosts"] == ["web1", "web2", "web3"]
+
+
+def test_rotation_outcome_rollback_of_a_failure_without_check_says_a_step():
+    entry = rotation_outcome({USER: DUE}, {"web1": host("failed", failure={"msg": "boom"})})[USER]
+
+    assert entry["message"] == "host web1 failed a step: boom"
+
+
+def test_rotation_outcome_rollback_caused_elsewhere_lists_the_pending_hosts():
+    host_states = {"web1": host("healthy"), "web3": host("untouched"), "web2": host("written")}
+
+    entry = rotation_outcome({USER: DUE}, host_states)[USER]
+
+    assert entry["action"] == "rollback"
+    assert entry["failures"] == []
+    assert entry["message"] == "rollout stopped by a failure elsewhere before these hosts switched: web2, web3"
+
+
+def test_rotation_outcome_reports_unreachable_hosts_left_with_the_new_key():
+    failure = {"check": "reachability", "msg": "host became unreachable"}
+    host_states = {
+        "web1": host("healthy"),
+        "web2": host("unreachable", wrote=True, failure=failure),
+        "web3": host("unreachable", wrote=False, failure=failure),
+    }
+
+    entry = rotation_outcome({USER: DUE}, host_states)[USER]
+
+    assert entry["action"] == "rollback"
+    assert entry["unreachable_with_new_key"] == ["web2"]
+    assert entry["switched_hosts"] == ["web1"]
+    assert entry["message"] == "host web2 failed reachability: host became unreachable"
+
+
+def test_rotation_outcome_keeps_users_apart():
+    plans = {"app": DUE, "batch": DUE}
+    host_states = {
+        "web1": host("healthy", user="app"),
+        "job1": host("failed", user="batch", failure={"check": "health check", "msg": "denied"}),
+    }
+
+    outcome = rotation_outcome(plans, host_states)
+
+    assert outcome["app"]["action"] == "cutover"
+    assert outcome["batch"]["action"] == "rollback"
+    assert outcome["batch"]["message"] == "host job1 failed health check: denied"
