@@ -268,13 +268,13 @@ def _parse_ini(lines, source):
                 )
             section = sections[name] = _IniSection(name, index, {})
             continue
-        if section is None:
-            raise _parse_error(source, "aws_credentials", number, "a setting appears before the first [profile] header")
         match = _INI_OPTION_RE.match(content)
         if match is None or not match.group("key"):
             raise _parse_error(
                 source, "aws_credentials", number, "expected a [profile] header, 'key = value' or a comment"
             )
+        if section is None:
+            raise _parse_error(source, "aws_credentials", number, "a setting appears before the first [profile] header")
         key = match.group("key").lower()
         if key in section.options:
             raise _parse_error(
@@ -344,10 +344,10 @@ def _set_ini(text, target, access_key_id, secret_access_key, source):
 def _apply_line_edits(lines, edits, eol):
     result = list(lines)
     for start, end, replacement in sorted(edits, key=lambda edit: edit[0], reverse=True):
-        if start == end and start > 0 and not _ends_with_newline(result[start - 1]):
-            result[start - 1] += eol  # the last line had no newline and text now follows it
         result[start:end] = replacement
-    return "".join(result)
+    # A last line without newline may now be followed by inserted lines.
+    return "".join(line if index == len(result) - 1 or _ends_with_newline(line) else line + eol
+                   for index, line in enumerate(result))
 
 
 # --------------------------------------------------------------------------- env (systemd EnvironmentFile)

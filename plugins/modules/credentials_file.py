@@ -21,7 +21,7 @@ description:
     readable by other users, not even for a moment.
   - Runs on the managed host with the Python standard library only; it does not need boto3.
 author:
-  - rotor.iam maintainers
+  - rotor.iam maintainers (@rotor-iam)
 options:
   path:
     description:
@@ -40,6 +40,7 @@ options:
       - V(restored) puts the file back exactly as it was before an earlier O(state=present) write (content, mode,
         owner and group) from the backup O(backup_file), by default the newest backup of O(path) made by this
         module. If the file did not exist before that write, restoring removes it. Backups are kept.
+        O(format), O(profile) and O(variable_names) are used only to report the key ids.
       - V(backups_absent) removes every backup (and leftover temporary file) this module made of O(path), so
         no old secret stays on the host. Use it once a rotation has succeeded.
     type: str
@@ -276,7 +277,10 @@ def main():
     try:
         result, warnings = run(module.params, check_mode=module.check_mode, diff=module._diff)
     except CredentialsFileError as exc:
-        module.fail_json(msg=str(exc), path=module.params["path"])
+        result, warnings = {"failed": True, "msg": str(exc)}, []
+    if result.get("failed"):
+        # Outside the except block: the message says it all, no traceback is attached.
+        module.fail_json(msg=result["msg"], path=module.params["path"])
     for warning in warnings:
         module.warn(warning)
     module.exit_json(**result)
