@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A small consumer application of an AWS access key, one per fleet host.
 
 It behaves like a real service that uses static credentials: it reads its key
@@ -239,7 +239,7 @@ def parse_listen(value):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--credentials", required=True, help="credentials file to load")
     parser.add_argument("--format", default="aws_credentials", choices=FORMATS)
     parser.add_argument("--profile", default="default")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A fleet of N hosts on this one machine, for integration tests, demos and benchmarks.
 
 Every host has a directory WORKDIR/hosts/hostN/ holding its credentials file
@@ -415,6 +415,7 @@ class Fleet:
         ports = (CONSUMER_PORT, SSH_PORT) if self.mode == "ssh" else (CONSUMER_PORT,)
         self.net = _claim_net(self.workdir, self.size, ports, self._wanted_net)
         self._owner = os.getpid()
+        self._procs, self._popens, self._namespaces, self._blocked = [], {}, {}, set()
         self._started = True
         atexit.register(self.stop)
         try:
@@ -533,8 +534,7 @@ class Fleet:
         ssh_ok = not need_ssh
         while True:
             if not consumer_ok:
-                status, _ = _http_get(host.consumer_url + "/key", timeout=5)
-                consumer_ok = status == 200
+                consumer_ok = _http_get(host.consumer_url + "/key", timeout=5)[0] == 200
             if not ssh_ok:
                 ssh_ok = _ssh_banner(host.address, SSH_PORT)
             if consumer_ok and ssh_ok:
@@ -735,8 +735,8 @@ class Fleet:
     def read_credentials(self, name):
         """(access_key_id, secret_access_key) from the host's credentials file."""
         try:
-            access_key_id, secret, _ = _consumer.load_credentials(
-                self.credentials_file(name), self.credentials_format, self.profile)
+            access_key_id, secret = _consumer.load_credentials(
+                self.credentials_file(name), self.credentials_format, self.profile)[:2]
         except _consumer.CredentialsError as exc:
             raise FleetError(str(exc))
         return access_key_id, secret
@@ -755,12 +755,8 @@ class Fleet:
             self.reload(name)
 
     def consumer_pid(self, name):
-        try:
-            with open(self.host(name).real_pidfile) as handle:
-                pid = int(handle.read().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        pid = _read_pid(self.host(name).real_pidfile)
+        return pid if pid and _alive(pid) else None
 
     def reload(self, name, wait=True):
         """SIGHUP the host's consumer (what rotor_restart_command does)."""
@@ -878,7 +874,7 @@ class Fleet:
             argv += ["-a", args]
         argv += list(extra)
         return subprocess.run(argv, env=self.ansible_env(), capture_output=True, text=True,
-                              timeout=timeout, cwd=self.workdir)
+                              timeout=timeout, cwd=self.workdir, check=False)
 
     def ping_seconds(self, forks=None):
         """Seconds taken by `ansible -m ping` over the whole fleet (raises if a host fails)."""
@@ -908,7 +904,7 @@ def ensure_sshd():
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for argv in (["apt-get", "update", "-qq"],
                  ["apt-get", "install", "-y", "-qq", "openssh-server", "openssh-client"]):
-        result = subprocess.run(argv, env=env, capture_output=True, text=True)
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise FleetError("%s failed:\n%s" % (" ".join(argv), result.stderr[-2000:]))
     if not os.path.exists(SSHD):
@@ -924,6 +920,14 @@ def _read_secret(args):
         with open(args.secret_file) as handle:
             return handle.read().strip()
     return os.environ.get(args.secret_env, "").strip()
+
+
+def _read_pid(path):
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _cli_keys(args):
@@ -988,8 +992,8 @@ def _supervise(config, ready=None):
         pass
     finally:
         fleet.stop()
-        with contextlib.suppress(OSError):
-            if open(pidfile).read().strip() == str(os.getpid()):
+        if _read_pid(pidfile) == os.getpid():
+            with contextlib.suppress(OSError):
                 os.unlink(pidfile)
     return 0
 
@@ -1060,10 +1064,9 @@ def _cmd_up(args):
     config = {"workdir": workdir, "size": args.size, "mode": args.mode,
               "endpoint_url": args.endpoint_url, "region": args.region, "users": users,
               "keys": keys, "format": args.format, "net": args.net}
-    pidfile = os.path.join(workdir, "fleet.pid")
-    with contextlib.suppress(OSError, ValueError):
-        if _alive(int(open(pidfile).read())):
-            raise FleetError("a fleet is already up in %s (down it first)" % workdir)
+    pid = _read_pid(os.path.join(workdir, "fleet.pid"))
+    if pid and _alive(pid):
+        raise FleetError("a fleet is already up in %s (down it first)" % workdir)
     if args.foreground:
         return _supervise(config, sys.stdout)
     os.makedirs(os.path.join(workdir, "logs"), exist_ok=True)
@@ -1120,10 +1123,7 @@ class _OneShot:
 def _cmd_down(args):
     workdir = os.path.abspath(args.workdir)
     pidfile = os.path.join(workdir, "fleet.pid")
-    try:
-        pid = int(open(pidfile).read())
-    except (OSError, ValueError):
-        pid = None
+    pid = _read_pid(pidfile)
     if pid and _alive(pid):
         _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
