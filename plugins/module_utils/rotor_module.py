@@ -19,7 +19,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import expla
 
 # botocore retries on its own as well; one layer (AWSRetry, jittered) is enough
 # and keeps non-idempotent calls from being replayed behind our back.
-_NO_SDK_RETRIES = {"retries": {"mode": "standard", "max_attempts": 1}}
+# total_max_attempts counts the first try; botocore's max_attempts counts retries,
+# so max_attempts=1 would still replay a failed CreateAccessKey once.
+_NO_SDK_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 
 
 def build_module(argument_spec, **kwargs):

@@ -142,7 +142,7 @@ def main():
         aws_access_key_id=params["access_key_id"],
         aws_secret_access_key=params["secret_access_key"],
         aws_session_token=None,
-        config={"retries": {"mode": "standard", "max_attempts": 1}, "connect_timeout": 5, "read_timeout": 10},
+        config={"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 10},
     )
     try:
         result = verify_access_key(

@@ -1,0 +1,228 @@
+"""Fixtures for running rotor.iam's modules through ansible-playbook against the test IAM endpoint.
+
+One endpoint (moto behind our wrapper, HTTP on 127.0.0.1, auth enforced) serves the
+whole session. Each test gets fresh IAM users from a boto3 admin client; every
+playbook run is at -vvvv with --diff, and its combined stdout+stderr is checked for
+every secret the test knows of before the test sees the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+from botocore.exceptions import ClientError  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TARGETS = Path(__file__).resolve().parent / "targets" / "access_keys"
+sys.path.insert(0, str(REPO / "tests"))
+
+from iam_endpoint.control import IAMEndpoint  # noqa: E402
+
+PLAYBOOK_TIMEOUT = 150
+
+
+@dataclass
+class PlaybookRun:
+    playbook: str
+    returncode: int
+    output: str = field(repr=False)  # stdout and stderr, interleaved as ansible-playbook wrote them
+    log_path: Path = field(repr=False)
+    calls: Dict[str, Dict[str, int]] = field(repr=False, default_factory=dict)  # endpoint counters of this run
+
+    def explain(self) -> str:
+        return f"ansible-playbook {self.playbook} exited {self.returncode}; full output in {self.log_path}\n{self.output[-6000:]}"
+
+
+def secret_occurrences(output: str, secret: str) -> List[int]:
+    """Line numbers (1-based) of ``output`` that contain ``secret``."""
+    return [number for number, line in enumerate(output.splitlines(), 1) if secret in line]
+
+
+@pytest.fixture(scope="session")
+def iam_endpoint(tmp_path_factory):
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint"))) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def endpoint(iam_endpoint):
+    """The session endpoint without faults, counters or propagation delay left by an earlier test."""
+
+    def settle():
+        iam_endpoint.clear_faults()
+        iam_endpoint.configure(new_key_propagation_seconds=0)
+        iam_endpoint.reset_calls()
+
+    settle()
+    yield iam_endpoint
+    settle()
+
+
+@pytest.fixture
+def iam(endpoint):
+    """boto3 IAM client with the endpoint's admin credentials."""
+    return endpoint.boto3_client("iam")
+
+
+@pytest.fixture
+def known_secrets() -> List[str]:
+    """Secrets that must never appear in a playbook's output (keys made through boto3 add theirs)."""
+    return []
+
+
+@pytest.fixture
+def make_iam_user(iam, request):
+    """Factory: a fresh IAM user (optionally with an inline policy allowing ``actions``), removed afterwards."""
+    created = []
+    test_name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name.replace("test_", "", 1))[:30].strip("-")
+
+    def make(role: str = "user", actions=None) -> str:
+        name = f"it-{test_name}-{role}-{uuid.uuid4().hex[:6]}"[:64]
+        iam.create_user(UserName=name)
+        created.append(name)
+        if actions:
+            # moto evaluates IAM actions against the resource "*" only, so a statement limited to
+            # arn:aws:iam::<account>:user/<name> would never match; "*" stands in for the user itself.
+            policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
+            iam.put_user_policy(UserName=name, PolicyName="integration-test", PolicyDocument=json.dumps(policy))
+        return name
+
+    yield make
+
+    for name in created:
+        try:
+            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+            for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
+                iam.delete_user_policy(UserName=name, PolicyName=policy_name)
+            iam.delete_user(UserName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+
+
+@pytest.fixture
+def iam_user(make_iam_user) -> str:
+    """A fresh IAM user without keys or permissions."""
+    return make_iam_user()
+
+
+@pytest.fixture
+def create_key(iam, known_secrets):
+    """Factory: create an access key through boto3 (admin) and remember its secret; returns (id, secret)."""
+
+    def create(user_name: str, status: str = "Active"):
+        key = iam.create_access_key(UserName=user_name)["AccessKey"]
+        known_secrets.append(key["SecretAccessKey"])
+        if status != "Active":
+            iam.update_access_key(UserName=user_name, AccessKeyId=key["AccessKeyId"], Status=status)
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    return create
+
+
+@pytest.fixture
+def key_statuses(iam):
+    """The keys of a user as IAM has them, in IAM's order: ``key_statuses(user) -> {access_key_id: status}``."""
+
+    def statuses(user_name: str) -> Dict[str, str]:
+        return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]}
+
+    return statuses
+
+
+def _playbook_env(endpoint: IAMEndpoint) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID=endpoint.admin_access_key_id,
+        AWS_SECRET_ACCESS_KEY=endpoint.admin_secret_access_key,
+        AWS_DEFAULT_REGION=endpoint.region,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+    )
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    return env
+
+
+@pytest.fixture
+def run_playbook(endpoint, tmp_path, known_secrets):
+    """Run ``targets/access_keys/<name>.yml`` at -vvvv --diff with admin credentials in the environment.
+
+    The playbook gets ``endpoint_url`` (for module_defaults), ``work_dir`` and the given
+    variables through a 0600 vars file. Playbooks save each secret they create, with a
+    no_log task, to ``<work_dir>/secrets/<label>`` (0600). After the run, the output is
+    checked for those secrets, the ones in ``known_secrets`` and the admin secret; the
+    endpoint's call counters are reset just before the run and read right after it, before
+    the test's own boto3 calls add to them (``PlaybookRun.calls``).
+    """
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+    runs = iter(range(1, 1000))
+
+    def run(name: str, **extra_vars) -> PlaybookRun:
+        number = next(runs)
+        vars_file = tmp_path / f"{name}-{number}.vars.json"
+        fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(extra_vars, endpoint_url=endpoint.endpoint_url, work_dir=str(tmp_path)), handle)
+        command = [
+            ansible_playbook,
+            "-i", "localhost,",
+            "-vvvv",
+            "--diff",
+            "-e", f"@{vars_file}",
+            str(TARGETS / f"{name}.yml"),
+        ]
+        endpoint.reset_calls()
+        completed = subprocess.run(
+            command,
+            env=_playbook_env(endpoint),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=PLAYBOOK_TIMEOUT,
+        )
+        log_path = tmp_path / f"{name}-{number}.log"
+        log_path.write_text(completed.stdout)
+        result = PlaybookRun(name, completed.returncode, completed.stdout, log_path, endpoint.calls())
+        _assert_no_secret_in_output(result, secrets_dir, known_secrets + [endpoint.admin_secret_access_key])
+        return result
+
+    return run
+
+
+def _assert_no_secret_in_output(result: PlaybookRun, secrets_dir: Path, secrets: List[str]) -> None:
+    leaks = []
+    for path in sorted(secrets_dir.iterdir()):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == 0o600, f"{path} holds a secret but has mode {mode:o}"
+        secret = path.read_text().strip()
+        assert len(secret) >= 20, f"{path} does not hold a secret access key"
+        leaks += [f"secret saved in {path.name} on line {n}" for n in secret_occurrences(result.output, secret)]
+    for index, secret in enumerate(secrets):
+        leaks += [f"known secret #{index} on line {n}" for n in secret_occurrences(result.output, secret)]
+    # The message names lines, never the secret itself.
+    assert not leaks, f"secret material in the output of {result.playbook} ({result.log_path}): {leaks}"

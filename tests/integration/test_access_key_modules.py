@@ -1,0 +1,249 @@
+"""rotor.iam's access key modules, run by ansible-playbook against the test IAM endpoint.
+
+Nothing is mocked: the modules talk HTTP to moto behind our wrapper, with
+SigV4 authentication and IAM policies enforced and Inactive keys rejected.
+Each playbook asserts the module results; each test then checks the real
+state in IAM through boto3 and the endpoint's call counters. The runner
+(conftest.run_playbook) fails a test whose output contains any secret.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from botocore.exceptions import ClientError
+
+# What the self-service user may do: everything IAM offers, on itself (see conftest.make_iam_user).
+ALL_IAM_ON_ITSELF = ["iam:*"]
+
+
+def mutating_calls(run):
+    """How often the playbook run called the IAM actions that change keys (denied and faulted calls count)."""
+    calls = run.calls["calls"]
+    return {action: calls.get(action, 0) for action in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")}
+
+
+def accepted(endpoint, access_key_id, secret):
+    """Whether AWS (the endpoint) accepts a request signed with this key now."""
+    try:
+        endpoint.boto3_client("sts", access_key_id, secret).get_caller_identity()
+    except ClientError:
+        return False
+    return True
+
+
+def saved_secrets(tmp_path):
+    """The secrets the playbooks saved (no_log, 0600), by label."""
+    return {path.name: path.read_text() for path in (tmp_path / "secrets").iterdir()}
+
+
+def test_info_lists_oldest_first_with_age_rotation_due_and_last_use(endpoint, iam, iam_user, create_key, run_playbook, key_statuses):
+    due_key_id, _ = create_key(iam_user)
+    old_key_id, _ = create_key(iam_user, status="Inactive")
+    # IAM lists in creation order; backdating the second key makes it the oldest.
+    endpoint.backdate(iam_user, due_key_id, 120)
+    endpoint.backdate(iam_user, old_key_id, 200)
+    assert list(key_statuses(iam_user)) == [due_key_id, old_key_id]
+    last_used = endpoint.set_last_used(due_key_id, days_ago=2, service="s3", region="eu-west-1")
+
+    run = run_playbook(
+        "info",
+        user_name=iam_user,
+        old_key_id=old_key_id,
+        due_key_id=due_key_id,
+        due_key_last_used=last_used["last_used_date"],
+    )
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(iam_user) == {due_key_id: "Active", old_key_id: "Inactive"}
+    assert mutating_calls(run) == {"CreateAccessKey": 0, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
+    # Reading last use must not count as a use: the dates are still the ones set above.
+    assert iam.get_access_key_last_used(AccessKeyId=due_key_id)["AccessKeyLastUsed"]["ServiceName"] == "s3"
+    assert "LastUsedDate" not in iam.get_access_key_last_used(AccessKeyId=old_key_id)["AccessKeyLastUsed"]
+
+
+def test_create_check_mode_then_real_up_to_the_two_key_limit(endpoint, iam_user, run_playbook, tmp_path, key_statuses):
+    run = run_playbook("create", user_name=iam_user)
+
+    assert run.returncode == 0, run.explain()
+    keys = key_statuses(iam_user)
+    assert list(keys.values()) == ["Active", "Active"]
+    # Check mode and the refused third create never reached CreateAccessKey.
+    assert mutating_calls(run) == {"CreateAccessKey": 2, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
+    # The secrets the module returned are the real ones: each signs as one of the two keys.
+    secrets = saved_secrets(tmp_path)
+    assert sorted(secrets) == ["first", "second"]
+    signing = {key_id for key_id in keys for secret in secrets.values() if accepted(endpoint, key_id, secret)}
+    assert signing == set(keys)
+
+
+def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, create_key, run_playbook, tmp_path, key_statuses):
+    user = make_iam_user()
+    active_key_id, _ = create_key(user)
+    inactive_key_id, _ = create_key(user, status="Inactive")
+    both_inactive_user = make_iam_user("both-inactive")
+    newer_inactive_key_id, _ = create_key(both_inactive_user, status="Inactive")
+    older_inactive_key_id, _ = create_key(both_inactive_user, status="Inactive")
+    endpoint.backdate(both_inactive_user, older_inactive_key_id, 30)
+
+    run = run_playbook(
+        "create_when_full",
+        user_name=user,
+        active_key_id=active_key_id,
+        inactive_key_id=inactive_key_id,
+        both_inactive_user=both_inactive_user,
+        older_inactive_key_id=older_inactive_key_id,
+        newer_inactive_key_id=newer_inactive_key_id,
+    )
+
+    assert run.returncode == 0, run.explain()
+    keys = key_statuses(user)
+    assert keys.pop(active_key_id) == "Active"
+    assert list(keys.values()) == ["Active"]  # the new key; the Inactive one is gone
+    (new_key_id,) = keys
+    assert accepted(endpoint, new_key_id, saved_secrets(tmp_path)["replaced"])
+    others = key_statuses(both_inactive_user)
+    assert others.pop(newer_inactive_key_id) == "Inactive"
+    assert list(others.values()) == ["Active"]
+    # Exactly one delete per user that had an Inactive key; the refusals deleted and created nothing.
+    assert mutating_calls(run) == {"CreateAccessKey": 2, "UpdateAccessKey": 0, "DeleteAccessKey": 2}
+
+
+def test_verify_valid_after_propagation_invalid_after_deactivation_and_deletion(endpoint, iam_user, run_playbook, tmp_path, key_statuses):
+    endpoint.configure(new_key_propagation_seconds=8)
+
+    run = run_playbook("verify", user_name=iam_user, propagation_seconds=8)
+
+    assert run.returncode == 0, run.explain()
+    secrets = saved_secrets(tmp_path)
+    keys = key_statuses(iam_user)
+    assert list(keys.values()) == ["Active"]  # the second key; the first was deleted
+    (second_key_id,) = keys
+    endpoint.configure(new_key_propagation_seconds=0)
+    assert accepted(endpoint, second_key_id, secrets["second"])
+
+
+def test_status_deactivates_and_reactivates_idempotently(iam_user, create_key, run_playbook, key_statuses):
+    active_key_id, _ = create_key(iam_user)
+    inactive_key_id, _ = create_key(iam_user, status="Inactive")
+
+    run = run_playbook("status", user_name=iam_user, active_key_id=active_key_id, inactive_key_id=inactive_key_id)
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(iam_user) == {active_key_id: "Inactive", inactive_key_id: "Active"}
+    # One UpdateAccessKey per real change; check mode and no-op runs made none.
+    assert mutating_calls(run) == {"CreateAccessKey": 0, "UpdateAccessKey": 2, "DeleteAccessKey": 0}
+    # --diff shows both statuses.
+    assert '-    "status": "Active"' in run.output and '+    "status": "Inactive"' in run.output
+
+
+def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(iam, make_iam_user, create_key, run_playbook, key_statuses):
+    user = make_iam_user("self", actions=ALL_IAM_ON_ITSELF)
+    own_key_id, own_secret = create_key(user)
+    other_key_id, _ = create_key(user)
+
+    run = run_playbook("status_self", user_name=user, own_key_id=own_key_id, own_secret=own_secret, other_key_id=other_key_id)
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(user) == {own_key_id: "Inactive", other_key_id: "Inactive"}
+    assert mutating_calls(run) == {"CreateAccessKey": 0, "UpdateAccessKey": 2, "DeleteAccessKey": 0}
+    # The modules really signed with the user's key, not the admin's from the environment.
+    last_used = iam.get_access_key_last_used(AccessKeyId=own_key_id)["AccessKeyLastUsed"]
+    assert last_used["ServiceName"] == "iam"
+
+
+def test_delete_absent_is_ok_and_active_needs_force(endpoint, iam_user, create_key, run_playbook, key_statuses):
+    inactive_key_id, inactive_secret = create_key(iam_user, status="Inactive")
+    active_key_id, active_secret = create_key(iam_user)
+
+    run = run_playbook("delete", user_name=iam_user, inactive_key_id=inactive_key_id, active_key_id=active_key_id)
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(iam_user) == {}
+    assert mutating_calls(run) == {"CreateAccessKey": 0, "UpdateAccessKey": 0, "DeleteAccessKey": 2}
+    assert not accepted(endpoint, active_key_id, active_secret)
+    assert not accepted(endpoint, inactive_key_id, inactive_secret)
+
+
+def test_error_paths_unknown_user_access_denied_and_rejected_credentials(make_iam_user, create_key, run_playbook, key_statuses):
+    user = make_iam_user()
+    target_key_id, _ = create_key(user)
+    nobody_key_id, nobody_secret = create_key(make_iam_user("nobody"))
+    lister_key_id, lister_secret = create_key(make_iam_user("lister", actions=["iam:ListAccessKeys"]))
+
+    run = run_playbook(
+        "errors",
+        user_name=user,
+        target_key_id=target_key_id,
+        missing_user=f"{user}-missing",
+        nobody_key_id=nobody_key_id,
+        nobody_secret=nobody_secret,
+        lister_key_id=lister_key_id,
+        lister_secret=lister_secret,
+    )
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(user) == {target_key_id: "Active"}
+    # The denied calls reached IAM and were refused there; nothing changed.
+    assert mutating_calls(run) == {"CreateAccessKey": 1, "UpdateAccessKey": 1, "DeleteAccessKey": 1}
+
+
+def test_throttling_is_retried_and_a_failed_create_is_reconciled(endpoint, iam_user, create_key, run_playbook, tmp_path, key_statuses):
+    key_id, _ = create_key(iam_user)
+    endpoint.inject("ListAccessKeys", "throttle", count=2)
+    endpoint.inject("UpdateAccessKey", "throttle", count=2)
+    endpoint.inject("CreateAccessKey", "5xx", count=1)
+
+    run = run_playbook("faults", user_name=iam_user, key_id=key_id)
+
+    assert run.returncode == 0, run.explain()
+    keys = key_statuses(iam_user)
+    assert keys.pop(key_id) == "Inactive"
+    assert list(keys.values()) == ["Active"]  # exactly one new key
+    (new_key_id,) = keys
+    assert accepted(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
+    assert endpoint.faults() == {}
+    counters = run.calls
+    # access_key_status: two throttled ListAccessKeys then one that answers, same for UpdateAccessKey.
+    # access_key_create: ListAccessKeys, CreateAccessKey -> 500, ListAccessKeys to look for a key the
+    # failed call may have made, CreateAccessKey again. A create must never be replayed blindly (by the
+    # SDK), so every failed CreateAccessKey is followed by a reconciling ListAccessKeys.
+    assert counters["faulted"] == {"ListAccessKeys": 2, "UpdateAccessKey": 2, "CreateAccessKey": 1}
+    assert {action: counters["calls"].get(action, 0) for action in counters["faulted"]} == {
+        "ListAccessKeys": 3 + 2,
+        "UpdateAccessKey": 3,
+        "CreateAccessKey": 2,
+    }
+
+
+def test_create_reports_limit_exceeded_when_a_key_appears_meanwhile(endpoint, iam_user, create_key, run_playbook, key_statuses):
+    first_key_id, _ = create_key(iam_user)
+    endpoint.inject("CreateAccessKey", "latency", delay=3)
+    outcome = {}
+
+    def run_in_background():
+        try:
+            outcome["run"] = run_playbook("limit_race", user_name=iam_user)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+
+    playbook = threading.Thread(target=run_in_background)
+    playbook.start()
+    try:
+        deadline = time.monotonic() + 60
+        while endpoint.calls()["faulted"].get("CreateAccessKey", 0) < 1:
+            assert playbook.is_alive() and time.monotonic() < deadline, "the module never called CreateAccessKey"
+            time.sleep(0.05)
+        # The module's CreateAccessKey is held back; fill the free slot first.
+        concurrent_key_id, _ = create_key(iam_user)
+    finally:
+        playbook.join()
+
+    if "error" in outcome:
+        raise outcome["error"]
+    run = outcome["run"]
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(iam_user) == {first_key_id: "Active", concurrent_key_id: "Active"}
+    # The module's own create (refused by IAM) and the test's; nothing deleted.
+    assert mutating_calls(run) == {"CreateAccessKey": 2, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
