@@ -435,7 +435,7 @@ def verify_access_key(
         if elapsed >= timeout:
             raise RotorIAMError(
                 f"The access key did not prove {expect} within {timeout}s ({attempts} attempts, "
-                f"{streak} of {consecutive} consecutive confirmations). Last answer: {last_error}. "
+                f"{streak} of {consecutive} consecutive confirmations). Last answer: {str(last_error).rstrip('.')}. "
                 f"IAM can take longer to propagate a key change; raise timeout, or check the key.",
                 code="VerifyTimeout",
                 attempts=attempts,
