@@ -1,0 +1,268 @@
+"""Helpers for the end-to-end rotation tests (test_rotate_e2e.py).
+
+Run the real playbook ``rotor.iam.rotate`` against the test IAM endpoint and a
+test fleet, and observe what matters afterwards: keys in IAM, files on hosts,
+consumer health. No mocks: everything here reads real state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+
+PLAYBOOK = "rotor.iam.rotate"
+PLAYBOOK_TIMEOUT = 180
+IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
+
+
+@dataclass
+class RotationRun:
+    """One ansible-playbook run: exit code, output and the ANSIBLE_LOG_PATH log."""
+
+    command: List[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    log: str
+    log_path: Path
+    seconds: float
+    calls: Dict[str, int] = field(default_factory=dict)  # endpoint call counters during the run
+
+    @property
+    def everything(self) -> str:
+        return "\n".join((self.stdout, self.stderr, self.log))
+
+    def writes(self) -> Dict[str, int]:
+        return {action: self.calls.get(action, 0) for action in IAM_WRITES}
+
+    def explain(self) -> str:
+        return (
+            f"{' '.join(self.command)} exited {self.returncode} after {self.seconds:.1f}s; "
+            f"log {self.log_path}\n--- stdout (tail)\n{self.stdout[-7000:]}\n--- stderr (tail)\n{self.stderr[-2000:]}"
+        )
+
+
+def ansible_playbook() -> str:
+    return shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+
+
+def playbook_env(endpoint) -> Dict[str, str]:
+    """The caller's environment without AWS settings, plus the endpoint's admin credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_"))}
+    env.update(endpoint.admin_env())
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+    )
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    return env
+
+
+def run_rotation(
+    endpoint,
+    inventories: Iterable[str],
+    workdir: Path,
+    extra_vars: Optional[Dict[str, object]] = None,
+    check: bool = False,
+    verbosity: int = 0,
+    diff: bool = False,
+    label: str = "run",
+) -> RotationRun:
+    """ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment.
+
+    Extra variables go through a JSON vars file; the endpoint's call counters are reset
+    just before the run and read just after it (RotationRun.calls).
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    variables = {"rotor_aws_endpoint_url": endpoint.endpoint_url, "rotor_aws_region": endpoint.region}
+    variables.update(extra_vars or {})
+    vars_file = workdir / f"{label}.vars.json"
+    vars_file.write_text(json.dumps(variables))
+    log_path = workdir / f"{label}.ansible.log"
+    if log_path.exists():
+        log_path.unlink()
+    command = [ansible_playbook(), PLAYBOOK]
+    for inventory in inventories:
+        command += ["-i", str(inventory)]
+    command += ["-e", f"@{vars_file}"]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+    env = playbook_env(endpoint)
+    env["ANSIBLE_LOG_PATH"] = str(log_path)
+    endpoint.reset_calls()
+    began = time.monotonic()
+    completed = subprocess.run(
+        command,
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT,
+        check=False,
+    )
+    seconds = time.monotonic() - began
+    calls = endpoint.calls()["calls"]
+    (workdir / f"{label}.stdout").write_text(completed.stdout)
+    (workdir / f"{label}.stderr").write_text(completed.stderr)
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return RotationRun(command, completed.returncode, completed.stdout, completed.stderr, log, log_path, seconds, calls)
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+def seed_user(endpoint, user_name: str, age_days: float = 120) -> Tuple[str, str]:
+    """Create an IAM user whose only key is ``age_days`` old; returns (access_key_id, secret)."""
+    iam = endpoint.boto3_client("iam")
+    iam.create_user(UserName=user_name)
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    if age_days:
+        endpoint.backdate(user_name, key["AccessKeyId"], age_days)
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def key_statuses(endpoint, user_name: str) -> Dict[str, str]:
+    """The user's keys in IAM as {access_key_id: status}."""
+    iam = endpoint.boto3_client("iam")
+    return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]}
+
+
+# --------------------------------------------------------------------------- hosts
+
+
+@dataclass(frozen=True)
+class FileState:
+    content: bytes
+    mtime_ns: int
+    mode: str
+    uid: int
+    gid: int
+
+
+def file_states(fleet) -> Dict[str, FileState]:
+    """Every host's credentials file: bytes, mtime (ns), mode, owner."""
+    states = {}
+    for name in fleet.hosts:
+        path = fleet.credentials_file(name)
+        st = os.stat(path)
+        states[name] = FileState(Path(path).read_bytes(), st.st_mtime_ns, "%04o" % (st.st_mode & 0o7777), st.st_uid, st.st_gid)
+    return states
+
+
+def credentials_dir_files(fleet, name: str) -> List[Path]:
+    """Every file in the directory of the host's credentials file (backups and temp files included)."""
+    directory = Path(fleet.credentials_file(name)).parent
+    return sorted(p for p in directory.iterdir() if p.is_file())
+
+
+def files_holding(fleet, secret: str) -> List[str]:
+    """Files on any host, in the credentials directory, that contain ``secret``."""
+    found = []
+    for name in fleet.hosts:
+        for path in credentials_dir_files(fleet, name):
+            if secret.encode() in path.read_bytes():
+                found.append(str(path))
+    return found
+
+
+def assert_hosts_on_key(fleet, access_key_id: str, hosts: Optional[Iterable[str]] = None) -> None:
+    """Each host's file holds ``access_key_id`` (mode 0600, owned by us) and its consumer is healthy on it."""
+    hosts = list(hosts or fleet.hosts)
+    health = fleet.health()
+    problems = []
+    for name in hosts:
+        file_key = fleet.read_credentials(name)[0]
+        st = fleet.stat(name)
+        report = health[name]
+        if file_key != access_key_id:
+            problems.append(f"{name}: file holds {file_key}, expected {access_key_id}")
+        if st["mode"] != "0600":
+            problems.append(f"{name}: file mode {st['mode']}, expected 0600")
+        if (st["uid"], st["gid"]) != (os.getuid(), os.getgid()):
+            problems.append(f"{name}: file owned by {st['uid']}:{st['gid']}")
+        if not report.get("healthy"):
+            problems.append(f"{name}: consumer unhealthy: {report.get('error')}")
+        if report.get("access_key_id") != access_key_id:
+            problems.append(f"{name}: consumer runs on {report.get('access_key_id')}, expected {access_key_id}")
+    assert not problems, "hosts not on key %s:\n  %s" % (access_key_id, "\n  ".join(problems))
+
+
+def write_host_overrides(path: Path, host_vars: Dict[str, Dict[str, object]], group: str = "rotor_fleet") -> str:
+    """A second inventory (JSON is YAML) that overrides variables of some hosts; pass it after the fleet's."""
+    inventory = {"all": {"children": {group: {"hosts": host_vars}}}}
+    Path(path).write_text(json.dumps(inventory, indent=2) + "\n")
+    return str(path)
+
+
+def secret_lines(text: str, secret: str) -> List[int]:
+    """1-based numbers of the lines of ``text`` that contain ``secret`` (never the secret itself)."""
+    return [n for n, line in enumerate(text.splitlines(), 1) if secret in line]
+
+
+def assert_no_secrets(run: RotationRun, secrets: Dict[str, str]) -> None:
+    """None of ``secrets`` ({label: secret}) appears in stdout, stderr or the log of ``run``."""
+    leaks = []
+    for label, secret in secrets.items():
+        assert secret and len(secret) >= 20, f"{label} is not a secret access key"
+        for source, text in (("stdout", run.stdout), ("stderr", run.stderr), ("log", run.log)):
+            lines = secret_lines(text, secret)
+            if lines:
+                leaks.append(f"{label} in {source} on lines {lines[:10]}")
+    assert not leaks, f"secret material in the output of the run ({run.log_path}): {leaks}"
+
+
+class KeyWatcher:
+    """Calls ``action()`` once, from a thread, as soon as ``host``'s credentials file stops holding ``key_id``."""
+
+    def __init__(self, fleet, host: str, key_id: str, action, interval: float = 0.02):
+        self.fleet, self.host, self.key_id, self.action, self.interval = fleet, host, key_id, action, interval
+        self.fired = threading.Event()
+        self.error: Optional[BaseException] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self._stop.is_set():
+            try:
+                current = self.fleet.read_credentials(self.host)[0]
+            except Exception:  # pylint: disable=broad-except  # mid-replace: try again
+                current = self.key_id
+            if current != self.key_id:
+                try:
+                    self.action()
+                except BaseException as exc:  # pylint: disable=broad-except
+                    self.error = exc
+                self.fired.set()
+                return
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
