@@ -197,6 +197,7 @@ def run_playbook(endpoint, tmp_path, known_secrets):
         endpoint.reset_calls()
         completed = subprocess.run(
             command,
+            check=False,
             env=_playbook_env(endpoint),
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,

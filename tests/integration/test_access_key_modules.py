@@ -39,8 +39,8 @@ def saved_secrets(tmp_path):
 
 
 def test_info_lists_oldest_first_with_age_rotation_due_and_last_use(endpoint, iam, iam_user, create_key, run_playbook, key_statuses):
-    due_key_id, _ = create_key(iam_user)
-    old_key_id, _ = create_key(iam_user, status="Inactive")
+    due_key_id = create_key(iam_user)[0]
+    old_key_id = create_key(iam_user, status="Inactive")[0]
     # IAM lists in creation order; backdating the second key makes it the oldest.
     endpoint.backdate(iam_user, due_key_id, 120)
     endpoint.backdate(iam_user, old_key_id, 200)
@@ -80,11 +80,11 @@ def test_create_check_mode_then_real_up_to_the_two_key_limit(endpoint, iam_user,
 
 def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, create_key, run_playbook, tmp_path, key_statuses):
     user = make_iam_user()
-    active_key_id, _ = create_key(user)
-    inactive_key_id, _ = create_key(user, status="Inactive")
+    active_key_id = create_key(user)[0]
+    inactive_key_id = create_key(user, status="Inactive")[0]
     both_inactive_user = make_iam_user("both-inactive")
-    newer_inactive_key_id, _ = create_key(both_inactive_user, status="Inactive")
-    older_inactive_key_id, _ = create_key(both_inactive_user, status="Inactive")
+    newer_inactive_key_id = create_key(both_inactive_user, status="Inactive")[0]
+    older_inactive_key_id = create_key(both_inactive_user, status="Inactive")[0]
     endpoint.backdate(both_inactive_user, older_inactive_key_id, 30)
 
     run = run_playbook(
@@ -125,8 +125,8 @@ def test_verify_valid_after_propagation_invalid_after_deactivation_and_deletion(
 
 
 def test_status_deactivates_and_reactivates_idempotently(iam_user, create_key, run_playbook, key_statuses):
-    active_key_id, _ = create_key(iam_user)
-    inactive_key_id, _ = create_key(iam_user, status="Inactive")
+    active_key_id = create_key(iam_user)[0]
+    inactive_key_id = create_key(iam_user, status="Inactive")[0]
 
     run = run_playbook("status", user_name=iam_user, active_key_id=active_key_id, inactive_key_id=inactive_key_id)
 
@@ -141,7 +141,7 @@ def test_status_deactivates_and_reactivates_idempotently(iam_user, create_key, r
 def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(iam, make_iam_user, create_key, run_playbook, key_statuses):
     user = make_iam_user("self", actions=ALL_IAM_ON_ITSELF)
     own_key_id, own_secret = create_key(user)
-    other_key_id, _ = create_key(user)
+    other_key_id = create_key(user)[0]
 
     run = run_playbook("status_self", user_name=user, own_key_id=own_key_id, own_secret=own_secret, other_key_id=other_key_id)
 
@@ -168,7 +168,7 @@ def test_delete_absent_is_ok_and_active_needs_force(endpoint, iam_user, create_k
 
 def test_error_paths_unknown_user_access_denied_and_rejected_credentials(make_iam_user, create_key, run_playbook, key_statuses):
     user = make_iam_user()
-    target_key_id, _ = create_key(user)
+    target_key_id = create_key(user)[0]
     nobody_key_id, nobody_secret = create_key(make_iam_user("nobody"))
     lister_key_id, lister_secret = create_key(make_iam_user("lister", actions=["iam:ListAccessKeys"]))
 
@@ -190,7 +190,7 @@ def test_error_paths_unknown_user_access_denied_and_rejected_credentials(make_ia
 
 
 def test_throttling_is_retried_and_a_failed_create_is_reconciled(endpoint, iam_user, create_key, run_playbook, tmp_path, key_statuses):
-    key_id, _ = create_key(iam_user)
+    key_id = create_key(iam_user)[0]
     endpoint.inject("ListAccessKeys", "throttle", count=2)
     endpoint.inject("UpdateAccessKey", "throttle", count=2)
     endpoint.inject("CreateAccessKey", "5xx", count=1)
@@ -218,7 +218,7 @@ def test_throttling_is_retried_and_a_failed_create_is_reconciled(endpoint, iam_u
 
 
 def test_create_reports_limit_exceeded_when_a_key_appears_meanwhile(endpoint, iam_user, create_key, run_playbook, key_statuses):
-    first_key_id, _ = create_key(iam_user)
+    first_key_id = create_key(iam_user)[0]
     endpoint.inject("CreateAccessKey", "latency", delay=3)
     outcome = {}
 
@@ -236,7 +236,7 @@ def test_create_reports_limit_exceeded_when_a_key_appears_meanwhile(endpoint, ia
             assert playbook.is_alive() and time.monotonic() < deadline, "the module never called CreateAccessKey"
             time.sleep(0.05)
         # The module's CreateAccessKey is held back; fill the free slot first.
-        concurrent_key_id, _ = create_key(iam_user)
+        concurrent_key_id = create_key(iam_user)[0]
     finally:
         playbook.join()
 
