@@ -227,3 +227,82 @@ def _assert_no_secret_in_output(result: PlaybookRun, secrets_dir: Path, secrets:
         leaks += [f"known secret #{index} on line {n}" for n in secret_occurrences(result.output, secret)]
     # The message names lines, never the secret itself.
     assert not leaks, f"secret material in the output of {result.playbook} ({result.log_path}): {leaks}"
+
+
+# --------------------------------------------------------------------------- packaging and AWX (issue 6)
+# The collection as users get it (a Galaxy tarball installed next to amazon.aws), and the
+# least-privilege identity of docs/iam-policy.json; shared by test_packaging.py,
+# test_awx_runner.py and test_iam_policy.py.
+
+IAM_POLICY_FILE = REPO / "docs" / "iam-policy.json"
+AMAZON_AWS = REPO / ".build" / "collections" / "ansible_collections" / "amazon" / "aws"
+
+
+def _galaxy_env(collections_path: Path) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_COLLECTIONS_PATH"))}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_NOCOLOR="1")
+    return env
+
+
+def _venv_tool(name: str) -> str:
+    return shutil.which(name, path=os.path.dirname(sys.executable)) or name
+
+
+@pytest.fixture(scope="session")
+def collection_tarball(tmp_path_factory) -> Path:
+    """``ansible-galaxy collection build`` of the working tree: the Galaxy tarball users install."""
+    out = tmp_path_factory.mktemp("galaxy-build")
+    built = subprocess.run(
+        [_venv_tool("ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
+        check=False, capture_output=True, text=True, timeout=120, env=_galaxy_env(out / "none"), stdin=subprocess.DEVNULL,
+    )
+    assert built.returncode == 0, f"ansible-galaxy collection build failed:\n{built.stdout}\n{built.stderr}"
+    tarballs = sorted(out.glob("rotor-iam-*.tar.gz"))
+    assert len(tarballs) == 1, f"expected one tarball in {out}: {tarballs}"
+    return tarballs[0]
+
+
+@pytest.fixture(scope="session")
+def installed_collections(collection_tarball, tmp_path_factory) -> Path:
+    """An empty collections path holding amazon.aws (copied: Galaxy is unreachable) and rotor.iam
+    installed offline from the tarball. Returns the directory to use as ANSIBLE_COLLECTIONS_PATH."""
+    root = tmp_path_factory.mktemp("collections")
+    shutil.copytree(AMAZON_AWS, root / "ansible_collections" / "amazon" / "aws", symlinks=True)
+    installed = subprocess.run(
+        [_venv_tool("ansible-galaxy"), "collection", "install", "--offline", str(collection_tarball), "-p", str(root)],
+        check=False, capture_output=True, text=True, timeout=120, env=_galaxy_env(root), stdin=subprocess.DEVNULL,
+    )
+    assert installed.returncode == 0, f"offline install of {collection_tarball.name} failed:\n{installed.stdout}\n{installed.stderr}"
+    assert (root / "ansible_collections" / "rotor" / "iam" / "MANIFEST.json").is_file(), installed.stdout
+    return root
+
+
+def load_rotation_policy() -> Dict:
+    """docs/iam-policy.json, parsed."""
+    return json.loads(IAM_POLICY_FILE.read_text())
+
+
+def policy_for_moto(policy: Dict) -> Dict:
+    """The same statements with every Resource replaced by "*": moto only matches the resource "*"
+    (see make_iam_user), so the ARN scoping is checked structurally by test_iam_policy.py instead."""
+    statements = [dict(statement, Resource="*") for statement in policy["Statement"]]
+    return dict(policy, Statement=statements)
+
+
+@pytest.fixture
+def make_rotator():
+    """Factory: on ``endpoint``, an IAM user whose only permissions are docs/iam-policy.json, with one
+    access key. Returns (user_name, access_key_id, secret_access_key)."""
+
+    def make(endpoint, user_name: str = "rotor-rotator"):
+        admin = endpoint.boto3_client("iam")
+        admin.create_user(UserName=user_name)
+        admin.put_user_policy(
+            UserName=user_name,
+            PolicyName="rotor-iam-rotation",
+            PolicyDocument=json.dumps(policy_for_moto(load_rotation_policy())),
+        )
+        key = admin.create_access_key(UserName=user_name)["AccessKey"]
+        return user_name, key["AccessKeyId"], key["SecretAccessKey"]
+
+    return make

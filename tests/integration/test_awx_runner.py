@@ -1,0 +1,348 @@
+"""rotor.iam.rotate as AWX / Automation Controller runs it: through ansible-runner.
+
+AWX hands ansible-runner a private data dir: the project checkout (a playbook that
+imports ``rotor.iam.rotate``), the inventory, survey answers in ``env/extravars``,
+``--check`` in ``env/cmdline`` for the "Check" job type, credentials injected as
+environment variables or files, and timeouts in ``env/settings``. It then reads the
+job's events (``artifacts/<ident>/job_events``), its status and rc, and shows the
+``set_stats`` data as the job's artifacts. These tests build exactly that directory
+and run ``ansible-runner run`` against the test IAM endpoint and a real fleet, with
+the collection installed from its Galaxy tarball and the least-privilege identity of
+docs/iam-policy.json (AWX credential with a file injector).
+
+The summary the playbook publishes (``rotor_rotation`` per IAM user and the run-level
+``rotor_rotation_run``) is the interface AWX users build notifications and workflows on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+pytest.importorskip("ansible_runner")
+
+from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.slow
+
+RUNNER_TIMEOUT = 300
+IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "TagUser", "UntagUser")
+# Events whose presence would mean the job waited for an answer nobody gives in AWX.
+PROMPT_EVENTS = ("playbook_on_vars_prompt",)
+ROTATION_FIELDS = ("action", "old_access_key_id", "new_access_key_id", "old_key", "hosts", "hosts_switched", "failures", "message")
+RUN_FIELDS = ("run_id", "started", "finished", "duration_seconds", "users_rotated", "users_failed", "check_mode")
+
+
+# --------------------------------------------------------------------------- a job as AWX runs it
+
+
+class RunnerJob:
+    """What AWX keeps of one ansible-runner job: status, rc, stdout, events and artifacts."""
+
+    def __init__(self, private_data_dir: Path, ident: str, completed: subprocess.CompletedProcess, seconds: float, calls: Dict[str, int]):
+        self.private_data_dir = private_data_dir
+        self.ident = ident
+        self.artifact_dir = private_data_dir / "artifacts" / ident
+        self.cli_output = completed.stdout + completed.stderr
+        self.cli_returncode = completed.returncode
+        self.seconds = seconds
+        self.calls = calls
+        self.status = self._read("status")
+        self.rc = int(self._read("rc") or -1)
+        self.stdout = self._read("stdout")
+        self.events = [
+            json.loads(path.read_text())
+            for path in sorted((self.artifact_dir / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
+        ]
+
+    def _read(self, name: str) -> str:
+        path = self.artifact_dir / name
+        return path.read_text(errors="replace").strip() if path.exists() else ""
+
+    def events_of(self, *kinds: str) -> List[dict]:
+        return [event for event in self.events if event.get("event") in kinds]
+
+    @property
+    def artifacts(self) -> Dict:
+        """The job's artifacts: the set_stats data of the playbook_on_stats event."""
+        stats = self.events_of("playbook_on_stats")
+        assert stats, f"no playbook_on_stats event\n{self.explain()}"
+        return stats[-1]["event_data"].get("artifact_data") or {}
+
+    def writes(self) -> Dict[str, int]:
+        return {action: self.calls.get(action, 0) for action in IAM_WRITES if self.calls.get(action, 0)}
+
+    def explain(self) -> str:
+        return (
+            f"ansible-runner job {self.ident} in {self.private_data_dir}: status={self.status!r} rc={self.rc} "
+            f"after {self.seconds:.1f}s\n--- stdout (tail)\n{self.stdout[-7000:]}\n--- runner CLI (tail)\n{self.cli_output[-1500:]}"
+        )
+
+
+def write_json(path: Path, data, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+
+
+def private_data_dir(
+    base: Path,
+    endpoint: IAMEndpoint,
+    collections_path: Path,
+    fleet: Fleet,
+    rotator,
+    survey: Dict[str, object],
+    check: bool = False,
+    host_overrides: Dict[str, Dict[str, object]] = None,
+    playbook: str = "rotor.iam.rotate",
+) -> Path:
+    """The private data dir AWX would hand to ansible-runner for this job."""
+    base.mkdir(parents=True)
+    project = base / "project"
+    project.mkdir()
+    # An AWX project holds playbooks; the collection's own playbook is imported by its FQCN.
+    (project / "rotate.yml").write_text(f"---\n- name: Rotate IAM access keys (rotor.iam)\n  ansible.builtin.import_playbook: {playbook}\n")
+    inventory = base / "inventory"
+    fleet.write_inventory(str(inventory / "fleet.yml"))
+    if host_overrides:
+        write_json(inventory / "overrides.yml", {"all": {"children": {"rotor_fleet": {"hosts": host_overrides}}}}, 0o644)
+
+    # Credential with a file injector: the key is in a 0600 file in the private data dir, the
+    # environment only names the file, so neither the job's environment nor its events hold it.
+    _name, access_key_id, secret = rotator
+    credentials = base / "aws_credentials"
+    fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
+    write_json(
+        base / "env" / "envvars",
+        {
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_DEFAULT_REGION": endpoint.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # What the execution environment has built in: the collections and its Python.
+            "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_HOST_KEY_CHECKING": "false",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        },
+    )
+    write_json(base / "env" / "extravars", dict(survey, rotor_aws_endpoint_url=endpoint.endpoint_url))
+    # AWX's job timeout and idle timeout: a job that waits for input is killed, not left hanging.
+    write_json(base / "env" / "settings", {"job_timeout": RUNNER_TIMEOUT - 30, "idle_timeout": 120, "pexpect_timeout": 5})
+    if check:
+        (base / "env" / "cmdline").write_text("--check --diff")
+    return base
+
+
+def run_job(endpoint: IAMEndpoint, pdd: Path, ident: str) -> RunnerJob:
+    """``ansible-runner run PDD -p rotate.yml``, without a terminal or stdin, like an AWX worker."""
+    runner = shutil.which("ansible-runner", path=os.path.dirname(sys.executable)) or "ansible-runner"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
+    endpoint.reset_calls()
+    began = time.monotonic()
+    completed = subprocess.run(
+        [runner, "run", str(pdd), "-p", "rotate.yml", "--ident", ident],
+        check=False,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUNNER_TIMEOUT,
+    )
+    seconds = time.monotonic() - began
+    return RunnerJob(pdd, ident, completed, seconds, endpoint.calls()["calls"])
+
+
+def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str]) -> None:
+    """No secret in any file of the job's artifacts (events, stdout, command, fact cache) nor on the CLI."""
+    leaks = []
+    files = [path for path in job.artifact_dir.rglob("*") if path.is_file()]
+    assert any(path.parent.name == "job_events" for path in files), f"no job events in {job.artifact_dir}"
+    for label, secret in secrets.items():
+        assert secret and len(secret) >= 20, f"{label} is not a secret access key"
+        for path in files:
+            if secret in path.read_text(errors="replace"):
+                leaks.append(f"{label} in {path.relative_to(job.artifact_dir)}")
+        if secret in job.cli_output:
+            leaks.append(f"{label} in the ansible-runner output")
+    # The message names files, never the secret.
+    assert not leaks, f"secret material in job {job.ident}: {leaks}"
+
+
+def assert_nothing_prompted(job: RunnerJob) -> None:
+    assert job.status != "timeout", f"the job timed out (waiting for input?)\n{job.explain()}"
+    assert not job.events_of(*PROMPT_EVENTS), "the job prompted for variables"
+    assert not re.search(r"(?im)^\s*(password|passphrase|enter|confirm)[^\n]*:\s*$", job.stdout), job.explain()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def awx_endpoint(tmp_path_factory):
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("awx-iam"))) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def job_endpoint(awx_endpoint):
+    """The module's endpoint, empty: no IAM state, faults or counters of an earlier test."""
+    awx_endpoint.reset()
+    return awx_endpoint
+
+
+@pytest.fixture
+def seeded(job_endpoint, make_rotator, tmp_path):
+    """An IAM user whose only key is 120 days old, a fleet of 3 local hosts on it, and the rotation identity."""
+    user = "awx-app"
+    old_id, old_secret = seed_user(job_endpoint, user, 120)
+    rotator = make_rotator(job_endpoint)
+    fleet = Fleet(
+        str(tmp_path / "fleet"), 3, mode="local", endpoint_url=job_endpoint.endpoint_url,
+        region=job_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)},
+    )
+    fleet.start()
+    try:
+        assert_hosts_on_key(fleet, old_id)
+        yield {"user": user, "old_id": old_id, "old_secret": old_secret, "fleet": fleet, "rotator": rotator}
+    finally:
+        fleet.stop()
+
+
+SURVEY = {
+    # The survey of the job template in docs/awx.md, answered.
+    "rotor_max_key_age_days": 90,
+    "rotor_old_key_action": "delete",
+    "rotor_batch_size": "50%",
+}
+
+
+def secrets_of(endpoint: IAMEndpoint, seeded, extra: Dict[str, str] = None) -> Dict[str, str]:
+    secrets = {"old secret": seeded["old_secret"], "rotator secret": seeded["rotator"][2], "admin secret": endpoint.admin_secret_access_key}
+    secrets.update(extra or {})
+    return secrets
+
+
+def xfail_until_summary_complete(artifacts: Dict, users=()) -> None:
+    """PENDING (rotate role, lead engineer): the run-level summary ``rotor_rotation_run``, the per-user
+    ``hosts_switched``, and a summary in check mode are being added to roles/rotate. Until they are
+    published, the test stops here as an expected failure that names what is missing; once they are
+    there, the assertions after this call run and must pass.
+    """
+    missing = [f"rotor_rotation.{user}" for user in users if user not in artifacts.get("rotor_rotation", {})]
+    for user in users:
+        missing += [f"rotor_rotation.{user}.{name}" for name in ROTATION_FIELDS if name not in artifacts.get("rotor_rotation", {}).get(user, {name: 0})]
+    missing += [f"rotor_rotation_run.{name}" for name in RUN_FIELDS if name not in artifacts.get("rotor_rotation_run", {})]
+    if missing:
+        pytest.xfail(f"PENDING in roles/rotate (lead): job artifacts lack {', '.join(missing)}")
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def test_rotation_job_succeeds_and_publishes_its_summary(job_endpoint, seeded, installed_collections, tmp_path):
+    """A "Run" job: every host on the new key, old key deleted, status successful, rc 0,
+    and the rotation summary (users, old/new key ids, hosts switched, duration) as artifacts."""
+    user, old_id, fleet = seeded["user"], seeded["old_id"], seeded["fleet"]
+    pdd = private_data_dir(tmp_path / "job-run", job_endpoint, installed_collections, fleet, seeded["rotator"], SURVEY)
+
+    job = run_job(job_endpoint, pdd, "rotate-run")
+
+    assert job.status == "successful" and job.rc == 0, job.explain()
+    assert job.cli_returncode == 0, job.explain()
+    assert_nothing_prompted(job)
+    keys = key_statuses(job_endpoint, user)
+    assert old_id not in keys and list(keys.values()) == ["Active"], keys
+    new_id = next(iter(keys))
+    assert_hosts_on_key(fleet, new_id)
+    new_secret = fleet.read_credentials("host1")[1]
+    assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded, {"new secret": new_secret}))
+
+    artifacts = job.artifacts
+    assert user in artifacts.get("rotor_rotation", {}), f"no rotor_rotation[{user}] in the artifacts: {artifacts}"
+    rotation = artifacts["rotor_rotation"][user]
+    assert rotation["action"] == "cutover", rotation
+    assert rotation["old_access_key_id"] == old_id and rotation["new_access_key_id"] == new_id, rotation
+    assert rotation["old_key"] == "deleted", rotation
+    assert sorted(rotation["hosts"]) == ["host1", "host2", "host3"], rotation
+    assert not rotation["failures"], rotation
+    # Key ids are public; the summary must never carry a secret (checked above with every artifact file).
+    assert "secret" not in json.dumps(artifacts).lower(), artifacts
+
+    xfail_until_summary_complete(artifacts, [user])
+    assert sorted(rotation["hosts_switched"]) == ["host1", "host2", "host3"], rotation
+    run = artifacts["rotor_rotation_run"]
+    assert run["users_rotated"] in (1, [user]) and run["users_failed"] in (0, []), run
+    assert run["check_mode"] is False, run
+    assert 0 < float(run["duration_seconds"]) <= job.seconds + 1, (run, job.seconds)
+
+
+def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, installed_collections, tmp_path):
+    """A "Check" job (--check --diff in env/cmdline): no IAM write, no host change, successful,
+    and the artifacts say what a run would do."""
+    user, old_id, fleet = seeded["user"], seeded["old_id"], seeded["fleet"]
+    before = file_states(fleet)
+    pdd = private_data_dir(tmp_path / "job-check", job_endpoint, installed_collections, fleet, seeded["rotator"], SURVEY, check=True)
+
+    job = run_job(job_endpoint, pdd, "rotate-check")
+
+    assert job.status == "successful" and job.rc == 0, job.explain()
+    assert_nothing_prompted(job)
+    assert job.writes() == {}, job.calls
+    assert key_statuses(job_endpoint, user) == {old_id: "Active"}
+    assert file_states(fleet) == before, "the check job changed a credentials file"
+    assert_hosts_on_key(fleet, old_id)
+    assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded))
+    assert re.search(rf"{user}: +ROTATE - key {old_id} is 120 days old", job.stdout), job.explain()
+
+    artifacts = job.artifacts
+    xfail_until_summary_complete(artifacts, [user])
+    rotation = artifacts["rotor_rotation"][user]
+    assert rotation["old_access_key_id"] == old_id, rotation
+    assert rotation["new_access_key_id"] in (None, ""), rotation
+    assert sorted(rotation["hosts"]) == ["host1", "host2", "host3"], rotation
+    run = artifacts["rotor_rotation_run"]
+    assert run["check_mode"] is True and run["users_rotated"] in (0, []), run
+
+
+def test_failed_job_names_the_host_and_the_check(job_endpoint, seeded, installed_collections, tmp_path):
+    """host2's health check fails on the new key: the job fails (status failed, rc != 0), the
+    events and the final message name host2 and its health check, everything is rolled back."""
+    user, old_id, fleet = seeded["user"], seeded["old_id"], seeded["fleet"]
+    check = f"grep -q {old_id} {fleet.host('host2').credentials_path}"  # healthy only on the old key
+    overrides = {"host2": {"rotor_health_check": {"command": check, "retries": 1, "delay": 0}}}
+    pdd = private_data_dir(tmp_path / "job-fail", job_endpoint, installed_collections, fleet, seeded["rotator"], SURVEY, host_overrides=overrides)
+
+    job = run_job(job_endpoint, pdd, "rotate-fail")
+
+    assert job.status == "failed" and job.rc != 0, job.explain()
+    assert job.cli_returncode != 0, job.explain()
+    assert_nothing_prompted(job)
+    failed = job.events_of("runner_on_failed")
+    assert any(event["event_data"].get("host") == "host2" and "health" in event["event_data"].get("task", "").lower() for event in failed), (
+        f"no failed event of host2's health check: {[(e['event_data'].get('host'), e['event_data'].get('task')) for e in failed]}"
+    )
+    assert re.search(rf"Rotation of {user} rolled back: host host2 failed [^\n]*health", job.stdout), job.explain()
+    assert key_statuses(job_endpoint, user) == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+    assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded))
+    rotation = job.artifacts.get("rotor_rotation", {}).get(user)
+    assert rotation and rotation["action"] == "rollback", job.artifacts
+    assert "host2" in json.dumps(rotation["failures"]) + rotation["message"], rotation
