@@ -7,11 +7,17 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: access_key_info
-short_description: List an IAM user's access keys with their age and last use
+short_description: List access keys of an IAM user, of several users or of the whole account, with age and last use
 version_added: 0.1.0
 description:
-  - Lists the access keys of an IAM user, oldest first, with each key's status, creation date,
+  - With O(user_name), lists the access keys of one IAM user, oldest first, with each key's status, creation date,
     age in days and when, where and for which service it was last used (from C(GetAccessKeyLastUsed)).
+  - With O(all_users=true) or O(user_names), answers from the account's credential report instead
+    (C(GetCredentialReport), and C(GenerateCredentialReport) polled until COMPLETE when there is no report or it is
+    older than O(report_max_age)): one or a few calls for the whole account, whatever its size.
+  - The credential report names keys by position (RV(access_keys[].position) 1 or 2), not by id. Key ids are looked
+    up with C(ListAccessKeys), one call per user, for the users of O(user_names) and of O(resolve_key_ids_for);
+    the other keys have RV(access_keys[].access_key_id=null).
   - With O(max_age_days), marks each Active key that is due for rotation in RV(access_keys[].rotation_due).
   - Never returns secret access keys; AWS only returns a secret once, when a key is created.
 author:
@@ -19,10 +25,30 @@ author:
 options:
   user_name:
     description:
-      - Name of the IAM user whose keys to list.
+      - Name of the IAM user whose keys to list, with C(ListAccessKeys) and C(GetAccessKeyLastUsed).
+      - Exactly one of O(user_name), O(user_names) and O(all_users=true) is required.
     type: str
-    required: true
     aliases: [user]
+  user_names:
+    description:
+      - Names of the IAM users whose keys to list, from the credential report; their key ids are looked up with
+        C(ListAccessKeys) (one call per user).
+      - A user that does not exist fails the task, naming the user.
+    type: list
+    elements: str
+  all_users:
+    description:
+      - List the keys of every IAM user of the account (and of the root user, as C(<root_account>)), from the
+        credential report.
+    type: bool
+    default: false
+  resolve_key_ids_for:
+    description:
+      - With O(all_users=true), IAM users whose keys also get their ids, with C(ListAccessKeys) (one call per user).
+      - A user of this list that does not exist is returned in RV(missing_users) rather than failing the task.
+    type: list
+    elements: str
+    default: []
   max_age_days:
     description:
       - Rotation policy, in days. An Active key at least this old gets RV(access_keys[].rotation_due=true).
@@ -30,10 +56,24 @@ options:
     type: int
   include_last_used:
     description:
-      - Look up each key's last use with C(iam:GetAccessKeyLastUsed), one call per key.
+      - With O(user_name), look up each key's last use with C(iam:GetAccessKeyLastUsed), one call per key.
       - Set to V(false) to save those calls when only ids, status and age matter.
+      - The credential report always carries last use, so this does not apply to O(user_names) and O(all_users).
     type: bool
     default: true
+  report_max_age:
+    description:
+      - With O(user_names) or O(all_users), the oldest credential report, in seconds, to answer from. An older
+        report (or none) makes the module call C(GenerateCredentialReport) and wait for the new one.
+      - IAM generates a new report at most every 4 hours; below V(14400) the report may still be older than
+        asked, and the module warns.
+    type: int
+    default: 14400
+  report_timeout:
+    description:
+      - Seconds to wait for IAM to finish generating the credential report.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - rotor.iam.attributes.INFO_MODULE
   - rotor.iam.attributes.ACTION_GROUP
@@ -41,7 +81,14 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Needs C(iam:ListAccessKeys) and, with O(include_last_used=true), C(iam:GetAccessKeyLastUsed).
+  - With O(user_name), needs C(iam:ListAccessKeys) and, with O(include_last_used=true), C(iam:GetAccessKeyLastUsed).
+  - With O(user_names) or O(all_users), needs C(iam:GetCredentialReport) and C(iam:GenerateCredentialReport)
+    (resource C(*)), and C(iam:ListAccessKeys) for the users whose key ids are looked up.
+  - "IAM calls with O(all_users=true): one C(GetCredentialReport) when the current report is recent enough; otherwise
+    C(GetCredentialReport), C(GenerateCredentialReport) until COMPLETE (usually 1 or 2) and C(GetCredentialReport)
+    again; plus one C(ListAccessKeys) per user in O(resolve_key_ids_for)."
+  - Check mode changes nothing; the module still asks IAM to generate a credential report when needed, which
+    changes no IAM resource.
 seealso:
   - module: rotor.iam.access_key_create
   - module: rotor.iam.access_key_delete
@@ -57,22 +104,43 @@ EXAMPLES = r"""
 - name: Show which keys are due
   ansible.builtin.debug:
     msg: "{{ backup_keys.access_keys | selectattr('rotation_due') | map(attribute='access_key_id') | list }}"
+
+- name: Every key of the account, from the credential report, with ids for the users our hosts use
+  rotor.iam.access_key_info:
+    all_users: true
+    max_age_days: 90
+    resolve_key_ids_for: [app-backup, app-web]
+  register: account_keys
+
+- name: Users and positions of the keys due for rotation
+  ansible.builtin.debug:
+    msg: "{{ account_keys.access_keys | selectattr('rotation_due') | map(attribute='user_name') | list }}"
+
+- name: Several users, ids included, from a report at most an hour old
+  rotor.iam.access_key_info:
+    user_names: [app-backup, app-web]
+    report_max_age: 3600
 """
 
 RETURN = r"""
 user_name:
   description: The IAM user whose keys were listed.
-  returned: always
+  returned: when O(user_name) is set
   type: str
   sample: app-backup
 access_keys:
-  description: The user's access keys, oldest first.
+  description:
+    - With O(user_name), the user's access keys, oldest first.
+    - With O(user_names) or O(all_users), the keys of each user in turn, by position (users whose ids were looked up
+      oldest first).
   returned: always
   type: list
   elements: dict
   contains:
     access_key_id:
-      description: The access key id.
+      description:
+        - The access key id.
+        - V(null) for keys from the credential report whose user is not in O(user_names) or O(resolve_key_ids_for).
       returned: always
       type: str
       sample: AKIAIOSFODNN7EXAMPLE
@@ -81,6 +149,28 @@ access_keys:
       returned: always
       type: str
       sample: app-backup
+    user:
+      description: Same as RV(access_keys[].user_name), under the credential report's column name.
+      returned: when O(user_names) or O(all_users) is set
+      type: str
+      sample: app-backup
+    position:
+      description:
+        - The key's position in the credential report, V(1) (C(access_key_1)) or V(2) (C(access_key_2)).
+        - V(null) for a key created after the report was generated.
+      returned: when O(user_names) or O(all_users) is set
+      type: int
+      sample: 1
+    active:
+      description: Whether the key is Active.
+      returned: when O(user_names) or O(all_users) is set
+      type: bool
+      sample: true
+    last_rotated:
+      description: When the key was created, ISO 8601 in UTC (the report's C(access_key_N_last_rotated)).
+      returned: when O(user_names) or O(all_users) is set
+      type: str
+      sample: "2026-08-01T10:15:00+00:00"
     status:
       description: V(Active) or V(Inactive).
       returned: always
@@ -97,18 +187,18 @@ access_keys:
       type: int
       sample: 116
     last_used_date:
-      description: When the key was last used, ISO 8601 in UTC; V(null) if never used.
-      returned: when O(include_last_used=true)
+      description: When the key was last used, ISO 8601 in UTC; V(null) if never used (or unknown).
+      returned: when O(include_last_used=true), or O(user_names) or O(all_users) is set
       type: str
       sample: "2026-11-24T08:00:00+00:00"
     last_used_service:
-      description: The AWS service the key last called; V(null) if never used.
-      returned: when O(include_last_used=true)
+      description: The AWS service the key last called; V(null) if never used (or unknown).
+      returned: when O(include_last_used=true), or O(user_names) or O(all_users) is set
       type: str
       sample: s3
     last_used_region:
-      description: The region of the key's last use; V(null) if never used.
-      returned: when O(include_last_used=true)
+      description: The region of the key's last use; V(null) if never used (or unknown).
+      returned: when O(include_last_used=true), or O(user_names) or O(all_users) is set
       type: str
       sample: eu-west-1
     rotation_due:
@@ -116,27 +206,141 @@ access_keys:
       returned: when O(max_age_days) is set
       type: bool
       sample: true
+users:
+  description: The users covered, in the report's order, including users without keys.
+  returned: when O(user_names) or O(all_users) is set
+  type: list
+  elements: dict
+  contains:
+    user_name:
+      description: The IAM user (C(<root_account>) for the account's root user).
+      returned: always
+      type: str
+      sample: app-backup
+    arn:
+      description: The user's ARN; V(null) for a user created after the report.
+      returned: always
+      type: str
+      sample: arn:aws:iam::123456789012:user/app-backup
+    user_creation_time:
+      description: When the user was created, ISO 8601 in UTC; V(null) for a user created after the report.
+      returned: always
+      type: str
+      sample: "2025-01-10T09:00:00+00:00"
+    access_key_count:
+      description: How many access keys the user has.
+      returned: always
+      type: int
+      sample: 2
+    active_key_count:
+      description: How many of them are Active.
+      returned: always
+      type: int
+      sample: 1
+missing_users:
+  description: Users of O(resolve_key_ids_for) that do not exist in IAM.
+  returned: when O(all_users=true)
+  type: list
+  elements: str
+  sample: [app-old]
+report_generated_time:
+  description: When IAM generated the credential report the answer comes from, ISO 8601 in UTC.
+  returned: when O(user_names) or O(all_users) is set
+  type: str
+  sample: "2026-11-26T01:00:00+00:00"
+report_age_seconds:
+  description: Age of that report, in seconds, when the module ran.
+  returned: when O(user_names) or O(all_users) is set
+  type: int
+  sample: 312
+report_requested:
+  description: Whether this run asked IAM for a fresh report (no report, or one older than O(report_max_age)).
+  returned: when O(user_names) or O(all_users) is set
+  type: bool
+  sample: false
+summary:
+  description: Counts over RV(access_keys).
+  returned: when O(user_names) or O(all_users) is set
+  type: dict
+  contains:
+    users:
+      description: Users covered.
+      returned: always
+      type: int
+      sample: 1000
+    access_keys:
+      description: Access keys.
+      returned: always
+      type: int
+      sample: 1200
+    active_access_keys:
+      description: Active access keys.
+      returned: always
+      type: int
+      sample: 1100
+    rotation_due:
+      description: Active keys at least O(max_age_days) old (V(0) without O(max_age_days)).
+      returned: always
+      type: int
+      sample: 42
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import describe_access_keys
+from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
 
+def _selection_error(params):
+    """A message when not exactly one of user_name, user_names and all_users=true is given, else None."""
+    chosen = [name for name in ("user_name", "user_names") if params[name] is not None]
+    if params["all_users"]:
+        chosen.append("all_users=true")
+    if len(chosen) > 1:
+        return (
+            f"{' and '.join(chosen)} are mutually exclusive: use user_name for one user, user_names for several, "
+            f"or all_users=true for every user of the account."
+        )
+    if not chosen:
+        return "One of user_name, user_names or all_users=true is required: which users' access keys should be listed?"
+    if params["resolve_key_ids_for"] and not params["all_users"]:
+        return "resolve_key_ids_for only applies with all_users=true (user_names always looks up the ids of its users)."
+    return None
+
+
+def _numbers_error(params):
+    for name in ("max_age_days", "report_max_age"):
+        if params[name] is not None and params[name] < 0:
+            return f"{name} must be 0 or more, got {params[name]}."
+    if params["report_timeout"] <= 0:
+        return f"report_timeout must be a positive number of seconds, got {params['report_timeout']}."
+    for name in ("user_names", "resolve_key_ids_for"):
+        blank = [index for index, value in enumerate(params[name] or []) if not (value or "").strip()]
+        if blank:
+            return f"{name} has an empty user name at position {blank[0]}; remove it or name the user."
+    return None
+
+
 def main():
     argument_spec = dict(
-        user_name=dict(type="str", required=True, aliases=["user"]),
+        user_name=dict(type="str", aliases=["user"]),
+        user_names=dict(type="list", elements="str"),
+        all_users=dict(type="bool", default=False),
+        resolve_key_ids_for=dict(type="list", elements="str", default=[]),
         max_age_days=dict(type="int"),
         include_last_used=dict(type="bool", default=True),
+        report_max_age=dict(type="int", default=14400),
+        report_timeout=dict(type="int", default=300),
     )
     module = build_module(argument_spec)
     params = module.params
-    if params["max_age_days"] is not None and params["max_age_days"] < 0:
-        module.fail_json(msg=f"max_age_days must be 0 or more, got {params['max_age_days']}.")
+    problem = _selection_error(params) or _numbers_error(params)
+    if problem:
+        module.fail_json(msg=problem)
     client = iam_client(module)
 
-    def operation():
+    def one_user():
         keys = describe_access_keys(
             client,
             params["user_name"],
@@ -145,7 +349,40 @@ def main():
         )
         return {"changed": False, "user_name": params["user_name"], "access_keys": keys}
 
-    run(module, operation, action="iam:ListAccessKeys")
+    def from_report():
+        found = describe_account_keys(
+            client,
+            user_names=None if params["all_users"] else params["user_names"],
+            resolve_key_ids_for=params["resolve_key_ids_for"],
+            max_age_days=params["max_age_days"],
+            report_max_age=params["report_max_age"],
+            report_timeout=params["report_timeout"],
+        )
+        for warning in found["warnings"]:
+            module.warn(warning)
+        keys = found["access_keys"]
+        result = {
+            "changed": False,
+            "access_keys": keys,
+            "users": found["users"],
+            "report_generated_time": found["report"]["generated_time"],
+            "report_age_seconds": found["report"]["age_seconds"],
+            "report_requested": found["report"]["requested"],
+            "summary": {
+                "users": len(found["users"]),
+                "access_keys": len(keys),
+                "active_access_keys": sum(1 for key in keys if key["active"]),
+                "rotation_due": sum(1 for key in keys if key.get("rotation_due")),
+            },
+        }
+        if params["all_users"]:
+            result["missing_users"] = found["missing_users"]
+        return result
+
+    if params["user_name"] is not None:
+        run(module, one_user, action="iam:ListAccessKeys")
+    else:
+        run(module, from_report, action="iam:GetCredentialReport")
 
 
 if __name__ == "__main__":

@@ -341,6 +341,12 @@ class IAMEndpoint:
         self._bootstrap = self._control("POST", "reset")
         return self._bootstrap
 
+    def seed(self, users: list) -> Dict[str, Any]:
+        """Create users and keys in one control call: ``[{"user_name", "keys": [{"age_days",
+        "status", "last_used_days_ago", "service", "region"}]}]``. Returns each key's id and
+        secret (``{"users": [{"user_name", "keys": [...]}]}``). See seed.py for a helper."""
+        return self._control("POST", "seed", {"users": users})
+
 
 def read_json(path: str) -> Dict[str, Any]:
     with open(path) as handle:

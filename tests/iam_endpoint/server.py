@@ -243,6 +243,7 @@ class EndpointApp:
             ("POST", "backdate"): self.post_backdate,
             ("POST", "last_used"): self.post_last_used,
             ("POST", "reset"): self.post_reset,
+            ("POST", "seed"): self.post_seed,
         }
 
     # -- bootstrap ---------------------------------------------------------
@@ -571,6 +572,54 @@ class EndpointApp:
         self.new_key_propagation_seconds = 0.0
         moto_api_backend.reset()
         return self.bootstrap()
+
+    def post_seed(self, request: Request) -> Dict[str, Any]:
+        """Create many users and keys in one request (tests/iam_endpoint/seed.py).
+
+        Body: ``{"users": [{"user_name": "u1", "keys": [{"age_days": 120,
+        "status": "Active", "last_used_days_ago": 3, "service": "s3",
+        "region": "eu-west-1"}]}]}``; ``last_used_days_ago`` null (the default)
+        means never used. Answers with each key's id and secret.
+        """
+        users = self.body(request).get("users")
+        if not isinstance(users, list):
+            raise ControlError("'users' must be a list of {user_name, keys}")
+        backend = iam_backend()
+        seeded = []
+        for spec in users:
+            name = spec.get("user_name") if isinstance(spec, dict) else None
+            keys = spec.get("keys", []) if isinstance(spec, dict) else None
+            if not isinstance(name, str) or not name or not isinstance(keys, list) or len(keys) > 2:
+                raise ControlError(f"bad user {spec!r}: need user_name and at most 2 keys")
+            if name not in backend.users:
+                backend.create_user(region_name=REGION, user_name=name)
+            created = []
+            for key_spec in keys:
+                if not isinstance(key_spec, dict):
+                    raise ControlError(f"bad key of {name}: {key_spec!r}")
+                status = key_spec.get("status", "Active")
+                if status not in VALID_KEY_STATUSES:
+                    raise ControlError(f"bad status of a key of {name}: {status!r}")
+                key = backend.create_access_key(name, status=status)
+                key.create_date = utcnow() - datetime.timedelta(days=self.number(key_spec, "age_days", 0))
+                last_used = key_spec.get("last_used_days_ago")
+                if last_used is not None:
+                    key.last_used = AccessKeyLastUsed(
+                        timestamp=utcnow() - datetime.timedelta(days=self.number(key_spec, "last_used_days_ago")),
+                        service=str(key_spec.get("service", "s3")),
+                        region=str(key_spec.get("region", REGION)),
+                    )
+                created.append(
+                    {
+                        "access_key_id": key.access_key_id,
+                        "secret_access_key": key.secret_access_key,
+                        "status": key.status,
+                        "create_date": isoformat(key.create_date),
+                        "last_used_date": isoformat(key.last_used.timestamp) if key.last_used else None,
+                    }
+                )
+            seeded.append({"user_name": name, "keys": created})
+        return {"users": seeded}
 
 
 def exit_with_parent(server: Any, parent_pid: int) -> None:
