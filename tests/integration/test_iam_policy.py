@@ -1,0 +1,194 @@
+"""docs/iam-policy.json is exactly what rotor.iam needs: every action it calls, nothing more.
+
+Two halves:
+
+* the document itself, parsed: Allow only, explicit actions (no wildcards), user-level
+  actions scoped to ``arn:aws:iam::<account>:user/<path>/*``, credential-report actions on
+  ``*`` (they have no resource), journal tags limited to the ``rotor:`` keys;
+* the calls: an identity holding only this policy (moto enforces it, with every Resource
+  read as "*", see conftest.policy_for_moto) runs a check-mode rotation, a rotation that
+  leaves the old key Inactive, the later run that deletes it, and the account-wide audit.
+  Every run must succeed (the policy is sufficient) and the IAM actions the endpoint
+  counted during those runs must be exactly the policy's (the policy is minimal).
+
+``sts:GetCallerIdentity`` (access_key_verify proves a new key with it, signed by that key)
+needs no permission in AWS, even under an explicit Deny, so it is observed but not granted.
+Calls made by the test's admin client to seed users are never counted: counters are reset
+right before each playbook run and read right after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Set
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY_FILE = REPO / "docs" / "iam-policy.json"
+
+# Actions AWS answers without any IAM permission: observed, never granted.
+PERMISSION_FREE = {"sts:GetCallerIdentity"}
+# The STS actions the endpoint may count (its counters name the action, not the service).
+STS_ACTIONS = {"GetCallerIdentity", "AssumeRole", "GetSessionToken", "GetAccessKeyInfo", "GetFederationToken", "DecodeAuthorizationMessage"}
+# IAM actions that have no resource (AWS requires Resource "*").
+ACCOUNT_LEVEL = {"iam:GenerateCredentialReport", "iam:GetCredentialReport"}
+USER_ARN = re.compile(r"^arn:aws:iam::\d{12}:user/([A-Za-z0-9+=,.@_-]+/)+\*$")
+PLAYBOOK_TIMEOUT = 180
+
+
+def load_rotation_policy() -> Dict:
+    return json.loads(POLICY_FILE.read_text())
+
+
+def policy_actions(policy: Dict) -> List[str]:
+    actions = []
+    for statement in policy["Statement"]:
+        listed = statement["Action"]
+        actions += [listed] if isinstance(listed, str) else list(listed)
+    return actions
+
+
+def resources_of(statement: Dict) -> List[str]:
+    listed = statement["Resource"]
+    return [listed] if isinstance(listed, str) else list(listed)
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_policy_document_is_explicit_allow_only_and_scoped():
+    policy = load_rotation_policy()
+
+    assert policy["Version"] == "2012-10-17"
+    assert policy["Statement"], "no statement"
+    actions = policy_actions(policy)
+    assert len(actions) == len(set(actions)), f"an action is granted twice: {actions}"
+    for statement in policy["Statement"]:
+        name = statement.get("Sid", statement)
+        assert statement.get("Sid"), f"statement without Sid: {statement}"
+        assert statement["Effect"] == "Allow", f"{name}: only Allow statements belong here"
+        assert not {"NotAction", "NotResource", "Principal"} & set(statement), f"{name}: NotAction/NotResource/Principal"
+        granted = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        for action in granted:
+            assert re.fullmatch(r"(iam|sts):[A-Z][A-Za-z]+", action), f"{name}: {action!r} is not one explicit IAM/STS action"
+        resources = resources_of(statement)
+        if set(granted) <= ACCOUNT_LEVEL:
+            assert resources == ["*"], f"{name}: credential report actions have no resource; use \"*\""
+        else:
+            assert not set(granted) & ACCOUNT_LEVEL, f"{name}: mixes account-level and user-level actions"
+            for resource in resources:
+                assert USER_ARN.match(resource), f"{name}: {resource!r} is not arn:aws:iam::<account>:user/<path>/*"
+    tagging = [s for s in policy["Statement"] if {"iam:TagUser", "iam:UntagUser"} & set(s["Action"])]
+    for statement in tagging:
+        condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("aws:TagKeys")
+        assert condition in ("rotor:*", ["rotor:*"]), f"{statement['Sid']}: tagging must be limited to the rotor: tag keys"
+
+
+def test_policy_is_the_one_the_docs_show():
+    """README and docs/awx.md point at the file rather than a copy that could drift."""
+    for doc in ("README.md", "docs/awx.md"):
+        text = (REPO / doc).read_text()
+        assert "docs/iam-policy.json" in text or "iam-policy.json" in text, f"{doc} does not point at docs/iam-policy.json"
+
+
+# --------------------------------------------------------------------------- the calls
+
+
+def run_as(identity_env: Dict[str, str], endpoint, playbook: str, inventory: str, workdir: Path, label: str,
+           extra_vars: Dict[str, object], check: bool = False) -> Dict[str, int]:
+    """ansible-playbook with only ``identity_env`` as AWS credentials; returns the endpoint's counters of the run."""
+    vars_file = workdir / f"{label}.vars.json"
+    vars_file.write_text(json.dumps(dict(extra_vars, rotor_aws_endpoint_url=endpoint.endpoint_url, rotor_aws_region=endpoint.region)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_"))}
+    env.update(identity_env)
+    env.update(
+        AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+    )
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    command = [shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook", playbook,
+               "-i", inventory, "-e", f"@{vars_file}"] + (["--check", "--diff"] if check else [])
+    endpoint.reset_calls()
+    began = time.monotonic()
+    completed = subprocess.run(command, check=False, env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT)
+    calls = endpoint.calls()["calls"]
+    (workdir / f"{label}.out").write_text(completed.stdout + completed.stderr)
+    denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts):[A-Za-z]+)", completed.stdout)))
+    assert completed.returncode == 0, (
+        f"{label}: {playbook} failed as the policy's identity after {time.monotonic() - began:.0f}s"
+        f"{' (denied: ' + ', '.join(denied) + ')' if denied else ''}; output in {workdir / (label + '.out')}\n{completed.stdout[-5000:]}"
+    )
+    return calls
+
+
+def qualified(calls: Dict[str, int]) -> Set[str]:
+    return {("sts:" if action in STS_ACTIONS else "iam:") + action for action, count in calls.items() if count}
+
+
+@pytest.fixture
+def policy_endpoint(tmp_path_factory):
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    from iam_endpoint.control import IAMEndpoint  # pylint: disable=import-outside-toplevel
+
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("policy-iam"))) as endpoint:
+        yield endpoint
+
+
+@pytest.mark.slow
+def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoint, make_rotator, tmp_path):
+    from fleet.fleet import Fleet  # pylint: disable=import-outside-toplevel
+    from rotation_helpers import key_statuses, seed_user  # pylint: disable=import-outside-toplevel
+
+    endpoint = policy_endpoint
+    user = "policy-app"
+    old_id, old_secret = seed_user(endpoint, user, 120)
+    _name, rotator_id, rotator_secret = make_rotator(endpoint)
+    identity = endpoint.aws_env(rotator_id, rotator_secret)
+    report_dir = tmp_path / "audit"
+    observed: Dict[str, Set[str]] = {}
+    with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+               users=user, initial_keys={user: (old_id, old_secret)}) as fleet:
+        inventory = fleet.write_inventory()
+        runs = [
+            ("check", "rotor.iam.rotate", {}, True),
+            ("rotate-deactivate", "rotor.iam.rotate", {"rotor_old_key_action": "deactivate"}, False),
+            ("delete-inactive", "rotor.iam.rotate", {"rotor_delete_inactive_after_days": 0}, False),
+        ]
+        if (REPO / "playbooks" / "audit.yml").is_file():
+            runs.append(("audit", "rotor.iam.audit", {"rotor_report_dir": str(report_dir), "rotor_audit_fail_on_due": False}, False))
+        else:
+            runs.append(("audit-module", str(write_audit_module_playbook(tmp_path)), {}, False))
+        for label, playbook, extra_vars, check in runs:
+            observed[label] = qualified(run_as(identity, endpoint, playbook, inventory, tmp_path, label, extra_vars, check))
+    keys = key_statuses(endpoint, user)
+    assert old_id not in keys and list(keys.values()) == ["Active"], f"the rotation did not complete: {keys}"
+
+    granted = set(policy_actions(load_rotation_policy()))
+    seen = set().union(*observed.values())
+    needed = seen - PERMISSION_FREE
+    by_run = {label: sorted(actions) for label, actions in observed.items()}
+    assert not needed - granted, f"called but not in docs/iam-policy.json: {sorted(needed - granted)} (per run: {by_run})"
+    assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
+    assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
+
+
+def write_audit_module_playbook(workdir: Path) -> Path:
+    """The account-wide key listing the audit playbook is built on, for trees where it has not landed."""
+    path = workdir / "audit-module.yml"
+    path.write_text(
+        "---\n- name: List every user's keys from the credential report\n  hosts: localhost\n  gather_facts: false\n"
+        "  tasks:\n    - name: All users\n      rotor.iam.access_key_info:\n        all_users: true\n"
+        "        endpoint_url: \"{{ rotor_aws_endpoint_url }}\"\n        region: \"{{ rotor_aws_region }}\"\n"
+    )
+    return path

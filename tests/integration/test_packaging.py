@@ -1,0 +1,243 @@
+"""The collection as users receive it: a Galaxy tarball and an execution environment.
+
+* ``ansible-galaxy collection build`` leaves development junk out (build_ignore in galaxy.yml);
+* the tarball installs offline into an empty collections path next to amazon.aws, and from
+  there ``ansible-doc`` documents every module and role and ``ansible-playbook rotor.iam.rotate``
+  (by FQCN) plans a rotation against the test IAM endpoint and a fleet;
+* meta/execution-environment.yml declares requirements.txt and bindep.txt, which
+  ansible-builder's introspection finds in the installed collection; and
+  ``ansible-builder create`` turns docs/execution-environment.yml into a complete build
+  context (no container engine needed), whose galaxy stage we replay offline.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+AMAZON_AWS = REPO / ".build" / "collections" / "ansible_collections" / "amazon" / "aws"
+TOOL_TIMEOUT = 180
+
+# Nothing matching these may be in the tarball (fnmatch on member paths; "*" matches "/").
+JUNK = [
+    ".venv*", ".build*", ".ci*", ".git*", "*__pycache__*", "*.pyc", "*.pyo", "*.pytest_cache*", "*.mypy_cache*",
+    "*.ruff_cache*", "*.retry", "*.tar.gz", "tests/output*", "*/tests/output*", ".tox*", "*.egg-info*",
+    ".coverage*", "benchmarks/output*", "benchmarks/results*", "benchmarks/runs*", "context/*", "*.swp", "*.log",
+    "changelogs/.plugin-cache.yaml", ".ansible/*", "*/.ansible/*",
+]
+# What a user of the tarball needs.
+REQUIRED = [
+    "MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "meta/runtime.yml", "meta/execution-environment.yml",
+    "requirements.txt", "bindep.txt", "playbooks/rotate.yml", "roles/rotate/meta/argument_specs.yml",
+    "docs/iam-policy.json", "docs/awx.md", "docs/execution-environment.yml",
+]
+
+
+def tool(name: str) -> str:
+    return shutil.which(name, path=os.path.dirname(sys.executable)) or name
+
+
+def clean_env(collections_path: Path, **extra: str) -> Dict[str, str]:
+    """Only ``collections_path`` as collections: the repository's own link must not be found."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_NOCOLOR="1", ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+    )
+    env.update(extra)
+    return env
+
+
+def run(command: List[str], env: Dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=False, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=TOOL_TIMEOUT)
+
+
+def members(tarball: Path) -> List[str]:
+    with tarfile.open(tarball) as archive:
+        return [name[2:] if name.startswith("./") else name for name in archive.getnames()]
+
+
+def junk_in(names: List[str]) -> List[str]:
+    return sorted(name for name in names if any(fnmatch.fnmatch(name, pattern) for pattern in JUNK))
+
+
+def galaxy_version() -> str:
+    return yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
+
+
+# --------------------------------------------------------------------------- the tarball
+
+
+def test_tarball_holds_the_collection_and_no_junk(collection_tarball):
+    names = members(collection_tarball)
+
+    assert collection_tarball.name == f"rotor-iam-{galaxy_version()}.tar.gz"
+    assert junk_in(names) == [], f"build junk in {collection_tarball.name}: {junk_in(names)}"
+    missing = [name for name in REQUIRED if name not in names]
+    assert not missing, f"{collection_tarball.name} lacks {missing}"
+    modules = sorted(p.name for p in (REPO / "plugins" / "modules").glob("*.py") if p.name != "__init__.py")
+    assert [m for m in modules if f"plugins/modules/{m}" not in names] == []
+    with tarfile.open(collection_tarball) as archive:
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+    assert manifest["collection_info"]["dependencies"].get("amazon.aws"), manifest["collection_info"]["dependencies"]
+
+
+def test_build_ignore_keeps_planted_junk_out(tmp_path):
+    """Caches, test output, virtualenvs and benchmark results planted in a copy of the tree stay out."""
+    tree = tmp_path / "rotor_iam"
+    listing = subprocess.run(["git", "ls-files", "-z"], check=True, cwd=REPO, capture_output=True).stdout.decode()
+    for name in filter(None, listing.split("\0")):
+        if (REPO / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tree / name)
+    planted = [
+        ".venv/bin/python", ".build/collections/x.txt", ".pytest_cache/v/cache/lastfailed",
+        "tests/unit/.pytest_cache/README.md", "tests/output/junit/python3.11.xml", "tests/unit/fleet/__pycache__/x.cpython-311.pyc",
+        "plugins/modules/__pycache__/access_key_info.cpython-311.pyc", "playbooks/rotate.retry", "benchmarks/output/run1.json",
+        "benchmarks/results/raw.json", "rotor-iam-0.0.1.tar.gz", "context/Containerfile", "changelogs/.plugin-cache.yaml",
+        ".mypy_cache/x.json", "docs/rotor-iam-0.1.0.tar.gz", ".coverage", "rotor.log",
+    ]
+    for name in planted:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text("junk\n")
+    out = tmp_path / "out"
+
+    built = run([tool("ansible-galaxy"), "collection", "build", "--output-path", str(out), str(tree)], clean_env(tmp_path / "none"))
+
+    assert built.returncode == 0, built.stdout + built.stderr
+    names = members(next(out.glob("*.tar.gz")))
+    assert [name for name in planted if name in names] == [], "planted junk made it into the tarball"
+    assert junk_in(names) == []
+
+
+def test_installed_tarball_documents_every_module_and_role(installed_collections):
+    """ansible-doc from the installed copy (only that collections path): every module, every role."""
+    installed = installed_collections / "ansible_collections" / "rotor" / "iam"
+    env = clean_env(installed_collections)
+    modules = sorted(p.stem for p in (installed / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    assert modules == sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    roles = sorted(p.name for p in (installed / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file())
+    assert "rotate" in roles
+
+    listing = run([tool("ansible-doc"), "-t", "module", "-l", "rotor.iam"], env)
+    assert listing.returncode == 0, listing.stderr
+    for module in modules:
+        assert re.search(rf"^rotor\.iam\.{module}\s", listing.stdout, re.M), f"ansible-doc -l does not list {module}"
+        shown = run([tool("ansible-doc"), "-t", "module", "--json", f"rotor.iam.{module}"], env)
+        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc rotor.iam.{module}:\n{shown.stderr}"
+        doc = json.loads(shown.stdout)[f"rotor.iam.{module}"]["doc"]
+        assert doc["short_description"] and doc["filename"].startswith(str(installed)), doc.get("filename")
+    for role in roles:
+        shown = run([tool("ansible-doc"), "-t", "role", f"rotor.iam.{role}"], env)
+        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc -t role rotor.iam.{role}:\n{shown.stderr}"
+        assert "ENTRY POINT: main" in shown.stdout and "rotor_" in shown.stdout, shown.stdout[:2000]
+
+
+@pytest.mark.slow
+def test_installed_tarball_plans_a_rotation_by_fqcn(installed_collections, tmp_path):
+    """ansible-playbook rotor.iam.rotate --check --diff from the installed collection, against the
+    test IAM endpoint and a fleet of 2 hosts: the plan, no IAM write, no host change."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    from fleet.fleet import Fleet  # pylint: disable=import-outside-toplevel
+    from iam_endpoint.control import IAMEndpoint  # pylint: disable=import-outside-toplevel
+    from rotation_helpers import file_states, key_statuses, seed_user  # pylint: disable=import-outside-toplevel
+
+    with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
+        old_id, old_secret = seed_user(endpoint, "pkg-app", 120)
+        with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+                   users="pkg-app", initial_keys={"pkg-app": (old_id, old_secret)}) as fleet:
+            inventory = fleet.write_inventory()
+            before = file_states(fleet)
+            env = clean_env(installed_collections, **endpoint.admin_env())
+            endpoint.reset_calls()
+
+            planned = run([tool("ansible-playbook"), "rotor.iam.rotate", "-i", inventory, "--check", "--diff",
+                           "-e", f"rotor_aws_endpoint_url={endpoint.endpoint_url}"], env, cwd=tmp_path)
+
+            calls = endpoint.calls()["calls"]
+            assert planned.returncode == 0, planned.stdout[-6000:] + planned.stderr[-2000:]
+            listed = json.loads(run([tool("ansible-galaxy"), "collection", "list", "rotor.iam", "--format", "json"], env).stdout)
+            assert list(listed) == [str(installed_collections / "ansible_collections")], f"rotor.iam found elsewhere: {listed}"
+            assert re.search(rf"pkg-app: +ROTATE - key {old_id} is 120 days old", planned.stdout), planned.stdout[-6000:]
+            assert not any(calls.get(action) for action in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")), calls
+            assert file_states(fleet) == before
+            assert key_statuses(endpoint, "pkg-app") == {old_id: "Active"}
+            assert old_secret not in planned.stdout + planned.stderr
+
+
+# --------------------------------------------------------------------------- the execution environment
+
+
+def test_collection_declares_its_execution_environment_needs(installed_collections, tmp_path):
+    """meta/execution-environment.yml names requirements.txt and bindep.txt, and ansible-builder's
+    introspection (what the image build runs) finds boto3, botocore and the SSH client through it."""
+    meta = yaml.safe_load((REPO / "meta" / "execution-environment.yml").read_text())
+    assert meta["dependencies"] == {"python": "requirements.txt", "system": "bindep.txt"}, meta
+    for name in ("requirements.txt", "bindep.txt"):
+        lines = [line for line in (REPO / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
+        assert lines, f"{name} is empty"
+
+    pip_out, bindep_out = tmp_path / "requirements.txt", tmp_path / "bindep.txt"
+    introspected = run([tool("ansible-builder"), "introspect", "--sanitize", "--write-pip", str(pip_out),
+                        "--write-bindep", str(bindep_out), str(installed_collections)], clean_env(installed_collections))
+
+    assert introspected.returncode == 0, introspected.stdout + introspected.stderr
+    python = pip_out.read_text()
+    system = bindep_out.read_text()
+    for requirement in ("boto3", "botocore"):
+        assert re.search(rf"^{requirement}\b.*# from collection .*rotor\.iam", python, re.M), python
+    assert re.search(r"^openssh-client \[platform:dpkg\].*# from collection rotor\.iam", system, re.M), system
+    assert re.search(r"^openssh-clients \[platform:rpm\].*# from collection rotor\.iam", system, re.M), system
+
+
+def test_ansible_builder_creates_a_complete_build_context(collection_tarball, tmp_path):
+    """``ansible-builder create`` on docs/execution-environment.yml (next to the tarball) writes a
+    Containerfile whose every COPY source exists in the context; replaying its galaxy stage offline
+    installs rotor.iam from the copied tarball."""
+    definition = yaml.safe_load((REPO / "docs" / "execution-environment.yml").read_text())
+    assert definition["version"] == 3
+    work = tmp_path / "ee"
+    work.mkdir()
+    shutil.copy2(REPO / "docs" / "execution-environment.yml", work / "execution-environment.yml")
+    shutil.copy2(collection_tarball, work / collection_tarball.name)
+    context = work / "context"
+
+    created = run([tool("ansible-builder"), "create", "-f", str(work / "execution-environment.yml"), "-c", str(context),
+                   "--output-filename", "Containerfile"], clean_env(tmp_path / "none"), cwd=work)
+
+    assert created.returncode == 0, created.stdout + created.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert re.search(r'^ARG EE_BASE_IMAGE="[^"]+"', containerfile, re.M), containerfile[:500]
+    assert "ansible-core>=2.19,<2.20" in containerfile and "ansible-runner" in containerfile
+    assert "introspect" in containerfile and "ansible-galaxy collection install" in containerfile
+    for source in re.findall(r"^(?:COPY|ADD)\s+(?!--from)(\S+)", containerfile, re.M):
+        assert (context / source).exists(), f"Containerfile copies {source}, which is not in the build context"
+    requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    tarballs = [c["name"] for c in requirements["collections"] if c.get("type") == "file"]
+    assert tarballs == [f"collections/{collection_tarball.name}"], f"galaxy requirements name {tarballs}; galaxy.yml is {galaxy_version()}"
+    assert (context / "_build" / tarballs[0]).is_file()
+    assert "amazon.aws" in [c["name"] for c in requirements["collections"]]
+
+    # The galaxy stage runs `ansible-galaxy collection install -r requirements.yml` in _build; offline,
+    # with amazon.aws already present (Galaxy is unreachable from here).
+    target = tmp_path / "ee-collections"
+    shutil.copytree(AMAZON_AWS, target / "ansible_collections" / "amazon" / "aws", symlinks=True)
+    galaxy = run([tool("ansible-galaxy"), "collection", "install", "--offline", "-r", "requirements.yml",
+                  "--collections-path", str(target)], clean_env(target), cwd=context / "_build")
+    assert galaxy.returncode == 0, galaxy.stdout + galaxy.stderr
+    assert (target / "ansible_collections" / "rotor" / "iam" / "meta" / "execution-environment.yml").is_file()
