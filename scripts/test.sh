@@ -12,6 +12,13 @@ if ! [ -x /usr/sbin/sshd ]; then
   "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq openssh-server >/dev/null
 fi
 
+# The audit's HTML report is rendered headless in a test; Debian's chromium does that (no CDN download).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test: installing chromium for the headless rendering of the audit report"
+  if [ "$(id -u)" = 0 ]; then sudo_cmd=(); else sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium >/dev/null
+fi
+
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 python -m pytest tests/unit tests/integration -q "$@"

@@ -13,8 +13,8 @@ Used by the audit tests and the benchmarks (tests put <repo>/tests on sys.path):
         account.secrets()            # every secret, to grep outputs for
 
 The mix is deterministic for a given ``rng_seed``: about 10% of users have no key, 55% one
-key, 35% two; ages spread over 0..``max_age`` days; most keys were used recently, some long
-ago, some never; some second keys are Inactive. ``profiles`` replaces the mix with exact keys.
+key, 35% two; ages spread over 0..``max_age`` days (a second key is younger than the first); most keys were used recently, some long
+ago, some never; some second keys are Inactive. About 60% of first keys are under 90 days old. ``profiles`` replaces the mix with exact keys.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def mixed_profile(rng: random.Random, max_age: int = 400) -> List[Dict[str, obje
     roll = rng.random()
     if roll < 0.10:
         return []
-    first = _key_spec(rng, rng.randint(0, max_age), "Active")
+    # Most keys are within a 90-day policy, a long tail is not.
+    first_age = rng.randint(0, 89) if rng.random() < 0.6 else rng.randint(90, max(90, max_age))
+    first = _key_spec(rng, first_age, "Active")
     if roll < 0.65:
         return [first]
     # Two keys: the second is younger than the first; a third of them are Inactive leftovers.

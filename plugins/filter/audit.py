@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: audit_report
+short_description: Build the access key audit report from access_key_info and the hosts' key ids
+version_added: 0.2.0
+description:
+  - Used by the C(rotor.iam.audit) role. Takes the result of M(rotor.iam.access_key_info) with O(rotor.iam.access_key_info#module:all_users)
+    or O(rotor.iam.access_key_info#module:user_names), and per host the key ids its credentials files hold (see
+    C(rotor.iam.audit_hosts)), and returns the report as a dict - keys due for rotation, keys unused for
+    O(unused_days), users with two Active keys, which hosts hold which key id, and problems found on hosts.
+  - Companion filters in this file render it - C(rotor.iam.audit_markdown), C(rotor.iam.audit_html) (a self-contained
+    page with an SVG chart of key ages against the policy line) and C(rotor.iam.audit_json) - build and render in one
+    pass (C(rotor.iam.audit_documents), what the role uses) and gather the hosts' facts (C(rotor.iam.audit_hosts)).
+options:
+  _input:
+    description: The registered result of M(rotor.iam.access_key_info).
+    type: dict
+    required: true
+  hosts:
+    description: Per host name, C(user), C(reachable) and C(files) (C(path), C(access_key_id), C(exists), C(error)).
+    type: dict
+    default: {}
+  max_age_days:
+    description: Rotation policy; an Active key at least this old is due.
+    type: int
+    default: 90
+  unused_days:
+    description: An Active key not used for this many days (never-used keys count from creation) is reported as unused.
+    type: int
+    default: 90
+  scope:
+    description: What was audited, V(account) or V(inventory), recorded in the report.
+    type: str
+    default: account
+"""
+
+EXAMPLES = r"""
+- name: Build the report
+  ansible.builtin.set_fact:
+    report: "{{ account_keys | rotor.iam.audit_report(hosts=groups['all'] | rotor.iam.audit_hosts(hostvars), max_age_days=90) }}"
+
+- name: Write it as HTML
+  ansible.builtin.copy:
+    content: "{{ report | rotor.iam.audit_html }}"
+    dest: /var/lib/rotor/audit.html
+    mode: "0644"
+"""
+
+RETURN = r"""
+_value:
+  description: The report; see docs/audit.md for its fields.
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rotor.iam.plugins.module_utils.audit import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_CHART_MAX_KEYS
+from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_MARKDOWN_MAX_ROWS
+from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
+from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
+from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
+from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
+from ansible_collections.rotor.iam.plugins.module_utils.audit import render_json
+from ansible_collections.rotor.iam.plugins.module_utils.audit import render_markdown
+
+
+def _guard(name, func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except AuditInputError as exc:
+        raise AnsibleFilterError(f"rotor.iam.{name}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.{name}: malformed input ({type(exc).__name__}: {exc})") from exc
+
+
+def audit_hosts(host_names, hostvars):
+    """``{host: record}`` for the hosts that ran the role's ``hosts`` entry point."""
+    return _guard("audit_hosts", collect_hosts, hostvars, list(host_names))
+
+
+def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account"):
+    return _guard("audit_report", build_audit, key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
+
+
+def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
+                    chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
+    """audit_report and the three renderings in one pass: summary, policy, credential_report,
+    rotation_due (brief), host_findings and documents (json, md, html strings)."""
+    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
+    return _guard("audit_documents", render_all, report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows))
+
+
+def audit_json(report):
+    return _guard("audit_json", render_json, report)
+
+
+def audit_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
+    return _guard("audit_markdown", render_markdown, report, max_rows=int(max_rows))
+
+
+def audit_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
+    return _guard("audit_html", render_html, report, chart_max_keys=int(chart_max_keys))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "audit_hosts": audit_hosts,
+            "audit_report": audit_report,
+            "audit_documents": audit_documents,
+            "audit_json": audit_json,
+            "audit_markdown": audit_markdown,
+            "audit_html": audit_html,
+        }
