@@ -241,3 +241,14 @@ def test_ansible_builder_creates_a_complete_build_context(collection_tarball, tm
                   "--collections-path", str(target)], clean_env(target), cwd=context / "_build")
     assert galaxy.returncode == 0, galaxy.stdout + galaxy.stderr
     assert (target / "ansible_collections" / "rotor" / "iam" / "meta" / "execution-environment.yml").is_file()
+
+
+# --------------------------------------------------------------------------- the changelog
+
+
+def test_changelog_fragments_pass_antsibull_changelog_lint():
+    fragments = sorted((REPO / "changelogs" / "fragments").glob("*.y*ml"))
+    linted = run([tool("antsibull-changelog"), "lint", "-v"], clean_env(REPO / ".build" / "collections"))
+
+    assert linted.returncode == 0 and not linted.stdout.strip(), f"antsibull-changelog lint:\n{linted.stdout}{linted.stderr}"
+    assert (REPO / "changelogs" / "fragments" / "awx-packaging.yml") in fragments
