@@ -34,6 +34,13 @@ options:
     description: Inactive keys older than this are deleted.
     type: int
     default: 7
+  journals:
+    description: Per IAM user, the rotation journal read by M(rotor.iam.rotation_journal), to resume interrupted runs.
+    type: dict
+  in_use_window_minutes:
+    description: An Active key used this recently is never deleted to make room unless O(force) is set.
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -51,10 +58,12 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
 
 
-def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7):
+def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60):
     try:
         return plan_rotation(
             list(key_infos),
@@ -62,6 +71,8 @@ def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             max_age_days=int(max_age_days),
             force=bool(force),
             delete_inactive_after_days=int(delete_inactive_after_days),
+            journals=dict(journals or {}),
+            in_use_window_minutes=int(in_use_window_minutes),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
@@ -88,6 +99,19 @@ def rotation_result(plans, hostvars, all_hosts, reachable_hosts):
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
 
+def refused_plan(message):
+    """The plan of a user this run may not touch (locked by another run): nothing to do, and why."""
+    return refused_user_plan(str(message))
+
+
+def drain_remaining(inactive_since, users, drain_seconds):
+    """Seconds still to wait until every user's old key has been Inactive ``drain_seconds`` (0 when done)."""
+    try:
+        return seconds_left_to_drain(dict(inactive_since or {}), list(users), int(drain_seconds))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.drain_remaining: malformed input ({exc})") from exc
+
+
 class FilterModule:
     def filters(self):
-        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result}
+        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result, "refused_plan": refused_plan, "drain_remaining": drain_remaining}

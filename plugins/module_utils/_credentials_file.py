@@ -849,8 +849,21 @@ class RestorePlan:
         return self.before != self.after
 
 
-def plan_restore(path, target, backup_file=None):
-    """What state=restored would do: the newest backup of path, or backup_file."""
+def _backup_holding(path, backups, access_key_id):
+    """The newest backup holding access_key_id; else the newest backup if it marks an absent file."""
+    holding = [backup for backup in backups if backup.access_key_id == access_key_id]
+    if holding:
+        return holding[-1]
+    if backups and backups[-1].absent:
+        return backups[-1]
+    raise CredentialsFileError(
+        "no backup of %s holds access key %s (backups hold: %s); nothing to restore. Pass backup_file to restore "
+        "another backup" % (path, access_key_id, ", ".join(sorted({b.access_key_id or "absent" for b in backups})) or "none")
+    )
+
+
+def plan_restore(path, target, backup_file=None, access_key_id=None):
+    """What state=restored would do: backup_file, else the newest backup of path (holding access_key_id if given)."""
     real = _resolve(path)
     if backup_file:
         backup_path = os.path.expanduser(backup_file)
@@ -864,7 +877,7 @@ def plan_restore(path, target, backup_file=None):
                 "no backup of %s found (looked for %s.*%s in %s); nothing to restore. Pass backup_file, or make "
                 "sure the write ran with backup=true" % (path, os.path.basename(real), BACKUP_SUFFIX, os.path.dirname(real))
             )
-        backup = backups[-1]
+        backup = _backup_holding(path, backups, access_key_id) if access_key_id else backups[-1]
     before = load_file(real)
     if backup.absent:
         after = ABSENT
@@ -1006,6 +1019,10 @@ def run(params, check_mode=False, diff=False):
         warnings.append("profile is used only with format=aws_credentials; it is ignored for format=%s" % fmt)
     if fmt == "aws_credentials" and params.get("variable_names"):
         warnings.append("variable_names is used only with format=env or format=json; it is ignored for aws_credentials")
+    if params.get("return_secret") and state != "read":
+        warnings.append("return_secret is used only with state=read; it is ignored for state=%s" % state)
+    if params.get("backup_access_key_id") and state != "restored":
+        warnings.append("backup_access_key_id is used only with state=restored; it is ignored for state=%s" % state)
     if params.get("backup_file") and state != "restored":
         warnings.append("backup_file is used only with state=restored; it is ignored for state=%s" % state)
     target = make_target(fmt, profile, params.get("variable_names") if fmt != "aws_credentials" else None)
@@ -1013,7 +1030,7 @@ def run(params, check_mode=False, diff=False):
         if state == "present":
             result = _run_present(params, path, target, check_mode, diff, warnings)
         elif state == "read":
-            result = _run_read(path, target)
+            result = _run_read(path, target, return_secret=bool(params.get("return_secret")))
         elif state == "restored":
             result = _run_restored(params, path, target, check_mode, diff)
         elif state == "backups_absent":
@@ -1049,14 +1066,18 @@ def _run_present(params, path, target, check_mode, diff, warnings):
     return result
 
 
-def _run_read(path, target):
+def _run_read(path, target, return_secret=False):
     real = _resolve(path)
     state = load_file(real)
-    return {"changed": False, "path": path, "exists": state.exists, "access_key_id": key_id_in(state, target, real)}
+    result = {"changed": False, "path": path, "exists": state.exists, "access_key_id": key_id_in(state, target, real)}
+    if return_secret:
+        # Resuming a rotation: the new key's secret survives only on the hosts that already hold it.
+        result["secret_access_key"] = read_credentials(decode(state.content, real, target.format)[1], target, real)[1] if state.exists else None
+    return result
 
 
 def _run_restored(params, path, target, check_mode, diff):
-    plan = plan_restore(path, target, params.get("backup_file"))
+    plan = plan_restore(path, target, params.get("backup_file"), access_key_id=params.get("backup_access_key_id"))
     if not check_mode:
         apply_restore(plan)
     result = {

@@ -39,7 +39,8 @@ options:
         and whether the file exists in RV(exists).
       - V(restored) puts the file back exactly as it was before an earlier O(state=present) write (content, mode,
         owner and group) from the backup O(backup_file), by default the newest backup of O(path) made by this
-        module. If the file did not exist before that write, restoring removes it. Backups are kept.
+        module, or the newest one holding O(backup_access_key_id) when that is given. If the file did not exist before that
+        write, restoring removes it. Backups are kept.
         O(format), O(profile) and O(variable_names) are used only to report the key ids.
       - V(backups_absent) removes every backup (and leftover temporary file) this module made of O(path), so
         no old secret stays on the host. Use it once a rotation has succeeded.
@@ -87,6 +88,19 @@ options:
       - The access key id to write.
       - Required when O(state=present).
     type: str
+  backup_access_key_id:
+    description:
+      - With O(state=restored) and no O(backup_file), restore the newest backup that holds this access key id (or,
+        when none does and the newest backup marks a file that did not exist, remove the file).
+      - Fails, changing nothing, when no backup holds it.
+    type: str
+  return_secret:
+    description:
+      - With O(state=read), also return the secret access key the file holds, in RV(secret_access_key).
+      - Meant for resuming an interrupted rotation, when the new key's secret survives only on the hosts.
+        Always set C(no_log) on a task that uses it.
+    type: bool
+    default: false
   secret_access_key:
     description:
       - The secret access key to write. It is never returned, logged or shown in a diff.
@@ -226,6 +240,10 @@ backup_file:
   returned: when O(state) is V(present) or V(restored)
   type: str
   sample: /root/.aws/credentials.20261125T214300123456Z.AKIAI44QH8DHBEXAMPLE.m0600.rotor-iam-backup
+secret_access_key:
+  description: The secret access key the file holds; V(null) if none. Only with O(return_secret=true).
+  returned: when O(state=read) and O(return_secret=true)
+  type: str
 exists:
   description: Whether the file exists.
   returned: when O(state=read)
@@ -265,6 +283,8 @@ def argument_spec():
         mode=dict(type="raw", default="0600"),
         backup=dict(type="bool", default=True),
         backup_file=dict(type="path"),
+        return_secret=dict(type="bool", default=False),
+        backup_access_key_id=dict(type="str", no_log=False),
     )
 
 

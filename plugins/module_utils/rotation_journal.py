@@ -1,0 +1,282 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The rotation journal: where a key rotation stands, kept in the IAM user's own tags.
+
+Every controller (a laptop, an AWX node) sees the same journal because it lives
+next to the keys. Tags, all prefixed ``rotor:``::
+
+    rotor:phase          creating | distributing | cutover | completed | rolling_back | rolled_back
+    rotor:pending        the new key while it is being distributed (Secrets Manager's AWSPENDING)
+    rotor:current        the key the fleet is meant to run on (AWSCURRENT)
+    rotor:previous       the key being retired after cutover (AWSPREVIOUS)
+    rotor:inactive-since when rotor:previous was deactivated (IAM does not record it)
+    rotor:run            the run that wrote the phase, and rotor:updated when
+    rotor:lock-*         the lock: run, owner, controller host, process id, expiry
+
+IAM has no conditional writes, so the lock is taken by writing it, waiting for
+the write to settle and reading it back: of several runs that race, only the
+last writer reads its own run id and goes on; the others stop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import socket
+import time
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+
+PREFIX = "rotor:"
+PHASES = ("creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back")
+# Phases in which a run was interrupted before it finished or rolled back.
+IN_PROGRESS_PHASES = ("creating", "distributing", "cutover", "rolling_back")
+
+# journal field -> tag key
+FIELD_TAGS = {
+    "phase": "rotor:phase",
+    "pending_key_id": "rotor:pending",
+    "current_key_id": "rotor:current",
+    "previous_key_id": "rotor:previous",
+    "inactive_since": "rotor:inactive-since",
+    "run_id": "rotor:run",
+    "updated": "rotor:updated",
+}
+LOCK_TAGS = {
+    "run_id": "rotor:lock-run",
+    "owner": "rotor:lock-owner",
+    "host": "rotor:lock-host",
+    "pid": "rotor:lock-pid",
+    "expires": "rotor:lock-expires",
+}
+
+
+def iso_now(now=None):
+    return (now or utcnow()).replace(microsecond=0).isoformat()
+
+
+def parse_time(value):
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def journal_from_tags(tags, now=None):
+    """The journal a user's tags describe (tags: boto3's [{Key, Value}] list or a plain dict)."""
+    now = now or utcnow()
+    values = dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
+    journal = {field: (values.get(tag) or None) for field, tag in FIELD_TAGS.items()}
+    lock = {field: (values.get(tag) or None) for field, tag in LOCK_TAGS.items()}
+    if lock["run_id"]:
+        expires = parse_time(lock["expires"])
+        lock["expired"] = expires is None or expires <= now
+        lock["pid"] = int(lock["pid"]) if (lock["pid"] or "").isdigit() else None
+        journal["lock"] = lock
+    else:
+        journal["lock"] = None
+    journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
+    journal["tags"] = sorted(k for k in values if k.startswith(PREFIX))
+    return journal
+
+
+def controller_identity():
+    """Who holds a lock: login@host and the pid of the ansible-playbook process running us (None if not found)."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = str(os.getuid())
+    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "pid": playbook_pid()}
+
+
+def _proc_parent_and_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # pid (comm) state ppid ...; comm may contain spaces and parentheses
+            ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        return ppid, cmdline
+    except (OSError, ValueError, IndexError):
+        return None, ""
+
+
+def playbook_pid(start=None):
+    """The pid of the nearest ancestor running ansible-playbook (Linux /proc), else None."""
+    pid = start or os.getppid()
+    for dummy in range(12):
+        if not pid or pid <= 1:
+            return None
+        ppid, cmdline = _proc_parent_and_cmdline(pid)
+        if "ansible-playbook" in cmdline:
+            return pid
+        pid = ppid
+    return None
+
+
+def process_is_playbook(pid):
+    ppid, cmdline = _proc_parent_and_cmdline(pid)
+    return ppid is not None and "ansible-playbook" in cmdline
+
+
+def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
+    """May ``run_id`` take or keep the user's lock? Returns (allowed, note).
+
+    The lock is free, ours, expired, held by a run that died on this very
+    controller (its ansible-playbook process is gone), or broken on request.
+    """
+    now = now or utcnow()
+    lock = journal.get("lock")
+    if not lock:
+        return True, None
+    if lock["run_id"] == run_id:
+        return True, None
+    held = f"run {lock['run_id']} ({lock.get('owner') or 'unknown owner'})"
+    if break_lock:
+        return True, f"broke the lock of {held} (rotor_break_lock)"
+    if lock.get("expired"):
+        return True, f"took over the expired lock of {held}, which expired at {lock.get('expires')}"
+    if lock.get("host") == identity.get("host") and lock.get("pid") and not process_is_playbook(lock["pid"]):
+        return True, f"took over the lock of {held}: its ansible-playbook process {lock['pid']} on this controller is gone"
+    return False, (
+        f"IAM user {journal.get('user_name')!r} is locked by another rotation, {held} on {lock.get('host') or '?'} "
+        f"(pid {lock.get('pid') or '?'}), until {lock.get('expires')}. Wait for it to finish; if that run is dead, "
+        f"run again after the lock expires or with rotor_break_lock=true (-e rotor_break_lock=true)."
+    )
+
+
+def read_tags(client, user_name):
+    tags = []
+    request = {"UserName": user_name}
+    while True:
+        response = _call("iam:ListUserTags", client.list_user_tags, user_name=user_name, aws_retry=True, **request)
+        tags.extend(response.get("Tags", []))
+        if not response.get("IsTruncated"):
+            return tags
+        request["Marker"] = response["Marker"]
+
+
+def read_journal(client, user_name, now=None):
+    journal = journal_from_tags(read_tags(client, user_name), now=now)
+    journal["user_name"] = user_name
+    return journal
+
+
+def _tag(client, user_name, values):
+    if values:
+        tags = [{"Key": k, "Value": "" if v is None else str(v)} for k, v in sorted(values.items())]
+        _call("iam:TagUser", client.tag_user, user_name=user_name, aws_retry=True, UserName=user_name, Tags=tags)
+
+
+def _untag(client, user_name, keys):
+    if keys:
+        _call("iam:UntagUser", client.untag_user, user_name=user_name, aws_retry=True, UserName=user_name, TagKeys=sorted(keys))
+
+
+def field_values(fields, run_id, now=None):
+    """Tag values for the journal fields being set (None leaves a field as it is; '' clears it)."""
+    values = {FIELD_TAGS[name]: value for name, value in fields.items() if value is not None}
+    if fields.get("inactive_since") == "now":
+        values[FIELD_TAGS["inactive_since"]] = iso_now(now)
+    if values:
+        values[FIELD_TAGS["run_id"]] = run_id or ""
+        values[FIELD_TAGS["updated"]] = iso_now(now)
+    return values
+
+
+def changed_fields(journal, values):
+    current = {tag: (journal.get(field) or "") for field, tag in FIELD_TAGS.items()}
+    return {tag: value for tag, value in values.items() if tag not in (FIELD_TAGS["updated"], FIELD_TAGS["run_id"]) and current.get(tag) != value}
+
+
+def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
+                 check_mode=False, identity=None, sleep=time.sleep, now=None):
+    """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
+
+    Returns {changed, journal (as read before), lock_note, journal_after}.
+    """
+    identity = identity or controller_identity()
+    journal = read_journal(client, user_name, now=now)
+    allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
+    if not allowed:
+        raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
+    taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
+    moment = now or utcnow()
+    expires = moment + datetime.timedelta(minutes=ttl_minutes)
+    values = field_values(fields or {}, run_id, now=moment)
+    lock_values = {
+        LOCK_TAGS["run_id"]: run_id,
+        LOCK_TAGS["owner"]: identity.get("owner") or "",
+        LOCK_TAGS["host"]: identity.get("host") or "",
+        LOCK_TAGS["pid"]: identity.get("pid") or "",
+        LOCK_TAGS["expires"]: iso_now(expires),
+    }
+    result = {"changed": True, "journal": journal, "lock_note": note, "taken": taking}
+    if check_mode:
+        result["changed"] = taking or bool(changed_fields(journal, values))
+        return result
+    if not taking:
+        _tag(client, user_name, {**values, **lock_values})
+        return result
+    _tag(client, user_name, lock_values)
+    # Another run may have written its lock at the same moment: the last write wins, so wait
+    # for the writes to settle and go on only if the lock still names this run.
+    sleep(settle_seconds)
+    after = read_journal(client, user_name)
+    if not after["lock"] or after["lock"]["run_id"] != run_id:
+        other = after["lock"] or {}
+        raise RotorIAMError(
+            f"IAM user {user_name!r} was locked at the same moment by another rotation, run "
+            f"{other.get('run_id')} ({other.get('owner') or 'unknown owner'}), until {other.get('expires')}. "
+            f"That run goes on; wait for it to finish.",
+            code="RotationLocked",
+            action="rotor.iam.rotation_journal",
+        )
+    _tag(client, user_name, values)
+    return result
+
+
+def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None):
+    """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock."""
+    journal = read_journal(client, user_name, now=now)
+    lock = journal["lock"]
+    if lock and lock["run_id"] != run_id and not break_lock:
+        allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
+        if not allowed:
+            raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
+    values = field_values(fields or {}, run_id, now=now)
+    to_change = changed_fields(journal, values)
+    release = [tag for tag in LOCK_TAGS.values() if tag in journal["tags"]] if unlock else []
+    result = {"changed": bool(to_change or release), "journal": journal, "lock_note": None}
+    if check_mode or not result["changed"]:
+        return result
+    if to_change:
+        _tag(client, user_name, values)
+    _untag(client, user_name, release)
+    return result
+
+
+def clear_journal(client, user_name, check_mode=False, now=None):
+    journal = read_journal(client, user_name, now=now)
+    result = {"changed": bool(journal["tags"]), "journal": journal, "lock_note": None}
+    if journal["tags"] and not check_mode:
+        _untag(client, user_name, journal["tags"])
+    return result
+
+
+def public_journal(journal):
+    """The journal as the module returns it (no internals)."""
+    if journal is None:
+        return None
+    shown = {k: journal.get(k) for k in ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id",
+                                          "inactive_since", "run_id", "updated", "in_progress")}
+    shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
+    return shown

@@ -1,0 +1,219 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, rotor.iam maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: rotation_journal
+version_added: 0.2.0
+short_description: Read, lock and update the rotation journal kept in an IAM user's tags
+description:
+  - A key rotation that dies half way (a cancelled AWX job, a rebooted controller) must be finished or rolled
+    back by the next run, from any controller. The journal records where the rotation of one IAM user stands,
+    in that user's own tags (prefix C(rotor:)), so every controller sees the same state.
+  - Fields are the phase (V(creating), V(distributing), V(cutover), V(completed), V(rolling_back), V(rolled_back)),
+    the pending, current and previous key ids, when the previous key was deactivated, and the run that wrote them.
+  - A lock in the same tags keeps two runs off one user. IAM has no conditional writes, so the lock is taken by
+    writing it, waiting O(settle_seconds) and reading it back; of runs that race, only the last writer goes on.
+  - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
+    controller, or with O(break_lock=true).
+  - The journal never holds a secret, only key ids.
+author:
+  - rotor.iam maintainers (@rotor-iam)
+options:
+  user_name:
+    description: The IAM user whose journal to read or change.
+    type: str
+    required: true
+    aliases: [user]
+  state:
+    description:
+      - V(read) returns the journal and changes nothing.
+      - V(locked) takes the lock for O(run_id), or renews it when the run already holds it, then sets the given fields.
+        Fails naming the owner and the expiry when another live run holds the lock.
+      - V(unlocked) sets the given fields and releases the lock of O(run_id).
+      - V(absent) removes every C(rotor:) tag of the user (the journal and any lock).
+    type: str
+    choices: [read, locked, unlocked, absent]
+    default: read
+  run_id:
+    description:
+      - Identifies the run taking or holding the lock, and is recorded with every field written.
+      - Required with O(state=locked) and O(state=unlocked).
+    type: str
+  owner:
+    description:
+      - Who holds the lock, for people reading a refusal (for example C(AWX job 1234)).
+      - Defaults to C(login@controller).
+    type: str
+  lock_ttl_minutes:
+    description: How long the lock holds without being renewed.
+    type: int
+    default: 60
+  settle_seconds:
+    description: With O(state=locked), how long to wait before reading a newly written lock back.
+    type: float
+    default: 2.0
+  break_lock:
+    description: Take or release the lock even though another live run holds it.
+    type: bool
+    default: false
+  phase:
+    description: The phase to record.
+    type: str
+    choices: [creating, distributing, cutover, completed, rolling_back, rolled_back]
+  pending_key_id:
+    description: The new key being distributed. An empty string clears it.
+    type: str
+  current_key_id:
+    description: The key the fleet runs on. An empty string clears it.
+    type: str
+  previous_key_id:
+    description: The key being retired. An empty string clears it.
+    type: str
+  inactive_since:
+    description: When O(previous_key_id) was deactivated, ISO 8601; V(now) records the current time; empty clears it.
+    type: str
+extends_documentation_fragment:
+  - rotor.iam.attributes
+  - rotor.iam.attributes.action_group
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Needs C(iam:ListUserTags), C(iam:TagUser) and C(iam:UntagUser) on the user.
+"""
+
+EXAMPLES = r"""
+- name: Read where the rotation of app-backup stands
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+  register: journal
+
+- name: Lock the user for this run and record the start of a rotation
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ run_id }}"
+    phase: creating
+    current_key_id: AKIAOLDKEYEXAMPLE0001
+
+- name: Finish and release the lock
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: unlocked
+    run_id: "{{ run_id }}"
+    phase: completed
+    pending_key_id: ""
+"""
+
+RETURN = r"""
+journal:
+  description: The journal as it was before this task changed it.
+  returned: always
+  type: dict
+  contains:
+    phase:
+      description: The phase reached, or null when the user was never rotated by rotor.iam.
+      type: str
+      sample: distributing
+    pending_key_id:
+      description: The new key while it is distributed.
+      type: str
+      sample: AKIANEWKEYEXAMPLE0002
+    current_key_id:
+      description: The key the fleet runs on.
+      type: str
+    previous_key_id:
+      description: The key being retired.
+      type: str
+    inactive_since:
+      description: When the previous key was deactivated.
+      type: str
+    run_id:
+      description: The run that wrote the phase.
+      type: str
+    updated:
+      description: When the phase was written.
+      type: str
+    in_progress:
+      description: Whether a rotation was interrupted (phase creating, distributing, cutover or rolling_back).
+      type: bool
+    lock:
+      description: The lock, or null; C(run_id), C(owner), C(host), C(pid), C(expires), C(expired).
+      type: dict
+lock_note:
+  description: How the lock was taken when it was not free (expired, owner gone, broken), else null.
+  returned: always
+  type: str
+"""
+
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import controller_identity
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import public_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import read_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+
+FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
+
+
+def main():
+    argument_spec = dict(
+        user_name=dict(type="str", required=True, aliases=["user"]),
+        state=dict(type="str", default="read", choices=["read", "locked", "unlocked", "absent"]),
+        run_id=dict(type="str"),
+        owner=dict(type="str"),
+        lock_ttl_minutes=dict(type="int", default=60),
+        settle_seconds=dict(type="float", default=2.0),
+        break_lock=dict(type="bool", default=False),
+        phase=dict(type="str", choices=["creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back"]),
+        pending_key_id=dict(type="str"),
+        current_key_id=dict(type="str"),
+        previous_key_id=dict(type="str"),
+        inactive_since=dict(type="str"),
+    )
+    module = build_module(argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
+    params = module.params
+    if params["lock_ttl_minutes"] < 1:
+        module.fail_json(msg=f"lock_ttl_minutes must be at least 1 (got {params['lock_ttl_minutes']}).")
+    if params["settle_seconds"] < 0:
+        module.fail_json(msg=f"settle_seconds must not be negative (got {params['settle_seconds']}).")
+    client = iam_client(module)
+    fields = {name: params[name] for name in FIELDS}
+
+    def operation():
+        user_name, state = params["user_name"], params["state"]
+        if state == "read":
+            result = {"changed": False, "journal": read_journal(client, user_name), "lock_note": None}
+        elif state == "absent":
+            result = clear_journal(client, user_name, check_mode=module.check_mode)
+        elif state == "locked":
+            identity = controller_identity()
+            if params["owner"]:
+                identity["owner"] = params["owner"]
+            result = lock_journal(
+                client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
+                settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
+                identity=identity,
+            )
+        else:
+            result = update_journal(
+                client, user_name, params["run_id"], fields, unlock=True, break_lock=params["break_lock"], check_mode=module.check_mode,
+            )
+        result.pop("taken", None)
+        result["journal"] = public_journal(result["journal"])
+        return result
+
+    run(module, operation, action="iam:TagUser")
+
+
+if __name__ == "__main__":
+    main()
