@@ -1,0 +1,207 @@
+"""Helpers to run ``rotor.iam.audit`` against the test IAM endpoint and to look at what it wrote.
+
+Used by test_audit.py and the benchmarks::
+
+    run = run_audit(endpoint, workdir, inventories=[fleet.inventory_path], extra_vars={...})
+    run.returncode, run.calls, run.seconds, run.report()   # the JSON report as a dict
+    render_headless(run.html_path)                         # the HTML page's DOM after Chromium rendered it
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+from rotation_helpers import ansible_playbook, playbook_env, secret_lines
+
+PLAYBOOK = "rotor.iam.audit"
+PLAYBOOK_TIMEOUT = 300
+REPORT_NAME = "rotor-iam-audit"
+
+
+@dataclass
+class AuditRun:
+    command: List[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    report_dir: Path
+    calls: Dict[str, int] = field(default_factory=dict)  # IAM calls the endpoint saw during the run
+
+    @property
+    def iam_calls(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def json_path(self) -> Path:
+        return self.report_dir / f"{REPORT_NAME}.json"
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.report_dir / f"{REPORT_NAME}.md"
+
+    @property
+    def html_path(self) -> Path:
+        return self.report_dir / f"{REPORT_NAME}.html"
+
+    def report(self) -> Dict:
+        return json.loads(self.json_path.read_text())
+
+    def outputs(self) -> Dict[str, str]:
+        """Everything the run printed or wrote, by name, to grep for secrets."""
+        texts = {"stdout": self.stdout, "stderr": self.stderr}
+        for path in (self.json_path, self.markdown_path, self.html_path):
+            if path.exists():
+                texts[path.name] = path.read_text()
+        return texts
+
+    def explain(self) -> str:
+        return (
+            f"{' '.join(self.command)} exited {self.returncode} after {self.seconds:.1f}s; calls {self.calls}\n"
+            f"--- stdout (tail)\n{self.stdout[-6000:]}\n--- stderr (tail)\n{self.stderr[-2000:]}"
+        )
+
+
+def run_audit(
+    endpoint,
+    workdir: Path,
+    inventories: Iterable[str] = (),
+    extra_vars: Optional[Dict[str, object]] = None,
+    check: bool = False,
+    verbosity: int = 0,
+    label: str = "audit",
+) -> AuditRun:
+    """``ansible-playbook rotor.iam.audit`` with the endpoint's admin credentials; reports go to
+    ``workdir/<label>-reports`` unless ``extra_vars`` sets rotor_report_dir. The endpoint's call
+    counters are reset just before the run and read right after it."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    variables: Dict[str, object] = {
+        "rotor_aws_endpoint_url": endpoint.endpoint_url,
+        "rotor_aws_region": endpoint.region,
+        "rotor_report_dir": str(workdir / f"{label}-reports"),
+    }
+    variables.update(extra_vars or {})
+    vars_file = workdir / f"{label}.vars.json"
+    vars_file.write_text(json.dumps(variables))
+    command = [ansible_playbook(), PLAYBOOK]
+    for inventory in inventories:
+        command += ["-i", str(inventory)]
+    command += ["-e", f"@{vars_file}"]
+    if check:
+        command += ["--check", "--diff"]
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+    endpoint.reset_calls()
+    began = time.monotonic()
+    completed = subprocess.run(
+        command,
+        env=playbook_env(endpoint),
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT,
+        check=False,
+    )
+    seconds = time.monotonic() - began
+    calls = endpoint.calls()["calls"]
+    (workdir / f"{label}.stdout").write_text(completed.stdout)
+    (workdir / f"{label}.stderr").write_text(completed.stderr)
+    report_dir = Path(str(variables["rotor_report_dir"]))
+    if not report_dir.is_absolute():
+        report_dir = workdir / report_dir
+    return AuditRun(command, completed.returncode, completed.stdout, completed.stderr, seconds, report_dir, calls)
+
+
+def assert_no_secrets_in(run: AuditRun, secrets: Iterable[str]) -> None:
+    """No secret appears in the run's output or in any report it wrote (names lines, never the secret)."""
+    leaks = []
+    texts = run.outputs()
+    for index, secret in enumerate(secrets):
+        assert secret and len(secret) >= 20, f"secret #{index} is not a secret access key"
+        for name, text in texts.items():
+            lines = secret_lines(text, secret)
+            if lines:
+                leaks.append(f"secret #{index} in {name} on lines {lines[:5]}")
+    assert not leaks, f"secret material in the audit's output or reports: {leaks[:20]}"
+
+
+def chromium() -> Optional[str]:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+# Appended to a copy of the page: measures what the browser laid out and writes it into the DOM.
+MEASURE_SCRIPT = """
+<script>
+(function () {
+  var chart = document.getElementById('key-age-chart');
+  var plot = chart.getBoundingClientRect();
+  var scale = chart.width.baseVal.value / plot.width;
+  var out = {bars: [], policy: null, chartWidth: plot.width};
+  chart.querySelectorAll('g.key').forEach(function (g) {
+    var bar = g.querySelector('rect.bar').getBoundingClientRect();
+    out.bars.push({age: Number(g.dataset.ageDays), user: g.dataset.user, label: g.querySelector('.age-label').textContent,
+                   left: (bar.left - plot.left) * scale, width: bar.width * scale,
+                   visible: bar.width > 0 && bar.height > 0});
+  });
+  var line = document.getElementById('policy-line').getBoundingClientRect();
+  out.policy = {x: (line.left + line.width / 2 - plot.left) * scale, label: document.getElementById('policy-label').textContent};
+  var pre = document.createElement('pre');
+  pre.id = 'rotor-measure';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def render_headless(html_path: Path, workdir: Path, timeout: float = 90) -> str:
+    """The DOM of ``html_path`` after Chromium rendered it headless, with MEASURE_SCRIPT's findings
+    in ``<pre id="rotor-measure">``. The report itself has no script; a measured copy is rendered."""
+    browser = chromium()
+    if browser is None:
+        raise FileNotFoundError("chromium is not installed (scripts/test.sh installs it)")
+    page = Path(html_path).read_text()
+    measured = Path(workdir) / "measured.html"
+    measured.write_text(page.replace("</body>", MEASURE_SCRIPT + "</body>"))
+    profile = Path(workdir) / "chromium-profile"
+    completed = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",  # root on our machines
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--window-size=1280,1024",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            measured.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0 or "rotor-measure" not in completed.stdout:
+        raise RuntimeError(f"chromium exited {completed.returncode}: {completed.stderr[-2000:]}")
+    return completed.stdout
+
+
+def measurements(dom: str) -> Dict:
+    import html
+    import re
+
+    found = re.search(r'<pre id="rotor-measure">(.*?)</pre>', dom, re.S)
+    return json.loads(html.unescape(found.group(1)))

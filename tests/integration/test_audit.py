@@ -1,0 +1,274 @@
+"""The audit end to end: ``ansible-playbook rotor.iam.audit`` against the test IAM endpoint (and a
+local fleet for the key ids hosts hold), checked through the reports it writes.
+
+No mocks: the endpoint is moto behind our auth-enforcing wrapper, seeded through its control API;
+the hosts are real processes with real credentials files; the HTML report is rendered by Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+from audit_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
+    assert_no_secrets_in,
+    chromium,
+    measurements,
+    render_headless,
+    run_audit,
+)
+from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
+from iam_endpoint.seed import seed_account  # noqa: E402  pylint: disable=wrong-import-position
+
+REPORT_ACTIONS = {"GetCredentialReport", "GenerateCredentialReport"}
+IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
+FAKE_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation key id: never a real key here
+
+
+@pytest.fixture(scope="module")
+def audit_endpoint(tmp_path_factory):
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("audit-iam"))) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def endpoint(audit_endpoint):
+    """The module's endpoint with no IAM state left by an earlier test (only rotor-admin)."""
+    audit_endpoint.reset()
+    return audit_endpoint
+
+
+def seed_team(endpoint):
+    """alice: a 120-day key and a 10-day key (both Active); bob: one 30-day key; carol: a 200-day
+    Active key never used and a 300-day Inactive one. Returns {(user, position): (id, secret)}."""
+    made = endpoint.seed(
+        [
+            {"user_name": "alice", "keys": [{"age_days": 120, "last_used_days_ago": 1}, {"age_days": 10, "last_used_days_ago": 0}]},
+            {"user_name": "bob", "keys": [{"age_days": 30, "last_used_days_ago": 2, "service": "sts"}]},
+            {"user_name": "carol", "keys": [{"age_days": 200}, {"age_days": 300, "status": "Inactive"}]},
+        ]
+    )
+    return {
+        (user["user_name"], position): (key["access_key_id"], key["secret_access_key"])
+        for user in made["users"]
+        for position, key in enumerate(user["keys"], 1)
+    }
+
+
+def by_position(keys):
+    return {(k["user_name"], k["position"]): k for k in keys}
+
+
+# --------------------------------------------------------------------------- the 1,000-user account
+
+
+def test_account_of_1000_users_costs_at_most_5_iam_calls(tmp_path):
+    """The whole account from the credential report: every number in the reports matches what was
+    seeded, in at most 5 IAM calls, and the HTML chart renders the ages in Chromium."""
+    with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
+        account = seed_account(endpoint, users=1000, prefix="acct")
+
+        run = run_audit(endpoint, tmp_path / "run1", label="first")
+
+        assert run.returncode == 0, run.explain()
+        assert run.iam_calls <= 5 and set(run.calls) <= REPORT_ACTIONS, run.calls
+        print(f"\naudit of 1,000 users: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
+        report = run.report()
+        seeded = {(k.user_name, k.position): k for k in account.keys}
+        keys = {pos: k for pos, k in by_position(report["access_keys"]).items() if pos[0] != "rotor-admin"}
+        assert set(keys) == set(seeded)
+        wrong = [
+            (pos, k["age_days"], seeded[pos].age_days)
+            for pos, k in keys.items()
+            if (k["age_days"], k["status"]) != (seeded[pos].age_days, seeded[pos].status)
+        ]
+        assert not wrong, f"ages/status differ from the seed (report, seeded): {wrong[:10]}"
+        due = {(k["user_name"], k["position"]) for k in report["rotation_due"]}
+        assert due == {(k.user_name, k.position) for k in account.due(90)}
+        unused = {(k["user_name"], k["position"]) for k in report["unused"]}
+        assert unused == {(k.user_name, k.position) for k in account.unused(90)}
+        assert [u["user_name"] for u in report["users_with_two_active_keys"]] == account.two_active()
+        summary = report["summary"]
+        assert summary["users"] == 1001  # with rotor-admin, the endpoint's own user
+        assert summary["rotation_due"] == len(account.due(90)) > 100
+        assert summary["access_keys"] == len(account.keys) + 1
+        assert report["policy"] == {"max_age_days": 90, "unused_days": 90}
+        assert report["credential_report"]["generated_time"]  # moto's is fixed; AWS's is real
+
+        markdown = run.markdown_path.read_text()
+        assert f"| Due for rotation | {summary['rotation_due']} |" in markdown
+        assert f"| Users | 1001 ({summary['users_with_keys']} with keys) |" in markdown
+        assert_no_secrets_in(run, account.secrets() + [endpoint.admin_secret_access_key])
+
+        if chromium():
+            measured = measurements(render_headless(run.html_path, tmp_path))
+            oldest = sorted((k["age_days"] for k in report["access_keys"]), reverse=True)[:200]
+            assert [bar["age"] for bar in measured["bars"]] == oldest  # the 200 oldest, oldest first
+            assert [bar["label"] for bar in measured["bars"]] == [f"{age} d" for age in oldest]
+            assert measured["policy"]["label"] == "policy: 90 days"
+
+        # A second run: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
+        again = run_audit(endpoint, tmp_path / "run2", label="second")
+        assert again.returncode == 0, again.explain()
+        assert again.iam_calls <= 5 and set(again.calls) <= REPORT_ACTIONS, again.calls
+
+
+# --------------------------------------------------------------------------- hosts and key ids
+
+
+@pytest.fixture
+def team_fleet(endpoint, tmp_path):
+    """Seeded team, and 4 local hosts: host1 on alice's old key, host2 on alice's new key, host3 on
+    bob's key, host4 (bob) on a key id IAM does not know."""
+    keys = seed_team(endpoint)
+    fleet = Fleet(
+        str(tmp_path / "fleet"),
+        4,
+        mode="local",
+        endpoint_url=endpoint.endpoint_url,
+        region=endpoint.region,
+        users={"host1": "alice", "host2": "alice", "host3": "bob", "host4": "bob"},
+        initial_keys={"alice": keys[("alice", 1)], "bob": keys[("bob", 1)]},
+    )
+    fleet.start()
+    try:
+        fleet.write_credentials("host2", *keys[("alice", 2)])
+        fleet.write_credentials("host4", FAKE_KEY_ID, "not-a-real-secret-but-forty-characters-x")
+        fleet.write_inventory()
+        yield fleet, keys
+    finally:
+        fleet.stop()
+
+
+def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
+    fleet, keys = team_fleet
+    alice_old, alice_new, bob_key = keys[("alice", 1)][0], keys[("alice", 2)][0], keys[("bob", 1)][0]
+
+    run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], verbosity=2)
+
+    assert run.returncode == 0, run.explain()
+    # Key ids are looked up only for the users that hosts use.
+    assert run.calls.get("ListAccessKeys") == 2, run.calls
+    assert set(run.calls) <= REPORT_ACTIONS | {"ListAccessKeys"} and run.iam_calls <= 6, run.calls
+    report = run.report()
+    held = {(r["user_name"], r["access_key_id"]): r for r in report["host_keys"]}
+    assert held[("alice", alice_old)]["hosts"] == ["host1"] and held[("alice", alice_old)]["rotation_due"] is True
+    assert held[("alice", alice_new)]["hosts"] == ["host2"] and held[("alice", alice_new)]["status"] == "Active"
+    assert held[("bob", bob_key)]["hosts"] == ["host3"] and held[("bob", bob_key)]["age_days"] == 30
+    assert held[("bob", FAKE_KEY_ID)]["status"] == "not a key of this user"
+    keys_by_pos = by_position(report["access_keys"])
+    assert keys_by_pos[("alice", 1)]["access_key_id"] == alice_old and keys_by_pos[("alice", 1)]["hosts"] == ["host1"]
+    assert keys_by_pos[("carol", 1)]["access_key_id"] is None  # not on any host: no ListAccessKeys for carol
+    due = [(k["user_name"], k["age_days"], k["access_key_id"]) for k in report["rotation_due"]]
+    assert due == [("carol", 200, None), ("alice", 120, alice_old)]
+    assert [(k["user_name"], k["idle_days"]) for k in report["unused"]] == [("carol", 200)]
+    assert [u["user_name"] for u in report["users_with_two_active_keys"]] == ["alice"]
+    findings = {f["host"]: f["problem"] for f in report["host_findings"]}
+    assert set(findings) == {"host1", "host4"}
+    assert "due for rotation (120 days old)" in findings["host1"]
+    assert f"{FAKE_KEY_ID}, which is not an access key of bob" in findings["host4"]
+    assert report["summary"]["hosts"] == 4
+
+    markdown = run.markdown_path.read_text()
+    assert f"| alice | {alice_old} | Active | 120 | yes | host1 |" in markdown
+    assert f"| bob | {bob_key} | Active | 30 | no | host3 |" in markdown
+    page = run.html_path.read_text()
+    assert f"<td>{alice_old}</td><td>Active</td><td class=\"num\">120</td><td>yes</td><td>host1</td>" in page
+    assert "policy: 90 days" in page
+    assert_no_secrets_in(run, [secret for dummy, secret in keys.values()] + [endpoint.admin_secret_access_key])
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium is not installed (scripts/test.sh installs it)")
+def test_html_chart_renders_ages_against_the_policy_line(endpoint, team_fleet, tmp_path):
+    """Chromium lays the chart out: one bar per key, labelled with its age, its width proportional to
+    the age, and the policy line where the scale puts max_age_days."""
+    fleet = team_fleet[0]
+    run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], extra_vars={"rotor_max_key_age_days": 100})
+    assert run.returncode == 0, run.explain()
+    report = run.report()
+
+    dom = render_headless(run.html_path, tmp_path)
+    measured = measurements(dom)
+
+    expected = sorted(((k["age_days"], k["user_name"]) for k in report["access_keys"]), key=lambda a: (-a[0], a[1]))
+    assert [(bar["age"], bar["user"]) for bar in measured["bars"]] == expected
+    assert [bar["label"] for bar in measured["bars"]] == [f"{age} d" for age, dummy in expected]
+    assert all(bar["visible"] for bar in measured["bars"])
+    scale = int(re.search(r'data-scale-max-days="(\d+)"', dom).group(1))
+    plot_x = float(re.search(r'data-plot-x="(\d+)"', dom).group(1))
+    plot_w = float(re.search(r'data-plot-width="(\d+)"', dom).group(1))
+    for bar in measured["bars"]:
+        assert bar["left"] == pytest.approx(plot_x, abs=1.5)
+        assert bar["width"] == pytest.approx(max(1.0, plot_w * bar["age"] / scale), abs=1.5), bar
+    assert measured["policy"]["label"] == "policy: 100 days"
+    assert measured["policy"]["x"] == pytest.approx(plot_x + plot_w * 100 / scale, abs=1.5)
+    # The numbers on the summary cards, as the browser shows them.
+    assert re.search(r'data-metric="rotation_due"><span class="n">2</span>', dom)  # carol 200, alice 120
+
+
+def test_inventory_scope_audits_only_the_users_hosts_use(endpoint, team_fleet, tmp_path):
+    fleet, keys = team_fleet
+    run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], extra_vars={"rotor_audit_scope": "inventory"})
+
+    assert run.returncode == 0, run.explain()
+    report = run.report()
+    assert report["scope"] == "inventory"
+    assert sorted({k["user_name"] for k in report["access_keys"]}) == ["alice", "bob"]
+    assert all(k["access_key_id"] for k in report["access_keys"])  # user_names always resolves ids
+    assert [k["access_key_id"] for k in report["rotation_due"]] == [keys[("alice", 1)][0]]
+
+
+# --------------------------------------------------------------------------- compliance gate, check mode, errors
+
+
+def test_fail_on_due_fails_after_writing_the_reports(endpoint, tmp_path):
+    keys = seed_team(endpoint)
+
+    run = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_fail_on_due": True}, label="gate")
+
+    assert run.returncode == 2, run.explain()
+    assert "2 access key(s) are due for rotation (Active and at least 90 days old): carol key 1 (200 days); alice key 1 (120 days)" in run.stdout, run.explain()
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.report()["summary"]["rotation_due"] == 2  # written before failing
+
+    relaxed = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_fail_on_due": True, "rotor_max_key_age_days": 365}, label="relaxed")
+    assert relaxed.returncode == 0, relaxed.explain()
+    assert_no_secrets_in(run, [secret for dummy, secret in keys.values()])
+
+
+def test_check_mode_reads_and_reports_but_writes_nothing(endpoint, team_fleet, tmp_path):
+    fleet = team_fleet[0]
+    before = {name: fleet.read_credentials(name)[0] for name in fleet.hosts}
+
+    run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], check=True, extra_vars={"rotor_audit_fail_on_due": False})
+
+    assert run.returncode == 0, run.explain()
+    assert not run.report_dir.exists(), "check mode wrote the report directory"
+    assert "Check mode: no report written." in run.stdout
+    assert re.search(r"Audited 4 IAM users with 6 access keys \(5 Active\): 2 due for rotation", run.stdout), run.explain()
+    assert all(run.calls.get(action, 0) == 0 for action in IAM_WRITES), run.calls
+    assert {name: fleet.read_credentials(name)[0] for name in fleet.hosts} == before
+
+
+@pytest.mark.parametrize(
+    "extra_vars, message",
+    [
+        ({"rotor_audit_scope": "everything"}, "rotor_audit_scope"),
+        ({"rotor_audit_unused_days": -1}, "rotor_audit_unused_days (-1)"),
+        ({"rotor_max_key_age_days": "ninety"}, "rotor_max_key_age_days"),
+        ({"rotor_audit_scope": "inventory"}, "no audited host has rotor_iam_user set"),
+    ],
+)
+def test_bad_settings_fail_with_a_message_naming_them(endpoint, tmp_path, extra_vars, message):
+    run = run_audit(endpoint, tmp_path, extra_vars=extra_vars)
+
+    assert run.returncode != 0, run.explain()
+    assert message in run.stdout + run.stderr, run.explain()
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.iam_calls == 0 or "inventory" in json.dumps(extra_vars), run.calls
