@@ -102,40 +102,56 @@ def test_plan_user_frees_the_slot_of_an_unheld_inactive_key():
     assert result["stale_inactive_key_ids"] == []  # deleted once, to free the slot
 
 
+def minutes_ago(minutes):
+    return (NOW - datetime.timedelta(minutes=minutes)).isoformat()
+
+
+def recent_key(key_id, created_minutes_ago, used_minutes_ago=None):
+    entry = key(key_id, age=0)
+    entry["create_date"] = minutes_ago(created_minutes_ago)
+    entry["last_used_date"] = minutes_ago(used_minutes_ago) if used_minutes_ago is not None else None
+    return entry
+
+
+# The second key, when a new one needs its slot: (keys, hosts, force, kind, action, says).
 @pytest.mark.parametrize(
-    "keys, hosts, says",
+    "other, hosts, force, kind, action, says",
     [
-        (
-            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30)],
-            {"web1": ["AKIAOLD"], "web4": ["AKIAOLD"], "web3": ["AKIAOTHER"], "web2": ["AKIAOTHER"]},
-            "hosts web2, web3 still use it",
-        ),
-        (
-            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30)],
-            {"web1": ["AKIAOLD"]},
-            "it is Active and may be used outside this inventory (last used never)",
-        ),
-        (
-            [key("AKIAOLD", age=120), key("AKIAOTHER", age=30, last_used_days_ago=1)],
-            {"web1": ["AKIAOLD"]},
-            f"(last used {days_ago(1)})",
-        ),
-        (
-            [key("AKIAOLD", age=120), key("AKIAOTHER", "Inactive", age=30)],
-            {"web1": ["AKIAOLD"], "web2": ["AKIAOLD", "AKIAOTHER"]},
-            "hosts web2 still use it",
-        ),
+        (key("AKIAOTHER", age=30), {"web1": ["AKIAOLD"], "web2": ["AKIAOTHER"], "web3": ["AKIAOTHER"], "web4": ["AKIAOLD"]},
+         False, "held", "refuse", "hosts web2, web3 hold it"),
+        (key("AKIAOTHER", "Inactive", age=30), {"web1": ["AKIAOLD"], "web2": ["AKIAOLD", "AKIAOTHER"]},
+         False, "held", "refuse", "it is Inactive and hosts web2 hold it"),
+        (key("AKIAOTHER", "Inactive", age=30), {"web1": ["AKIAOLD"]}, False, "inactive", "delete", "it is Inactive"),
+        (recent_key("AKIAOTHER", 600, used_minutes_ago=5), {"web1": ["AKIAOLD"]}, False, "in_use", "refuse", "used 5 minutes ago"),
+        (recent_key("AKIAOTHER", 600, used_minutes_ago=5), {"web1": ["AKIAOLD"]}, True, "in_use", "delete", "rotor_force is set"),
+        (recent_key("AKIAOTHER", 10), {"web1": ["AKIAOLD"]}, False, "new_unused", "refuse", "created 10 minutes ago and never used"),
+        (key("AKIAOTHER", age=30), {"web1": ["AKIAOLD"]}, False, "never_used", "delete", "has never been used"),
+        (key("AKIAOTHER", age=30, last_used_days_ago=3), {"web1": ["AKIAOLD"]}, False, "idle", "delete", "last used 3.0 days ago"),
     ],
-    ids=["active-held", "active-unheld", "active-recently-used", "inactive-held"],
+    ids=["active-held", "inactive-held", "inactive", "in-use", "in-use-forced", "new-unused", "never-used", "idle"],
 )
-def test_plan_user_will_not_delete_a_key_in_use_to_make_room(keys, hosts, says):
-    result = plan(keys, hosts)
+def test_plan_user_classifies_the_second_key(other, hosts, force, kind, action, says):
+    result = plan([key("AKIAOLD", age=120), other], hosts, force=force)
 
     assert result["due"] is True
-    assert result["free_slot_key_id"] is None
-    assert "AKIAOTHER" in result["error"]
-    assert "already has 2 access keys" in result["error"]
-    assert says in result["error"]
+    assert result["other_key"]["class"] == kind
+    assert result["other_key"]["action"] == action
+    assert says in result["other_key"]["reason"]
+    if action == "delete":
+        assert result["error"] is None
+        assert result["free_slot_key_id"] == "AKIAOTHER"
+        assert result["free_slot_force"] is (other["status"] == "Active")
+    else:
+        assert result["free_slot_key_id"] is None
+        assert "AKIAOTHER" in result["error"] and "already has 2 access keys" in result["error"]
+        assert says in result["error"]
+
+
+def test_in_use_window_is_configurable():
+    other = recent_key("AKIAOTHER", 600, used_minutes_ago=30)
+
+    assert plan([key("AKIAOLD", age=120), other], {"web1": ["AKIAOLD"]}, in_use_window_minutes=60)["error"]
+    assert plan([key("AKIAOLD", age=120), other], {"web1": ["AKIAOLD"]}, in_use_window_minutes=20)["error"] is None
 
 
 @pytest.mark.parametrize(

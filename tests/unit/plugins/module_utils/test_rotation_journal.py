@@ -1,0 +1,252 @@
+"""Unit tests for the rotation journal (module_utils/rotation_journal.py) and how the planner resumes from it."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import journal_from_tags
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_verdict
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
+
+NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242}
+
+
+def at(minutes):
+    return (NOW + datetime.timedelta(minutes=minutes)).isoformat()
+
+
+class TagStore:
+    """A stand-in IAM client holding one user's tags; ``interloper`` writes a rival lock during the settle wait."""
+
+    def __init__(self, tags=None):
+        self.tags = dict(tags or {})
+        self.writes = []
+
+    def list_user_tags(self, UserName, aws_retry=False, **kwargs):
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "IsTruncated": False}
+
+    def tag_user(self, UserName, Tags, aws_retry=False):
+        self.writes.append(("tag", {t["Key"]: t["Value"] for t in Tags}))
+        self.tags.update({t["Key"]: t["Value"] for t in Tags})
+
+    def untag_user(self, UserName, TagKeys, aws_retry=False):
+        self.writes.append(("untag", list(TagKeys)))
+        for name in TagKeys:
+            self.tags.pop(name, None)
+
+
+def lock_tags(run_id="run-other", expires_in=30, host="other-ctl", pid=99):
+    return {"rotor:lock-run": run_id, "rotor:lock-owner": "someone@" + host, "rotor:lock-host": host,
+            "rotor:lock-pid": str(pid), "rotor:lock-expires": at(expires_in)}
+
+
+def test_journal_reads_fields_and_lock_from_tags():
+    tags = dict(lock_tags(), **{"rotor:phase": "distributing", "rotor:pending": "AKIANEW", "rotor:current": "AKIAOLD",
+                               "rotor:previous": "", "other": "kept"})
+
+    journal = journal_from_tags(tags, now=NOW)
+
+    assert journal["phase"] == "distributing" and journal["in_progress"] is True
+    assert journal["pending_key_id"] == "AKIANEW" and journal["current_key_id"] == "AKIAOLD"
+    assert journal["previous_key_id"] is None
+    assert journal["lock"]["run_id"] == "run-other" and journal["lock"]["pid"] == 99 and journal["lock"]["expired"] is False
+    assert "other" not in journal["tags"]
+
+
+@pytest.mark.parametrize(
+    "tags, run_id, break_lock, allowed, says",
+    [
+        ({}, "run-me", False, True, None),
+        (lock_tags(run_id="run-me"), "run-me", False, True, None),
+        (lock_tags(), "run-me", False, False, "locked by another rotation, run run-other"),
+        (lock_tags(expires_in=-1), "run-me", False, True, "took over the expired lock of run run-other"),
+        (lock_tags(), "run-me", True, True, "broke the lock of run run-other"),
+        (lock_tags(host="ctl", pid=2 ** 22 + 17), "run-me", False, True, "process 4194321 on this controller is gone"),
+    ],
+    ids=["free", "ours", "held", "expired", "broken", "owner-dead-here"],
+)
+def test_lock_verdict(tags, run_id, break_lock, allowed, says):
+    journal = journal_from_tags(tags, now=NOW)
+    journal["user_name"] = "app"
+
+    verdict, note = lock_verdict(journal, run_id, ME, now=NOW, break_lock=break_lock)
+
+    assert verdict is allowed
+    if says:
+        assert says in note
+    else:
+        assert note is None
+
+
+def test_refusal_names_owner_expiry_and_what_to_do():
+    journal = journal_from_tags(lock_tags(), now=NOW)
+    journal["user_name"] = "app"
+
+    note = lock_verdict(journal, "run-me", ME, now=NOW)[1]
+
+    assert "someone@other-ctl" in note and at(30) in note and "rotor_break_lock=true" in note
+
+
+def test_lock_taken_then_fields_written_after_the_settle_wait():
+    store = TagStore()
+    waits = []
+
+    lock_journal(store, "app", "run-me", fields={"phase": "creating", "current_key_id": "AKIAOLD"},
+                 identity=ME, sleep=waits.append, settle_seconds=1.5, now=NOW)
+
+    assert waits == [1.5]
+    assert store.writes[0][1]["rotor:lock-run"] == "run-me" and "rotor:phase" not in store.writes[0][1]
+    assert store.tags["rotor:phase"] == "creating" and store.tags["rotor:current"] == "AKIAOLD"
+    assert store.tags["rotor:run"] == "run-me"
+
+
+def test_losing_a_lock_race_stops_without_writing_fields():
+    store = TagStore()
+
+    def rival_writes(seconds):
+        store.tags.update(lock_tags(run_id="run-rival"))
+
+    with pytest.raises(RotorIAMError) as caught:
+        lock_journal(store, "app", "run-me", fields={"phase": "creating"}, identity=ME, sleep=rival_writes, now=NOW)
+
+    assert "locked at the same moment by another rotation, run run-rival" in caught.value.message
+    assert "rotor:phase" not in store.tags
+
+
+def test_check_mode_neither_locks_nor_writes_but_still_refuses():
+    store = TagStore()
+    result = lock_journal(store, "app", "run-me", identity=ME, check_mode=True, now=NOW)
+    assert result["changed"] is True and store.writes == []
+
+    held = TagStore(lock_tags())
+    with pytest.raises(RotorIAMError):
+        lock_journal(held, "app", "run-me", identity=ME, check_mode=True, now=NOW)
+    assert held.writes == []
+
+
+def test_unlock_releases_only_the_lock_and_records_fields():
+    store = TagStore(dict(lock_tags(run_id="run-me"), **{"rotor:phase": "cutover"}))
+
+    update_journal(store, "app", "run-me", {"phase": "completed", "previous_key_id": ""}, unlock=True, now=NOW)
+
+    assert store.tags["rotor:phase"] == "completed"
+    assert not any(name.startswith("rotor:lock") for name in store.tags)
+
+
+def test_unlock_of_someone_elses_lock_is_refused():
+    store = TagStore(lock_tags())
+    with pytest.raises(RotorIAMError):
+        update_journal(store, "app", "run-me", {}, unlock=True, now=NOW, identity=ME)
+    assert store.writes == []
+
+
+# --- the planner resuming an interrupted run -----------------------------------
+
+
+def key(key_id, status="Active", created_minutes_ago=60 * 24 * 120, used=False):
+    return {"access_key_id": key_id, "status": status, "create_date": at(-created_minutes_ago),
+            "age_days": created_minutes_ago // 1440, "last_used_date": at(-1) if used else None}
+
+
+def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5):
+    return {"phase": phase, "current_key_id": current, "pending_key_id": pending, "previous_key_id": previous,
+            "run_id": "run-dead", "updated": at(-updated_minutes_ago), "inactive_since": None}
+
+
+def test_resume_distributing_recovers_the_new_key_from_hosts_that_hold_it():
+    keys = [key("AKIAOLD", used=True), key("AKIANEW", created_minutes_ago=6)]
+    hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"], "web3": ["AKIAOLD"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("distributing", "AKIAOLD", "AKIANEW"))
+
+    assert result["due"] is True and result["error"] is None
+    assert result["old_key_id"] == "AKIAOLD"
+    assert result["new_key_id"] == "AKIANEW" and result["new_key_holders"] == ["web1"]
+    assert result["free_slot_key_id"] is None and result["replace_key_id"] is None
+    assert "resuming run run-dead" in result["reason"]
+
+
+def test_resume_with_no_host_holding_the_new_key_replaces_it():
+    keys = [key("AKIAOLD", used=True), key("AKIANEW", created_minutes_ago=6)]
+    hosts = {"web1": ["AKIAOLD"], "web2": ["AKIAOLD"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("distributing", "AKIAOLD", "AKIANEW"))
+
+    assert result["replace_key_id"] == "AKIANEW" and result["new_key_id"] is None
+    assert result["error"] is None and "secret is lost" in result["reason"]
+
+
+def test_resume_creating_deletes_the_key_the_dead_run_never_recorded():
+    keys = [key("AKIAOLD", used=True), key("AKIAORPHAN", created_minutes_ago=4)]
+    hosts = {"web1": ["AKIAOLD"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("creating", "AKIAOLD", updated_minutes_ago=5))
+
+    assert result["replace_key_id"] == "AKIAORPHAN" and result["error"] is None
+
+
+def test_resume_creating_leaves_a_key_older_than_the_run_to_the_two_key_rules():
+    keys = [key("AKIAOLD", used=True), key("AKIAOTHER", created_minutes_ago=600, used=True)]
+
+    result = plan_user("app", keys, {"web1": ["AKIAOLD"]}, now=NOW, journal=journal("creating", "AKIAOLD", updated_minutes_ago=5))
+
+    assert result["replace_key_id"] is None
+    assert result["other_key"]["class"] == "in_use" and result["error"]
+
+
+def test_resume_cutover_finishes_without_reactivating_when_every_host_moved():
+    keys = [key("AKIAOLD", "Inactive"), key("AKIANEW", created_minutes_ago=30, used=True)]
+    hosts = {"web1": ["AKIANEW"], "web2": ["AKIANEW"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("cutover", current="AKIANEW", previous="AKIAOLD"))
+
+    assert result["old_key_id"] == "AKIAOLD" and result["new_key_id"] == "AKIANEW"
+    assert result["reactivate_old"] is False and result["stale_inactive_key_ids"] == []
+
+
+def test_resume_reactivates_an_inactive_old_key_that_a_host_still_holds():
+    keys = [key("AKIAOLD", "Inactive"), key("AKIANEW", created_minutes_ago=30, used=True)]
+    hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("rolling_back", current="AKIAOLD", pending="AKIANEW"))
+
+    assert result["reactivate_old"] is True and result["new_key_holders"] == ["web1"]
+
+
+def test_cutover_with_the_old_key_already_deleted_just_closes_the_journal():
+    keys = [key("AKIANEW", created_minutes_ago=30, used=True)]
+
+    result = plan_user("app", keys, {"web1": ["AKIANEW"]}, now=NOW, journal=journal("cutover", current="AKIANEW", previous="AKIAOLD"))
+
+    assert result["finish_journal"] is True
+    assert result["old_key_id"] == "AKIANEW" and result["due"] is False
+
+
+def test_a_completed_journal_does_not_resume():
+    keys = [key("AKIAOLD", used=True)]
+    result = plan_user("app", keys, {"web1": ["AKIAOLD"]}, now=NOW, journal=journal("completed", current="AKIAOLD"))
+    assert result["resume"] is None and result["due"] is True  # 120 days old
+
+
+def test_journal_dates_the_deactivation_of_the_previous_key():
+    keys = [key("AKIAOLD", "Inactive", created_minutes_ago=60 * 24 * 200), key("AKIANEW", created_minutes_ago=60 * 24 * 10, used=True)]
+    entry = journal("completed", current="AKIANEW", previous="AKIAOLD")
+    entry["inactive_since"] = at(-60 * 24 * 2)
+
+    result = plan_user("app", keys, {"web1": ["AKIANEW"]}, now=NOW, journal=entry, delete_inactive_after_days=7)
+
+    assert result["stale_inactive_key_ids"] == []  # Inactive for 2 days only, though its successor is 10 days old
+
+
+@pytest.mark.parametrize(
+    "since, drain, wait",
+    [({"app": at(-1)}, 300, 240), ({"app": at(-10)}, 300, 0), ({"app": None}, 30, 30), ({"app": at(-1), "db": at(-4)}, 300, 240)],
+    ids=["partly-drained", "drained", "unknown-start", "longest-wait"],
+)
+def test_seconds_left_to_drain(since, drain, wait):
+    assert seconds_left_to_drain(since, list(since), drain, now=NOW) == wait
