@@ -30,6 +30,7 @@ options:
     type: str
     aliases: [user]
   user_names:
+    version_added: 0.2.0
     description:
       - Names of the IAM users whose keys to list, from the credential report; their key ids are looked up with
         C(ListAccessKeys) (one call per user).
@@ -37,12 +38,14 @@ options:
     type: list
     elements: str
   all_users:
+    version_added: 0.2.0
     description:
       - List the keys of every IAM user of the account (and of the root user, as C(<root_account>)), from the
         credential report.
     type: bool
     default: false
   resolve_key_ids_for:
+    version_added: 0.2.0
     description:
       - With O(all_users=true), IAM users whose keys also get their ids, with C(ListAccessKeys) (one call per user).
       - A user of this list that does not exist is returned in RV(missing_users) rather than failing the task.
@@ -62,6 +65,7 @@ options:
     type: bool
     default: true
   report_max_age:
+    version_added: 0.2.0
     description:
       - With O(user_names) or O(all_users), the oldest credential report, in seconds, to answer from. An older
         report (or none) makes the module call C(GenerateCredentialReport) and wait for the new one.
@@ -70,6 +74,7 @@ options:
     type: int
     default: 14400
   report_timeout:
+    version_added: 0.2.0
     description:
       - Seconds to wait for IAM to finish generating the credential report.
     type: int
