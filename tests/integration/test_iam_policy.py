@@ -164,14 +164,12 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
             ("check", "rotor.iam.rotate", {}, True),
             ("rotate-deactivate", "rotor.iam.rotate", {"rotor_old_key_action": "deactivate"}, False),
             ("delete-inactive", "rotor.iam.rotate", {"rotor_delete_inactive_after_days": 0}, False),
+            ("audit", "rotor.iam.audit", {"rotor_report_dir": str(report_dir), "rotor_audit_fail_on_due": False}, False),
         ]
-        if (REPO / "playbooks" / "audit.yml").is_file():
-            runs.append(("audit", "rotor.iam.audit", {"rotor_report_dir": str(report_dir), "rotor_audit_fail_on_due": False}, False))
-        else:
-            runs.append(("audit-module", str(write_audit_module_playbook(tmp_path)), {}, False))
         for label, playbook, extra_vars, check in runs:
             observed[label] = qualified(run_as(identity, endpoint, playbook, inventory, tmp_path, label, extra_vars, check))
     keys = key_statuses(endpoint, user)
+    assert sorted(path.suffix for path in report_dir.iterdir()) == [".html", ".json", ".md"], "the audit wrote no report"
     assert old_id not in keys and list(keys.values()) == ["Active"], f"the rotation did not complete: {keys}"
 
     granted = set(policy_actions(load_rotation_policy()))
@@ -182,13 +180,3 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
     assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
     assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
 
-
-def write_audit_module_playbook(workdir: Path) -> Path:
-    """The account-wide key listing the audit playbook is built on, for trees where it has not landed."""
-    path = workdir / "audit-module.yml"
-    path.write_text(
-        "---\n- name: List every user's keys from the credential report\n  hosts: localhost\n  gather_facts: false\n"
-        "  tasks:\n    - name: All users\n      rotor.iam.access_key_info:\n        all_users: true\n"
-        "        endpoint_url: \"{{ rotor_aws_endpoint_url }}\"\n        region: \"{{ rotor_aws_region }}\"\n"
-    )
-    return path
