@@ -109,6 +109,7 @@ def private_data_dir(
     check: bool = False,
     host_overrides: Dict[str, Dict[str, object]] = None,
     playbook: str = "rotor.iam.rotate",
+    credential: str = "file",
 ) -> Path:
     """The private data dir AWX would hand to ansible-runner for this job."""
     base.mkdir(parents=True)
@@ -121,17 +122,22 @@ def private_data_dir(
     if host_overrides:
         write_json(inventory / "overrides.yml", {"all": {"children": {"rotor_fleet": {"hosts": host_overrides}}}}, 0o644)
 
-    # Credential with a file injector: the key is in a 0600 file in the private data dir, the
-    # environment only names the file, so neither the job's environment nor its events hold it.
     _name, access_key_id, secret = rotator
-    credentials = base / "aws_credentials"
-    fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
+    if credential == "file":
+        # A custom credential type with a file injector: the key is in a 0600 file in the private
+        # data dir and the environment only names the file, so no job artifact can hold it.
+        credentials = base / "aws_credentials"
+        fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
+        injected = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+    else:
+        # AWX's built-in "Amazon Web Services" credential type: environment variables.
+        injected = {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
     write_json(
         base / "env" / "envvars",
         {
-            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+            **injected,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_DEFAULT_REGION": endpoint.region,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -170,10 +176,10 @@ def run_job(endpoint: IAMEndpoint, pdd: Path, ident: str) -> RunnerJob:
     return RunnerJob(pdd, ident, completed, seconds, endpoint.calls()["calls"])
 
 
-def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str]) -> None:
+def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str], except_files=()) -> None:
     """No secret in any file of the job's artifacts (events, stdout, command, fact cache) nor on the CLI."""
     leaks = []
-    files = [path for path in job.artifact_dir.rglob("*") if path.is_file()]
+    files = [path for path in job.artifact_dir.rglob("*") if path.is_file() and path.name not in except_files]
     assert any(path.parent.name == "job_events" for path in files), f"no job events in {job.artifact_dir}"
     for label, secret in secrets.items():
         assert secret and len(secret) >= 20, f"{label} is not a secret access key"
@@ -295,11 +301,13 @@ def test_rotation_job_succeeds_and_publishes_its_summary(job_endpoint, seeded, i
 
 
 def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, installed_collections, tmp_path):
-    """A "Check" job (--check --diff in env/cmdline): no IAM write, no host change, successful,
-    and the artifacts say what a run would do."""
+    """A "Check" job (--check --diff in env/cmdline), with the credentials as environment variables
+    (AWX's built-in AWS credential type): no IAM write, no host change, successful, no secret in the
+    job events or output, and the artifacts say what a run would do."""
     user, old_id, fleet = seeded["user"], seeded["old_id"], seeded["fleet"]
     before = file_states(fleet)
-    pdd = private_data_dir(tmp_path / "job-check", job_endpoint, installed_collections, fleet, seeded["rotator"], SURVEY, check=True)
+    pdd = private_data_dir(tmp_path / "job-check", job_endpoint, installed_collections, fleet, seeded["rotator"], SURVEY,
+                           check=True, credential="env")
 
     job = run_job(job_endpoint, pdd, "rotate-check")
 
@@ -309,7 +317,9 @@ def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, 
     assert key_statuses(job_endpoint, user) == {old_id: "Active"}
     assert file_states(fleet) == before, "the check job changed a credentials file"
     assert_hosts_on_key(fleet, old_id)
-    assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded))
+    # ansible-runner records the job's environment, injected credentials included, in the 0600 file
+    # artifacts/<ident>/command (AWX does not publish it); every other artifact must be clean.
+    assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded), except_files=("command",))
     assert re.search(rf"{user}: +ROTATE - key {old_id} is 120 days old", job.stdout), job.explain()
 
     artifacts = job.artifacts
