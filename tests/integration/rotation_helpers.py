@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -75,7 +76,43 @@ def playbook_env(endpoint) -> Dict[str, str]:
     return env
 
 
-def run_rotation(
+class RotationProcess:
+    """A running ``ansible-playbook rotor.iam.rotate``: wait for it, or SIGKILL it mid-run."""
+
+    def __init__(self, endpoint, command, env, workdir: Path, label: str, log_path: Path):
+        self.endpoint, self.command, self.workdir, self.label, self.log_path = endpoint, command, workdir, label, log_path
+        self.stdout_path, self.stderr_path = workdir / f"{label}.stdout", workdir / f"{label}.stderr"
+        self.began = time.monotonic()
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            # Its own process group, so a kill takes the forked workers and their modules with it.
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the whole run (ansible-playbook and its workers), as a cancelled job or a dead controller would."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float = PLAYBOOK_TIMEOUT) -> RotationRun:
+        try:
+            returncode = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            returncode = self.process.wait(10)
+        seconds = time.monotonic() - self.began
+        calls = self.endpoint.calls()["calls"]
+        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return RotationRun(self.command, returncode, self.stdout_path.read_text(errors="replace"),
+                           self.stderr_path.read_text(errors="replace"), log, self.log_path, seconds, calls)
+
+
+def spawn_rotation(
     endpoint,
     inventories: Iterable[str],
     workdir: Path,
@@ -84,11 +121,13 @@ def run_rotation(
     verbosity: int = 0,
     diff: bool = False,
     label: str = "run",
-) -> RotationRun:
-    """ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment.
+    env_extra: Optional[Dict[str, str]] = None,
+    reset_calls: bool = True,
+) -> RotationProcess:
+    """Start ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment.
 
     Extra variables go through a JSON vars file; the endpoint's call counters are reset
-    just before the run and read just after it (RotationRun.calls).
+    just before the run (unless ``reset_calls`` is false) and read when it is waited for.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -111,24 +150,15 @@ def run_rotation(
         command.append("-" + "v" * verbosity)
     env = playbook_env(endpoint)
     env["ANSIBLE_LOG_PATH"] = str(log_path)
-    endpoint.reset_calls()
-    began = time.monotonic()
-    completed = subprocess.run(
-        command,
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
-    )
-    seconds = time.monotonic() - began
-    calls = endpoint.calls()["calls"]
-    (workdir / f"{label}.stdout").write_text(completed.stdout)
-    (workdir / f"{label}.stderr").write_text(completed.stderr)
-    log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return RotationRun(command, completed.returncode, completed.stdout, completed.stderr, log, log_path, seconds, calls)
+    env.update(env_extra or {})
+    if reset_calls:
+        endpoint.reset_calls()
+    return RotationProcess(endpoint, command, env, workdir, label, log_path)
+
+
+def run_rotation(endpoint, inventories: Iterable[str], workdir: Path, **options) -> RotationRun:
+    """Run ansible-playbook rotor.iam.rotate to the end (see spawn_rotation for the options)."""
+    return spawn_rotation(endpoint, inventories, workdir, **options).wait()
 
 
 # --------------------------------------------------------------------------- IAM

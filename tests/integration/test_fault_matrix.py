@@ -1,0 +1,439 @@
+"""The fault matrix: a rotation hit by one fault, then run again, loses nothing.
+
+Each case seeds an IAM user with a 120-day-old key used by a real fleet, runs
+``ansible-playbook rotor.iam.rotate`` with one fault (IAM endpoint fault injection,
+a SIGKILLed controller, an unreachable host, a failing application, a rival run),
+then runs the rotation again without the fault. A monitor thread watches IAM and
+every host's credentials file during both runs. Afterwards:
+
+- the user has at most two keys at every moment, and exactly one key at the end;
+- every host holds that key, it is Active, and the host's consumer is healthy on it;
+- no key is left that no host holds (no orphan), and the old key is gone;
+- at no moment was a host's key deleted or Inactive while the host held it (the old key is
+  retired only after every host moved);
+- no secret (old or new) appears at -vvvv, in --diff output, ANSIBLE_LOG_PATH, the fact
+  cache, retry files, or files left in the controller's or the hosts' temporary directories.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
+    KeyWatcher,
+    assert_hosts_on_key,
+    assert_no_secrets,
+    key_statuses,
+    secret_lines,
+    seed_user,
+    spawn_rotation,
+    write_host_overrides,
+)
+from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
+from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.slow
+
+USER = "fault-app"
+# Fast settings for the test endpoint, where nothing is eventually consistent unless asked to be.
+FAST = {"rotor_lock_settle_seconds": 0.5, "rotor_verify_timeout": 30}
+
+
+# --------------------------------------------------------------------------- the watcher of invariants
+
+
+class InvariantMonitor:
+    """Polls IAM (admin client) and every host's file; records moments that break the invariants."""
+
+    def __init__(self, endpoint, fleet, user: str, interval: float = 0.1):
+        self.iam = endpoint.boto3_client("iam")
+        self.fleet, self.user, self.interval = fleet, user, interval
+        self.violations: List[str] = []
+        self.max_keys = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def host_keys(self) -> Dict[str, str]:
+        keys = {}
+        for name in self.fleet.hosts:
+            try:
+                keys[name] = self.fleet.read_credentials(name)[0]
+            except (FleetError, OSError):  # mid-replace: read it next time
+                pass
+        return keys
+
+    def problems(self) -> List[str]:
+        held = self.host_keys()  # files first: IAM is then at least as new as the files
+        keys = {k["AccessKeyId"]: k["Status"] for k in self.iam.list_access_keys(UserName=self.user)["AccessKeyMetadata"]}
+        self.max_keys = max(self.max_keys, len(keys))
+        found = [f"{len(keys)} keys in IAM" for dummy in [1] if len(keys) > 2]
+        for host, key_id in held.items():
+            if keys.get(key_id) != "Active":
+                found.append(f"{host} holds {key_id}, which IAM has as {keys.get(key_id, 'deleted')}")
+        return found
+
+    def watch(self):
+        while not self.stopped.is_set():
+            try:
+                seen = self.problems()
+                if seen:
+                    time.sleep(0.3)  # a true violation outlasts the gap between reading files and IAM
+                    confirmed = [p for p in self.problems() if p in seen]
+                    self.violations.extend(f"{time.strftime('%H:%M:%S')} {p}" for p in confirmed)
+            except Exception as exc:  # pylint: disable=broad-except  # the endpoint is busy; look again
+                if "Throttling" not in str(exc) and "InternalFailure" not in str(exc):
+                    self.violations.append(f"monitor error: {exc}")
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(10)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def matrix_endpoint(tmp_path_factory):
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("fault-iam"))) as endpoint:
+        yield endpoint
+
+
+class Case:
+    """One matrix case: endpoint, fleet, runs (all at -vvvv --diff, with fact cache and retry files on)."""
+
+    def __init__(self, endpoint, tmp_path: Path, size: int = 3, mode: str = "local", batch_size=None):
+        endpoint.reset()
+        self.endpoint, self.tmp = endpoint, tmp_path
+        self.old_id, self.old_secret = seed_user(endpoint, USER, 120)
+        self.fleet = Fleet(str(tmp_path / "fleet"), size, mode=mode, endpoint_url=endpoint.endpoint_url,
+                           region=endpoint.region, users=USER, initial_keys={USER: (self.old_id, self.old_secret)})
+        self.fleet.start()
+        self.fleet.write_inventory()
+        assert_hosts_on_key(self.fleet, self.old_id)
+        self.inventories = [self.fleet.inventory_path]
+        self.extra_vars = dict(FAST)
+        if batch_size:
+            self.extra_vars["rotor_batch_size"] = batch_size
+        self.runs = []
+        self.numbers = iter(range(1, 20))
+        for name in ("facts", "retry", "local-tmp", "remote-tmp"):
+            (tmp_path / name).mkdir()
+
+    def env(self) -> Dict[str, str]:
+        return {
+            "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(self.tmp / "facts"),
+            "ANSIBLE_RETRY_FILES_ENABLED": "true",
+            "ANSIBLE_RETRY_FILES_SAVE_PATH": str(self.tmp / "retry"),
+            "ANSIBLE_LOCAL_TEMP": str(self.tmp / "local-tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(self.tmp / "remote-tmp"),
+        }
+
+    def spawn(self, extra_vars=None, inventories=(), reset_calls=True):
+        variables = dict(self.extra_vars, **(extra_vars or {}))
+        return spawn_rotation(self.endpoint, self.inventories + list(inventories), self.tmp / "runs",
+                              extra_vars=variables, verbosity=4, diff=True, label=f"run{next(self.numbers)}",
+                              env_extra=self.env(), reset_calls=reset_calls)
+
+    def run(self, **options):
+        result = self.spawn(**options).wait()
+        self.runs.append(result)
+        return result
+
+    def keep(self, process):
+        result = process.wait()
+        self.runs.append(result)
+        return result
+
+    def stop(self):
+        self.fleet.stop()
+
+    # ------------------------------------------------------------------ the invariants
+
+    def assert_invariants(self, monitor: InvariantMonitor):
+        keys = key_statuses(self.endpoint, USER)
+        assert len(keys) == 1, f"expected exactly one key after the second run (no orphan, old key gone): {keys}"
+        (new_id, status), = keys.items()
+        assert status == "Active"
+        assert new_id != self.old_id, "the rotation did not happen"
+        assert_hosts_on_key(self.fleet, new_id)
+        assert monitor.max_keys <= 2
+        assert not monitor.violations, "invariants broken during the runs:\n  " + "\n  ".join(monitor.violations[:20])
+        journal = {t["Key"]: t["Value"] for t in self.endpoint.boto3_client("iam").list_user_tags(UserName=USER)["Tags"]}
+        assert journal.get("rotor:phase") == "completed", journal
+        assert not any(name.startswith("rotor:lock") for name in journal), f"lock left behind: {journal}"
+        return new_id
+
+    def assert_no_secret_anywhere(self):
+        secrets = {"old secret": self.old_secret, "admin secret": self.endpoint.admin_secret_access_key}
+        new_secret = self.fleet.read_credentials(self.fleet.hosts[0])[1]
+        if new_secret != self.old_secret:
+            secrets["new secret"] = new_secret
+        for run in self.runs:
+            assert_no_secrets(run, secrets)
+        leaks = []
+        credentials_files = {Path(self.fleet.credentials_file(name)).resolve() for name in self.fleet.hosts}
+        roots = [self.tmp / "facts", self.tmp / "retry", self.tmp / "local-tmp", self.tmp / "remote-tmp", self.tmp / "runs",
+                 Path(self.fleet.workdir)]
+        for root in roots:
+            for path in root.rglob("*"):
+                if not path.is_file() or path.resolve() in credentials_files or path.name.endswith(".vars.json"):
+                    continue
+                try:
+                    text = path.read_text(errors="replace")
+                except OSError:
+                    continue
+                leaks += [f"{label} in {path} (lines {secret_lines(text, secret)[:5]})" for label, secret in secrets.items() if secret in text]
+        assert not leaks, "secrets left in files:\n  " + "\n  ".join(leaks)
+
+
+@pytest.fixture
+def case(matrix_endpoint, tmp_path):
+    made = []
+
+    def make(**options):
+        made.append(Case(matrix_endpoint, tmp_path, **options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.stop()
+    matrix_endpoint.clear_faults()
+    matrix_endpoint.configure(new_key_propagation_seconds=0)
+
+
+def finish_and_check(current, monitor, first):
+    """The second run (no fault) completes the rotation; invariants and secrets hold."""
+    current.endpoint.clear_faults()
+    current.endpoint.configure(new_key_propagation_seconds=0)
+    second = current.run()
+    assert second.returncode == 0, f"first run:\n{first.explain()}\n\nsecond run:\n{second.explain()}"
+    monitor.stopped.set()
+    monitor.thread.join(10)
+    current.assert_invariants(monitor)
+    current.assert_no_secret_anywhere()
+    return second
+
+
+def wait_for(condition, timeout=120, interval=0.05, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# --------------------------------------------------------------------------- cases: IAM faults
+
+
+@pytest.mark.parametrize("action", ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "TagUser"])
+def test_throttling_on_each_iam_write(case, action):
+    """Throttling on the first three calls of one IAM write: retried, the first run completes."""
+    current = case()
+    current.endpoint.inject(action, "throttle", count=3)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode == 0, first.explain()
+        assert current.endpoint.calls()["faulted"].get(action) == 3
+        finish_and_check(current, monitor, first)
+
+
+def test_5xx_on_create_access_key_until_the_run_gives_up(case):
+    """CreateAccessKey answers 500 every time: the run fails before any host changes; the next run rotates."""
+    current = case()
+    current.endpoint.inject("CreateAccessKey", "5xx", count=50)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode != 0, first.explain()
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active"}, "an orphan key was left"
+        assert_hosts_on_key(current.fleet, current.old_id)
+        finish_and_check(current, monitor, first)
+
+
+def test_5xx_on_create_access_key_then_recovery(case):
+    """Two 500s on CreateAccessKey: reconciled and retried within the same run."""
+    current = case()
+    current.endpoint.inject("CreateAccessKey", "5xx", count=2)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode == 0, first.explain()
+        finish_and_check(current, monitor, first)
+
+
+def test_latency_past_the_client_timeout(case):
+    """Deactivating the old key takes longer than the client waits: the call times out (IAM still
+    carries it out); the run stops; the next run finds every host on the new key and finishes."""
+    current = case()
+    current.extra_vars["rotor_aws_config"] = {"read_timeout": 2, "connect_timeout": 2}
+    current.endpoint.inject("UpdateAccessKey", "latency", count=1, delay=6)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode != 0, first.explain()
+        assert "timeout" in first.stdout.lower() or "timed out" in first.stdout.lower(), first.explain()
+        time.sleep(5)  # let the delayed call land
+        finish_and_check(current, monitor, first)
+
+
+def test_new_key_rejected_past_verify_timeout(case):
+    """The new key is still rejected when rotor_verify_timeout runs out: deleted, no host touched."""
+    current = case()
+    current.endpoint.configure(new_key_propagation_seconds=60)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run(extra_vars={"rotor_verify_timeout": 4})
+        assert first.returncode != 0, first.explain()
+        assert "rotor_verify_timeout=4" in first.stdout, first.explain()
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active"}
+        assert_hosts_on_key(current.fleet, current.old_id)
+        finish_and_check(current, monitor, first)
+
+
+# --------------------------------------------------------------------------- cases: a controller that dies
+
+
+def test_sigkill_right_after_create(case):
+    """SIGKILL once CreateAccessKey answered (the run is waiting for the key to propagate): the next run
+    finds the pending key on no host, deletes it (its secret is gone) and rotates with a fresh one."""
+    current = case()
+    current.endpoint.configure(new_key_propagation_seconds=5)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        process = current.spawn()
+        wait_for(lambda: current.endpoint.call_count("CreateAccessKey") >= 1 or not process.running(), what="CreateAccessKey")
+        process.kill()
+        first = current.keep(process)
+        assert first.returncode != 0, first.explain()
+        keys = key_statuses(current.endpoint, USER)
+        assert len(keys) == 2, f"the kill came too late or too early: {keys}"
+        pending = next(k for k in keys if k != current.old_id)
+        second = finish_and_check(current, monitor, first)
+        assert pending not in key_statuses(current.endpoint, USER)
+        assert "secret is lost" in second.stdout, second.explain()
+
+
+def test_sigkill_after_half_the_hosts(case):
+    """One host per batch; SIGKILL once two of four hosts hold the new key: the next run recovers the new
+    key from those hosts, moves the other two and finishes."""
+    current = case(size=4, batch_size=1)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        process = current.spawn()
+
+        def half_moved():
+            moved = [h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id]
+            return len(moved) >= 2 or not process.running()
+
+        wait_for(half_moved, what="two hosts on the new key")
+        process.kill()
+        first = current.keep(process)
+        assert first.returncode != 0, first.explain()
+        moved = sorted(h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id)
+        assert 2 <= len(moved) < 4, f"hosts on the new key when killed: {moved}"
+        pending = current.fleet.read_credentials(moved[0])[0]
+        second = finish_and_check(current, monitor, first)
+        assert key_statuses(current.endpoint, USER) == {pending: "Active"}, "the recovered key was not the one kept"
+        assert "recovered " + pending in second.stdout, second.explain()
+
+
+def test_sigkill_after_deactivate(case):
+    """SIGKILL while the deactivated old key drains: the next run waits out the rest and deletes it."""
+    current = case()
+    current.extra_vars["rotor_drain_seconds"] = 8
+    iam = current.endpoint.boto3_client("iam")
+
+    def old_inactive():
+        keys = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]}
+        return keys.get(current.old_id) == "Inactive"
+
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        process = current.spawn()
+        wait_for(lambda: old_inactive() or not process.running(), interval=0.1, what="the old key to go Inactive")
+        time.sleep(1)  # past the journal's cutover record, into the drain wait
+        process.kill()
+        first = current.keep(process)
+        assert first.returncode != 0, first.explain()
+        assert key_statuses(current.endpoint, USER).get(current.old_id) == "Inactive"
+        finish_and_check(current, monitor, first)
+
+
+# --------------------------------------------------------------------------- cases: hosts and applications
+
+
+@pytest.mark.ssh
+def test_host_unreachable_mid_rollout(case):
+    """SSH fleet, one host per batch: host3 becomes unreachable once host1 moved. The run rolls back
+    (host3 never got the key); the next run, with host3 back, rotates everything."""
+    try:
+        ensure_sshd()
+    except (FleetError, OSError) as exc:
+        pytest.skip(f"SSH fleet needs openssh-server: {exc}")
+    current = case(mode="ssh", batch_size=1)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        with KeyWatcher(current.fleet, "host1", current.old_id, lambda: current.fleet.block("host3")):
+            first = current.run()
+        assert first.returncode != 0, first.explain()
+        assert "host3" in first.stdout
+        current.fleet.unblock("host3")
+        finish_and_check(current, monitor, first)
+
+
+def test_health_check_failing_after_deactivate(case, tmp_path):
+    """host2 runs a job that still uses the old key: its health check fails once the old key is Inactive.
+    The old key is reactivated and every host restored; the next run (the job fixed) completes."""
+    current = case()
+    flag = tmp_path / "old-key-disabled"
+    check = f"test ! -e {flag}"
+    overrides = write_host_overrides(tmp_path / "host2.yml", {"host2": {"rotor_health_check": {"command": check, "retries": 2, "delay": 1}}})
+    iam = current.endpoint.boto3_client("iam")
+    stop = threading.Event()
+
+    def job_on_old_key():  # the flag stands for "this host's job can no longer authenticate"
+        while not stop.is_set():
+            keys = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]}
+            if keys.get(current.old_id) == "Inactive":
+                flag.touch()
+            elif flag.exists():
+                flag.unlink()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=job_on_old_key, daemon=True)
+    watcher.start()
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        try:
+            first = current.run(inventories=[overrides])
+        finally:
+            stop.set()
+            watcher.join(5)
+        assert first.returncode != 0, first.explain()
+        assert "host2" in first.stdout and "after deactivating the old key" in first.stdout, first.explain()
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active"}
+        assert_hosts_on_key(current.fleet, current.old_id)
+        if flag.exists():
+            flag.unlink()
+        finish_and_check(current, monitor, first)
+
+
+def test_two_runs_at_once_on_the_same_user(case):
+    """Two rotations start together: one goes on, the other stops at once naming the owner of the lock."""
+    current = case()
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        one = current.spawn()
+        two = current.spawn(reset_calls=False)
+        first, rival = current.keep(one), current.keep(two)
+        outcomes = sorted([first.returncode == 0, rival.returncode == 0])
+        assert outcomes == [False, True], f"exactly one run must win:\n{first.explain()}\n\n{rival.explain()}"
+        loser = first if first.returncode else rival
+        assert "locked" in loser.stdout and "rotor_break_lock" in loser.stdout or "at the same moment" in loser.stdout, loser.explain()
+        winner = rival if first.returncode else first
+        finish_and_check(current, monitor, winner)
