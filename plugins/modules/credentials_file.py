@@ -94,6 +94,7 @@ options:
         when none does and the newest backup marks a file that did not exist, remove the file).
       - Fails, changing nothing, when no backup holds it.
     type: str
+    version_added: 0.2.0
   return_secret:
     description:
       - With O(state=read), also return the secret access key the file holds, in RV(secret_access_key).
@@ -101,6 +102,7 @@ options:
         Always set C(no_log) on a task that uses it.
     type: bool
     default: false
+    version_added: 0.2.0
   secret_access_key:
     description:
       - The secret access key to write. It is never returned, logged or shown in a diff.
