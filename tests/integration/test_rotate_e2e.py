@@ -156,6 +156,7 @@ def test_check_mode_changes_nothing_and_shows_the_plan(rotor_endpoint, make_flee
 
     assert run.returncode == 0, run.explain()
     assert run.writes() == NO_WRITES, run.calls
+    assert run.calls.get("TagUser", 0) == 0 and run.calls.get("UntagUser", 0) == 0, f"check mode wrote the journal: {run.calls}"
     assert file_states(fleet) == before_files, "check mode changed a credentials file (bytes, mtime or mode)"
     assert {name: credentials_dir_files(fleet, name) for name in fleet.hosts} == before_dirs, "check mode left files"
     assert key_statuses(rotor_endpoint, user) == {old_id: "Active"}
