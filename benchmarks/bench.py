@@ -30,13 +30,18 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "integration")]
 
+import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position
 from call_counter import CallCounter  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
-from integration import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position
+
+try:  # the audit and its helpers arrived after the rotation; older trees lack them
+    import audit_helpers  # noqa: E402  pylint: disable=wrong-import-position
+    from iam_endpoint import seed  # noqa: E402  pylint: disable=wrong-import-position
+except ImportError:
+    audit_helpers = seed = None
 
 RESULTS = os.path.join(HERE, "RESULTS.md")
 CALLBACKS = os.path.join(HERE, "callback_plugins")
@@ -147,6 +152,40 @@ def task_profile(timing_file):
     return rows
 
 
+def timing_text(timing_file):
+    """Every task of one run, in order: start, seconds, action, name, host statuses."""
+    lines = []
+    clock = 0.0
+    for row in task_profile(timing_file):
+        lines.append("%6.1f %5.1f  %-30s %-72s ran %d skipped %d" % (
+            clock, row["seconds"], row["action"][:30], row["name"][:72], row["ran"], row["skipped"]))
+        clock += row["seconds"]
+    return "\n".join(lines)
+
+
+CONTROLLER_ACTIONS = {"set_fact", "debug", "fail", "assert", "include_role", "include_tasks", "import_role",
+                      "validate_argument_spec", "set_stats", "meta", "add_host", "group_by"}
+CATEGORIES = ("module on each host", "per-host bookkeeping (controller only, or skipped)", "once, on the controller")
+
+
+def category(row):
+    """Which of CATEGORIES a task row belongs to."""
+    if row["ran"] + row["skipped"] <= 1:
+        return CATEGORIES[2]
+    if row["ran"] and row["action"].rpartition(".")[2] not in CONTROLLER_ACTIONS:
+        return CATEGORIES[0]
+    return CATEGORIES[1]
+
+
+def profile_breakdown(rows):
+    """{category: [task starts, seconds]} for one run."""
+    out = {name: [0, 0.0] for name in CATEGORIES}
+    for row in rows:
+        out[category(row)][0] += 1
+        out[category(row)][1] += row["seconds"]
+    return out
+
+
 def summarize_profile(rows, top=12):
     """Tasks grouped by name, slowest first: name, seconds, runs (task starts), host results."""
     grouped = {}
@@ -216,7 +255,7 @@ class Bench:
         log("starting a %s fleet of %d hosts" % (mode, size))
         entry = {"mode": mode, "size": size, "forks": forks, "ping": [], "rotate": [], "runs": []}
         with Fleet(fleet_dir, size, mode=mode, endpoint_url=self.endpoint.endpoint_url, region=self.endpoint.region,
-                   users=user, initial_keys={user: (key_id, secret)}) as fleet:
+                   users=user, initial_keys={user: (key_id, secret)}, pipelining=args.ssh_pipelining == "on") as fleet:
             inventory = fleet.write_inventory()
             common = {"ANSIBLE_FORKS": forks, "ANSIBLE_CALLBACK_PLUGINS": CALLBACKS,
                       "ANSIBLE_CALLBACKS_ENABLED": "rotor_bench_timing"}
@@ -274,68 +313,31 @@ class Bench:
     # ---------------------------------------------------------------- audit
 
     def measure_audit(self, users):
-        if not os.path.exists(AUDIT_PLAYBOOK):
-            log("audit: playbooks/audit.yml does not exist yet; not available")
+        if not os.path.exists(AUDIT_PLAYBOOK) or audit_helpers is None or seed is None:
+            log("audit: playbooks/audit.yml or its test helpers are missing; not available")
             self.results["audit"].append({"users": users, "available": False})
             return None
         log("audit: seeding an account of %d users" % users)
         self.endpoint.reset()
         self.endpoint.configure(new_key_propagation_seconds=self.args.propagation)
         began = time.monotonic()
-        seed_account(self.endpoint, users)
-        seeded = time.monotonic() - began
-        entry = {"users": users, "available": True, "seconds": [], "calls": None, "seed_seconds": seeded}
+        seed.seed_account(self.endpoint, users=users)
+        entry = {"users": users, "available": True, "seconds": [], "calls": None,
+                 "seed_seconds": time.monotonic() - began}
+        audit_helpers.PLAYBOOK_TIMEOUT = self.args.timeout
+        extra_vars = {"rotor_audit_fail_on_due": False}
+        extra_vars.update(self.args.extra_vars)
         for repeat in range(self.args.repeat):
             label = "audit-%d-%d" % (users, repeat + 1)
-            self.endpoint.reset_calls()
-            seconds, completed = run_audit(self.endpoint, os.path.join(self.workdir, "runs"), label, self.args)
-            calls = self.endpoint.calls()["calls"]
-            if completed.returncode != 0:
-                raise BenchError("audit failed (rc %d):\n%s\n%s" % (completed.returncode, completed.stdout[-5000:],
-                                                                     completed.stderr[-2000:]))
-            entry["seconds"].append(seconds)
-            entry["calls"] = calls
-            log("audit %d users, run %d: %.1fs, %d calls" % (users, repeat + 1, seconds, sum(calls.values())))
+            run = audit_helpers.run_audit(self.endpoint, os.path.join(self.workdir, "runs"), extra_vars=extra_vars, label=label)
+            if run.returncode != 0:
+                raise BenchError("audit failed:\n" + run.explain())
+            entry["seconds"].append(run.seconds)
+            entry["calls"] = dict(run.calls)
+            log("audit %d users, run %d: %.1fs, %d calls" % (users, repeat + 1, run.seconds, sum(run.calls.values())))
         entry["median"] = median(entry["seconds"])
         self.results["audit"].append(entry)
         return entry
-
-
-def seed_account(endpoint, users):
-    """An account of `users` IAM users with keys of mixed age and state (tests/iam_endpoint/seed.py if present)."""
-    try:
-        from iam_endpoint import seed  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        seed = None
-    if seed is not None and hasattr(seed, "seed_account"):
-        return seed.seed_account(endpoint, users=users)
-    iam = endpoint.boto3_client("iam")
-    for index in range(users):
-        name = "audit-user-%04d" % index
-        iam.create_user(UserName=name)
-        if index % 4:
-            key = iam.create_access_key(UserName=name)["AccessKey"]
-            if index % 3 == 0:
-                endpoint.backdate(name, key["AccessKeyId"], 200)
-    return None
-
-
-def run_audit(endpoint, workdir, label, args):
-    os.makedirs(workdir, exist_ok=True)
-    variables = {"rotor_aws_endpoint_url": endpoint.endpoint_url, "rotor_aws_region": endpoint.region}
-    variables.update(args.extra_vars)
-    vars_file = os.path.join(workdir, label + ".vars.json")
-    with open(vars_file, "w") as handle:
-        json.dump(variables, handle)
-    command = [rotation_helpers.ansible_playbook(), "rotor.iam.audit", "-e", "@" + vars_file]
-    env = rotation_helpers.playbook_env(endpoint)
-    began = time.monotonic()
-    completed = subprocess.run(command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True,
-                               text=True, timeout=args.timeout, check=False)
-    seconds = time.monotonic() - began
-    with open(os.path.join(workdir, label + ".stdout"), "w") as handle:
-        handle.write(completed.stdout + completed.stderr)
-    return seconds, completed
 
 
 # --------------------------------------------------------------------------- reports
@@ -416,8 +418,11 @@ def audit_table(results):
 def profile_text(entry, top=12):
     tasks, count, total = summarize_profile(entry["profile"], top)
     rows = [(task["name"][:70], "%.1f" % task["seconds"], task["starts"], task["ran"], task["skipped"]) for task in tasks]
-    title = "%s, %d hosts (median run): %d task starts, %.1fs in tasks" % (entry["mode"], entry["size"], count, total)
-    return title + "\n\n" + table(rows, ("task", "s", "starts", "host results", "skipped"))
+    title = "%s, %d hosts (median run, %.1fs): %d task starts, %.1fs in tasks, the rest is ansible-playbook start-up" % (
+        entry["mode"], entry["size"], entry["rotate_median"], count, total)
+    kinds = [(name, starts, "%.1f" % seconds) for name, (starts, seconds) in profile_breakdown(entry["profile"]).items()]
+    return "\n\n".join((title, table(kinds, ("kind of task", "task starts", "s")),
+                         table(rows, ("slowest tasks", "s", "starts", "host results", "skipped"))))
 
 
 def render(results, facts, args):
@@ -472,6 +477,8 @@ def parse_args(argv):
     parser.add_argument("--calls-sizes", default="5,50", help="sizes whose calls per rotation are tabled (default %(default)s)")
     parser.add_argument("--audit-users", default="100,1000", help="account sizes for the audit ('' skips it; default %(default)s)")
     parser.add_argument("--forks", type=int, default=0, help="forks for ping and rotate (default: the fleet size)")
+    parser.add_argument("--ssh-pipelining", choices=["on", "off"], default="on",
+                        help="ansible_pipelining in the SSH fleet's inventory (default %(default)s)")
     parser.add_argument("--propagation", type=float, default=0, help="endpoint new-key propagation delay in seconds (default 0)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds before a playbook run is abandoned")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -482,6 +489,7 @@ def parse_args(argv):
     parser.add_argument("--profile", action="store_true", help="print the per-task profile of every fleet size")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    parser.add_argument("--timing", metavar="FILE", help="only print every task of one run's *.timing.json and exit")
     parser.add_argument("--workdir", help="keep fleets, logs and timings here (default: a new temporary directory)")
     args = parser.parse_args(argv)
     args.argv = list(argv)
@@ -505,6 +513,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.timing:
+        print(timing_text(args.timing))
+        return 0
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="rotor-bench-"))
     os.makedirs(os.path.join(workdir, "cp"), exist_ok=True)
     facts = machine_facts()
