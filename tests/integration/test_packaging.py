@@ -40,7 +40,7 @@ JUNK = [
 # What a user of the tarball needs.
 REQUIRED = [
     "MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "meta/runtime.yml", "meta/execution-environment.yml",
-    "requirements.txt", "bindep.txt", "playbooks/rotate.yml", "roles/rotate/meta/argument_specs.yml",
+    "requirements.txt", "bindep.txt", "meta/requirements.txt", "meta/bindep.txt", "playbooks/rotate.yml", "roles/rotate/meta/argument_specs.yml",
     "docs/iam-policy.json", "docs/awx.md", "docs/execution-environment.yml",
 ]
 
@@ -183,14 +183,33 @@ def test_installed_tarball_plans_a_rotation_by_fqcn(installed_collections, tmp_p
 # --------------------------------------------------------------------------- the execution environment
 
 
+def create_build_context(definition: Path, work: Path) -> Path:
+    """``ansible-builder create`` for ``definition``; asserts the context is complete and returns it."""
+    context = work / "context"
+    created = run([tool("ansible-builder"), "create", "-f", str(definition), "-c", str(context),
+                   "--output-filename", "Containerfile"], clean_env(work / "none"), cwd=work)
+    assert created.returncode == 0, created.stdout + created.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert re.search(r'^ARG EE_BASE_IMAGE="[^"]+"', containerfile, re.M), containerfile[:500]
+    assert "ansible-core>=2.19,<2.20" in containerfile and "ansible-runner" in containerfile
+    assert "introspect" in containerfile and "ansible-galaxy collection install" in containerfile
+    for source in re.findall(r"^(?:COPY|ADD)\s+(?!--from)(\S+)", containerfile, re.M):
+        assert (context / source).exists(), f"Containerfile copies {source}, which is not in the build context"
+    for path in context.rglob("*"):
+        assert not path.is_symlink(), f"{path} is a symlink: it would not resolve in the image build"
+    return context
+
+
 def test_collection_declares_its_execution_environment_needs(installed_collections, tmp_path):
     """meta/execution-environment.yml names requirements.txt and bindep.txt, and ansible-builder's
     introspection (what the image build runs) finds boto3, botocore and the SSH client through it."""
     meta = yaml.safe_load((REPO / "meta" / "execution-environment.yml").read_text())
-    assert meta["dependencies"] == {"python": "requirements.txt", "system": "bindep.txt"}, meta
+    assert meta["dependencies"]["python"] == "requirements.txt" and meta["dependencies"]["system"] == "bindep.txt", meta
     for name in ("requirements.txt", "bindep.txt"):
         lines = [line for line in (REPO / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
         assert lines, f"{name} is empty"
+        # ansible-builder reads these names next to the definition; introspection at the collection root.
+        assert (REPO / "meta" / name).read_text() == (REPO / name).read_text(), f"meta/{name} differs from {name}"
 
     pip_out, bindep_out = tmp_path / "requirements.txt", tmp_path / "bindep.txt"
     introspected = run([tool("ansible-builder"), "introspect", "--sanitize", "--write-pip", str(pip_out),
@@ -205,42 +224,56 @@ def test_collection_declares_its_execution_environment_needs(installed_collectio
     assert re.search(r"^openssh-clients \[platform:rpm\].*# from collection rotor\.iam", system, re.M), system
 
 
-def test_ansible_builder_creates_a_complete_build_context(collection_tarball, tmp_path):
-    """``ansible-builder create`` on docs/execution-environment.yml (next to the tarball) writes a
-    Containerfile whose every COPY source exists in the context; replaying its galaxy stage offline
-    installs rotor.iam from the copied tarball."""
+def test_ansible_builder_creates_a_build_context_from_the_collection_definition(tmp_path):
+    """``ansible-builder create -f meta/execution-environment.yml`` (no container engine needed): a
+    Containerfile and a context holding our Python and system requirements and amazon.aws."""
+    work = tmp_path / "ee"
+    work.mkdir()
+
+    context = create_build_context(REPO / "meta" / "execution-environment.yml", work)
+
+    build = context / "_build"
+    assert (build / "requirements.txt").read_text() == (REPO / "requirements.txt").read_text()
+    assert (build / "bindep.txt").read_text() == (REPO / "bindep.txt").read_text()
+    galaxy = yaml.safe_load((build / "requirements.yml").read_text())
+    assert "amazon.aws" in [c["name"] for c in galaxy["collections"]], galaxy
+    containerfile = (context / "Containerfile").read_text()
+    assert "--user-pip=requirements.txt" in containerfile and "--user-bindep=bindep.txt" in containerfile
+
+
+def test_ansible_builder_creates_the_awx_image_context_with_the_tarball(collection_tarball, tmp_path):
+    """docs/execution-environment.yml (next to the tarball, as docs/awx.md says) gives a complete
+    context; replaying its galaxy stage offline installs amazon.aws's requirement and rotor.iam
+    from the copied tarball."""
     definition = yaml.safe_load((REPO / "docs" / "execution-environment.yml").read_text())
     assert definition["version"] == 3
     work = tmp_path / "ee"
     work.mkdir()
     shutil.copy2(REPO / "docs" / "execution-environment.yml", work / "execution-environment.yml")
     shutil.copy2(collection_tarball, work / collection_tarball.name)
-    context = work / "context"
 
-    created = run([tool("ansible-builder"), "create", "-f", str(work / "execution-environment.yml"), "-c", str(context),
-                   "--output-filename", "Containerfile"], clean_env(tmp_path / "none"), cwd=work)
+    context = create_build_context(work / "execution-environment.yml", work)
 
-    assert created.returncode == 0, created.stdout + created.stderr
+    build = context / "_build"
+    assert (build / "collections" / collection_tarball.name).is_file(), sorted(p.name for p in build.rglob("*"))
+    requirements = yaml.safe_load((build / "requirements.yml").read_text())
+    assert "amazon.aws" in [c["name"] for c in requirements["collections"]], requirements
     containerfile = (context / "Containerfile").read_text()
-    assert re.search(r'^ARG EE_BASE_IMAGE="[^"]+"', containerfile, re.M), containerfile[:500]
-    assert "ansible-core>=2.19,<2.20" in containerfile and "ansible-runner" in containerfile
-    assert "introspect" in containerfile and "ansible-galaxy collection install" in containerfile
-    for source in re.findall(r"^(?:COPY|ADD)\s+(?!--from)(\S+)", containerfile, re.M):
-        assert (context / source).exists(), f"Containerfile copies {source}, which is not in the build context"
-    requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
-    tarballs = [c["name"] for c in requirements["collections"] if c.get("type") == "file"]
-    assert tarballs == [f"collections/{collection_tarball.name}"], f"galaxy requirements name {tarballs}; galaxy.yml is {galaxy_version()}"
-    assert (context / "_build" / tarballs[0]).is_file()
-    assert "amazon.aws" in [c["name"] for c in requirements["collections"]]
+    galaxy_stage = containerfile.split("FROM base AS galaxy", 1)[1].split("\nFROM ", 1)[0]
+    installs = [line[4:] for line in galaxy_stage.splitlines() if line.startswith("RUN ") and "ansible-galaxy collection install" in line]
+    assert len(installs) == 2 and "rotor-iam-*.tar.gz" in installs[-1], installs
 
-    # The galaxy stage runs `ansible-galaxy collection install -r requirements.yml` in _build; offline,
-    # with amazon.aws already present (Galaxy is unreachable from here).
+    # Replay the stage here, offline (Galaxy is unreachable): amazon.aws is already in the target.
     target = tmp_path / "ee-collections"
     shutil.copytree(AMAZON_AWS, target / "ansible_collections" / "amazon" / "aws", symlinks=True)
-    galaxy = run([tool("ansible-galaxy"), "collection", "install", "--offline", "-r", "requirements.yml",
-                  "--collections-path", str(target)], clean_env(target), cwd=context / "_build")
-    assert galaxy.returncode == 0, galaxy.stdout + galaxy.stderr
-    assert (target / "ansible_collections" / "rotor" / "iam" / "meta" / "execution-environment.yml").is_file()
+    for command in installs:
+        command = command.replace("$ANSIBLE_GALAXY_CLI_COLLECTION_OPTS", "--offline").replace("/usr/share/ansible/collections", str(target))
+        command = command.replace("/build/", f"{build}/").replace("ansible-galaxy ", f"{tool('ansible-galaxy')} ", 1)
+        replayed = run(["bash", "-c", command], clean_env(target), cwd=build)
+        assert replayed.returncode == 0, f"{command}\n{replayed.stdout}{replayed.stderr}"
+    installed = target / "ansible_collections" / "rotor" / "iam"
+    assert json.loads((installed / "MANIFEST.json").read_text())["collection_info"]["version"] == galaxy_version()
+    assert (installed / "meta" / "execution-environment.yml").is_file()
 
 
 # --------------------------------------------------------------------------- the changelog
