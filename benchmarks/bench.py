@@ -421,8 +421,9 @@ def profile_text(entry, top=12):
     title = "%s, %d hosts (median run, %.1fs): %d task starts, %.1fs in tasks, the rest is ansible-playbook start-up" % (
         entry["mode"], entry["size"], entry["rotate_median"], count, total)
     kinds = [(name, starts, "%.1f" % seconds) for name, (starts, seconds) in profile_breakdown(entry["profile"]).items()]
-    return "\n\n".join((title, table(kinds, ("kind of task", "task starts", "s")),
-                         table(rows, ("slowest tasks", "s", "starts", "host results", "skipped"))))
+    parts = (title, table(kinds, ("kind of task", "task starts", "s")),
+             table(rows, ("slowest tasks", "s", "starts", "host results", "skipped")))
+    return "\n\n".join(parts)
 
 
 def render(results, facts, args):
