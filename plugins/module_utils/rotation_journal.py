@@ -110,16 +110,22 @@ def _proc_parent_and_cmdline(pid):
 
 
 def playbook_pid(start=None):
-    """The pid of the nearest ancestor running ansible-playbook (Linux /proc), else None."""
-    pid = start or os.getppid()
-    for dummy in range(12):
+    """The pid of the ansible-playbook process running us (Linux /proc), else None.
+
+    Its forked workers carry the same command line and die after each task, so the
+    outermost ancestor with that command line is the one that lives for the whole run.
+    """
+    pid, found = start or os.getppid(), None
+    for dummy in range(16):
         if not pid or pid <= 1:
-            return None
+            break
         ppid, cmdline = _proc_parent_and_cmdline(pid)
         if "ansible-playbook" in cmdline:
-            return pid
+            found = pid
+        elif found:
+            break
         pid = ppid
-    return None
+    return found
 
 
 def process_is_playbook(pid):
@@ -198,7 +204,7 @@ def changed_fields(journal, values):
 
 
 def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
-                 check_mode=False, identity=None, sleep=time.sleep, now=None):
+                 check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
 
     Returns {changed, journal (as read before), lock_note, journal_after}.
@@ -212,9 +218,11 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     moment = now or utcnow()
     expires = moment + datetime.timedelta(minutes=ttl_minutes)
     values = field_values(fields or {}, run_id, now=moment)
+    # A renewal keeps the owner named when the lock was taken, unless a new one is given.
+    owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
     lock_values = {
         LOCK_TAGS["run_id"]: run_id,
-        LOCK_TAGS["owner"]: identity.get("owner") or "",
+        LOCK_TAGS["owner"]: owner,
         LOCK_TAGS["host"]: identity.get("host") or "",
         LOCK_TAGS["pid"]: identity.get("pid") or "",
         LOCK_TAGS["expires"]: iso_now(expires),

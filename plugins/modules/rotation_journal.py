@@ -196,13 +196,10 @@ def main():
         elif state == "absent":
             result = clear_journal(client, user_name, check_mode=module.check_mode)
         elif state == "locked":
-            identity = controller_identity()
-            if params["owner"]:
-                identity["owner"] = params["owner"]
             result = lock_journal(
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
                 settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
-                identity=identity,
+                identity=controller_identity(), owner=params["owner"],
             )
         else:
             result = update_journal(

@@ -247,3 +247,12 @@ def test_create_reports_limit_exceeded_when_a_key_appears_meanwhile(endpoint, ia
     assert key_statuses(iam_user) == {first_key_id: "Active", concurrent_key_id: "Active"}
     # The module's own create (refused by IAM) and the test's; nothing deleted.
     assert mutating_calls(run) == {"CreateAccessKey": 2, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
+
+
+def test_rotation_journal_locks_records_and_clears(iam, iam_user, run_playbook):
+    run = run_playbook("journal", user_name=iam_user)
+
+    assert run.returncode == 0, run.explain()
+    assert iam.list_user_tags(UserName=iam_user)["Tags"] == []
+    # Reads and writes only the user's tags.
+    assert set(run.calls["calls"]) <= {"ListUserTags", "TagUser", "UntagUser", "GetCallerIdentity"}, run.calls
