@@ -211,6 +211,14 @@ def _account_id(users):
     return None
 
 
+def _finding(host, user, path, problem, access_key_id=None):
+    return {"host": host, "user": user, "access_key_id": access_key_id, "path": path, "problem": problem}
+
+
+def _host_key_row(row):
+    return [row["user_name"], row["access_key_id"], row["status"], row["age_days"], _yes_no(row["rotation_due"]), _hosts_cell(row["hosts"])]
+
+
 def _host_keys(hosts, keys, missing_users):
     """Per user that hosts use: each key id held, its IAM state and the hosts; and the problems found."""
     by_id = {(k["user_name"], k["access_key_id"]): k for k in keys if k["access_key_id"]}
@@ -219,15 +227,15 @@ def _host_keys(hosts, keys, missing_users):
     for name, record in sorted(hosts.items()):
         user = record["user"]
         if not record["reachable"]:
-            findings.append({"host": name, "user": user, "access_key_id": None, "problem": "unreachable: its credentials files were not read"})
+            findings.append(_finding(name, user, None, "unreachable: its credentials files were not read"))
             continue
         for found in record["files"]:
             key_id = found["access_key_id"]
             if found["error"]:
-                findings.append({"host": name, "user": user, "access_key_id": None, "path": found["path"], "problem": f"file could not be read: {found['error']}"})
+                findings.append(_finding(name, user, found["path"], f"file could not be read: {found['error']}"))
                 continue
             if not key_id:
-                findings.append({"host": name, "user": user, "access_key_id": None, "path": found["path"], "problem": "holds no access key (file, profile or entry missing)"})
+                findings.append(_finding(name, user, found["path"], "holds no access key (file, profile or entry missing)"))
                 continue
             key = by_id.get((user, key_id))
             row = rows.setdefault((user, key_id), {
@@ -251,7 +259,7 @@ def _host_keys(hosts, keys, missing_users):
                 problem = f"holds {key_id}, which is due for rotation ({key['age_days']} days old)"
             else:
                 continue
-            findings.append({"host": name, "user": user, "access_key_id": key_id, "path": found["path"], "problem": problem})
+            findings.append(_finding(name, user, found["path"], problem, key_id))
     return sorted(rows.values(), key=lambda r: (r["user_name"], r["access_key_id"])), findings
 
 
@@ -268,7 +276,11 @@ def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=
         "policy": report["policy"],
         "credential_report": report["credential_report"],
         "rotation_due": [
-            {k: key[k] for k in ("user_name", "position", "access_key_id", "age_days")} for key in report["rotation_due"]
+            dict(
+                {k: key[k] for k in ("user_name", "position", "access_key_id", "age_days")},
+                label=f"{key['user_name']} {key['access_key_id'] or 'key ' + str(key['position'])} ({key['age_days']} days)",
+            )
+            for key in report["rotation_due"]
         ],
         "host_findings": report["host_findings"],
         "documents": {
@@ -362,7 +374,7 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         "",
         _md_table(
             ["User", "Key", "Status", "Age (days)", "Due", "Hosts"],
-            [[r["user_name"], r["access_key_id"], r["status"], r["age_days"], _yes_no(r["rotation_due"]), _hosts_cell(r["hosts"])] for r in report["host_keys"]],
+            [_host_key_row(r) for r in report["host_keys"]],
             max_rows,
         ),
         f"## Host findings ({s['host_findings']})",
@@ -460,7 +472,8 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
             f'data-access-key-id="{_e(key["access_key_id"])}" data-age-days="{key["age_days"]}" data-status="{_e(key["status"])}" '
             f'data-rotation-due="{"true" if key["rotation_due"] else "false"}">'
             f'<text class="key-label" x="{label_w - 6}" y="{y + bar_h - 3}" text-anchor="end">{_e(label)}</text>'
-            f'<rect class="bar {css}" x="{label_w}" y="{y}" width="{bar_w:.1f}" height="{bar_h}"><title>{_e(label)}: {key["age_days"]} days ({_e(key["status"])})</title></rect>'
+            f'<rect class="bar {css}" x="{label_w}" y="{y}" width="{bar_w:.1f}" height="{bar_h}">'
+            f'<title>{_e(label)}: {key["age_days"]} days ({_e(key["status"])})</title></rect>'
             f'<text class="age-label" x="{label_w + bar_w + 4:.1f}" y="{y + bar_h - 3}">{key["age_days"]} d</text></g>'
         )
     px = x(max_age_days)
@@ -534,7 +547,11 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         f"<h2>Keys due for rotation ({s['rotation_due']})</h2>",
         _html_table(
             ["User", "Key", "Status", "Age (days)", "Created", "Last used", "Service", "Region", "Hosts"],
-            [[k["user_name"], _key_id_cell(k), k["status"], k["age_days"], _date(k["create_date"]), _date(k["last_used_date"]), k["last_used_service"], k["last_used_region"], _hosts_cell(k["hosts"])] for k in report["rotation_due"]],
+            [
+                [k["user_name"], _key_id_cell(k), k["status"], k["age_days"], _date(k["create_date"]), _date(k["last_used_date"]),
+                 k["last_used_service"], k["last_used_region"], _hosts_cell(k["hosts"])]
+                for k in report["rotation_due"]
+            ],
             numeric=(3,),
         ),
         f"<h2>Keys unused for {policy['unused_days']} days or more ({s['unused']})</h2>",
@@ -551,7 +568,7 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         f"<h2>Keys held by hosts ({len(report['host_keys'])})</h2>",
         _html_table(
             ["User", "Key", "Status", "Age (days)", "Due", "Hosts"],
-            [[r["user_name"], r["access_key_id"], r["status"], r["age_days"], _yes_no(r["rotation_due"]), _hosts_cell(r["hosts"])] for r in report["host_keys"]],
+            [_host_key_row(r) for r in report["host_keys"]],
             numeric=(3,),
         ),
         f"<h2>Host findings ({s['host_findings']})</h2>",
@@ -560,7 +577,10 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         "<details><summary>Show every key</summary>",
         _html_table(
             ["User", "Key", "Status", "Age (days)", "Last used", "Due", "Unused"],
-            [[k["user_name"], _key_id_cell(k), k["status"], k["age_days"], _date(k["last_used_date"]), _yes_no(k["rotation_due"]), _yes_no(k["unused"])] for k in report["access_keys"]],
+            [
+                [k["user_name"], _key_id_cell(k), k["status"], k["age_days"], _date(k["last_used_date"]), _yes_no(k["rotation_due"]), _yes_no(k["unused"])]
+                for k in report["access_keys"]
+            ],
             numeric=(3,),
         ),
         "</details>",

@@ -14,7 +14,7 @@ description:
     age in days and when, where and for which service it was last used (from C(GetAccessKeyLastUsed)).
   - With O(all_users=true) or O(user_names), answers from the account's credential report instead
     (C(GetCredentialReport), and C(GenerateCredentialReport) polled until COMPLETE when there is no report or it is
-    older than O(report_max_age)): one or a few calls for the whole account, whatever its size.
+    older than O(report_max_age)). That is one or a few calls for the whole account, whatever its size.
   - The credential report names keys by position (RV(access_keys[].position) 1 or 2), not by id. Key ids are looked
     up with C(ListAccessKeys), one call per user, for the users of O(user_names) and of O(resolve_key_ids_for);
     the other keys have RV(access_keys[].access_key_id=null).
@@ -332,7 +332,7 @@ def main():
         user_name=dict(type="str", aliases=["user"]),
         user_names=dict(type="list", elements="str"),
         all_users=dict(type="bool", default=False),
-        resolve_key_ids_for=dict(type="list", elements="str", default=[]),
+        resolve_key_ids_for=dict(type="list", elements="str", default=[], no_log=False),
         max_age_days=dict(type="int"),
         include_last_used=dict(type="bool", default=True),
         report_max_age=dict(type="int", default=14400),

@@ -109,8 +109,8 @@ def test_account_of_1000_users_costs_at_most_5_iam_calls(tmp_path):
         if chromium():
             measured = measurements(render_headless(run.html_path, tmp_path))
             oldest = sorted((k["age_days"] for k in report["access_keys"]), reverse=True)[:200]
-            assert [bar["age"] for bar in measured["bars"]] == oldest  # the 200 oldest, oldest first
-            assert [bar["label"] for bar in measured["bars"]] == [f"{age} d" for age in oldest]
+            assert [shape["age"] for shape in measured["bars"]] == oldest  # the 200 oldest, oldest first
+            assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age in oldest]
             assert measured["policy"]["label"] == "policy: 90 days"
 
         # A second run: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
@@ -186,7 +186,7 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
 
 @pytest.mark.skipif(chromium() is None, reason="chromium is not installed (scripts/test.sh installs it)")
 def test_html_chart_renders_ages_against_the_policy_line(endpoint, team_fleet, tmp_path):
-    """Chromium lays the chart out: one bar per key, labelled with its age, its width proportional to
+    """Chromium lays the chart out: one shape per key, labelled with its age, its width proportional to
     the age, and the policy line where the scale puts max_age_days."""
     fleet = team_fleet[0]
     run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], extra_vars={"rotor_max_key_age_days": 100})
@@ -197,15 +197,15 @@ def test_html_chart_renders_ages_against_the_policy_line(endpoint, team_fleet, t
     measured = measurements(dom)
 
     expected = sorted(((k["age_days"], k["user_name"]) for k in report["access_keys"]), key=lambda a: (-a[0], a[1]))
-    assert [(bar["age"], bar["user"]) for bar in measured["bars"]] == expected
-    assert [bar["label"] for bar in measured["bars"]] == [f"{age} d" for age, dummy in expected]
-    assert all(bar["visible"] for bar in measured["bars"])
+    assert [(shape["age"], shape["user"]) for shape in measured["bars"]] == expected
+    assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age, dummy in expected]
+    assert all(shape["visible"] for shape in measured["bars"])
     scale = int(re.search(r'data-scale-max-days="(\d+)"', dom).group(1))
     plot_x = float(re.search(r'data-plot-x="(\d+)"', dom).group(1))
     plot_w = float(re.search(r'data-plot-width="(\d+)"', dom).group(1))
-    for bar in measured["bars"]:
-        assert bar["left"] == pytest.approx(plot_x, abs=1.5)
-        assert bar["width"] == pytest.approx(max(1.0, plot_w * bar["age"] / scale), abs=1.5), bar
+    for shape in measured["bars"]:
+        assert shape["left"] == pytest.approx(plot_x, abs=1.5)
+        assert shape["width"] == pytest.approx(max(1.0, plot_w * shape["age"] / scale), abs=1.5), shape
     assert measured["policy"]["label"] == "policy: 100 days"
     assert measured["policy"]["x"] == pytest.approx(plot_x + plot_w * 100 / scale, abs=1.5)
     # The numbers on the summary cards, as the browser shows them.

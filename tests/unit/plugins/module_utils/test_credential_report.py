@@ -72,8 +72,8 @@ def client_error(code, message="AWS says no"):
 class FakeReportIAM:
     """The credential report calls of an IAM client, scripted; records every call.
 
-    ``get_answers``: what successive GetCredentialReport calls do (an exception, or the report's
-    age in seconds); ``generate_states``: the State of successive GenerateCredentialReport answers.
+    ``get_answers``: what successive GetCredentialReport calls do (an error code to fail with, or
+    the report's age in seconds); ``generate_states``: the State of successive GenerateCredentialReport answers.
     """
 
     def __init__(self, get_answers=(60,), generate_states=("COMPLETE",), content=REPORT, keys=None, errors=None):
@@ -95,8 +95,8 @@ class FakeReportIAM:
     def get_credential_report(self, **kwargs):
         self._record("get_credential_report", kwargs)
         answer = self.get_answers.pop(0) if len(self.get_answers) > 1 else self.get_answers[0]
-        if isinstance(answer, Exception):
-            raise answer
+        if isinstance(answer, str):
+            raise client_error(answer)
         return {"Content": self.content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW - datetime.timedelta(seconds=answer)}
 
     def generate_credential_report(self, **kwargs):
@@ -191,7 +191,7 @@ def test_an_old_report_is_regenerated_then_fetched_again():
 
 def test_a_missing_report_is_generated_polling_until_complete():
     clock = Clock()
-    client = FakeReportIAM(get_answers=[client_error("ReportNotPresent"), 1], generate_states=["STARTED", "INPROGRESS", "COMPLETE"])
+    client = FakeReportIAM(get_answers=["ReportNotPresent", 1], generate_states=["STARTED", "INPROGRESS", "COMPLETE"])
     report = fetch_credential_report(client, max_age_seconds=3600, now=NOW, sleep=clock.sleep, clock=clock)
 
     assert client.names() == ["get_credential_report"] + ["generate_credential_report"] * 3 + ["get_credential_report"]
@@ -201,13 +201,13 @@ def test_a_missing_report_is_generated_polling_until_complete():
 
 @pytest.mark.parametrize("code", ["ReportExpired", "ReportInProgress"])
 def test_expired_or_unfinished_reports_are_generated(code):
-    client = FakeReportIAM(get_answers=[client_error(code), 1])
+    client = FakeReportIAM(get_answers=[code, 1])
     assert fetch_credential_report(client, 3600, now=NOW, sleep=lambda s: None)["requested"] is True
 
 
 def test_generation_that_never_completes_fails_naming_report_timeout():
     clock = Clock()
-    client = FakeReportIAM(get_answers=[client_error("ReportNotPresent")], generate_states=["INPROGRESS"])
+    client = FakeReportIAM(get_answers=["ReportNotPresent"], generate_states=["INPROGRESS"])
     with pytest.raises(RotorIAMError, match="raise report_timeout") as caught:
         fetch_credential_report(client, 3600, timeout=20, now=NOW, sleep=clock.sleep, clock=clock)
     assert caught.value.code == "ReportTimeout"
