@@ -142,11 +142,11 @@ class Case:
             "ANSIBLE_REMOTE_TEMP": str(self.tmp / "remote-tmp"),
         }
 
-    def spawn(self, extra_vars=None, inventories=(), reset_calls=True):
+    def spawn(self, extra_vars=None, inventories=(), reset_calls=True, check=False):
         variables = dict(self.extra_vars, **(extra_vars or {}))
         return spawn_rotation(self.endpoint, self.inventories + list(inventories), self.tmp / "runs",
                               extra_vars=variables, verbosity=4, diff=True, label=f"run{next(self.numbers)}",
-                              env_extra=self.env(), reset_calls=reset_calls)
+                              env_extra=self.env(), reset_calls=reset_calls, check=check)
 
     def run(self, **options):
         result = self.spawn(**options).wait()
@@ -341,6 +341,11 @@ def test_sigkill_after_half_the_hosts(case):
         moved = sorted(h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id)
         assert 2 <= len(moved) < 4, f"hosts on the new key when killed: {moved}"
         pending = current.fleet.read_credentials(moved[0])[0]
+        plan = current.run(check=True)
+        assert plan.returncode == 0, plan.explain()
+        assert "resuming run" in plan.stdout and f"already hold the new key {pending}" in plan.stdout, plan.explain()
+        writes = {a: plan.calls.get(a, 0) for a in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "TagUser", "UntagUser")}
+        assert set(writes.values()) == {0}, f"check mode wrote to IAM: {writes}"
         second = finish_and_check(current, monitor, first)
         assert key_statuses(current.endpoint, USER) == {pending: "Active"}, "the recovered key was not the one kept"
         assert "recovered " + pending in second.stdout, second.explain()
