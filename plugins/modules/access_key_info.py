@@ -297,6 +297,12 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
 
+def _warn(module, message):
+    # AnsibleAWSModule.warn also copies warnings into exit_json(warnings=...), which ansible-core 2.19
+    # reports as a deprecation on every run; the wrapped AnsibleModule's warn is enough.
+    getattr(module, "_module", module).warn(message)
+
+
 def _selection_error(params):
     """A message when not exactly one of user_name, user_names and all_users=true is given, else None."""
     chosen = [name for name in ("user_name", "user_names") if params[name] is not None]
@@ -364,7 +370,7 @@ def main():
             report_timeout=params["report_timeout"],
         )
         for warning in found["warnings"]:
-            module.warn(warning)
+            _warn(module, warning)
         keys = found["access_keys"]
         result = {
             "changed": False,
