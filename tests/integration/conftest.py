@@ -250,10 +250,16 @@ def _venv_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def collection_tarball(tmp_path_factory) -> Path:
-    """``ansible-galaxy collection build`` of the working tree: the Galaxy tarball users install."""
+    """``ansible-galaxy collection build`` of the working tree: the Galaxy tarball users install.
+
+    Built from a snapshot of the tree (caches and test output included, only the virtualenv, the
+    build dir and .git left out), so a file saved while the build runs cannot break its checksums.
+    """
     out = tmp_path_factory.mktemp("galaxy-build")
+    snapshot = tmp_path_factory.mktemp("galaxy-source") / "iam"
+    shutil.copytree(REPO, snapshot, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".build", ".git"))
     built = subprocess.run(
-        [_venv_tool("ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
+        [_venv_tool("ansible-galaxy"), "collection", "build", "--output-path", str(out), str(snapshot)],
         check=False, capture_output=True, text=True, timeout=120, env=_galaxy_env(out / "none"), stdin=subprocess.DEVNULL,
     )
     assert built.returncode == 0, f"ansible-galaxy collection build failed:\n{built.stdout}\n{built.stderr}"
