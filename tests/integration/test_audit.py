@@ -230,9 +230,11 @@ def test_inventory_scope_audits_only_the_users_hosts_use(endpoint, team_fleet, t
 def test_fail_on_due_fails_after_writing_the_reports(endpoint, tmp_path):
     keys = seed_team(endpoint)
 
-    run = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_fail_on_due": True}, label="gate")
+    # A relative rotor_report_dir is relative to where ansible-playbook runs (run_audit: tmp_path).
+    run = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_fail_on_due": True, "rotor_report_dir": "compliance"}, label="gate")
 
     assert run.returncode == 2, run.explain()
+    assert (tmp_path / "compliance" / "rotor-iam-audit.json").is_file()
     assert "2 access key(s) are due for rotation (Active and at least 90 days old): carol key 1 (200 days); alice key 1 (120 days)" in run.stdout, run.explain()
     assert "Traceback" not in run.stdout + run.stderr
     assert run.report()["summary"]["rotation_due"] == 2  # written before failing
