@@ -241,7 +241,7 @@ def _host_keys(hosts, keys, missing_users):
             row = rows.setdefault((user, key_id), {
                 "user_name": user,
                 "access_key_id": key_id,
-                "status": key["status"] if key else "not a key of this user",
+                "status": key["status"] if key else ("user does not exist" if user in missing_users else "not a key of this user"),
                 "age_days": key["age_days"] if key else None,
                 "rotation_due": key["rotation_due"] if key else None,
                 "last_used_date": key["last_used_date"] if key else None,
@@ -295,6 +295,15 @@ def render_json(report):
     return json.dumps(report, indent=2, sort_keys=False) + "\n"
 
 
+def duration(seconds):
+    """A report age for people: seconds, minutes, hours or days."""
+    seconds = int(seconds)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
 def _md(value):
     text = "—" if value is None or value == "" else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
@@ -333,7 +342,7 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         "",
         f"Generated {report['generated_at']} for account {report['account_id'] or 'unknown'} "
         f"(scope: {report['scope']}); credential report of {cr['generated_time'] or 'unknown'}"
-        + (f", {cr['age_seconds']} s old" if cr.get("age_seconds") is not None else "")
+        + (f", {duration(cr['age_seconds'])} old" if cr.get("age_seconds") is not None else "")
         + ".",
         "",
         f"Policy: rotate Active keys at {policy['max_age_days']} days; flag Active keys unused for {policy['unused_days']} days.",
@@ -445,7 +454,7 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
     policy line at ``max_age_days``. Returns ``(svg, drawn, total)``."""
     ordered = sorted((k for k in keys if k["age_days"] is not None), key=lambda k: (-k["age_days"], k["user_name"], k["position"] or 0))
     drawn = ordered[:max_keys]
-    label_w, plot_w, bar_h, gap, top, bottom = 230, 600, 14, 4, 30, 30
+    label_w, plot_w, bar_h, gap, top, bottom = 230, 600, 14, 4, 48, 30
     scale = _scale_max([k["age_days"] for k in drawn], max_age_days)
     height = top + bottom + max(1, len(drawn)) * (bar_h + gap)
     width = label_w + plot_w + 70
@@ -461,6 +470,8 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
     for tick in _ticks(scale):
         parts.append(f'<line class="grid" x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" y2="{height - bottom}"/>')
         parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
+        if len(drawn) > 20:  # a tall chart gets its scale on top too
+            parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{top - 8}" text-anchor="middle">{tick}</text>')
     parts.append(f'<text x="{label_w + plot_w / 2:.0f}" y="{height - 4}" text-anchor="middle">age in days</text>')
     for index, key in enumerate(drawn):
         y = top + index * (bar_h + gap)
@@ -477,8 +488,8 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
             f'<text class="age-label" x="{label_w + bar_w + 4:.1f}" y="{y + bar_h - 3}">{key["age_days"]} d</text></g>'
         )
     px = x(max_age_days)
-    parts.append(f'<line id="policy-line" class="policy" x1="{px:.1f}" y1="{top - 10}" x2="{px:.1f}" y2="{height - bottom}" data-days="{max_age_days}"/>')
-    parts.append(f'<text id="policy-label" x="{px:.1f}" y="{top - 14}" text-anchor="middle" fill="#c0392b">policy: {max_age_days} days</text>')
+    parts.append(f'<line id="policy-line" class="policy" x1="{px:.1f}" y1="{top - 20}" x2="{px:.1f}" y2="{height - bottom}" data-days="{max_age_days}"/>')
+    parts.append(f'<text id="policy-label" x="{px:.1f}" y="{top - 24}" text-anchor="middle" fill="#c0392b">policy: {max_age_days} days</text>')
     parts.append("</svg>")
     return "".join(parts), len(drawn), len(ordered)
 
@@ -508,11 +519,11 @@ def age_histogram_svg(keys, max_age_days, bin_days=HISTOGRAM_BIN_DAYS):
             f'<g class="band" data-from-days="{low}" data-to-days="{low + bin_days - 1}" data-count="{count}">'
             f'<rect class="{css}" x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" height="{h:.1f}"/>'
             f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle">{count}</text>'
-            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 13}" text-anchor="middle">{low}</text></g>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 13}" text-anchor="middle">{low}–{low + bin_days - 1}</text></g>'
         )
     px = left + plot_w * max_age_days / (bins * bin_days)
     parts.append(f'<line class="policy" x1="{px:.1f}" y1="{top - 6}" x2="{px:.1f}" y2="{top + plot_h}"/>')
-    parts.append(f'<text x="{px:.1f}" y="{top - 9}" text-anchor="middle" fill="#c0392b">policy: {max_age_days} days</text>')
+    parts.append(f'<text x="{px - 4:.1f}" y="{top - 9}" text-anchor="end" fill="#c0392b">policy: {max_age_days} days</text>')
     parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 3}" text-anchor="middle">age band (days) of Active keys</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -594,11 +605,11 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         "<h1>IAM access key audit</h1>"
         f'<p class="meta">Account {_e(report["account_id"] or "unknown")} · scope {_e(report["scope"])} · generated {_e(report["generated_at"])} · '
         f'credential report of {_e(cr["generated_time"] or "unknown")}'
-        + (f' ({_e(cr["age_seconds"])} s old)' if cr.get("age_seconds") is not None else "")
+        + (f' ({_e(duration(cr["age_seconds"]))} old)' if cr.get("age_seconds") is not None else "")
         + f' · policy: rotate at {policy["max_age_days"]} days, flag unused at {policy["unused_days"]} days</p>'
         f'<div class="cards">{card_html}</div>'
-        f"<h2>Key ages against the {policy['max_age_days']}-day policy</h2>{note}<figure>{chart}</figure>"
         f"<h2>Active keys by age</h2><figure>{age_histogram_svg(report['access_keys'], policy['max_age_days'])}</figure>"
+        f"<h2>Key ages against the {policy['max_age_days']}-day policy</h2>{note}<figure>{chart}</figure>"
         + "".join(sections)
         + "</body></html>\n"
     )

@@ -10,6 +10,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.audit import AuditInputE
 from ansible_collections.rotor.iam.plugins.module_utils.audit import age_chart_svg
 from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
 from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
+from ansible_collections.rotor.iam.plugins.module_utils.audit import duration
 from ansible_collections.rotor.iam.plugins.module_utils.audit import host_record
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
@@ -122,6 +123,7 @@ def test_which_hosts_hold_which_key(report):
     assert rows[("alice", "AKIAALICENEW")] == ("Active", False, ["host2"])  # two files, one host
     assert rows[("bob", "AKIABOBOLD")] == ("Inactive", False, ["host3"])
     assert rows[("bob", "AKIADELETED")][0] == "not a key of this user"
+    assert rows[("ghost", "AKIAGHOST")][0] == "user does not exist"
     keys = {k["access_key_id"]: k for k in report["access_keys"] if k["access_key_id"]}
     assert keys["AKIAALICEOLD"]["hosts"] == ["host1"]
     assert keys["AKIABOB"]["hosts"] == []
@@ -232,3 +234,8 @@ def test_an_empty_account_renders():
     documents = render_all(report)["documents"]
     assert "None." in documents["md"] and "<svg" in documents["html"]
     assert report["summary"]["oldest_active_key_days"] is None
+
+
+@pytest.mark.parametrize("seconds, text", [(42, "42 seconds"), (150, "2 minutes"), (7300, "2 hours"), (372750698, "4314 days")])
+def test_report_age_reads_in_the_largest_unit(seconds, text):
+    assert duration(seconds) == text
