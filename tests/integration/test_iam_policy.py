@@ -179,4 +179,3 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
     assert not needed - granted, f"called but not in docs/iam-policy.json: {sorted(needed - granted)} (per run: {by_run})"
     assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
     assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
-
