@@ -62,6 +62,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.rotor.iam.plugins.module_utils.audit import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_CHART_MAX_KEYS
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_MARKDOWN_MAX_ROWS
+from ansible_collections.rotor.iam.plugins.module_utils.audit import FORMATS
 from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
 from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
@@ -89,11 +90,14 @@ def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="a
 
 
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
-                    chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
-    """audit_report and the three renderings in one pass: summary, policy, credential_report,
-    rotation_due (brief), host_findings and documents (json, md, html strings)."""
+                    chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS):
+    """audit_report and its renderings in one pass: summary, policy, credential_report,
+    rotation_due (brief), host_findings and documents (one string per format: json, md, html)."""
     report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
-    return _guard("audit_documents", render_all, report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows))
+    return _guard(
+        "audit_documents", render_all, report,
+        chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
+    )
 
 
 def audit_json(report):

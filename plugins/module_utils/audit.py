@@ -266,11 +266,22 @@ def _host_keys(hosts, keys, missing_users):
 # --------------------------------------------------------------------------- JSON and Markdown
 
 
-def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
-    """What the role needs from one pass: the headline parts of the report and the three documents.
+FORMATS = ("json", "md", "html")
+
+
+def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS):
+    """What the role needs from one pass: the headline parts of the report and the documents in ``formats``.
 
     Rendering here, once, keeps the large report out of Ansible's variables (slow to template).
     """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise AuditInputError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    renderers = {
+        "json": lambda: render_json(report),
+        "md": lambda: render_markdown(report, max_rows=markdown_max_rows),
+        "html": lambda: render_html(report, chart_max_keys=chart_max_keys),
+    }
     return {
         "summary": report["summary"],
         "policy": report["policy"],
@@ -283,11 +294,7 @@ def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=
             for key in report["rotation_due"]
         ],
         "host_findings": report["host_findings"],
-        "documents": {
-            "json": render_json(report),
-            "md": render_markdown(report, max_rows=markdown_max_rows),
-            "html": render_html(report, chart_max_keys=chart_max_keys),
-        },
+        "documents": {name: renderers[name]() for name in formats},
     }
 
 

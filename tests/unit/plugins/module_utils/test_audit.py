@@ -239,3 +239,9 @@ def test_an_empty_account_renders():
 @pytest.mark.parametrize("seconds, text", [(42, "42 seconds"), (150, "2 minutes"), (7300, "2 hours"), (372750698, "4314 days")])
 def test_report_age_reads_in_the_largest_unit(seconds, text):
     assert duration(seconds) == text
+
+
+def test_only_the_formats_asked_for_are_rendered(report):
+    assert list(render_all(report, formats=["json"])["documents"]) == ["json"]
+    with pytest.raises(AuditInputError, match="unknown report format"):
+        render_all(report, formats=["pdf"])
