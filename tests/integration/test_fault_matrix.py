@@ -320,7 +320,8 @@ def test_sigkill_right_after_create(case):
         pending = next(k for k in keys if k != current.old_id)
         second = finish_and_check(current, monitor, first)
         assert pending not in key_statuses(current.endpoint, USER)
-        assert "secret is lost" in second.stdout, second.explain()
+        # Killed before or after the journal recorded the pending key: either way it is found and replaced.
+        assert "secret is lost" in second.stdout or "died before recording it" in second.stdout, second.explain()
 
 
 def test_sigkill_after_half_the_hosts(case):
