@@ -284,7 +284,7 @@ def public_journal(journal):
     """The journal as the module returns it (no internals)."""
     if journal is None:
         return None
-    shown = {k: journal.get(k) for k in ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id",
-                                          "inactive_since", "run_id", "updated", "in_progress")}
+    fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated", "in_progress")
+    shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
     return shown

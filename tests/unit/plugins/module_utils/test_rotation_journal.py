@@ -46,8 +46,8 @@ def lock_tags(run_id="run-other", expires_in=30, host="other-ctl", pid=99):
 
 
 def test_journal_reads_fields_and_lock_from_tags():
-    tags = dict(lock_tags(), **{"rotor:phase": "distributing", "rotor:pending": "AKIANEW", "rotor:current": "AKIAOLD",
-                               "rotor:previous": "", "other": "kept"})
+    fields = {"rotor:phase": "distributing", "rotor:pending": "AKIANEW", "rotor:current": "AKIAOLD", "rotor:previous": "", "other": "kept"}
+    tags = dict(lock_tags(), **fields)
 
     journal = journal_from_tags(tags, now=NOW)
 
