@@ -600,12 +600,14 @@ class EndpointApp:
                 status = key_spec.get("status", "Active")
                 if status not in VALID_KEY_STATUSES:
                     raise ControlError(f"bad status of a key of {name}: {status!r}")
-                key = backend.create_access_key(name, status=status)
-                key.create_date = utcnow() - datetime.timedelta(days=self.number(key_spec, "age_days", 0))
+                age = self.number(key_spec, "age_days", 0)  # checked before anything is created
                 last_used = key_spec.get("last_used_days_ago")
-                if last_used is not None:
+                used_ago = None if last_used is None else self.number(key_spec, "last_used_days_ago")
+                key = backend.create_access_key(name, status=status)
+                key.create_date = utcnow() - datetime.timedelta(days=age)
+                if used_ago is not None:
                     key.last_used = AccessKeyLastUsed(
-                        timestamp=utcnow() - datetime.timedelta(days=self.number(key_spec, "last_used_days_ago")),
+                        timestamp=utcnow() - datetime.timedelta(days=used_ago),
                         service=str(key_spec.get("service", "s3")),
                         region=str(key_spec.get("region", REGION)),
                     )
