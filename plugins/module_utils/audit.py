@@ -135,7 +135,7 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
 
     return {
         "format_version": REPORT_FORMAT_VERSION,
-        "generated_at": now.isoformat(),
+        "generated_at": now.replace(microsecond=0).isoformat(),
         "scope": scope,
         "account_id": _account_id(users),
         "policy": {"max_age_days": max_age_days, "unused_days": unused_days},
@@ -354,7 +354,7 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         "",
         f"Policy: rotate Active keys at {policy['max_age_days']} days; flag Active keys unused for {policy['unused_days']} days.",
         "",
-        "| | |",
+        "| Measure | Count |",
         "|---|---|",
         f"| Users | {s['users']} ({s['users_with_keys']} with keys) |",
         f"| Access keys | {s['access_keys']} ({s['active_access_keys']} Active) |",
