@@ -11,12 +11,18 @@ every host's credentials file during both runs. Afterwards:
 - no key is left that no host holds (no orphan), and the old key is gone;
 - at no moment was a host's key deleted or Inactive while the host held it (the old key is
   retired only after every host moved);
-- no secret (old or new) appears at -vvvv, in --diff output, ANSIBLE_LOG_PATH, the fact
-  cache, retry files, or files left in the controller's or the hosts' temporary directories.
+- no secret (old or new) appears at -vvvv, in --diff output, ANSIBLE_LOG_PATH, ansible-runner's
+  job events and artifacts (the second run of every case is an ansible-runner job, as AWX runs it),
+  the fact cache, retry files, or files left in the controller's or the hosts' temporary directories.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,7 +34,9 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
+    REPO,
     KeyWatcher,
+    RotationRun,
     assert_hosts_on_key,
     assert_no_secrets,
     key_statuses,
@@ -128,6 +136,7 @@ class Case:
         if batch_size:
             self.extra_vars["rotor_batch_size"] = batch_size
         self.runs = []
+        self.job_artifacts = []
         self.numbers = iter(range(1, 20))
         for name in ("facts", "retry", "local-tmp", "remote-tmp"):
             (tmp_path / name).mkdir()
@@ -151,6 +160,49 @@ class Case:
     def run(self, **options):
         result = self.spawn(**options).wait()
         self.runs.append(result)
+        return result
+
+    def run_as_job(self) -> RotationRun:
+        """The rotation as AWX runs it: ansible-runner over a private data dir, at -vvvv --diff.
+
+        The admin key reaches the job in a 0600 credentials file (AWX's file injector); the
+        environment only names it. Job events and every other artifact are scanned for secrets.
+        """
+        pdd = self.tmp / f"job{next(self.numbers)}"
+        (pdd / "project").mkdir(parents=True)
+        (pdd / "env").mkdir()
+        (pdd / "inventory").mkdir()
+        (pdd / "project" / "rotate.yml").write_text("---\n- name: Rotate\n  ansible.builtin.import_playbook: rotor.iam.rotate\n")
+        for number, inventory in enumerate(self.inventories):
+            shutil.copy(inventory, pdd / "inventory" / f"{number}-{Path(inventory).name}")
+        credentials = pdd / "aws_credentials"
+        descriptor = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"[default]\naws_access_key_id = {self.endpoint.admin_access_key_id}\n"
+                         f"aws_secret_access_key = {self.endpoint.admin_secret_access_key}\n")
+        envvars = dict(self.env(), AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_CONFIG_FILE=os.devnull,
+                       AWS_DEFAULT_REGION=self.endpoint.region, AWS_EC2_METADATA_DISABLED="true",
+                       ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections")),
+                       ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                       ANSIBLE_HOST_KEY_CHECKING="false")
+        (pdd / "env" / "envvars").write_text(json.dumps(envvars))
+        extravars = dict(self.extra_vars, rotor_aws_endpoint_url=self.endpoint.endpoint_url, rotor_aws_region=self.endpoint.region)
+        (pdd / "env" / "extravars").write_text(json.dumps(extravars))
+        (pdd / "env" / "cmdline").write_text("-vvvv --diff")
+        runner = shutil.which("ansible-runner", path=os.path.dirname(sys.executable)) or "ansible-runner"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
+        self.endpoint.reset_calls()
+        began = time.monotonic()
+        completed = subprocess.run([runner, "run", str(pdd), "-p", "rotate.yml", "--ident", "finish"], check=False, env=env,
+                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+        artifacts = pdd / "artifacts" / "finish"
+        returncode = int((artifacts / "rc").read_text().strip()) if (artifacts / "rc").exists() else completed.returncode or 1
+        stdout = (artifacts / "stdout").read_text(errors="replace") if (artifacts / "stdout").exists() else completed.stdout
+        result = RotationRun(["ansible-runner", "run", str(pdd)], returncode, stdout, completed.stderr + completed.stdout,
+                             "", artifacts / "stdout", time.monotonic() - began, self.endpoint.calls()["calls"])
+        self.runs.append(result)
+        self.job_artifacts.append(artifacts)
+        assert any(artifacts.glob("job_events/*.json")), f"ansible-runner wrote no job events: {completed.stderr[-2000:]}"
         return result
 
     def keep(self, process):
@@ -187,7 +239,7 @@ class Case:
         leaks = []
         credentials_files = {Path(self.fleet.credentials_file(name)).resolve() for name in self.fleet.hosts}
         roots = [self.tmp / "facts", self.tmp / "retry", self.tmp / "local-tmp", self.tmp / "remote-tmp", self.tmp / "runs",
-                 Path(self.fleet.workdir)]
+                 Path(self.fleet.workdir)] + self.job_artifacts  # job events, runner's stdout and fact cache
         for root in roots:
             for path in root.rglob("*"):
                 if not path.is_file() or path.resolve() in credentials_files or path.name.endswith(".vars.json"):
@@ -219,7 +271,7 @@ def finish_and_check(current, monitor, first):
     """The second run (no fault) completes the rotation; invariants and secrets hold."""
     current.endpoint.clear_faults()
     current.endpoint.configure(new_key_propagation_seconds=0)
-    second = current.run()
+    second = current.run_as_job()
     assert second.returncode == 0, f"first run:\n{first.explain()}\n\nsecond run:\n{second.explain()}"
     monitor.stopped.set()
     monitor.thread.join(10)
