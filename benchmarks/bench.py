@@ -210,7 +210,7 @@ class Bench:
         self.workdir = workdir
         self.endpoint = None
         self.counter = None
-        self.results = {"rotation": [], "calls": {}, "audit": [], "settings": {}}
+        self.results = {"rotation": [], "audit": [], "failures": []}
 
     def __enter__(self):
         self.endpoint = IAMEndpoint().start(workdir=os.path.join(self.workdir, "iam"))
@@ -289,13 +289,14 @@ class Bench:
     def rotate(self, fleet, inventory, mode, size, repeat, forks):
         label = "rotate-%s-%d-%d" % (mode, size, repeat + 1)
         timing_file = os.path.join(self.workdir, label + ".timing.json")
-        rotation_helpers.PLAYBOOK_TIMEOUT = self.args.timeout
         extra_vars = {"rotor_aws_endpoint_url": self.counter.url}
         extra_vars.update(self.args.extra_vars)
+        env_extra = {"ROTOR_BENCH_TIMING_FILE": timing_file}
+        env_extra.update(self.ssh_settings("rotate"))
         self.counter.reset()
-        with environment(ROTOR_BENCH_TIMING_FILE=timing_file, **self.ssh_settings("rotate")):
-            result = rotation_helpers.run_rotation(self.endpoint, [inventory], os.path.join(self.workdir, "runs"),
-                                                   extra_vars=extra_vars, label=label)
+        process = rotation_helpers.spawn_rotation(self.endpoint, [inventory], os.path.join(self.workdir, "runs"),
+                                                  extra_vars=extra_vars, label=label, env_extra=env_extra)
+        result = process.wait(self.args.timeout)
         if result.returncode != 0:
             raise BenchError("rotation failed:\n" + result.explain())
         return {"seconds": result.seconds, "calls": self.counter.calls(), "endpoint_calls": dict(result.calls),
@@ -460,6 +461,8 @@ def render(results, facts, args):
     out += ["Rotor's calls are made once per IAM user on the controller; the consumers' own STS calls (one per"
             " health check, two health checks per host) are the application's, not rotor's.", ""]
     out += ["## (c) `rotor.iam.audit`", "", audit_table(results), ""]
+    if results["failures"]:
+        out += ["## Failed measurements", ""] + ["- " + failure for failure in results["failures"]] + [""]
     out += ["Requirement: at most 5 IAM calls and under 15 s for 1,000 users.", ""]
     out += ["## Where the time goes (per task, median run)", ""]
     for entry in results["rotation"]:
@@ -523,14 +526,21 @@ def main(argv=None):
     facts["load_before"] = load_average()
     log("workdir %s" % workdir)
     with Bench(args, workdir) as bench:
-        for mode in args.modes:
-            for size in args.sizes:
-                entry = bench.measure_fleet(mode, size)
-                if args.profile:
-                    print(profile_text(entry) + "\n", flush=True)
-        for users in args.audit_users:
-            bench.measure_audit(users)
         results = bench.results
+        steps = [(bench.measure_fleet, (mode, size)) for mode in args.modes for size in args.sizes]
+        steps += [(bench.measure_audit, (users,)) for users in args.audit_users]
+        for measure, params in steps:
+            try:
+                entry = measure(*params)
+            except BenchError as exc:  # one failed measurement does not lose the others
+                log("%s%s failed: %s" % (measure.__name__, params, exc))
+                results["failures"].append("%s %s: %s" % (measure.__name__, params, str(exc).splitlines()[0]))
+                continue
+            if args.profile and entry and "profile" in entry:
+                print(profile_text(entry) + "\n", flush=True)
+            if args.json:
+                with open(args.json, "w") as handle:
+                    json.dump({"facts": facts, "results": results}, handle, indent=1)
     facts["load_after"] = load_average()
     print("\n(a) rotation wall time beside ansible -m ping\n")
     print(rotation_table(results))
