@@ -104,6 +104,20 @@ def refused_plan(message):
     return refused_user_plan(str(message))
 
 
+def planned_outcome(plans):
+    """The outcome a check-mode run reports: what would happen per user, nothing done."""
+    return {
+        user: {
+            "action": "planned" if plan.get("due") and not plan.get("error") else "skip",
+            "failures": [],
+            "switched_hosts": [],
+            "unreachable_with_new_key": [],
+            "message": plan.get("error") or plan.get("reason") or "",
+        }
+        for user, plan in dict(plans).items()
+    }
+
+
 def drain_remaining(inactive_since, users, drain_seconds):
     """Seconds still to wait until every user's old key has been Inactive ``drain_seconds`` (0 when done)."""
     try:
@@ -114,4 +128,4 @@ def drain_remaining(inactive_since, users, drain_seconds):
 
 class FilterModule:
     def filters(self):
-        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result, "refused_plan": refused_plan, "drain_remaining": drain_remaining}
+        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result, "refused_plan": refused_plan, "drain_remaining": drain_remaining, "planned_outcome": planned_outcome}

@@ -246,18 +246,14 @@ def secrets_of(endpoint: IAMEndpoint, seeded, extra: Dict[str, str] = None) -> D
     return secrets
 
 
-def xfail_until_summary_complete(artifacts: Dict, users=()) -> None:
-    """PENDING (rotate role, lead engineer): the run-level summary ``rotor_rotation_run``, the per-user
-    ``hosts_switched``, and a summary in check mode are being added to roles/rotate. Until they are
-    published, the test stops here as an expected failure that names what is missing; once they are
-    there, the assertions after this call run and must pass.
-    """
+def assert_summary_complete(artifacts: Dict, users=()) -> None:
+    """The job artifacts carry the rotation summary: per user (with hosts_switched) and for the run."""
     missing = [f"rotor_rotation.{user}" for user in users if user not in artifacts.get("rotor_rotation", {})]
     for user in users:
         missing += [f"rotor_rotation.{user}.{name}" for name in ROTATION_FIELDS if name not in artifacts.get("rotor_rotation", {}).get(user, {name: 0})]
     missing += [f"rotor_rotation_run.{name}" for name in RUN_FIELDS if name not in artifacts.get("rotor_rotation_run", {})]
     if missing:
-        pytest.xfail(f"PENDING in roles/rotate (lead): job artifacts lack {', '.join(missing)}")
+        pytest.fail(f"job artifacts lack {', '.join(missing)}")
 
 
 # --------------------------------------------------------------------------- cases
@@ -292,7 +288,7 @@ def test_rotation_job_succeeds_and_publishes_its_summary(job_endpoint, seeded, i
     # Key ids are public; the summary must never carry a secret (checked above with every artifact file).
     assert "secret" not in json.dumps(artifacts).lower(), artifacts
 
-    xfail_until_summary_complete(artifacts, [user])
+    assert_summary_complete(artifacts, [user])
     assert sorted(rotation["hosts_switched"]) == ["host1", "host2", "host3"], rotation
     run = artifacts["rotor_rotation_run"]
     assert run["users_rotated"] in (1, [user]) and run["users_failed"] in (0, []), run
@@ -323,7 +319,7 @@ def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, 
     assert re.search(rf"{user}: +ROTATE - key {old_id} is 120 days old", job.stdout), job.explain()
 
     artifacts = job.artifacts
-    xfail_until_summary_complete(artifacts, [user])
+    assert_summary_complete(artifacts, [user])
     rotation = artifacts["rotor_rotation"][user]
     assert rotation["old_access_key_id"] == old_id, rotation
     assert rotation["new_access_key_id"] in (None, ""), rotation
