@@ -149,6 +149,8 @@ class Case:
             "ANSIBLE_RETRY_FILES_SAVE_PATH": str(self.tmp / "retry"),
             "ANSIBLE_LOCAL_TEMP": str(self.tmp / "local-tmp"),
             "ANSIBLE_REMOTE_TEMP": str(self.tmp / "remote-tmp"),
+            # Python's own temporary files (module payloads of a killed run, ...) land where the scan looks too.
+            "TMPDIR": str(self.tmp / "local-tmp"),
         }
 
     def spawn(self, extra_vars=None, inventories=(), reset_calls=True, check=False):
