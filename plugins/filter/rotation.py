@@ -128,4 +128,10 @@ def drain_remaining(inactive_since, users, drain_seconds):
 
 class FilterModule:
     def filters(self):
-        return {"rotation_plan": rotation_plan, "rotation_result": rotation_result, "refused_plan": refused_plan, "drain_remaining": drain_remaining, "planned_outcome": planned_outcome}
+        return {
+            "rotation_plan": rotation_plan,
+            "rotation_result": rotation_result,
+            "refused_plan": refused_plan,
+            "drain_remaining": drain_remaining,
+            "planned_outcome": planned_outcome,
+        }

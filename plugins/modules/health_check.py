@@ -60,12 +60,15 @@ options:
 attributes:
   check_mode:
     support: partial
+    description: Can run in check_mode and return changed status prediction without modifying target.
     details: In check mode nothing is restarted and no check is run; the result says what would be restarted.
   diff_mode:
     support: none
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
     support: full
     platforms: posix
+    description: Target OS/families that can be operated against.
 notes:
   - The failure message names the check (V(HTTP health check URL) or V(Command health check COMMAND)), the number
     of attempts and the last answer, so a failed rotation can say which host failed which check.
