@@ -105,7 +105,7 @@ options:
     version_added: 0.2.0
   secret_access_key:
     description:
-      - The secret access key to write. It is never returned, logged or shown in a diff.
+      - The secret access key to write. It is never logged or shown in a diff, and returned only by O(state=read) with O(return_secret=true).
       - Required when O(state=present).
     type: str
   owner:
@@ -246,6 +246,7 @@ secret_access_key:
   description: The secret access key the file holds; V(null) if none. Only with O(return_secret=true).
   returned: when O(state=read) and O(return_secret=true)
   type: str
+  sample: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 exists:
   description: Whether the file exists.
   returned: when O(state=read)
