@@ -124,13 +124,16 @@ def iso(value):
     return value
 
 
-def _as_datetime(value):
+def as_datetime(value):
+    """A datetime, or an ISO 8601 string (boto3's dates once they went through JSON), as an aware
+    datetime; naive means UTC. None for anything else. A malformed string raises ValueError."""
     if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, str) and value:
+        parsed = value
+    elif isinstance(value, str) and value:
         parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-    return None
+    else:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def utcnow():
@@ -138,7 +141,7 @@ def utcnow():
 
 
 def age_days(create_date, now):
-    created = _as_datetime(create_date)
+    created = as_datetime(create_date)
     if created is None:
         return None
     return max(0, (now - created).days)

@@ -13,9 +13,11 @@ ever reach a report; there is no secret in the inputs to leak.
 
 from __future__ import annotations
 
-import datetime
 import html
 import json
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
 
 REPORT_FORMAT_VERSION = 1
 DEFAULT_CHART_MAX_KEYS = 200
@@ -27,19 +29,8 @@ class AuditInputError(ValueError):
     """The audit's input is not what access_key_info / credentials_file return."""
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _parse_time(value):
-    if not value:
-        return None
-    parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-
-
 def _days_since(value, now):
-    moment = _parse_time(value)
+    moment = as_datetime(value)
     return None if moment is None else max(0, (now - moment).days)
 
 
@@ -101,7 +92,7 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
     if int(max_age_days) < 0 or int(unused_days) < 0:
         raise AuditInputError(f"max_age_days and unused_days must be 0 or more, got {max_age_days} and {unused_days}")
     max_age_days, unused_days = int(max_age_days), int(unused_days)
-    now = now or _now()
+    now = now or utcnow()
     hosts = dict(hosts or {})
 
     holders = {}  # (user, key id) -> hosts

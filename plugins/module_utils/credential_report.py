@@ -14,7 +14,6 @@ to ids with ``ListAccessKeys`` for the few users that need them.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import time
 
@@ -25,6 +24,7 @@ except ImportError:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import age_days
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import explain_client_error
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import iso
@@ -58,23 +58,10 @@ def _bool_cell(value):
 
 def _date_cell(value):
     """ISO 8601 in UTC, as the rest of the collection returns dates, or None."""
-    value = cell(value)
-    if value is None:
-        return None
     try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(as_datetime(cell(value)))
     except ValueError:
         return None
-    return iso(parsed)
-
-
-def _to_datetime(value):
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, str) and value:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-    return None
 
 
 def parse_credential_report(content):
@@ -210,7 +197,7 @@ def fetch_credential_report(client, max_age_seconds, timeout=300, now=None, slee
     age = _age_seconds(response, now)
     return {
         "content": response.get("Content") or b"",
-        "generated_time": iso(_to_datetime(response.get("GeneratedTime"))),
+        "generated_time": iso(as_datetime(response.get("GeneratedTime"))),
         "age_seconds": age,
         "requested": requested,
         "stale": age > max_age_seconds,
@@ -218,7 +205,7 @@ def fetch_credential_report(client, max_age_seconds, timeout=300, now=None, slee
 
 
 def _age_seconds(response, now):
-    generated = _to_datetime(response.get("GeneratedTime"))
+    generated = as_datetime(response.get("GeneratedTime"))
     if generated is None:
         return 0
     return max(0, int((now - generated).total_seconds()))
@@ -255,10 +242,10 @@ def match_positions(report_keys, listed_keys):
     unclaimed = list(report_keys)
     pairs = []
     for listed in listed_keys:
-        created = _to_datetime(listed.get("create_date"))
+        created = as_datetime(listed.get("create_date"))
         match = None
         for candidate in unclaimed:
-            rotated = _to_datetime(candidate.get("last_rotated"))
+            rotated = as_datetime(candidate.get("last_rotated"))
             if created and rotated and abs((created - rotated).total_seconds()) <= _SAME_KEY_SECONDS:
                 match = candidate
                 break

@@ -30,6 +30,7 @@ import time
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
 
 PREFIX = "rotor:"
@@ -61,13 +62,11 @@ def iso_now(now=None):
 
 
 def parse_time(value):
-    if not value:
-        return None
+    """A tag's time, or None when it is missing or malformed (tags can be edited by hand)."""
     try:
-        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return as_datetime(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def journal_from_tags(tags, now=None):

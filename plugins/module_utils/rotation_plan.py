@@ -10,17 +10,9 @@ gathered (keys per user, key ids per host) and acts on the answer.
 
 from __future__ import annotations
 
-import datetime
-
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import IAM_KEY_LIMIT
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
-
-
-def _parse(value):
-    if not value:
-        return None
-    parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def _inactive_since(key, keys):
@@ -30,9 +22,10 @@ def _inactive_since(key, keys):
     before its successor existed nor before its last use, so the later of the
     two is a safe lower bound.
     """
-    created = _parse(key.get("create_date"))
-    candidates = [_parse(k.get("create_date")) for k in keys if _parse(k.get("create_date")) and created and _parse(k.get("create_date")) > created]
-    candidates.append(_parse(key.get("last_used_date")))
+    created = as_datetime(key.get("create_date"))
+    created_dates = [as_datetime(k.get("create_date")) for k in keys]
+    candidates = [moment for moment in created_dates if moment and created and moment > created]
+    candidates.append(as_datetime(key.get("last_used_date")))
     candidates.append(created)
     known = [c for c in candidates if c is not None]
     return max(known) if known else None
@@ -44,7 +37,7 @@ CLOCK_SKEW_SECONDS = 120
 
 
 def _minutes_since(value, now):
-    moment = _parse(value)
+    moment = as_datetime(value)
     return None if moment is None else (now - moment).total_seconds() / 60
 
 
@@ -79,9 +72,9 @@ def _resume(plan, journal, by_id, held, now):
     prefix = f"resuming run {run}, interrupted in phase {phase}"
     if phase == "creating":
         # The run died around CreateAccessKey: a key it made has no secret anywhere.
-        started = _parse(journal.get("updated"))
+        started = as_datetime(journal.get("updated"))
         for key in by_id.values():
-            created = _parse(key.get("create_date"))
+            created = as_datetime(key.get("create_date"))
             if (key["access_key_id"] != old_id and key["access_key_id"] not in held and not key.get("last_used_date")
                     and started and created and (started - created).total_seconds() <= CLOCK_SKEW_SECONDS):
                 plan["replace_key_id"] = key["access_key_id"]
@@ -188,8 +181,8 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         if key is old or key["access_key_id"] == plan["new_key_id"]:
             continue
         since = _inactive_since(key, keys)
-        if key["access_key_id"] == journal.get("previous_key_id") and _parse(journal.get("inactive_since")):
-            since = _parse(journal.get("inactive_since"))
+        if key["access_key_id"] == journal.get("previous_key_id") and as_datetime(journal.get("inactive_since")):
+            since = as_datetime(journal.get("inactive_since"))
         old_enough = since is not None and (now - since).total_seconds() >= delete_inactive_after_days * 86400
         if old_enough and key["access_key_id"] not in held:
             plan["stale_inactive_key_ids"].append(key["access_key_id"])
@@ -243,7 +236,7 @@ def seconds_left_to_drain(inactive_since, users, drain_seconds, now=None):
     now = now or utcnow()
     waits = [0]
     for user in users:
-        since = _parse(inactive_since.get(user))
+        since = as_datetime(inactive_since.get(user))
         elapsed = (now - since).total_seconds() if since else 0
         waits.append(drain_seconds - elapsed)
     return max(0, int(max(waits) + 0.999))
