@@ -38,9 +38,17 @@ options:
     description: Per IAM user, the rotation journal read by M(rotor.iam.rotation_journal), to resume interrupted runs.
     type: dict
   in_use_window_minutes:
-    description: An Active key used this recently is never deleted to make room unless O(force) is set.
+    description:
+      - An Active key used this recently is never deleted to make room unless O(force) is set.
+      - An Active key that no inventory host holds and that was used this recently refuses the user
+        (something outside the inventory depends on it) unless O(force) is set.
     type: int
     default: 60
+  fleet:
+    description:
+      - Per IAM user, every inventory host that names it (see the C(rotor.iam.inventory_fleet) filter), also those
+        outside the play. A user with hosts outside the play is rotated as a staged rollout.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -63,7 +71,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import sec
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
 
 
-def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60):
+def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
+                  fleet=None):
     try:
         return plan_rotation(
             list(key_infos),
@@ -73,13 +82,34 @@ def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             delete_inactive_after_days=int(delete_inactive_after_days),
             journals=dict(journals or {}),
             in_use_window_minutes=int(in_use_window_minutes),
+            fleet={user: list(names) for user, names in dict(fleet or {}).items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
 
 
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts):
-    """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable."""
+def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
+    """Per IAM user, every inventory host whose ``rotor_iam_user`` names it, in the play or not.
+
+    ``hostvars`` sees the variables of hosts outside the play (``--limit``, a narrower ``rotor_hosts``),
+    so a run can tell that a user has hosts it does not cover.
+    """
+    fleet = {}
+    try:
+        for host in inventory_hosts:
+            user = hostvars[host].get(variable)
+            if isinstance(user, str) and user:
+                fleet.setdefault(user, []).append(host)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.inventory_fleet: malformed input ({exc})") from exc
+    return {user: sorted(hosts) for user, hosts in fleet.items()}
+
+
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None):
+    """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
+
+    ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
+    """
     reachable = set(reachable_hosts)
     try:
         host_states = {}
@@ -94,7 +124,7 @@ def rotation_result(plans, hostvars, all_hosts, reachable_hosts):
                 "wrote": bool(facts.get("__rotor_wrote", False)),
                 "failure": facts.get("__rotor_failure") or ({"check": "reachability", "msg": "host became unreachable"} if state == "unreachable" else {}),
             }
-        return rotation_outcome(dict(plans), host_states)
+        return rotation_outcome(dict(plans), host_states, user_failures=dict(user_failures or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
@@ -112,6 +142,7 @@ def planned_outcome(plans):
             "failures": [],
             "switched_hosts": [],
             "unreachable_with_new_key": [],
+            "keep_new_key": False,
             "message": plan.get("error") or plan.get("reason") or "",
         }
         for user, plan in dict(plans).items()
@@ -131,6 +162,7 @@ class FilterModule:
         return {
             "rotation_plan": rotation_plan,
             "rotation_result": rotation_result,
+            "inventory_fleet": inventory_fleet,
             "refused_plan": refused_plan,
             "drain_remaining": drain_remaining,
             "planned_outcome": planned_outcome,

@@ -389,8 +389,8 @@ def verify_access_key(
     consecutive=3,
     clock=time.monotonic,
     sleep=time.sleep,
-    initial_delay=0.5,
-    max_delay=5.0,
+    initial_delay=0.25,
+    max_delay=1.0,
 ):
     """Poll ``get_caller_identity()`` until it proves the key ``expect``-ed.
 

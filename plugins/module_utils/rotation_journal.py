@@ -13,7 +13,8 @@ next to the keys. Tags, all prefixed ``rotor:``::
     rotor:previous       the key being retired after cutover (AWSPREVIOUS)
     rotor:inactive-since when rotor:previous was deactivated (IAM does not record it)
     rotor:run            the run that wrote the phase, and rotor:updated when
-    rotor:lock-*         the lock: run, owner, controller host, process id, expiry
+    rotor:lock-*         the lock: run, owner, controller host and machine id, process id and
+                         start time, expiry
 
 IAM has no conditional writes, so the lock is taken by writing it, waiting for
 the write to settle and reading it back: of several runs that race, only the
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime
 import getpass
 import os
+import re
 import socket
 import time
 
@@ -52,9 +54,30 @@ LOCK_TAGS = {
     "run_id": "rotor:lock-run",
     "owner": "rotor:lock-owner",
     "host": "rotor:lock-host",
+    "machine": "rotor:lock-machine",
     "pid": "rotor:lock-pid",
+    "started": "rotor:lock-started",
     "expires": "rotor:lock-expires",
 }
+KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
+TIME_FIELDS = ("inactive_since", "updated")
+# AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.
+ACCESS_KEY_ID_RE = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
+# IAM tag values: letters, digits, spaces and _ . : / = + - @, at most 256 characters; at most 50 tags per user.
+TAG_VALUE_MAX = 256
+TAG_LIMIT = 50
+_TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")
+
+
+def sanitize_tag_value(value):
+    """A value IAM accepts as a tag value: other characters become '_', cut at 256 characters."""
+    text = "" if value is None else str(value)
+    text = _TAG_VALUE_BAD.sub("_", text)
+    return text[:TAG_VALUE_MAX]
+
+
+def is_access_key_id(value):
+    return isinstance(value, str) and bool(ACCESS_KEY_ID_RE.match(value))
 
 
 def iso_now(now=None):
@@ -69,8 +92,29 @@ def parse_time(value):
         return None
 
 
+def journal_problems(journal):
+    """What is wrong with a journal read from tags (hand-edited, truncated): [{tag, value, why}]."""
+    problems = []
+    phase = journal.get("phase")
+    if phase is not None and phase not in PHASES:
+        problems.append({"tag": FIELD_TAGS["phase"], "value": phase, "why": f"not a phase ({', '.join(PHASES)})"})
+    for field in KEY_FIELDS:
+        value = journal.get(field)
+        if value is not None and not is_access_key_id(value):
+            problems.append({"tag": FIELD_TAGS[field], "value": value, "why": "not an access key id (AKIA/ASIA and 16 letters or digits)"})
+    for field in TIME_FIELDS:
+        value = journal.get(field)
+        if value is not None and parse_time(value) is None:
+            problems.append({"tag": FIELD_TAGS[field], "value": value, "why": "not an ISO 8601 time"})
+    return problems
+
+
 def journal_from_tags(tags, now=None):
-    """The journal a user's tags describe (tags: boto3's [{Key, Value}] list or a plain dict)."""
+    """The journal a user's tags describe (tags: boto3's [{Key, Value}] list or a plain dict).
+
+    Never raises on malformed values: they are listed in ``problems`` for the planner to refuse
+    that one user, and a lock whose expiry does not parse counts as expired.
+    """
     now = now or utcnow()
     values = dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
     journal = {field: (values.get(tag) or None) for field, tag in FIELD_TAGS.items()}
@@ -84,16 +128,47 @@ def journal_from_tags(tags, now=None):
         journal["lock"] = None
     journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
     journal["tags"] = sorted(k for k in values if k.startswith(PREFIX))
+    journal["tag_count"] = len(values)
+    journal["problems"] = journal_problems(journal)
     return journal
 
 
+def machine_id():
+    """This machine's systemd/D-Bus machine id: unlike a hostname, two containers do not share it."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path, encoding="ascii") as handle:
+                value = handle.read().strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if re.match(r"^[0-9a-f]{32}$", value):
+            return value
+    return None
+
+
+def process_start_time(pid):
+    """When process ``pid`` started (seconds since boot, as /proc counts it), as a string; None if unknown.
+
+    A pid is reused once its process is gone; the pair (pid, start time) is not.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode("ascii")  # field 22 of stat(5): starttime in clock ticks since boot
+    except (OSError, IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
 def controller_identity():
-    """Who holds a lock: login@host and the pid of the ansible-playbook process running us (None if not found)."""
+    """Who holds a lock: login@host, the machine id, and the pid and start time of the ansible-playbook
+    process running us (None when not found)."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = str(os.getuid())
-    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "pid": playbook_pid()}
+    pid = playbook_pid()
+    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "machine": machine_id(),
+            "pid": pid, "started": process_start_time(pid) if pid else None}
 
 
 def _proc_parent_and_cmdline(pid):
@@ -127,9 +202,19 @@ def playbook_pid(start=None):
     return found
 
 
-def process_is_playbook(pid):
+def process_is_playbook(pid, started=None):
+    """Is ``pid`` a live ansible-playbook process (and, when ``started`` is known, the very one that started then)?"""
     ppid, cmdline = _proc_parent_and_cmdline(pid)
-    return ppid is not None and "ansible-playbook" in cmdline
+    if ppid is None or "ansible-playbook" not in cmdline:
+        return False
+    return started is None or process_start_time(pid) == started
+
+
+def _same_controller(lock, identity):
+    """Did the lock's owner run on this machine? The machine id decides when both sides know it."""
+    if lock.get("machine") and identity.get("machine"):
+        return lock["machine"] == identity["machine"]
+    return bool(lock.get("host")) and lock.get("host") == identity.get("host") and not lock.get("machine")
 
 
 def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
@@ -149,7 +234,7 @@ def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
         return True, f"broke the lock of {held} (rotor_break_lock)"
     if lock.get("expired"):
         return True, f"took over the expired lock of {held}, which expired at {lock.get('expires')}"
-    if lock.get("host") == identity.get("host") and lock.get("pid") and not process_is_playbook(lock["pid"]):
+    if _same_controller(lock, identity) and lock.get("pid") and not process_is_playbook(lock["pid"], lock.get("started")):
         return True, f"took over the lock of {held}: its ansible-playbook process {lock['pid']} on this controller is gone"
     return False, (
         f"IAM user {journal.get('user_name')!r} is locked by another rotation, {held} on {lock.get('host') or '?'} "
@@ -175,10 +260,33 @@ def read_journal(client, user_name, now=None):
     return journal
 
 
-def _tag(client, user_name, values):
-    if values:
-        tags = [{"Key": k, "Value": "" if v is None else str(v)} for k, v in sorted(values.items())]
+def _tag(client, user_name, values, journal=None):
+    """Write tags; refuse before writing when the user would pass IAM's limit of 50 tags."""
+    if not values:
+        return
+    if journal is not None:
+        new = [k for k in values if k not in journal.get("tags", [])]
+        count = journal.get("tag_count", 0)
+        if new and count + len(new) > TAG_LIMIT:
+            raise RotorIAMError(
+                f"IAM user {user_name!r} has {count} tags and the rotation journal needs {len(new)} more "
+                f"({', '.join(sorted(new))}), but IAM allows at most {TAG_LIMIT} tags per user. Remove tags the user "
+                f"no longer needs (aws iam untag-user --user-name {user_name} --tag-keys ...) and run again.",
+                code="TagLimitExceeded",
+                action="iam:TagUser",
+            )
+    tags = [{"Key": k, "Value": sanitize_tag_value(v)} for k, v in sorted(values.items())]
+    try:
         _call("iam:TagUser", client.tag_user, user_name=user_name, aws_retry=True, UserName=user_name, Tags=tags)
+    except RotorIAMError as exc:
+        if exc.code == "LimitExceeded":
+            raise RotorIAMError(
+                f"IAM refused to tag user {user_name!r}: it is at IAM's limit of {TAG_LIMIT} tags per user, and the "
+                f"rotation journal needs room for its rotor: tags. Remove tags the user no longer needs and run again.",
+                code="TagLimitExceeded",
+                action="iam:TagUser",
+            ) from exc
+        raise
 
 
 def _untag(client, user_name, keys):
@@ -223,7 +331,9 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         LOCK_TAGS["run_id"]: run_id,
         LOCK_TAGS["owner"]: owner,
         LOCK_TAGS["host"]: identity.get("host") or "",
+        LOCK_TAGS["machine"]: identity.get("machine") or "",
         LOCK_TAGS["pid"]: identity.get("pid") or "",
+        LOCK_TAGS["started"]: identity.get("started") or "",
         LOCK_TAGS["expires"]: iso_now(expires),
     }
     result = {"changed": True, "journal": journal, "lock_note": note, "taken": taking}
@@ -231,9 +341,11 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         result["changed"] = taking or bool(changed_fields(journal, values))
         return result
     if not taking:
-        _tag(client, user_name, {**values, **lock_values})
+        _tag(client, user_name, {**values, **lock_values}, journal=journal)
+        # A renewal reads back too: a run that broke our lock meanwhile must stop us here.
+        _require_own_lock(read_journal(client, user_name), user_name, run_id, "renewing it")
         return result
-    _tag(client, user_name, lock_values)
+    _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
     # for the writes to settle and go on only if the lock still names this run.
     sleep(settle_seconds)
@@ -247,8 +359,31 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
             code="RotationLocked",
             action="rotor.iam.rotation_journal",
         )
-    _tag(client, user_name, values)
+    _tag(client, user_name, values, journal=after)
     return result
+
+
+def _require_own_lock(journal, user_name, run_id, doing):
+    lock = journal.get("lock")
+    if lock and lock["run_id"] == run_id and not lock.get("expired"):
+        return journal
+    if lock and lock["run_id"] == run_id:
+        why = f"this run's lock expired at {lock.get('expires')}"
+    elif lock:
+        why = f"run {lock['run_id']} ({lock.get('owner') or 'unknown owner'}) holds it now"
+    else:
+        why = "no run holds it now (it was released or removed)"
+    raise RotorIAMError(
+        f"Stopped before {doing}: run {run_id} no longer holds the rotation lock of IAM user {user_name!r}; {why}. "
+        f"Nothing was changed by this step. Find out who took the lock over, then run the rotation again.",
+        code="LockLost",
+        action="rotor.iam.rotation_journal",
+    )
+
+
+def require_lock(client, user_name, run_id, doing="changing a key", now=None):
+    """Read the journal right before an IAM key change and refuse unless ``run_id`` still holds the lock."""
+    return _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, doing)
 
 
 def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None):
@@ -266,14 +401,25 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
     if check_mode or not result["changed"]:
         return result
     if to_change:
-        _tag(client, user_name, values)
+        _tag(client, user_name, values, journal=journal)
     _untag(client, user_name, release)
     return result
 
 
-def clear_journal(client, user_name, check_mode=False, now=None):
+def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, break_lock=False, identity=None):
+    """Remove every rotor: tag; refuses while another live run holds the lock, unless ``break_lock``."""
     journal = read_journal(client, user_name, now=now)
-    result = {"changed": bool(journal["tags"]), "journal": journal, "lock_note": None}
+    note = None
+    if journal["lock"] and journal["lock"]["run_id"] != run_id:
+        allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now, break_lock=break_lock)
+        if not allowed:
+            raise RotorIAMError(
+                note.replace("Wait for it to finish;", "Clearing its journal now would let two runs rotate the user. "
+                             "Wait for it to finish;").replace("run again after", "clear it after"),
+                code="RotationLocked",
+                action="rotor.iam.rotation_journal",
+            )
+    result = {"changed": bool(journal["tags"]), "journal": journal, "lock_note": note}
     if journal["tags"] and not check_mode:
         _untag(client, user_name, journal["tags"])
     return result
@@ -283,7 +429,8 @@ def public_journal(journal):
     """The journal as the module returns it (no internals)."""
     if journal is None:
         return None
-    fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated", "in_progress")
+    fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated",
+              "in_progress", "problems")
     shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
     return shown

@@ -10,6 +10,9 @@ gathered (keys per user, key ids per host) and acts on the answer.
 
 from __future__ import annotations
 
+import datetime
+import re
+
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import IAM_KEY_LIMIT
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
@@ -49,10 +52,49 @@ def _held_by(host_key_ids):
     return held
 
 
-def _resume(plan, journal, by_id, held, now):
+_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
+
+
+def run_started(run_id):
+    """When a run started, from its id (``20261130T120000Z-123456``, as rotor.iam.rotate names runs); else None."""
+    match = _RUN_ID_TIME.match(run_id or "")
+    if not match:
+        return None
+    try:
+        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def rotor_deactivated(journal, key_id):
+    """Did a rotor.iam run deactivate ``key_id``? Only the journal can tell: cutover (or the rollback of one)
+    records it as the previous key together with the time it went Inactive."""
+    return (
+        bool(key_id)
+        and journal.get("phase") in ("cutover", "rolling_back")
+        and journal.get("previous_key_id") == key_id
+        and as_datetime_or_none(journal.get("inactive_since")) is not None
+    )
+
+
+def as_datetime_or_none(value):
+    try:
+        return as_datetime(value)
+    except ValueError:
+        return None
+
+
+def _when(key, field):
+    moment = as_datetime_or_none(key.get(field))
+    return moment.replace(microsecond=0).isoformat() if moment else "never"
+
+
+def _resume(plan, journal, by_id, held, now, outside):
     """Read an interrupted run's journal: which key is old, which is new, what to do with the new one.
 
-    Returns the old key (or None to plan as usual).
+    ``outside``: hosts of the user that are in the inventory but not in this play (their keys are unknown).
+    Returns the old key (or None to plan as usual). Sets ``plan["error"]`` when resuming would destroy
+    something that may be in use.
     """
     phase = journal.get("phase")
     if phase not in IN_PROGRESS_PHASES:
@@ -69,31 +111,78 @@ def _resume(plan, journal, by_id, held, now):
             plan["notes"].append(f"run {run} stopped in phase {phase} after the old key {old_id} was deleted; its rotation is complete")
             plan["finish_journal"] = True
         return None
+    user = plan["user_name"]
     prefix = f"resuming run {run}, interrupted in phase {phase}"
+    started = run_started(run)
     if phase == "creating":
-        # The run died around CreateAccessKey: a key it made has no secret anywhere.
-        started = as_datetime(journal.get("updated"))
+        # The run died around CreateAccessKey: a key it made has no secret anywhere, and it was made after the run began.
+        began = started or as_datetime_or_none(journal.get("updated"))
         for key in by_id.values():
-            created = as_datetime(key.get("create_date"))
+            created = as_datetime_or_none(key.get("create_date"))
             if (key["access_key_id"] != old_id and key["access_key_id"] not in held and not key.get("last_used_date")
-                    and started and created and (started - created).total_seconds() <= CLOCK_SKEW_SECONDS):
+                    and began and created and (began - created).total_seconds() <= CLOCK_SKEW_SECONDS):
                 plan["replace_key_id"] = key["access_key_id"]
                 plan["notes"].append(f"key {key['access_key_id']} was created by run {run}, which died before recording it: "
                                      f"no one holds its secret, so it is deleted")
         plan["reason"] = prefix
+    elif phase == "cutover" and outside:
+        plan["error"] = (
+            f"IAM user {user!r}: run {run} stopped after cutover, and finishing it deletes the old key {old_id}, which "
+            f"needs every host of the user; {len(outside)} of them are outside this play ({', '.join(outside)}). Run "
+            f"the rotation over all hosts of {user} (without --limit, with rotor_hosts covering them)."
+        )
     elif new_id in by_id and held.get(new_id):
         plan["new_key_id"] = new_id
         plan["new_key_holders"] = sorted(held[new_id])
-        plan["reason"] = f"{prefix}: {len(held[new_id])} of {len(plan['hosts'])} hosts already hold the new key {new_id}"
+        plan["reason"] = f"{prefix}: {len(held[new_id])} of {len(plan['hosts'])} hosts in this play already hold the new key {new_id}"
     elif new_id in by_id:
-        plan["replace_key_id"] = new_id
-        plan["reason"] = f"{prefix}: no host holds the new key {new_id} and its secret is lost, so it is deleted and replaced"
+        pending = by_id[new_id]
+        created = as_datetime_or_none(pending.get("create_date"))
+        if outside:
+            plan["error"] = (
+                f"IAM user {user!r}: the pending key {new_id} of run {run} is held by no host in this play, but "
+                f"{len(outside)} hosts of the user are outside it ({', '.join(outside)}) and may run on it; it is "
+                f"neither deleted nor replaced. Run again over all hosts of {user}, or include at least one host that "
+                f"holds {new_id} in the play."
+            )
+        elif pending.get("last_used_date"):
+            plan["error"] = (
+                f"IAM user {user!r}: the pending key {new_id} of run {run} is held by no host in the inventory, yet "
+                f"AWS says it was last used at {_when(pending, 'last_used_date')}: something outside the inventory may "
+                f"run on it, so it is neither deleted nor replaced. Find what uses it (CloudTrail, "
+                f"rotor.iam.access_key_info) and add that host to the inventory; if it is truly unused, delete it "
+                f"(rotor.iam.access_key_delete force=true) and clear the journal "
+                f"(rotor.iam.rotation_journal state=absent), then run again."
+            )
+        elif started is None or created is None or (started - created).total_seconds() > CLOCK_SKEW_SECONDS:
+            plan["error"] = (
+                f"IAM user {user!r}: the journal names {new_id} as the pending key of run {run}, but that key was "
+                f"created at {_when(pending, 'create_date')}, "
+                + (f"before the run started ({started.isoformat()})" if started else "and the run id does not say when the run started")
+                + ", so it may not be that run's key and is not deleted. Check who made it; if it is unused, delete it "
+                f"(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
+                f"then run again."
+            )
+        else:
+            plan["replace_key_id"] = new_id
+            plan["reason"] = (f"{prefix}: no inventory host holds the new key {new_id} and AWS says it was never used: its "
+                              f"secret is lost, so it is deleted and replaced")
     else:
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
     if old["status"] != "Active" and (held.get(old_id) or not plan["new_key_id"]):
-        plan["reactivate_old"] = True
-        plan["notes"].append(f"old key {old_id} is Inactive while the fleet may still need it: it is reactivated first")
+        if rotor_deactivated(journal, old_id):
+            plan["reactivate_old"] = True
+            plan["notes"].append(f"old key {old_id} was deactivated by run {run} while the fleet may still need it: it is reactivated first")
+        else:
+            plan["old_key_disabled"] = True
+            plan["notes"].append(_disabled_note(old_id))
     return old
+
+
+def _disabled_note(key_id):
+    return (f"key {key_id} is Inactive and no rotor.iam run deactivated it (someone disabled it, e.g. after a leak): it is "
+            f"never reactivated; the hosts are moved onto a new key, and a host that fails on the new key is reported, "
+            f"not rolled back onto {key_id}")
 
 
 def _classify_other(other, held, now, in_use_window_minutes, force):
@@ -127,12 +216,14 @@ def _classify_other(other, held, now, in_use_window_minutes, force):
 
 
 def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delete_inactive_after_days=7, now=None,
-              journal=None, in_use_window_minutes=60):
+              journal=None, in_use_window_minutes=60, fleet_hosts=None):
     """Decide what a rotation does for one IAM user.
 
     ``keys``: the user's keys as rotor.iam.access_key_info returns them (with last use).
-    ``host_key_ids``: {host: [key ids found in that host's credentials files]}.
+    ``host_key_ids``: {host: [key ids found in that host's credentials files]}, for the hosts of this play.
     ``journal``: the user's rotation journal (rotor.iam.rotation_journal), to resume an interrupted run.
+    ``fleet_hosts``: every inventory host that names the user (default: the play's hosts). Hosts outside
+    the play make the run a staged rollout: the old key stays Active.
     """
     now = now or utcnow()
     journal = journal or {}
@@ -160,17 +251,45 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "reactivate_old": False,
         "finish_journal": False,
         "other_key": None,
+        "fleet_hosts": sorted(set(fleet_hosts or []) | set(host_key_ids)),
+        "hosts_outside_play": sorted(set(fleet_hosts or []) - set(host_key_ids)),
+        "staged": False,
+        "old_key_disabled": False,
         "notes": [],
         "error": None,
     }
+    outside = plan["hosts_outside_play"]
 
-    old = _resume(plan, journal, by_id, held, now)
+    problems = journal.get("problems") or []
+    if problems:
+        first = problems[0]
+        plan["error"] = (
+            f"IAM user {user_name!r}: its rotation journal tag {first['tag']} holds {first['value']!r}, which is "
+            f"{first['why']}" + (f" (and {len(problems) - 1} more malformed tags)" if len(problems) > 1 else "")
+            + "; rotor.iam.rotate will not guess where this user's last rotation stands. Check the user's keys and "
+            f"hosts, then fix the tag, or clear the journal: ansible localhost -m rotor.iam.rotation_journal "
+            f"-a 'user_name={user_name} state=absent'. The other users of the run are not affected."
+        )
+        return plan
+
+    old = _resume(plan, journal, by_id, held, now, outside)
+    if plan["error"]:
+        return plan
     resuming = old is not None
     if not resuming:
         # The old key is the Active key the fleet runs on; with no host holding one, the oldest Active key.
+        # A key the hosts hold that someone else disabled is the old key too: the hosts must leave it.
         held_active = [k for k in active if k["access_key_id"] in held]
-        candidates = sorted(held_active or active, key=lambda k: (-len(held.get(k["access_key_id"], [])), k.get("create_date") or ""))
-        old = candidates[0] if candidates else None
+        held_disabled = [k for k in inactive if k["access_key_id"] in held and not rotor_deactivated(journal, k["access_key_id"])]
+        by_holders = sorted(held_active + held_disabled, key=lambda k: (-len(held.get(k["access_key_id"], [])), k.get("create_date") or ""))
+        if by_holders:
+            old = by_holders[0]
+            if old["status"] != "Active":
+                plan["old_key_disabled"] = True
+                plan["notes"].append(_disabled_note(old["access_key_id"]))
+        else:
+            candidates = sorted(active, key=lambda k: k.get("create_date") or "")
+            old = candidates[0] if candidates else None
     if old:
         plan["old_key_id"] = old["access_key_id"]
         plan["old_key_age_days"] = old.get("age_days")
@@ -196,8 +315,23 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
 
     drifted = sorted(h for h, ids in host_key_ids.items() if old["access_key_id"] not in (ids or []))
     age = old.get("age_days") or 0
-    if resuming:
+    used_minutes = _minutes_since(old.get("last_used_date"), now)
+    if (not resuming and not force and old["status"] == "Active" and old["access_key_id"] not in held and not outside
+            and used_minutes is not None and used_minutes < in_use_window_minutes):
+        # No host of the inventory holds the key, yet something signed with it just now.
+        where = ", ".join(x for x in (old.get("last_used_service"), old.get("last_used_region")) if x)
+        plan["error"] = (
+            f"IAM user {user_name!r}: its Active key {old['access_key_id']} is held by no host in the inventory, but "
+            f"AWS says it was used {used_minutes:.0f} minutes ago{(' (' + where + ')') if where else ''}, within "
+            f"rotor_in_use_window_minutes={in_use_window_minutes}: something outside the inventory depends on it, and "
+            f"a rotation would retire it. Find what uses it (CloudTrail) and add those hosts to the inventory, check "
+            f"rotor_iam_user on the hosts that name {user_name}, or set rotor_force=true if you know it is safe."
+        )
+        return plan
+    if resuming or plan["old_key_disabled"]:
         plan["due"] = True
+        if not resuming:
+            plan["reason"] = f"the hosts hold key {old['access_key_id']}, which is Inactive: they are moved onto a new key"
     elif force:
         plan["due"], plan["reason"] = True, "rotor_force is set"
     elif age >= max_age_days:
@@ -231,6 +365,18 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     return _drop_free_slot_from_stale(plan)
 
 
+def _mark_staged(plan):
+    """A due user with hosts outside the play: write the new key to the play's hosts, retire nothing."""
+    if plan["due"] and not plan["error"] and plan["hosts_outside_play"]:
+        plan["staged"] = True
+        plan["notes"].append(
+            f"staged: {len(plan['hosts'])} of {len(plan['fleet_hosts'])} hosts of {plan['user_name']}; the old key "
+            f"{plan['old_key_id']} stays Active until a run covers all of them (outside this play: "
+            f"{', '.join(plan['hosts_outside_play'])})"
+        )
+    return plan
+
+
 def seconds_left_to_drain(inactive_since, users, drain_seconds, now=None):
     """The wait until each user's old key has been Inactive ``drain_seconds``; an unknown start waits it all."""
     now = now or utcnow()
@@ -260,10 +406,14 @@ def _describe(keys):
 
 
 def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, now=None, journals=None,
-                  in_use_window_minutes=60):
+                  in_use_window_minutes=60, fleet=None):
     """Plan every user. ``key_infos``: access_key_info results; ``hosts``: {host: {"user": u, "key_ids": [...]}};
-    ``journals``: {user: rotation journal}."""
+    ``journals``: {user: rotation journal}; ``fleet``: {user: [every inventory host naming the user]}.
+
+    One user's bad state never stops another: a user whose facts cannot be planned is refused, alone.
+    """
     journals = journals or {}
+    fleet = fleet or {}
     per_user_hosts = {}
     for host, info in hosts.items():
         per_user_hosts.setdefault(info["user"], {})[host] = info.get("key_ids") or []
@@ -274,17 +424,26 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     plans = {}
     for info in key_infos:
         user = info["user_name"]
-        plans[user] = plan_user(
-            user,
-            info["access_keys"],
-            per_user_hosts.get(user, {}),
-            max_age_days=max_age_days,
-            force=force,
-            delete_inactive_after_days=delete_inactive_after_days,
-            now=now,
-            journal=journals.get(user),
-            in_use_window_minutes=in_use_window_minutes,
-        )
+        try:
+            plans[user] = _mark_staged(plan_user(
+                user,
+                info["access_keys"],
+                per_user_hosts.get(user, {}),
+                max_age_days=max_age_days,
+                force=force,
+                delete_inactive_after_days=delete_inactive_after_days,
+                now=now,
+                journal=journals.get(user),
+                in_use_window_minutes=in_use_window_minutes,
+                fleet_hosts=fleet.get(user),
+            ))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            plans[user] = refused_user_plan(
+                f"IAM user {user!r} cannot be planned: its keys or journal hold a value rotor.iam does not understand "
+                f"({type(exc).__name__}: {exc}). Check the user's keys and rotor: tags; the other users are not affected.",
+                user_name=user,
+            )
+            continue
         if user in unreachable and plans[user]["due"]:
             plans[user]["error"] = (
                 f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "
@@ -293,34 +452,59 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     return plans
 
 
-def rotation_outcome(plans, host_states):
+def rotation_outcome(plans, host_states, user_failures=None):
     """Per user, what the cutover phase may do, from each host's state after distribution.
 
     ``host_states``: {host: {"user": u, "state": untouched|written|healthy|failed|unreachable, "failure": {...}}}
     States: ``written`` = the new key is in its files but the host is not proven healthy.
-    Returns {user: {"action": cutover|rollback|skip, "failures": [...], "switched_hosts": [...],
-    "unreachable_with_new_key": [...]}}.
+    ``user_failures``: {user: message} for steps that failed for the user as a whole (a key change AWS did
+    not confirm in time); such a user is rolled back.
+    Returns {user: {"action": ..., "failures": [...], "switched_hosts": [...], "unreachable_with_new_key": [...],
+    "keep_new_key": bool, "message": str}}. Actions:
+
+    - ``cutover``: every host of the user is healthy on the new key; retire the old key.
+    - ``staged``: every host of this play is healthy on the new key, but the user has hosts outside the play:
+      the old key stays Active, the new key stays pending for a later run.
+    - ``rollback``: put the hosts back on the old key (reactivated if it was deactivated); delete the new key
+      unless ``keep_new_key`` (hosts outside the play may hold it).
+    - ``failed``: hosts failed on the new key, but the old key was disabled by someone else: nothing is rolled
+      back onto it; the hosts stay on the new key and are reported.
+    - ``skip``: nothing to do.
     """
+    user_failures = user_failures or {}
     outcome = {}
     for user, plan in plans.items():
         hosts = {h: s for h, s in host_states.items() if s.get("user") == user}
-        entry = {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": ""}
+        entry = {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": "",
+                 "keep_new_key": False}
         if not plan.get("due") or plan.get("error"):
             outcome[user] = entry
             continue
         entry["switched_hosts"] = sorted(h for h, s in hosts.items() if s.get("state") in ("written", "healthy", "failed") and s.get("wrote"))
         entry["unreachable_with_new_key"] = sorted(h for h, s in hosts.items() if s.get("state") == "unreachable" and s.get("wrote"))
         entry["failures"] = [dict(s["failure"], host=h) for h, s in sorted(hosts.items()) if s.get("failure")]
-        healthy = all(s.get("state") == "healthy" for s in hosts.values())
+        if user in user_failures:
+            entry["failures"].insert(0, {"host": None, "check": "key change", "msg": user_failures[user]})
+        healthy = all(s.get("state") == "healthy" for s in hosts.values()) and user not in user_failures
+        # A resumed pending key may be held by hosts outside the play: only a key made by this run may be deleted.
+        entry["keep_new_key"] = bool(plan.get("staged") and plan.get("new_key_id"))
         if healthy and hosts:
-            entry["action"] = "cutover"
+            entry["action"] = "staged" if plan.get("staged") else "cutover"
+            if plan.get("staged"):
+                entry["message"] = (f"staged: {len(hosts)} of {len(plan.get('fleet_hosts') or hosts)} hosts of {user} run on the "
+                                    f"new key; the old key {plan.get('old_key_id')} stays Active until a run covers all of them")
+            outcome[user] = entry
+            continue
+        entry["action"] = "failed" if plan.get("old_key_disabled") else "rollback"
+        if entry["failures"]:
+            first = entry["failures"][0]
+            where = f"host {first['host']} failed" if first.get("host") else "failed:"
+            entry["message"] = f"{where} {first.get('check', 'a step')}: {first.get('msg', '')}".replace("failed: key change:", "failed:")
         else:
-            entry["action"] = "rollback"
-            if entry["failures"]:
-                first = entry["failures"][0]
-                entry["message"] = f"host {first['host']} failed {first.get('check', 'a step')}: {first.get('msg', '')}"
-            else:
-                pending = sorted(h for h, s in hosts.items() if s.get("state") != "healthy")
-                entry["message"] = "rollout stopped by a failure elsewhere before these hosts switched: " + ", ".join(pending)
+            pending = sorted(h for h, s in hosts.items() if s.get("state") != "healthy")
+            entry["message"] = "rollout stopped by a failure elsewhere before these hosts switched: " + ", ".join(pending)
+        if entry["action"] == "failed":
+            entry["message"] += (f"; the old key {plan.get('old_key_id')} was disabled outside rotor.iam, so no host is "
+                                 f"rolled back onto it: the hosts stay on the new key")
         outcome[user] = entry
     return outcome

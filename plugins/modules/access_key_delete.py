@@ -33,6 +33,14 @@ options:
       - Delete the key even when it is Active.
     type: bool
     default: false
+  lock_run_id:
+    description:
+      - The run id of a rotation that holds the user's lock (M(rotor.iam.rotation_journal)). When given, the
+        user's journal is read right before the change, and the task fails with C(LockLost), changing nothing,
+        unless that run still holds an unexpired lock.
+      - Not checked in check mode, where no run holds locks.
+    type: str
+    version_added: 0.3.0
 extends_documentation_fragment:
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
@@ -86,9 +94,12 @@ access_key_id:
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+
+DOING = "deleting the key"
 
 
 def main():
@@ -96,12 +107,15 @@ def main():
         user_name=dict(type="str", required=True, aliases=["user"]),
         access_key_id=dict(type="str", required=True),
         force=dict(type="bool", default=False),
+        lock_run_id=dict(type="str"),
     )
     module = build_module(argument_spec)
     params = module.params
     client = iam_client(module)
 
     def operation():
+        if params["lock_run_id"] and not module.check_mode:
+            require_lock(client, params["user_name"], params["lock_run_id"], doing=DOING)
         result = delete_access_key(
             client,
             params["user_name"],

@@ -40,6 +40,14 @@ options:
       - Deactivate the key even if it is the one signing this module's own requests.
     type: bool
     default: false
+  lock_run_id:
+    description:
+      - The run id of a rotation that holds the user's lock (M(rotor.iam.rotation_journal)). When given, the
+        user's journal is read right before the change, and the task fails with C(LockLost), changing nothing,
+        unless that run still holds an unexpired lock.
+      - Not checked in check mode, where no run holds locks.
+    type: str
+    version_added: 0.3.0
 extends_documentation_fragment:
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
@@ -107,9 +115,12 @@ previous_status:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import signing_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+
+DOING = "changing the key's status"
 
 
 def main():
@@ -118,12 +129,15 @@ def main():
         access_key_id=dict(type="str", required=True),
         status=dict(type="str", required=True, choices=["active", "inactive"]),
         force=dict(type="bool", default=False),
+        lock_run_id=dict(type="str"),
     )
     module = build_module(argument_spec)
     params = module.params
     client = iam_client(module)
 
     def operation():
+        if params["lock_run_id"] and not module.check_mode:
+            require_lock(client, params["user_name"], params["lock_run_id"], doing=DOING)
         result = set_access_key_status(
             client,
             params["user_name"],

@@ -20,7 +20,14 @@ description:
   - A lock in the same tags keeps two runs off one user. IAM has no conditional writes, so the lock is taken by
     writing it, waiting O(settle_seconds) and reading it back; of runs that race, only the last writer goes on.
   - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
-    controller, or with O(break_lock=true).
+    controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)), not the
+    same hostname, which containers share; the process is judged by its pid and its start time, so a reused pid does
+    not keep a dead run's lock alive.
+  - A renewal (O(state=locked) by the run that holds the lock) reads the lock back after writing it, and fails with
+    C(LockLost) when another run took it meanwhile.
+  - Values are checked before anything is written; key ids must look like AWS access key ids, O(inactive_since)
+    must be an ISO 8601 time, V(now) or empty. Tag values are written in IAM's character set, at most 256
+    characters. A user at IAM's limit of 50 tags gets an error that says so, before anything is written.
   - The journal never holds a secret, only key ids.
 author:
   - rotor.iam maintainers (@rotor-iam)
@@ -36,7 +43,8 @@ options:
       - V(locked) takes the lock for O(run_id), or renews it when the run already holds it, then sets the given fields.
         Fails naming the owner and the expiry when another live run holds the lock.
       - V(unlocked) sets the given fields and releases the lock of O(run_id).
-      - V(absent) removes every C(rotor:) tag of the user (the journal and any lock).
+      - V(absent) removes every C(rotor:) tag of the user (the journal and any lock). Refused while another live run
+        holds the lock (one that is not O(run_id), not expired and whose process may still run), unless O(break_lock=true).
     type: str
     choices: [read, locked, unlocked, absent]
     default: read
@@ -117,6 +125,10 @@ journal:
   returned: always
   type: dict
   contains:
+    problems:
+      description: Journal tags whose values are malformed (hand-edited), each with C(tag), C(value) and C(why).
+      type: list
+      elements: dict
     phase:
       description: The phase reached, or null when the user was never rotated by rotor.iam.
       type: str
@@ -153,7 +165,10 @@ lock_note:
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import KEY_FIELDS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import controller_identity
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import is_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import parse_time
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import public_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import read_journal
@@ -186,15 +201,24 @@ def main():
         module.fail_json(msg=f"lock_ttl_minutes must be at least 1 (got {params['lock_ttl_minutes']}).")
     if params["settle_seconds"] < 0:
         module.fail_json(msg=f"settle_seconds must not be negative (got {params['settle_seconds']}).")
-    client = iam_client(module)
     fields = {name: params[name] for name in FIELDS}
+    for name in KEY_FIELDS:
+        if fields[name] and not is_access_key_id(fields[name]):
+            module.fail_json(msg=f"{name} {fields[name]!r} does not look like an AWS access key id (AKIA or ASIA and 16 "
+                                 f"upper-case letters or digits); give the key id, or an empty string to clear the field.")
+    since = fields["inactive_since"]
+    if since and since != "now" and parse_time(since) is None:
+        module.fail_json(msg=f"inactive_since {since!r} is not an ISO 8601 time; give one (2026-11-30T12:00:00+00:00), "
+                             f"'now', or an empty string to clear it.")
+    client = iam_client(module)
 
     def operation():
         user_name, state = params["user_name"], params["state"]
         if state == "read":
             result = {"changed": False, "journal": read_journal(client, user_name), "lock_note": None}
         elif state == "absent":
-            result = clear_journal(client, user_name, check_mode=module.check_mode)
+            result = clear_journal(client, user_name, check_mode=module.check_mode, run_id=params["run_id"],
+                                   break_lock=params["break_lock"], identity=controller_identity())
         elif state == "locked":
             result = lock_journal(
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],

@@ -153,9 +153,12 @@ def key(key_id, status="Active", created_minutes_ago=60 * 24 * 120, used=False):
             "age_days": created_minutes_ago // 1440, "last_used_date": at(-1) if used else None}
 
 
-def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5):
+DEAD_RUN = (NOW - datetime.timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ") + "-4711"  # started 10 minutes ago
+
+
+def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5, inactive_since=None):
     return {"phase": phase, "current_key_id": current, "pending_key_id": pending, "previous_key_id": previous,
-            "run_id": "run-dead", "updated": at(-updated_minutes_ago), "inactive_since": None}
+            "run_id": DEAD_RUN, "updated": at(-updated_minutes_ago), "inactive_since": inactive_since}
 
 
 def test_resume_distributing_recovers_the_new_key_from_hosts_that_hold_it():
@@ -168,7 +171,7 @@ def test_resume_distributing_recovers_the_new_key_from_hosts_that_hold_it():
     assert result["old_key_id"] == "AKIAOLD"
     assert result["new_key_id"] == "AKIANEW" and result["new_key_holders"] == ["web1"]
     assert result["free_slot_key_id"] is None and result["replace_key_id"] is None
-    assert "resuming run run-dead" in result["reason"]
+    assert f"resuming run {DEAD_RUN}" in result["reason"]
 
 
 def test_resume_with_no_host_holding_the_new_key_replaces_it():
@@ -213,9 +216,23 @@ def test_resume_reactivates_an_inactive_old_key_that_a_host_still_holds():
     keys = [key("AKIAOLD", "Inactive"), key("AKIANEW", created_minutes_ago=30, used=True)]
     hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"]}
 
-    result = plan_user("app", keys, hosts, now=NOW, journal=journal("rolling_back", current="AKIAOLD", pending="AKIANEW"))
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("rolling_back", current="AKIAOLD", pending="AKIANEW",
+                                                                    previous="AKIAOLD", inactive_since=at(-3)))
 
     assert result["reactivate_old"] is True and result["new_key_holders"] == ["web1"]
+    assert result["old_key_disabled"] is False
+
+
+def test_resume_never_reactivates_an_old_key_that_rotor_did_not_deactivate():
+    """The security team disabled the old key after the run died: the hosts move on, the key stays off."""
+    keys = [key("AKIAOLD", "Inactive"), key("AKIANEW", created_minutes_ago=6)]
+    hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"]}
+
+    result = plan_user("app", keys, hosts, now=NOW, journal=journal("distributing", "AKIAOLD", "AKIANEW"))
+
+    assert result["reactivate_old"] is False and result["old_key_disabled"] is True
+    assert result["due"] is True and result["new_key_id"] == "AKIANEW"
+    assert any("never reactivated" in note for note in result["notes"])
 
 
 def test_cutover_with_the_old_key_already_deleted_just_closes_the_journal():

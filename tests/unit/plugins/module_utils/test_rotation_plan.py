@@ -76,9 +76,10 @@ def test_plan_user_describes_the_user():
         ([key("AKIAA", age=100), key("AKIAB", age=5)], {"web1": ["AKIAB"], "web2": ["AKIAB"], "web3": ["AKIAA"]}, "AKIAB"),
         ([key("AKIAA", age=5), key("AKIAB", age=100)], {}, "AKIAB"),
         ([key("AKIAA", age=5), key("AKIAB", age=100)], {"web1": ["AKIAA"], "web2": ["AKIAB"]}, "AKIAB"),
-        ([key("AKIAA", "Inactive", age=100), key("AKIAB", age=5)], {"web1": ["AKIAA"]}, "AKIAB"),
+        # Hosts on a key someone else disabled must leave it: that key is the one to retire.
+        ([key("AKIAA", "Inactive", age=100), key("AKIAB", age=5)], {"web1": ["AKIAA"]}, "AKIAA"),
     ],
-    ids=["most-held-wins", "no-hosts-oldest", "tie-oldest", "inactive-never-old-key"],
+    ids=["most-held-wins", "no-hosts-oldest", "tie-oldest", "held-disabled-key-is-old"],
 )
 def test_plan_user_picks_the_active_key_the_fleet_runs_on_as_old_key(keys, hosts, old_key_id):
     assert plan(keys, hosts)["old_key_id"] == old_key_id
@@ -261,7 +262,7 @@ def host(state, user=USER, wrote=None, failure=None):
 def test_rotation_outcome_skips_users_not_rotated(user_plan):
     outcome = rotation_outcome({USER: user_plan}, {"web1": host("failed", failure={"check": "x", "msg": "y"})})
 
-    assert outcome[USER] == {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": ""}
+    assert outcome[USER] == {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": "", "keep_new_key": False}
 
 
 def test_rotation_outcome_cuts_over_when_every_host_is_healthy():
