@@ -7,18 +7,24 @@ Library use (tests put <repo>/tests on sys.path first)::
 
     from iam_endpoint.control import IAMEndpoint
 
-    with IAMEndpoint().start(workdir=tmp_path) as endpoint:
+    with IAMEndpoint().start(workdir=tmp_path, propagation_seconds=2) as endpoint:
         iam = endpoint.boto3_client("iam")
         endpoint.inject("CreateAccessKey", "throttle", count=2)
+        endpoint.configure(deactivation_propagation_seconds=5)
+        endpoint.key_view("AKIA...")   # {"accepted": True, "reason": "lag: deactivated ..."}
 
 CLI::
 
     control.py start --workdir D [--port P] [--host H]   # daemonises
+        [--lag S] [--new-key-lag S] [--deactivation-lag S] [--reactivation-lag S]
+        [--deletion-lag S]                               # propagation lags (seconds)
     control.py stop --workdir D
     control.py env --workdir D                           # export lines
     control.py health|calls|faults|reset (--url U | --workdir D) [...]
     control.py inject (--url U | --workdir D) --action A --kind K [--count N]
     control.py backdate (--url U | --workdir D) --user U --key K --days N
+    control.py configure (--url U | --workdir D) [--lag S] [--deletion-lag S] [...]
+    control.py keys (--url U | --workdir D) [--key K ...]  # effective view per key
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Dict, Optional
 
@@ -40,6 +47,37 @@ SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server
 BOOTSTRAP_NAME = "bootstrap.json"
 PID_NAME = "iam_endpoint.pid"
 LOG_NAME = "iam_endpoint.log"
+
+# Propagation lags (see server.py): config names, and the short names
+# start(lags={...}) also accepts ("deletion", ..., "all").
+LAG_KINDS = ("new_key", "deactivation", "reactivation", "deletion")
+LAG_SETTINGS = tuple(f"{kind}_propagation_seconds" for kind in LAG_KINDS)
+ALL_LAGS_SETTING = "propagation_seconds"
+
+
+def lag_settings(lags: Optional[Dict[str, Any]] = None, **settings: Any) -> Dict[str, float]:
+    """Normalise lag settings to config names; None values are dropped.
+
+    Names: the config names (``deletion_propagation_seconds``,
+    ``propagation_seconds`` for all four), or short ones (``deletion``,
+    ``new_key``, ``all``). Raises ValueError on unknown names or bad values.
+    """
+    result: Dict[str, float] = {}
+    for name, value in list((lags or {}).items()) + list(settings.items()):
+        if value is None:
+            continue
+        if name in ("all", "lag", "lag_seconds"):
+            name = ALL_LAGS_SETTING
+        elif f"{name}_propagation_seconds" in LAG_SETTINGS:
+            name = f"{name}_propagation_seconds"
+        if name not in LAG_SETTINGS and name != ALL_LAGS_SETTING:
+            raise ValueError(
+                f"unknown lag {name!r}; known: {', '.join(LAG_SETTINGS + (ALL_LAGS_SETTING,))}"
+            )
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"lag {name!r} must be a number of seconds >= 0, not {value!r}")
+        result[name] = float(value)
+    return result
 
 
 class EndpointError(RuntimeError):
@@ -78,15 +116,35 @@ class IAMEndpoint:
         host: str = "127.0.0.1",
         timeout: float = 30.0,
         detach: bool = False,
+        lags: Optional[Dict[str, float]] = None,
+        *,
+        propagation_seconds: Optional[float] = None,
+        new_key_propagation_seconds: Optional[float] = None,
+        deactivation_propagation_seconds: Optional[float] = None,
+        reactivation_propagation_seconds: Optional[float] = None,
+        deletion_propagation_seconds: Optional[float] = None,
     ) -> "IAMEndpoint":
         """Launch server.py with this interpreter and wait until it serves.
 
         Without a port the server binds port 0, so the OS picks a free one
         (no race between choosing and binding). Unless ``detach`` is set, the
         server also stops on its own if this process dies without stop().
+
+        Propagation lags (seconds) come from ``lags`` (see lag_settings()) and
+        the keyword arguments; ``propagation_seconds`` sets all four, a
+        specific one wins. They are the server's defaults: reset() returns to
+        them.
         """
         if self._process is not None:
             raise EndpointError("already started")
+        start_lags = lag_settings(
+            lags,
+            propagation_seconds=propagation_seconds,
+            new_key_propagation_seconds=new_key_propagation_seconds,
+            deactivation_propagation_seconds=deactivation_propagation_seconds,
+            reactivation_propagation_seconds=reactivation_propagation_seconds,
+            deletion_propagation_seconds=deletion_propagation_seconds,
+        )
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="iam-endpoint-"))
         os.makedirs(self.workdir, exist_ok=True)
         bootstrap_file = os.path.join(self.workdir, BOOTSTRAP_NAME)
@@ -103,6 +161,8 @@ class IAMEndpoint:
             "--bootstrap-file",
             bootstrap_file,
         ]
+        for name, value in sorted(start_lags.items()):
+            command += ["--" + name.replace("_", "-"), repr(value)]
         if not detach:
             command += ["--exit-with-parent", str(os.getpid())]
         env = dict(os.environ)
@@ -298,8 +358,35 @@ class IAMEndpoint:
         self._control("DELETE", "faults")
 
     def configure(self, **settings: Any) -> Dict[str, Any]:
-        """E.g. ``configure(new_key_propagation_seconds=5)``."""
+        """Change settings; returns them all. Without arguments, just returns them.
+
+        ``new_key_propagation_seconds``, ``deactivation_propagation_seconds``,
+        ``reactivation_propagation_seconds``, ``deletion_propagation_seconds``;
+        ``propagation_seconds`` sets all four (a specific one given with it wins).
+        """
         return self._control("POST", "config", settings)
+
+    def config(self) -> Dict[str, float]:
+        return self._control("GET", "config")
+
+    def key_views(self, *access_key_ids: str) -> Dict[str, Dict[str, Any]]:
+        """``{key id: view}`` for these keys, or every key the endpoint knows of.
+
+        A view: ``accepted`` (bool), ``reason`` (e.g. "lag: deactivated 1.2s ago
+        (deactivation_propagation_seconds=5); still accepted as before (key is
+        Active)"), ``state`` (Active, Inactive, Expired, deleted, unknown),
+        ``user_name``, ``lagged`` and ``last_change`` (``kind``, ``from``,
+        ``to``, ``time``, ``seconds_ago``, ``lag_seconds``, ``propagated``, or None).
+        """
+        query = urllib.parse.urlencode([("access_key_id", key_id) for key_id in access_key_ids])
+        return self._control("GET", "keys" + (f"?{query}" if query else ""))["keys"]
+
+    def key_view(self, access_key_id: str) -> Dict[str, Any]:
+        """How a request signed with this key is answered right now (see key_views)."""
+        return self.key_views(access_key_id)[access_key_id]
+
+    def accepted(self, access_key_id: str) -> bool:
+        return bool(self.key_view(access_key_id)["accepted"])
 
     def set_auth(self, enforce: bool) -> None:
         self._control("POST", "auth", {"enforce": bool(enforce)})
@@ -401,12 +488,44 @@ def endpoint_from_args(args: argparse.Namespace) -> IAMEndpoint:
     return IAMEndpoint.attach(workdir=args.workdir, url=args.url)
 
 
+def lags_from_args(args: argparse.Namespace) -> Dict[str, float]:
+    return lag_settings(
+        propagation_seconds=args.lag,
+        **{name: getattr(args, name) for name in LAG_SETTINGS},
+    )
+
+
+def add_lag_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lag",
+        "--propagation-seconds",
+        dest="lag",
+        type=float,
+        metavar="S",
+        help="all four propagation lags, in seconds (a specific flag wins)",
+    )
+    for kind, name in zip(LAG_KINDS, LAG_SETTINGS):
+        parser.add_argument(
+            f"--{kind.replace('_', '-')}-lag",
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=float,
+            metavar="S",
+        )
+
+
 def cmd_start(args: argparse.Namespace) -> Any:
+    try:
+        lags = lags_from_args(args)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     endpoint = IAMEndpoint().start(
-        port=args.port, workdir=args.workdir, host=args.host, detach=True
+        port=args.port, workdir=args.workdir, host=args.host, detach=True, lags=lags
     )
     endpoint.release()
-    return endpoint.health()
+    health = endpoint.health()
+    health["config"] = endpoint.config()
+    return health
 
 
 def cmd_stop(args: argparse.Namespace) -> Any:
@@ -449,9 +568,16 @@ def cmd_last_used(args: argparse.Namespace) -> Any:
 
 
 def cmd_configure(args: argparse.Namespace) -> Any:
+    # Validation is the server's (400 with a message); without flags, show the config.
+    settings = {name: getattr(args, name) for name in LAG_SETTINGS}
+    settings[ALL_LAGS_SETTING] = args.lag
     return endpoint_from_args(args).configure(
-        new_key_propagation_seconds=args.new_key_propagation_seconds
+        **{name: value for name, value in settings.items() if value is not None}
     )
+
+
+def cmd_keys(args: argparse.Namespace) -> Any:
+    return endpoint_from_args(args).key_views(*(args.key or []))
 
 
 def cmd_auth(args: argparse.Namespace) -> Any:
@@ -478,6 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", required=True, help="gets bootstrap.json, pid and log files")
     p.add_argument("--port", type=int, default=None, help="default: a free port")
     p.add_argument("--host", default="127.0.0.1")
+    add_lag_arguments(p)
 
     p = command("stop", cmd_stop, "stop the endpoint started in --workdir", target=False)
     p.add_argument("--workdir", required=True)
@@ -512,8 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", default="s3")
     p.add_argument("--region", default=None)
 
-    p = command("configure", cmd_configure, "change endpoint settings")
-    p.add_argument("--new-key-propagation-seconds", type=float, required=True)
+    p = command("configure", cmd_configure, "change propagation lags (none given: show them)")
+    add_lag_arguments(p)
+
+    p = command("keys", cmd_keys, "show each key's effective authentication view")
+    p.add_argument("--key", action="append", help="access key id (repeatable; default: all)")
 
     p = command("auth", cmd_auth, "turn authentication enforcement on or off")
     p.add_argument("enforce", choices=("on", "off"))

@@ -7,8 +7,13 @@ rotation, and adds test hooks:
 
 * requests signed with an Inactive key are rejected with
   ``InvalidClientTokenId`` (stock moto accepts them);
-* optionally, keys younger than ``new_key_propagation_seconds`` are rejected
-  too, like AWS's eventual consistency right after CreateAccessKey;
+* AWS's eventual consistency after every key change, each with its own
+  configurable lag: a new key is rejected for ``new_key_propagation_seconds``
+  after CreateAccessKey, a deactivated key still accepted for
+  ``deactivation_propagation_seconds``, a reactivated key still rejected for
+  ``reactivation_propagation_seconds`` and a deleted key still accepted (STS
+  GetCallerIdentity answered here, with the signature checked against the
+  secret recorded at deletion) for ``deletion_propagation_seconds``;
 * requests without a SigV4 ``Authorization`` header get
   ``MissingAuthenticationToken`` (moto fails them with HTTP 500);
 * ``UpdateAccessKey`` only accepts the statuses AWS accepts;
@@ -17,6 +22,9 @@ rotation, and adds test hooks:
 
 Run: python tests/iam_endpoint/server.py --host 127.0.0.1 --port PORT
          [--bootstrap-file PATH] [--exit-with-parent PID] [--quiet]
+         [--propagation-seconds S] [--new-key-propagation-seconds S]
+         [--deactivation-propagation-seconds S] [--reactivation-propagation-seconds S]
+         [--deletion-propagation-seconds S]
 """
 
 from __future__ import annotations
@@ -24,18 +32,21 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import hashlib
+import hmac
 import io
 import json
 import logging
+import math
 import os
 import signal
 import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterable, Optional, Tuple
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
 from moto import settings as moto_settings
@@ -73,6 +84,27 @@ XML_NAMESPACES = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
 }
 
+# Propagation lags (AWS's eventual consistency), one per kind of key change.
+# Config names are "<kind>_propagation_seconds"; "propagation_seconds" sets all.
+LAG_KINDS = ("new_key", "deactivation", "reactivation", "deletion")
+LAG_SETTINGS = tuple(f"{kind}_propagation_seconds" for kind in LAG_KINDS)
+ALL_LAGS_SETTING = "propagation_seconds"
+CHANGE_PAST_TENSE = {
+    "deactivation": "deactivated",
+    "reactivation": "reactivated",
+    "deletion": "deleted",
+}
+# IAM actions whose successful answers change how a key authenticates.
+KEY_CHANGE_ACTIONS = ("UpdateAccessKey", "DeleteAccessKey")
+
+SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
+SIGV4_MAX_SKEW = datetime.timedelta(minutes=15)
+SIGNATURE_MISMATCH_MESSAGE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+
 log = logging.getLogger("iam_endpoint")
 
 
@@ -90,6 +122,70 @@ class Fault:
     remaining: int
     delay: float = 0.0
     status: Optional[int] = None
+
+
+@dataclass
+class KeyChange:
+    """The most recent status change of one access key, as the middleware saw it.
+
+    ``accepted_before``/``reason_before`` are the key's effective view just
+    before the change (lags included); while the change's lag runs, that view
+    stays in force. ``at`` (time.monotonic) is when moto answered 200.
+    """
+
+    kind: str  # "deactivation", "reactivation" or "deletion"
+    before: str  # status before: Active, Inactive or Expired
+    after: str  # status after, or "deleted"
+    at: float
+    wall: float  # time.time() of the same moment, for display
+    accepted_before: bool
+    reason_before: str
+    user_name: str
+    account_id: str
+    user_arn: str
+    user_id: str
+    secret: str = field(default="", repr=False)  # deletions only: checks signatures in the lag
+
+    def as_dict(self, lag: float, now: float) -> Dict[str, Any]:
+        ago = max(0.0, now - self.at)
+        return {
+            "kind": self.kind,
+            "from": self.before,
+            "to": self.after,
+            "time": datetime.datetime.fromtimestamp(self.wall, datetime.timezone.utc).isoformat(),
+            "seconds_ago": round(ago, 3),
+            "lag_seconds": lag,
+            "propagated": ago >= lag,
+        }
+
+
+@dataclass
+class KeyView:
+    """How a request signed with one access key is answered right now."""
+
+    access_key_id: str
+    accepted: bool
+    reason: str
+    state: str  # the real state: Active, Inactive, Expired, deleted or unknown
+    user_name: Optional[str]
+    lagged: bool  # the answer comes from a change whose lag has not passed
+    change: Optional[KeyChange]
+
+    def as_dict(self, lags: Dict[str, float], now: float) -> Dict[str, Any]:
+        change = self.change
+        return {
+            "access_key_id": self.access_key_id,
+            "accepted": self.accepted,
+            "reason": self.reason,
+            "state": self.state,
+            "user_name": self.user_name,
+            "lagged": self.lagged,
+            "last_change": (
+                None
+                if change is None
+                else change.as_dict(lags[f"{change.kind}_propagation_seconds"], now)
+            ),
+        }
 
 
 @dataclass
@@ -151,6 +247,55 @@ def fault_response(fault: Fault, service: Optional[str]) -> Response:
         INTERNAL_FAILURE_MESSAGE,
         service,
     )
+
+
+def signature_mismatch(service: Optional[str], message: str = SIGNATURE_MISMATCH_MESSAGE) -> Response:
+    return aws_error(403, "SignatureDoesNotMatch", message, service)
+
+
+def caller_identity_response(change: KeyChange) -> Response:
+    """STS GetCallerIdentity answered for the user whose key ``change`` deleted."""
+    request_id = str(uuid.uuid4())
+    body = (
+        f'<GetCallerIdentityResponse xmlns="{XML_NAMESPACES["sts"]}">'
+        "<GetCallerIdentityResult>"
+        f"<Arn>{escape(change.user_arn)}</Arn>"
+        f"<UserId>{escape(change.user_id)}</UserId>"
+        f"<Account>{escape(change.account_id)}</Account>"
+        "</GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>\n"
+    )
+    return Response(
+        body, status=200, content_type="text/xml", headers={"x-amzn-RequestId": request_id}
+    )
+
+
+def parse_lag_settings(data: Dict[str, Any]) -> Dict[str, float]:
+    """Validated lag settings ``{name: seconds}`` from a config body.
+
+    ``propagation_seconds`` expands to all four lags; a specific lag given
+    alongside it wins. Raises ControlError on unknown names and bad values.
+    """
+    known = set(LAG_SETTINGS) | {ALL_LAGS_SETTING}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ControlError(
+            f"unknown config keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    for name, value in data.items():
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ControlError(f"'{name}' must be a number of seconds >= 0, not {value!r}")
+    settings = {}
+    if ALL_LAGS_SETTING in data:
+        settings = {name: float(data[ALL_LAGS_SETTING]) for name in LAG_SETTINGS}
+    settings.update({name: float(data[name]) for name in LAG_SETTINGS if name in data})
+    return settings
 
 
 def json_response(payload: Dict[str, Any], status: int = 200) -> Response:
@@ -216,10 +361,102 @@ def query_params(environ: Dict[str, Any]) -> Dict[str, str]:
     return params
 
 
+def _header_for_signing(environ: Dict[str, Any], name: str) -> str:
+    if name == "content-type":
+        value = environ.get("CONTENT_TYPE")
+    elif name == "content-length":
+        value = environ.get("CONTENT_LENGTH")
+    else:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+    # SigV4 "Trimall": no outer whitespace, inner runs of spaces become one.
+    return " ".join((value or "").split())
+
+
+def _canonical_uri(environ: Dict[str, Any]) -> str:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    path = urlsplit(raw).path if raw else quote(environ.get("PATH_INFO") or "/", safe="/~")
+    # Non-S3 services encode the (already encoded) path once more.
+    return quote(path or "/", safe="/~")
+
+
+def _canonical_query(environ: Dict[str, Any]) -> str:
+    pairs = []
+    for pair in environ.get("QUERY_STRING", "").split("&"):
+        if pair:
+            name, _sep, value = pair.partition("=")
+            pairs.append((name, value))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def sigv4_mismatch(environ: Dict[str, Any], secret: str) -> Optional[str]:
+    """Check a request's SigV4 ``Authorization`` header against ``secret``.
+
+    None when the signature is right, else why not (a SignatureDoesNotMatch
+    message). Only header signatures: this endpoint takes no presigned URLs.
+    """
+    algorithm, _sep, rest = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    fields = {}
+    for part in rest.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            fields[name.strip()] = value.strip()
+    scope = fields.get("Credential", "").split("/")
+    signed_headers = fields.get("SignedHeaders", "")
+    signature = fields.get("Signature", "")
+    amz_date = environ.get("HTTP_X_AMZ_DATE", "")
+    if algorithm != SIGV4_ALGORITHM or len(scope) != 5 or not signed_headers or not signature:
+        return "The request signature does not conform to AWS SigV4."
+    try:
+        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return "X-Amz-Date is missing or not of the form YYYYMMDDTHHMMSSZ."
+    if scope[1] != amz_date[:8]:
+        return f"Credential should be scoped to a valid date: {amz_date[:8]}, not {scope[1]}."
+    if abs(utcnow() - signed_at) > SIGV4_MAX_SKEW:
+        return f"Signature expired: {amz_date} is not within 15 minutes of the server's time."
+
+    names = signed_headers.split(";")
+    canonical_headers = "".join(f"{name}:{_header_for_signing(environ, name)}\n" for name in names)
+    payload_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256") or hashlib.sha256(
+        read_body(environ)
+    ).hexdigest()
+    canonical_request = "\n".join(
+        [
+            environ.get("REQUEST_METHOD", "GET").upper(),
+            _canonical_uri(environ),
+            _canonical_query(environ),
+            canonical_headers,
+            signed_headers,
+            payload_hash,
+        ]
+    )
+    string_to_sign = "\n".join(
+        [
+            SIGV4_ALGORITHM,
+            amz_date,
+            "/".join(scope[1:]),
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        ]
+    )
+    key = f"AWS4{secret}".encode("utf-8")
+    for part in scope[1:]:  # date, region, service, "aws4_request"
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return SIGNATURE_MISMATCH_MESSAGE
+    return None
+
+
 class EndpointApp:
     """WSGI middleware around moto: auth gaps, faults, counters, control API."""
 
-    def __init__(self, moto_app: Callable, endpoint_url: str, bootstrap_file: Optional[str]):
+    def __init__(
+        self,
+        moto_app: Callable,
+        endpoint_url: str,
+        bootstrap_file: Optional[str],
+        lags: Optional[Dict[str, float]] = None,
+    ):
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.bootstrap_file = bootstrap_file
@@ -227,7 +464,11 @@ class EndpointApp:
         self.calls: collections.Counter = collections.Counter()
         self.faulted: collections.Counter = collections.Counter()
         self.faults: Dict[str, Deque[Fault]] = {}
-        self.new_key_propagation_seconds = 0.0
+        # The lags given at start are the defaults a reset goes back to.
+        self.default_lags = {name: 0.0 for name in LAG_SETTINGS}
+        self.default_lags.update(parse_lag_settings(dict(lags or {})))
+        self.lags: Dict[str, float] = dict(self.default_lags)
+        self.changes: Dict[str, KeyChange] = {}  # access key id -> its most recent change
         self.admin: Dict[str, str] = {}
         self.routes: Dict[Tuple[str, str], Callable[[Request], Dict[str, Any]]] = {
             ("GET", "health"): self.get_health,
@@ -238,6 +479,7 @@ class EndpointApp:
             ("DELETE", "faults"): self.delete_faults,
             ("GET", "config"): self.get_config,
             ("POST", "config"): self.post_config,
+            ("GET", "keys"): self.get_keys,
             ("GET", "auth"): self.get_auth,
             ("POST", "auth"): self.post_auth,
             ("POST", "backdate"): self.post_backdate,
@@ -299,15 +541,19 @@ class EndpointApp:
             return self.control(Request(environ))(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)
-        response = self.screen_aws_request(environ)
-        if response is not None:
-            return response(environ, start_response)
-        return self.moto_app(environ, start_response)
-
-    def screen_aws_request(self, environ: Dict[str, Any]) -> Optional[Response]:
-        """Count, fault and authenticate an AWS call; a Response rejects it."""
         params = query_params(environ)
         action = params.get("Action") or self.target_action(environ)
+        response = self.screen_aws_request(environ, params, action)
+        if response is not None:
+            return response(environ, start_response)
+        if action in KEY_CHANGE_ACTIONS:
+            return self.forward_key_change(environ, start_response, params, action)
+        return self.moto_app(environ, start_response)
+
+    def screen_aws_request(
+        self, environ: Dict[str, Any], params: Dict[str, str], action: str
+    ) -> Optional[Response]:
+        """Count, fault and authenticate an AWS call; a Response answers it here."""
         credential = Credential.from_header(environ.get("HTTP_AUTHORIZATION", ""))
         service = credential.service if credential else None
 
@@ -321,9 +567,9 @@ class EndpointApp:
             if credential is None:
                 # moto would fail with a KeyError (HTTP 500) on these.
                 return self.missing_or_malformed_auth(environ, service)
-            rejection = self.check_key(credential)
-            if rejection is not None:
-                return rejection
+            answer = self.check_key(credential, environ, action)
+            if answer is not None:
+                return answer
 
         status = params.get("Status")
         if action == "UpdateAccessKey" and status is not None and status not in VALID_KEY_STATUSES:
@@ -376,24 +622,200 @@ class EndpointApp:
                 return fault
         return None
 
-    def check_key(self, credential: Credential) -> Optional[Response]:
-        """Reject what stock moto lets through: Inactive and unpropagated keys.
+    @property
+    def new_key_propagation_seconds(self) -> float:
+        return self.lags["new_key_propagation_seconds"]
 
-        Unknown keys and wrong signatures are left to moto, which already
-        answers InvalidClientTokenId / SignatureDoesNotMatch for IAM and STS.
+    def lag(self, kind: str) -> float:
+        return self.lags[f"{kind}_propagation_seconds"]
+
+    def is_admin(self, access_key_id: str) -> bool:
+        return access_key_id == self.admin.get("access_key_id")
+
+    def check_key(
+        self, credential: Credential, environ: Dict[str, Any], action: str
+    ) -> Optional[Response]:
+        """Answer what stock moto gets wrong: Inactive keys and every propagation lag.
+
+        None lets moto serve the request. Unknown keys and wrong signatures are
+        left to moto, which already answers InvalidClientTokenId /
+        SignatureDoesNotMatch for IAM and STS (it also accepts Inactive keys,
+        which serves a deactivated key inside its lag).
         """
-        key = find_user_key(credential.access_key_id, credential.region)
-        if key is None:
+        view = self.key_view(credential.access_key_id, credential.region)
+        if view.accepted:
+            if view.state == "deleted" and view.change is not None:
+                return self.answer_deleted_key(environ, credential, action, view.change)
             return None
+        if view.state in ("unknown", "deleted"):
+            return None
+        return invalid_token(credential.service)
+
+    def answer_deleted_key(
+        self, environ: Dict[str, Any], credential: Credential, action: str, change: KeyChange
+    ) -> Response:
+        """A request signed with a key deleted less than the deletion lag ago.
+
+        moto no longer knows the key, so the signature is checked here with the
+        secret recorded at deletion. STS GetCallerIdentity is answered as the
+        key's user; anything else gets AccessDenied (documented in README.md).
+        """
+        problem = sigv4_mismatch(environ, change.secret)
+        if problem is not None:
+            return signature_mismatch(credential.service, problem)
+        if credential.service == "sts" and action == "GetCallerIdentity":
+            return caller_identity_response(change)
+        return aws_error(
+            403,
+            "AccessDenied",
+            f"User: {change.user_arn} is not authorized to perform: "
+            f"{credential.service}:{action} (this test endpoint serves only "
+            "sts:GetCallerIdentity for an access key deleted less than "
+            "deletion_propagation_seconds ago)",
+            credential.service,
+        )
+
+    # -- key views and changes ------------------------------------------------
+
+    def real_view(
+        self, access_key_id: str, key: Optional[AccessKey], change: Optional[KeyChange]
+    ) -> Tuple[bool, str, str]:
+        """(accepted, reason, state) from moto's state and the new-key lag only."""
+        if key is None:
+            if change is not None and change.kind == "deletion":
+                return False, "key is deleted", "deleted"
+            return False, "no IAM user has this access key", "unknown"
         if key.status != "Active":
-            return invalid_token(credential.service)
-        propagation = self.new_key_propagation_seconds
-        if propagation > 0 and key.access_key_id != self.admin.get("access_key_id"):
+            return False, f"key is {key.status}", key.status
+        lag = self.lag("new_key")
+        if lag > 0 and not self.is_admin(access_key_id):
             # The admin key stands for credentials that existed long before.
             age = (utcnow() - key.create_date).total_seconds()
-            if age < propagation:
-                return invalid_token(credential.service)
-        return None
+            if age < lag:
+                return (
+                    False,
+                    f"lag: created {age:.1f}s ago (new_key_propagation_seconds={lag:g})",
+                    key.status,
+                )
+        if self.is_admin(access_key_id):
+            return True, "key is Active (the bootstrap admin key is exempt from lags)", key.status
+        return True, "key is Active", key.status
+
+    def key_view(self, access_key_id: str, region: str = REGION) -> KeyView:
+        """The effective authentication view of a key, lags included.
+
+        While the lag of the key's most recent change runs, the key is seen as
+        it was just before that change; afterwards its real state rules.
+        """
+        key = find_user_key(access_key_id, region)
+        with self.lock:
+            change = None if self.is_admin(access_key_id) else self.changes.get(access_key_id)
+        accepted, reason, state = self.real_view(access_key_id, key, change)
+        user_name = key.user_name if key is not None else (change.user_name if change else None)
+        lagged = False
+        if change is not None:
+            lag = self.lag(change.kind)
+            ago = time.monotonic() - change.at
+            if ago < lag:
+                lagged = True
+                accepted = change.accepted_before
+                verdict = "still accepted" if accepted else "still rejected"
+                reason = (
+                    f"lag: {CHANGE_PAST_TENSE[change.kind]} {max(ago, 0.0):.1f}s ago "
+                    f"({change.kind}_propagation_seconds={lag:g}); {verdict} as before "
+                    f"({change.reason_before})"
+                )
+        return KeyView(access_key_id, accepted, reason, state, user_name, lagged, change)
+
+    def forward_key_change(
+        self,
+        environ: Dict[str, Any],
+        start_response: Callable,
+        params: Dict[str, str],
+        action: str,
+    ) -> Iterable[bytes]:
+        """Pass UpdateAccessKey/DeleteAccessKey to moto and record a successful change."""
+        pending = self.begin_key_change(action, params)
+        statuses = []
+
+        def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        succeeded = False
+        try:
+            result = self.moto_app(environ, capture)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            succeeded = bool(statuses) and statuses[-1].startswith("200")
+        finally:
+            self.end_key_change(pending, succeeded)
+        return [body]
+
+    def begin_key_change(
+        self, action: str, params: Dict[str, str]
+    ) -> Optional[Tuple[str, Optional[KeyChange], KeyChange]]:
+        """Record a change provisionally, before moto makes it.
+
+        So no request slips in between moto's change and our record: until
+        moto has answered, the provisional record shows the state before,
+        which is still moto's state too. Returns what end_key_change needs.
+        """
+        access_key_id = params.get("AccessKeyId")
+        if not access_key_id or self.is_admin(access_key_id):
+            return None  # the admin key is exempt from every lag
+        key = find_user_key(access_key_id)
+        if key is None:
+            return None  # moto will answer NoSuchEntity
+        if action == "DeleteAccessKey":
+            kind, after = "deletion", "deleted"
+        else:
+            after = params.get("Status", "")
+            if (key.status == "Active") == (after == "Active"):
+                return None  # no change of whether the key may authenticate
+            kind = "deactivation" if key.status == "Active" else "reactivation"
+        view = self.key_view(access_key_id)
+        account_id = get_account_id_from(access_key_id)
+        user = iam_backend(account_id).users.get(key.user_name)
+        change = KeyChange(
+            kind=kind,
+            before=key.status,
+            after=after,
+            at=time.monotonic(),
+            wall=time.time(),
+            accepted_before=view.accepted,
+            reason_before=view.reason,
+            user_name=key.user_name,
+            account_id=account_id,
+            user_arn=getattr(user, "arn", ""),
+            user_id=getattr(user, "id", ""),
+            secret=key.secret_access_key if kind == "deletion" else "",
+        )
+        with self.lock:
+            previous = self.changes.get(access_key_id)
+            self.changes[access_key_id] = change
+        return access_key_id, previous, change
+
+    def end_key_change(
+        self, pending: Optional[Tuple[str, Optional[KeyChange], KeyChange]], succeeded: bool
+    ) -> None:
+        if pending is None:
+            return
+        access_key_id, previous, change = pending
+        with self.lock:
+            if self.changes.get(access_key_id) is not change:
+                return  # cleared by a reset meanwhile
+            if succeeded:
+                # The lag counts from moto's 200, the moment the change is made.
+                change.at, change.wall = time.monotonic(), time.time()
+            elif previous is None:
+                del self.changes[access_key_id]
+            else:
+                self.changes[access_key_id] = previous
 
     # -- control API -----------------------------------------------------------
 
@@ -487,19 +909,39 @@ class EndpointApp:
         return {"faults": {}}
 
     def get_config(self, request: Request) -> Dict[str, Any]:
-        return {"new_key_propagation_seconds": self.new_key_propagation_seconds}
+        with self.lock:
+            return dict(self.lags)
 
     def post_config(self, request: Request) -> Dict[str, Any]:
-        data = self.body(request)
-        unknown = sorted(set(data) - {"new_key_propagation_seconds"})
-        if unknown:
-            raise ControlError(f"unknown config keys: {', '.join(unknown)}")
-        if "new_key_propagation_seconds" in data:
-            value = data["new_key_propagation_seconds"]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ControlError("'new_key_propagation_seconds' must be a number >= 0")
-            self.new_key_propagation_seconds = float(value)
+        """Set lags: any of LAG_SETTINGS, or propagation_seconds for all four.
+
+        Lags apply when a key is checked, with the settings then in force, so
+        setting a lag to 0 ends its pending windows at once.
+        """
+        settings = parse_lag_settings(self.body(request))
+        with self.lock:
+            self.lags.update(settings)
         return self.get_config(request)
+
+    def all_key_ids(self) -> list:
+        ids = set()
+        for account_id in list(iam_backends.keys()):
+            backend = iam_backend(account_id)
+            for user in list(backend.users.values()):
+                ids.update(key.access_key_id for key in list(user.access_keys))
+        with self.lock:
+            ids.update(self.changes)
+        return sorted(ids)
+
+    def get_keys(self, request: Request) -> Dict[str, Any]:
+        """Each key's effective view: ``?access_key_id=ID`` (repeatable), else every key."""
+        ids = request.args.getlist("access_key_id") or self.all_key_ids()
+        now = time.monotonic()
+        with self.lock:
+            lags = dict(self.lags)
+        return {
+            "keys": {key_id: self.key_view(key_id).as_dict(lags, now) for key_id in ids}
+        }
 
     def get_auth(self, request: Request) -> Dict[str, Any]:
         return {"enforce": auth_enforced()}
@@ -564,12 +1006,14 @@ class EndpointApp:
         }
 
     def post_reset(self, request: Request) -> Dict[str, Any]:
-        """Forget all moto state, faults, counters and config; bootstrap again."""
+        """Forget all moto state, faults, counters and recorded key changes; lags go
+        back to the values given at start (0 unless given); bootstrap again."""
         with self.lock:
             self.calls.clear()
             self.faulted.clear()
             self.faults.clear()
-        self.new_key_propagation_seconds = 0.0
+            self.changes.clear()
+            self.lags = dict(self.default_lags)
         moto_api_backend.reset()
         return self.bootstrap()
 
@@ -646,7 +1090,36 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         "--exit-with-parent", type=int, metavar="PID", help="stop when process PID exits"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--propagation-seconds",
+        "--lag",
+        type=seconds,
+        metavar="S",
+        help="all four propagation lags (a specific flag below wins)",
+    )
+    for name in LAG_SETTINGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=seconds, metavar="S")
     return parser.parse_args(argv)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0: {text!r}")
+    return value
+
+
+def lags_from_args(args: argparse.Namespace) -> Dict[str, float]:
+    lags: Dict[str, float] = {}
+    if args.propagation_seconds is not None:
+        lags[ALL_LAGS_SETTING] = args.propagation_seconds
+    for name in LAG_SETTINGS:
+        if getattr(args, name) is not None:
+            lags[name] = getattr(args, name)
+    return lags
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -656,7 +1129,9 @@ def main(argv: Optional[list] = None) -> int:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     moto_app = DomainDispatcherApplication(create_backend_app)
-    app = EndpointApp(moto_app, endpoint_url="", bootstrap_file=args.bootstrap_file)
+    app = EndpointApp(
+        moto_app, endpoint_url="", bootstrap_file=args.bootstrap_file, lags=lags_from_args(args)
+    )
     # Bind first so that port 0 resolves to the real port before bootstrap
     # publishes the endpoint URL; early requests wait in the listen backlog.
     server = make_server(
@@ -670,7 +1145,12 @@ def main(argv: Optional[list] = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.exit_with_parent:
         exit_with_parent(server, args.exit_with_parent)
-    log.info("serving %s (bootstrap file: %s)", app.endpoint_url, args.bootstrap_file)
+    log.info(
+        "serving %s (bootstrap file: %s; lags: %s)",
+        app.endpoint_url,
+        args.bootstrap_file,
+        ", ".join(f"{name}={value:g}" for name, value in app.lags.items()),
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
