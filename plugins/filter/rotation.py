@@ -105,6 +105,56 @@ def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
     return {user: sorted(hosts) for user, hosts in fleet.items()}
 
 
+def key_proofs(outcome, plans, hostvars, action, users=None):
+    """Where to read each old key back from, to prove AWS's view of it after a status change.
+
+    For every user whose outcome is ``action`` (and who is in ``users`` when given): the old key id, a host of
+    the user that keeps a backup holding it (one that switched to the new key, else any of its hosts), and that
+    host's first credentials file. The secret itself is read on the host by rotor.iam.credentials_file
+    (O(backup_access_key_id), no_log) and used only by the verify task that follows.
+    """
+    proofs = []
+    try:
+        chosen = None if users is None else set(users)
+        for user, entry in sorted(dict(outcome).items()):
+            if entry.get("action") != action or (chosen is not None and user not in chosen):
+                continue
+            plan = plans[user]
+            candidates = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
+            host = next((h for h in candidates if (hostvars[h].get("rotor_credentials_files") or [])), None)
+            if host is None or not plan.get("old_key_id"):
+                continue
+            files = hostvars[host]["rotor_credentials_files"]
+            proofs.append({"user": user, "access_key_id": plan["old_key_id"], "host": host, "file": dict(files[0])})
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.key_proofs: malformed input ({exc})") from exc
+    return proofs
+
+
+def proof_failures(checks, expect):
+    """{user: message} for the key proofs that did not confirm ``expect`` (V(invalid) or V(valid)).
+
+    ``checks``: the registered results of the verify loop, whose items are the registered reads of the old key
+    (their items the entries of C(rotor.iam.key_proofs)). A read that failed (no backup holds the key) skips its
+    check and counts as a failed proof. Messages name key, host and wait, never a secret.
+    """
+    failures = {}
+    what = "rejects the deactivated" if expect == "invalid" else "accepts the reactivated"
+    try:
+        for check in checks or []:
+            read = check.get("item") or {}
+            proof = read.get("item") or {}
+            user, key_id, host = proof.get("user"), proof.get("access_key_id"), proof.get("host")
+            if check.get("skipped"):
+                failures[user] = (f"could not prove that AWS {what} key {key_id}: its secret could not be read from a backup on "
+                                  f"{host} ({read.get('msg') or 'read failed'})")
+            elif check.get("failed"):
+                failures[user] = f"AWS did not confirm that it {what.split(' ')[0]} key {key_id} in time: {check.get('msg') or 'the proof failed'}"
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.proof_failures: malformed input ({exc})") from exc
+    return failures
+
+
 def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None):
     """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
 
@@ -149,6 +199,92 @@ def planned_outcome(plans):
     }
 
 
+def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactivation_failures=None, old_key_action="delete"):
+    """The run's summary per user (published as C(rotor_rotation)): action, key ids, hosts, failures, message.
+
+    Actions: V(cutover), V(staged), V(rollback), V(failed), V(skipped), V(planned) (check mode). Only key
+    ids are read from ``new_keys``; no secret reaches the summary.
+    """
+    new_keys, create_errors, reactivation_failures = dict(new_keys or {}), dict(create_errors or {}), dict(reactivation_failures or {})
+    summary = {}
+    try:
+        for user, entry in dict(outcome).items():
+            plan = plans[user]
+            action = entry["action"] if plan.get("due") else "skipped"
+            if user in create_errors:
+                action = "rollback"
+            if action == "cutover":
+                old_key = "deleted" if old_key_action == "delete" else "inactive"
+            else:
+                old_key = "inactive" if plan.get("old_key_disabled") else "active"
+            message = create_errors.get(user) or entry.get("message") or ""
+            if user in reactivation_failures:
+                message = f"{message}; {reactivation_failures[user]}" if message else reactivation_failures[user]
+            summary[user] = {
+                "action": action,
+                "old_access_key_id": plan.get("old_key_id"),
+                "new_access_key_id": (new_keys.get(user) or {}).get("access_key_id"),
+                "old_key": old_key,
+                "hosts": plan.get("hosts") or [],
+                "hosts_outside_play": plan.get("hosts_outside_play") or [],
+                "hosts_switched": (entry.get("switched_hosts") or []) if action in ("cutover", "staged", "failed") else [],
+                "resumed_run": (plan.get("resume") or {}).get("run_id"),
+                "failures": entry.get("failures") or [],
+                "message": message,
+            }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.rotation_summary: malformed input ({exc})") from exc
+    return summary
+
+
+def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=False, now_epoch=None, finished=None):
+    """The run as a whole (published as C(rotor_rotation_run)): which users rotated, failed, were staged or skipped."""
+    summary = dict(summary)
+
+    def users(*actions):
+        return sorted(user for user, entry in summary.items() if entry["action"] in actions)
+
+    return {
+        "run_id": run_id,
+        "started": started,
+        "finished": finished,
+        "duration_seconds": round(float(now_epoch or 0) - float(started_epoch or 0), 1) if now_epoch else None,
+        "users_rotated": users("cutover"),
+        "users_staged": users("staged"),
+        "users_failed": users("rollback", "failed"),
+        "users_skipped": users("skipped"),
+        "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
+        "check_mode": bool(check_mode),
+    }
+
+
+def rotation_failure_message(summary, hostvars=None, hosts=None):
+    """The message that fails a run in which users were rolled back or failed; empty when none did.
+
+    Hosts whose restore failed (their C(__rotor_restore_failure) fact) are named with the reason.
+    """
+    summary = dict(summary)
+    unrestored = {}
+    for host in hosts or []:
+        why = hostvars[host].get("__rotor_restore_failure") if hostvars is not None else None
+        if why:
+            unrestored[host] = str(why)
+    rolled = sorted(user for user, entry in summary.items() if entry["action"] == "rollback")
+    stuck = sorted(user for user, entry in summary.items() if entry["action"] == "failed")
+    parts = []
+    if rolled:
+        parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(summary[u]["message"] for u in rolled) + ".")
+        if unrestored:
+            parts.append("Each old key is Active again; these hosts could NOT be put back and need attention: "
+                         + "; ".join(f"{host} ({why})" for host, why in sorted(unrestored.items())) + ".")
+        else:
+            parts.append("Each old key is Active again and every reachable host is back on it.")
+    if stuck:
+        parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(summary[u]["message"] for u in stuck)
+                     + ". Fix those hosts (they hold the new key) and run the rotation again to finish.")
+    return " ".join(parts)
+
+
 def drain_remaining(inactive_since, users, drain_seconds):
     """Seconds still to wait until every user's old key has been Inactive ``drain_seconds`` (0 when done)."""
     try:
@@ -163,7 +299,12 @@ class FilterModule:
             "rotation_plan": rotation_plan,
             "rotation_result": rotation_result,
             "inventory_fleet": inventory_fleet,
+            "key_proofs": key_proofs,
+            "proof_failures": proof_failures,
             "refused_plan": refused_plan,
             "drain_remaining": drain_remaining,
+            "rotation_summary": rotation_summary,
+            "rotation_run_summary": rotation_run_summary,
+            "rotation_failure_message": rotation_failure_message,
             "planned_outcome": planned_outcome,
         }

@@ -343,13 +343,13 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     if not taking:
         _tag(client, user_name, {**values, **lock_values}, journal=journal)
         # A renewal reads back too: a run that broke our lock meanwhile must stop us here.
-        _require_own_lock(read_journal(client, user_name), user_name, run_id, "renewing it")
+        _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
         return result
     _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
     # for the writes to settle and go on only if the lock still names this run.
     sleep(settle_seconds)
-    after = read_journal(client, user_name)
+    after = read_journal(client, user_name, now=now)
     if not after["lock"] or after["lock"]["run_id"] != run_id:
         other = after["lock"] or {}
         raise RotorIAMError(

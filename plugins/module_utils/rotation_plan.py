@@ -169,6 +169,8 @@ def _resume(plan, journal, by_id, held, now, outside):
                               f"secret is lost, so it is deleted and replaced")
     else:
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
+    if plan["error"]:
+        return old
     if old["status"] != "Active" and (held.get(old_id) or not plan["new_key_id"]):
         if rotor_deactivated(journal, old_id):
             plan["reactivate_old"] = True
