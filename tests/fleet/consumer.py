@@ -10,12 +10,25 @@ HTTP interface:
                the endpoint; 200 {"healthy": true, "access_key_id", "arn", ...}
                or 503 {"healthy": false, "access_key_id", "error", ...}
   GET /key     the loaded access key id, as text
+  GET /self-check, POST /self-check?interval=S
+               the interval of the background self-check (0: off)
+
+Options for tests:
+  --health-log PATH       append every health answer (GET /health and each
+                          self-check) as one JSON line: time, epoch, source
+                          ("http" or "self"), healthy, status, access_key_id,
+                          error, generation, arn
+  --ignore-reload-flag P  while file P exists, SIGHUP is ignored (logged) and
+                          the loaded key is kept: a service that "restarts"
+                          without picking up its new key
+  --self-check-interval S check health every S seconds in the background
 
 The secret access key is never logged, printed or returned.
 """
 
 import argparse
 import configparser
+import datetime
 import http.server
 import json
 import os
@@ -24,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 
 FORMATS = ("aws_credentials", "env", "json")
 
@@ -123,15 +137,56 @@ def load_credentials(path, fmt="aws_credentials", profile="default"):
     return parse_credentials(text, fmt, profile, path)
 
 
+class HealthLog:
+    """Health answers appended to a JSON-lines file (no file: nothing is kept)."""
+
+    def __init__(self, path=None):
+        self.path = path
+        self._lock = threading.Lock()
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def append(self, entry):
+        if not self.path:
+            return
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        with self._lock:
+            try:
+                with open(self.path, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:
+                log("cannot write the health log %s: %s" % (self.path, exc))
+
+
+def health_entry(report, source, now=None):
+    """One line of the health log (never the secret: the report has none)."""
+    now = time.time() if now is None else now
+    return {
+        "time": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(),
+        "epoch": now,
+        "source": source,
+        "healthy": bool(report.get("healthy")),
+        "status": 200 if report.get("healthy") else 503,
+        "access_key_id": report.get("access_key_id"),
+        "error": report.get("error"),
+        "generation": report.get("generation"),
+        "arn": report.get("arn"),
+    }
+
+
 class Consumer:
     """Holds the loaded key and checks it against STS on demand."""
 
-    def __init__(self, credentials, fmt, profile, endpoint_url, region):
+    def __init__(self, credentials, fmt, profile, endpoint_url, region, health_log=None,
+                 ignore_reload_flag=None):
         self.credentials = credentials
         self.format = fmt
         self.profile = profile
         self.endpoint_url = endpoint_url
         self.region = region
+        self.health_log = HealthLog(health_log)
+        self.ignore_reload_flag = ignore_reload_flag
+        self.ignored_reloads = 0
         self._lock = threading.Lock()
         self._state = {"access_key_id": None, "secret": None, "client": None,
                        "error": "not loaded", "generation": 0, "loaded_at": None}
@@ -170,6 +225,24 @@ class Consumer:
                         retries={"mode": "standard", "total_max_attempts": 1})
         return session.client("sts", endpoint_url=self.endpoint_url, config=config)
 
+    def ignoring_reload(self):
+        return bool(self.ignore_reload_flag) and os.path.exists(self.ignore_reload_flag)
+
+    def reload(self):
+        """What SIGHUP does: load the file again, unless told to ignore reloads."""
+        if self.ignoring_reload():
+            self.ignored_reloads += 1
+            log("ignored a reload (flag file %s exists); keeping key %s (generation %d)" % (
+                self.ignore_reload_flag, self.access_key_id, self._state["generation"]))
+            return
+        self.load()
+
+    def answer(self, source):
+        """health(), recorded in the health log as coming from `source` ("http" or "self")."""
+        report = self.health()
+        self.health_log.append(health_entry(report, source))
+        return report
+
     @property
     def access_key_id(self):
         return self._state["access_key_id"]
@@ -177,7 +250,7 @@ class Consumer:
     def health(self):
         state = self._state
         report = {"access_key_id": state["access_key_id"], "generation": state["generation"],
-                  "loaded_at": state["loaded_at"]}
+                  "loaded_at": state["loaded_at"], "ignored_reloads": self.ignored_reloads}
         if state["client"] is None:
             report.update(healthy=False, error=state["error"])
             return report
@@ -202,7 +275,48 @@ def log(message):
     sys.stderr.flush()
 
 
-def make_handler(consumer):
+class SelfCheck:
+    """A background thread that checks the consumer's health every `interval` seconds."""
+
+    def __init__(self, consumer, interval=0.0):
+        self.consumer = consumer
+        self.interval = float(interval)
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="self-check", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def set_interval(self, interval):
+        self.interval = float(interval)
+        log("self-check interval %gs%s" % (self.interval, " (off)" if self.interval <= 0 else ""))
+        self._wake.set()
+
+    def _run(self):
+        while True:
+            interval = self.interval
+            if interval <= 0:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            if self._wake.wait(interval):
+                self._wake.clear()
+                continue  # a new interval: wait that one first
+            try:
+                self.consumer.answer("self")
+            except Exception as exc:  # never let the thread die
+                log("self-check failed: %s: %s" % (type(exc).__name__, exc))
+
+
+def parse_interval(text):
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("interval must be a number of seconds >= 0")
+    return value
+
+
+def make_handler(consumer, self_check=None):
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "rotor-fleet-consumer/1"
 
@@ -217,13 +331,35 @@ def make_handler(consumer):
         def do_GET(self):
             path = self.path.split("?", 1)[0]
             if path == "/health":
-                report = consumer.health()
+                report = consumer.answer("http")
                 self._send(200 if report["healthy"] else 503, json.dumps(report) + "\n",
                            "application/json")
             elif path == "/key":
                 self._send(200, (consumer.access_key_id or "") + "\n", "text/plain")
+            elif path == "/self-check" and self_check is not None:
+                self._send_json(200, {"interval": self_check.interval})
             else:
-                self._send(404, json.dumps({"error": "not found"}) + "\n", "application/json")
+                self._send_json(404, {"error": "not found"})
+
+        def do_POST(self):
+            path, _sep, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            if path != "/self-check" or self_check is None:
+                self._send_json(404, {"error": "not found"})
+                return
+            values = urllib.parse.parse_qs(query).get("interval")
+            try:
+                interval = parse_interval(values[0])
+            except (TypeError, ValueError):
+                self._send_json(400, {"error": "want ?interval=SECONDS (>= 0; 0 turns it off)"})
+                return
+            self_check.set_interval(interval)
+            self._send_json(200, {"interval": self_check.interval})
+
+        def _send_json(self, status, payload):
+            self._send(status, json.dumps(payload) + "\n", "application/json")
 
         def log_message(self, *args):
             pass  # health checks are frequent; keep the log for key changes
@@ -247,7 +383,19 @@ def parse_args(argv=None):
     parser.add_argument("--endpoint-url", required=True)
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--pidfile")
+    parser.add_argument("--health-log", help="append each health answer here (JSON lines)")
+    parser.add_argument("--ignore-reload-flag", metavar="PATH",
+                        help="while this file exists, SIGHUP keeps the loaded key")
+    parser.add_argument("--self-check-interval", type=_interval_arg, default=0.0, metavar="SECONDS",
+                        help="check health in the background every SECONDS (default 0: off)")
     return parser.parse_args(argv)
+
+
+def _interval_arg(text):
+    try:
+        return parse_interval(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected seconds >= 0, got %r" % text)
 
 
 def write_pidfile(path):
@@ -271,16 +419,18 @@ def remove_pidfile(path):
 def main(argv=None):
     args = parse_args(argv)
     http.server.ThreadingHTTPServer.daemon_threads = True
-    consumer = Consumer(args.credentials, args.format, args.profile, args.endpoint_url, args.region)
+    consumer = Consumer(args.credentials, args.format, args.profile, args.endpoint_url, args.region,
+                        health_log=args.health_log, ignore_reload_flag=args.ignore_reload_flag)
+    self_check = SelfCheck(consumer, args.self_check_interval)
     # Bind before anything slow, so a clash fails at once and clients queue meanwhile.
     try:
-        server = http.server.ThreadingHTTPServer(args.listen, make_handler(consumer))
+        server = http.server.ThreadingHTTPServer(args.listen, make_handler(consumer, self_check))
     except OSError as exc:
         log("cannot listen on %s:%d: %s" % (args.listen[0], args.listen[1], exc))
         return 2
 
     def on_hup(signum, frame):
-        consumer.load()
+        consumer.reload()
 
     def on_term(signum, frame):
         raise SystemExit(0)
@@ -293,7 +443,9 @@ def main(argv=None):
         if args.pidfile:
             write_pidfile(args.pidfile)
         consumer.load()
-        log("listening on http://%s:%d" % args.listen)
+        self_check.start()
+        log("listening on http://%s:%d%s" % (args.listen + (
+            "; self-check every %gs" % self_check.interval if self_check.interval > 0 else "",)))
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()

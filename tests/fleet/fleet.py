@@ -310,6 +310,11 @@ class Host:
         self.pidfile_path = os.path.join(self.root, "run", "consumer.pid")
         self.real_credentials = os.path.join(self.dir, "etc", "credentials")
         self.real_pidfile = os.path.join(self.dir, "run", "consumer.pid")
+        # Under the host's directory, so ssh hosts (bind mount) and we see the same file.
+        self.health_log_path = os.path.join(self.root, "run", "health.jsonl")
+        self.real_health_log = os.path.join(self.dir, "run", "health.jsonl")
+        self.ignore_reload_path = os.path.join(self.root, "run", "ignore-reload")
+        self.real_ignore_reload = os.path.join(self.dir, "run", "ignore-reload")
         self.consumer_url = "http://%s:%d" % (self.address, CONSUMER_PORT)
         self.ssh_dir = os.path.join(fleet.workdir, "ssh", self.name)
         self.sshd_config = os.path.join(self.ssh_dir, "sshd_config")
@@ -328,11 +333,15 @@ class Fleet:
     initial_keys: {user: (access_key_id, secret_access_key)} written to each
                   host's credentials file at start.
     net:          X of the 127.0.X.N addresses; default: the first free one.
+    self_check_interval: seconds between the consumers' own background health
+                  checks (each one a health-log entry with source "self");
+                  None or 0: none unless set_self_check() turns them on.
     """
 
     def __init__(self, workdir, size, mode="local", endpoint_url=None, region="us-east-1",
                  users=None, initial_keys=None, credentials_format="aws_credentials",
-                 profile="default", net=None, python=None, pipelining=True, ready_timeout=None):
+                 profile="default", net=None, python=None, pipelining=True, ready_timeout=None,
+                 self_check_interval=None):
         if mode not in MODES:
             raise FleetError("mode must be one of %s, not %r" % (MODES, mode))
         if not 1 <= int(size) <= MAX_SIZE:
@@ -349,6 +358,9 @@ class Fleet:
         self.python = python or self._default_python()
         self.pipelining = pipelining
         self.ready_timeout = ready_timeout or 20 + self.size * 0.5
+        self.self_check_interval = float(self_check_interval or 0)
+        if not 0 <= self.self_check_interval < float("inf"):
+            raise FleetError("self_check_interval must be seconds >= 0")
         self.users = self._users_by_host(users)
         self._initial_keys = dict(initial_keys or {})
         self._wanted_net = net
@@ -424,8 +436,9 @@ class Fleet:
             for host in self._hosts.values():
                 for sub in ("etc", "run"):
                     os.makedirs(os.path.join(host.dir, sub), exist_ok=True)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(host.real_pidfile)
+                for stale in (host.real_pidfile, host.real_health_log, host.real_ignore_reload):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(stale)
                 key = self._initial_keys.get(host.user)
                 if key is not None:
                     self.write_credentials(host.name, key[0], key[1])
@@ -487,7 +500,10 @@ class Fleet:
                 "--listen", "%s:%d" % (host.address, CONSUMER_PORT),
                 "--endpoint-url", self.endpoint_url,
                 "--region", self.region,
-                "--pidfile", host.pidfile_path]
+                "--pidfile", host.pidfile_path,
+                "--health-log", host.health_log_path,
+                "--ignore-reload-flag", host.ignore_reload_path,
+                "--self-check-interval", repr(self.self_check_interval)]
 
     def _popen(self, argv, log, role, host):
         with open(log, "ab") as out:
@@ -621,6 +637,7 @@ class Fleet:
             "workdir": self.workdir, "endpoint_url": self.endpoint_url, "region": self.region,
             "credentials_format": self.credentials_format, "profile": self.profile,
             "python": self.python, "pipelining": self.pipelining,
+            "self_check_interval": self.self_check_interval,
             "owner": self._owner, "owner_start": _proc_starttime(self._owner),
             "users": self.users, "procs": self._procs if running else [],
             "namespaces": self._namespaces, "blocked": sorted(self._blocked),
@@ -640,7 +657,8 @@ class Fleet:
         fleet = cls(state["workdir"], state["size"], state["mode"], state["endpoint_url"],
                     state["region"], users=state["users"],
                     credentials_format=state["credentials_format"], profile=state["profile"],
-                    net=state["net"], python=state["python"], pipelining=state["pipelining"])
+                    net=state["net"], python=state["python"], pipelining=state["pipelining"],
+                    self_check_interval=state.get("self_check_interval"))
         fleet.net = state["net"]
         fleet._owner = state["owner"]
         fleet._procs = state["procs"]
@@ -727,6 +745,98 @@ class Fleet:
         """The key id the host's consumer has loaded (GET /key), or None if it does not answer."""
         status, body = _http_get(self.host(name).consumer_url + "/key", timeout)
         return body.strip() or None if status == 200 else None
+
+    def health_log(self, name, since=None, source=None):
+        """The host's logged health answers, oldest first: dicts with "time" (ISO, UTC),
+        "epoch", "source" ("http" or "self"), "healthy", "status" (200/503),
+        "access_key_id", "error" (None when healthy), "generation", "arn".
+
+        since: only answers at or after this time.time(); source: "http" or "self".
+        Kept across consumer restarts; emptied by start() and clear_health_log().
+        """
+        entries = []
+        try:
+            with open(self.host(name).real_health_log, encoding="utf-8") as handle:
+                lines = handle.readlines()
+        except FileNotFoundError:
+            return entries
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            if since is not None and entry.get("epoch", 0) < since:
+                continue
+            if source is not None and entry.get("source") != source:
+                continue
+            entries.append(entry)
+        return entries
+
+    def unhealthy_answers(self, host=None, since=None, source=None):
+        """The unhealthy entries of health_log() of `host` (None: every host, by time),
+        each with "host" added."""
+        names = self.hosts if host is None else [self.host(host).name]
+        found = []
+        for name in names:
+            for entry in self.health_log(name, since=since, source=source):
+                if not entry.get("healthy"):
+                    entry["host"] = name
+                    found.append(entry)
+        found.sort(key=lambda entry: entry.get("epoch", 0))
+        return found
+
+    def clear_health_log(self, host=None):
+        """Empty the health log of `host` (None: every host)."""
+        for name in self.hosts if host is None else [host]:
+            path = self.host(name).real_health_log
+            if os.path.exists(path):
+                with open(path, "w"):
+                    pass  # the consumer appends (O_APPEND), so truncating in place is safe
+
+    def ignore_reload(self, name, ignore=True):
+        """Make the host's consumer ignore SIGHUP (keep its loaded key, log that it
+        ignored the reload) while `ignore` is true; a consumer start still loads the file."""
+        path = self.host(name).real_ignore_reload
+        if ignore:
+            _atomic_write(path, "rotor fleet: the consumer ignores SIGHUP while this file exists\n",
+                          0o644)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def is_ignoring_reload(self, name):
+        return os.path.exists(self.host(name).real_ignore_reload)
+
+    def set_self_check(self, host=None, interval=1.0):
+        """Set the background self-check interval of `host`'s consumer (None: every host);
+        0 turns it off. Lasts until that consumer restarts (then: self_check_interval)."""
+        names = self.hosts if host is None else [host]
+        for name in names:
+            url = "%s/self-check?interval=%s" % (self.host(name).consumer_url, float(interval))
+            request = urllib.request.Request(url, data=b"", method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                raise FleetError("%s: self-check: HTTP %d %s" % (
+                    name, exc.code, exc.read().decode("utf-8", "replace").strip()))
+            except OSError as exc:
+                raise FleetError("%s: self-check: %s" % (name, exc))
+
+    def self_check_interval_of(self, name):
+        """The consumer's current self-check interval (seconds; 0: off), or None if it does not answer."""
+        status, body = _http_get(self.host(name).consumer_url + "/self-check", 5)
+        if status != 200:
+            return None
+        return json.loads(body).get("interval")
+
+    def read_consumer_log(self, name):
+        """The host's consumer log (loads, reloads, ignored reloads; never a secret)."""
+        try:
+            with open(self.host(name).consumer_log, errors="replace") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
 
     def credentials_file(self, name):
         """Path of the host's credentials file on the real filesystem."""
@@ -963,7 +1073,8 @@ def _supervise(config, ready=None):
     fleet = Fleet(config["workdir"], config["size"], config["mode"], config["endpoint_url"],
                   config["region"], users=config["users"],
                   initial_keys={u: tuple(k) for u, k in config["keys"].items()},
-                  credentials_format=config["format"], net=config.get("net"))
+                  credentials_format=config["format"], net=config.get("net"),
+                  self_check_interval=config.get("self_check_interval"))
     stopping = []
 
     def on_signal(signum, frame):
@@ -1032,6 +1143,8 @@ def main(argv=None):
     up.add_argument("--keys-file", help='JSON {user: {"access_key_id", "secret_access_key"}}')
     up.add_argument("--format", choices=_consumer.FORMATS, default="aws_credentials")
     up.add_argument("--net", type=int, help="use addresses 127.0.NET.N (default: first free)")
+    up.add_argument("--self-check-interval", type=float, default=0, metavar="SECONDS",
+                    help="consumers check their health every SECONDS in the background (default 0: off)")
     up.add_argument("--foreground", action="store_true", help="stay in the foreground until Ctrl-C")
 
     down = sub.add_parser("down", help="stop the fleet in WORKDIR")
@@ -1063,7 +1176,8 @@ def _cmd_up(args):
     users, keys = _cli_keys(args)
     config = {"workdir": workdir, "size": args.size, "mode": args.mode,
               "endpoint_url": args.endpoint_url, "region": args.region, "users": users,
-              "keys": keys, "format": args.format, "net": args.net}
+              "keys": keys, "format": args.format, "net": args.net,
+              "self_check_interval": args.self_check_interval}
     pid = _read_pid(os.path.join(workdir, "fleet.pid"))
     if pid and _alive(pid):
         raise FleetError("a fleet is already up in %s (down it first)" % workdir)

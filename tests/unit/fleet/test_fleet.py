@@ -8,6 +8,7 @@ Secrets: assertions never put a secret into a message; checks for leaks
 compute a verdict first and assert on it.
 """
 
+import datetime
 import json
 import os
 import re
@@ -356,6 +357,119 @@ def test_two_fleets_at_once_get_different_addresses(endpoint, small_fleet, tmp_p
         assert report["healthy"] is False and "CredentialsError" in report["error"]
 
 
+# --------------------------------------------------------------------------- health log, ignored reloads, self-checks
+
+def test_health_answers_are_logged(endpoint, small_fleet):
+    key_id, secret = small_fleet.key
+    began = time.time()
+    small_fleet.health()
+    small_fleet.health()
+    log = small_fleet.health_log("host1")
+    assert len(log) == 2
+    for entry in log:
+        assert set(entry) >= {"time", "epoch", "source", "healthy", "status", "access_key_id", "error"}
+        assert (entry["source"], entry["healthy"], entry["status"]) == ("http", True, 200)
+        assert (entry["access_key_id"], entry["error"], entry["generation"]) == (key_id, None, 1)
+        assert began <= entry["epoch"] <= time.time()
+        moment = datetime.datetime.fromisoformat(entry["time"])
+        assert moment.utcoffset() == datetime.timedelta(0)
+        assert abs(moment.timestamp() - entry["epoch"]) < 0.001
+    assert log[0]["epoch"] <= log[1]["epoch"]
+    assert small_fleet.unhealthy_answers() == []
+
+    endpoint.iam.delete_access_key(UserName=small_fleet.users["host1"], AccessKeyId=key_id)
+    failed_at = time.time()
+    small_fleet.health()
+    unhealthy = small_fleet.unhealthy_answers()
+    assert sorted(entry["host"] for entry in unhealthy) == ["host1", "host2"]
+    assert unhealthy[0]["epoch"] <= unhealthy[1]["epoch"]
+    for entry in unhealthy:
+        assert (entry["healthy"], entry["status"], entry["access_key_id"]) == (False, 503, key_id)
+        assert entry["error"].startswith("InvalidClientTokenId")
+    assert [e["host"] for e in small_fleet.unhealthy_answers("host2")] == ["host2"]
+    assert len(small_fleet.health_log("host1", since=failed_at)) == 1
+    assert small_fleet.unhealthy_answers(since=time.time()) == []
+
+    # Kept across a consumer restart; emptied on request.
+    small_fleet.block("host2")
+    small_fleet.unblock("host2")
+    small_fleet.health()
+    assert len(small_fleet.health_log("host2")) == 4
+    small_fleet.clear_health_log("host2")
+    assert small_fleet.health_log("host2") == []
+    assert len(small_fleet.health_log("host1")) == 4
+
+    texts = {host: open(small_fleet.host(host).real_health_log).read() for host in small_fleet.hosts}
+    assert leaks(secret, texts) == []
+
+
+def test_consumer_can_ignore_its_reload(endpoint, small_fleet):
+    old_id = small_fleet.key[0]
+    new = endpoint.iam.create_access_key(UserName=small_fleet.users["host1"])["AccessKey"]
+    small_fleet.write_credentials("host1", new["AccessKeyId"], new["SecretAccessKey"])
+    small_fleet.ignore_reload("host1", True)
+    assert small_fleet.is_ignoring_reload("host1") and not small_fleet.is_ignoring_reload("host2")
+
+    small_fleet.reload("host1")
+    assert small_fleet.loaded_key("host1") == old_id
+    report = small_fleet.health()["host1"]
+    assert (report["access_key_id"], report["generation"], report["ignored_reloads"]) == (old_id, 1, 1)
+    assert wait_for(lambda: "ignored a reload" in small_fleet.read_consumer_log("host1"), timeout=5)
+    assert "ignored a reload" not in small_fleet.read_consumer_log("host2")
+
+    # The inventory's restart command is ignored the same way.
+    result = small_fleet.ansible("shell", "sh -c {{ rotor_restart_command | quote }}", pattern="host1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert wait_for(lambda: small_fleet.health()["host1"]["ignored_reloads"] == 2, timeout=5)
+    assert small_fleet.loaded_key("host1") == old_id
+
+    small_fleet.ignore_reload("host1", False)
+    assert not small_fleet.is_ignoring_reload("host1")
+    small_fleet.reload("host1")
+    assert small_fleet.loaded_key("host1") == new["AccessKeyId"]
+    assert small_fleet.health()["host1"]["generation"] == 2
+    leaked = leaks(new["SecretAccessKey"], {"log": small_fleet.read_consumer_log("host1")})
+    assert leaked == []
+
+
+def test_self_checks_log_health_without_anyone_asking(endpoint, tmp_path):
+    user, key_id, secret = new_user(endpoint)
+    with Fleet(str(tmp_path / "fleet"), 1, endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+               users=user, initial_keys={user: (key_id, secret)}, self_check_interval=0.2) as fleet:
+        assert fleet.self_check_interval_of("host1") == 0.2
+        assert wait_for(lambda: len(fleet.health_log("host1", source="self")) >= 2, timeout=10)
+        assert fleet.health_log("host1", source="http") == []
+        assert all(e["healthy"] and e["access_key_id"] == key_id for e in fleet.health_log("host1"))
+
+        endpoint.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+        assert wait_for(lambda: fleet.unhealthy_answers(source="self"), timeout=10)
+        entry = fleet.unhealthy_answers()[0]
+        assert (entry["host"], entry["source"], entry["status"]) == ("host1", "self", 503)
+        assert entry["error"].startswith("InvalidClientTokenId")
+
+        fleet.set_self_check("host1", 0)
+        assert fleet.self_check_interval_of("host1") == 0
+        time.sleep(0.3)  # a check under way may still land
+        count = len(fleet.health_log("host1"))
+        time.sleep(0.7)
+        assert len(fleet.health_log("host1")) == count
+
+        fleet.set_self_check(interval=0.2)  # every host
+        assert wait_for(lambda: len(fleet.health_log("host1")) >= count + 2, timeout=10)
+        with pytest.raises(FleetError, match="400"):
+            fleet.set_self_check("host1", -1)
+
+        state = json.loads(open(os.path.join(fleet.workdir, "fleet.json")).read())
+        assert state["self_check_interval"] == 0.2
+        assert Fleet.load(fleet.workdir).self_check_interval == 0.2
+
+
+def test_self_checks_are_off_by_default(small_fleet):
+    assert small_fleet.self_check_interval_of("host1") == 0
+    with pytest.raises(FleetError, match="self_check_interval"):
+        Fleet("/tmp/x", 1, self_check_interval=-1)
+
+
 # --------------------------------------------------------------------------- CLI and clean-up
 
 def test_cli_up_status_down(endpoint, tmp_path):
@@ -444,6 +558,10 @@ def test_ssh_fleet_is_healthy_and_pingable(ssh_fleet):
     health = ssh_fleet.health()
     assert {h: (r["healthy"], r["access_key_id"]) for h, r in health.items()} == {
         h: (True, key_id) for h, key_id in ssh_fleet.keys.items()}
+    # The consumer writes its health log at the common path; we read it in the host's directory.
+    for host, key_id in ssh_fleet.keys.items():
+        last = ssh_fleet.health_log(host)[-1]
+        assert (last["source"], last["healthy"], last["access_key_id"]) == ("http", True, key_id)
     result = ssh_fleet.ansible("ping")
     assert result.returncode == 0, result.stdout + result.stderr
     assert hosts_in(result.stdout, "SUCCESS") == ["host1", "host2"]
