@@ -65,14 +65,14 @@ options:
     description:
       - Layout of the file.
       - V(aws_credentials) is the INI file read by the AWS CLI and SDKs, read exactly as botocore reads it
-        (C(botocore.configloader.raw_config_parse)): no inline comments, C(=) or C(:), continuation lines, values
-        inherited from C([DEFAULT]). A file botocore cannot parse (duplicate profiles or keys, a byte-order mark,
+        (C(botocore.configloader.raw_config_parse)), with no inline comments, C(=) or C(:) between key and value,
+        continuation lines and values inherited from C([DEFAULT]). A file botocore cannot parse (duplicate profiles or keys, a byte-order mark,
         a line that is neither header, setting nor comment) is refused. The key is written as
         C(aws_access_key_id) and C(aws_secret_access_key) in the section named O(profile); a value inherited from
         C([DEFAULT]) is overridden by writing the profile's own. The section is appended if missing.
-      - V(env) is a file of C(NAME=value) lines read exactly as systemd reads C(EnvironmentFile=) (systemd.exec(5)):
-        single and double quotes, backslash escapes and continuation lines, the last assignment wins. Where systemd
-        and this module could disagree, the file is refused: C(export NAME=) for a managed name (systemd ignores
+      - V(env) is a file of C(NAME=value) lines read exactly as systemd reads C(EnvironmentFile=) (systemd.exec(5)),
+        with single and double quotes, backslash escapes and continuation lines, the last assignment wins. Where systemd
+        and this module could disagree, the file is refused, namely C(export NAME=) for a managed name (systemd ignores
         the line), a comment ending in a backslash (read differently before and after systemd v254), control
         characters in a managed value. Every assignment of a managed name is updated; missing ones are appended.
       - V(json) is a JSON object. The two keys are set at the top level, editing only their values, so other keys,
@@ -108,7 +108,7 @@ options:
         type: str
   access_key_id:
     description:
-      - The access key id to write: V(AKIA) or V(ASIA) followed by 16 upper-case letters or digits.
+      - The access key id to write, V(AKIA) or V(ASIA) followed by 16 upper-case letters or digits.
       - Required when O(state=present).
       - In check mode only, a placeholder of the form V(NEW-KEY-OF-<IAM user name>) is also accepted, as the
         C(rotor.iam.rotate) role passes in check mode for a key it has not created yet. Check mode writes nothing,
@@ -137,7 +137,7 @@ options:
     version_added: 0.2.0
   secret_access_key:
     description:
-      - The secret access key to write: printable ASCII without spaces. It is never logged or shown in a diff,
+      - The secret access key to write, printable ASCII without spaces. It is never logged or shown in a diff,
         and returned only by O(state=read) with O(return_secret=true).
       - Required when O(state=present).
     type: str
@@ -165,7 +165,7 @@ options:
   backup:
     description:
       - Before changing the file, keep a copy of it next to the file, with the file's owner, group and mode, named
-        C(<file>.<UTC timestamp>.<previous key id>.rotor-iam-backup). The name never holds a secret: the key id is
+        C(<file>.<UTC timestamp>.<previous key id>.rotor-iam-backup). The name never holds a secret; the key id is
         left out when the value in the file does not look like an access key id.
       - When the file did not exist yet, an empty marker C(<file>.<timestamp>.absent.rotor-iam-backup) is left
         instead, so that O(state=restored) removes the new file.
@@ -177,7 +177,7 @@ options:
     description:
       - With O(state=restored), the backup to restore, typically RV(backup_file) returned by an earlier
         O(state=present) task.
-      - It must be one of this module's backups of O(path), in the directory of the file: a regular file with one
+      - It must be one of this module's backups of O(path), in the directory of the file, that is a regular file with one
         link, owned by root, the user the module runs as or the file's owner, and not dated in the future.
         Anything else is refused.
       - Defaults to the newest backup of O(path) made by this module.

@@ -25,6 +25,9 @@ options:
     description:
       - URL requested (GET) from the host. The check passes when the status is one of O(status_code).
       - Mutually exclusive with O(command). With neither, the module only restarts.
+      - Credentials in the URL (V(https://user:password@host/health)) are sent as HTTP basic authentication and
+        redacted (V(https://********@host/health)) in every result and message, including the module's
+        C(invocation).
     type: str
   status_code:
     description: Status codes that mean healthy.
@@ -51,6 +54,10 @@ options:
   restart_services:
     description:
       - Services restarted, in order, before the check (C(systemctl restart) on systemd hosts, else C(service NAME restart)).
+      - Each entry must be a service (unit) name in systemd's unit name syntax, for example V(backup-agent),
+        V(backup-agent.service) or V(worker@2.service): letters, digits and C(:_.@-\), at most 255 characters, not
+        starting with C(-) and without C(/). Anything else, for example a path that C(service) would run as root on
+        a host without systemd, is refused before anything is restarted.
     type: list
     elements: str
     default: []
@@ -70,6 +77,7 @@ attributes:
     platforms: posix
     description: Target OS/families that can be operated against.
 notes:
+  - Any error ends in a clear failure message naming the input, never in a traceback.
   - The failure message names the check (V(HTTP health check URL) or V(Command health check COMMAND)), the number
     of attempts and the last answer, so a failed rotation can say which host failed which check.
 """
@@ -106,17 +114,68 @@ status:
 """
 
 import os
+import re
 import time
 import urllib.error
+from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import SSLValidationError
 from ansible.module_utils.urls import open_url
 
+# systemd.unit(5): unit names are made of ASCII letters, digits, ":", "-", "_", ".", "\\" and "@".
+SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9:_.@\\-]{1,255}\Z")
+REDACTED = "********"
+
+
+class HealthCheckError(Exception):
+    """An error whose message names the input; never carries URL credentials."""
+
+
+def check_service_name(name):
+    if not isinstance(name, str) or not SERVICE_NAME_RE.match(name) or name.startswith("-") or not name.strip("."):
+        shown = repr(name)[:120]
+        raise HealthCheckError(
+            f"restart_services entry {shown} is not a service name: use a systemd unit name such as "
+            "'backup-agent' or 'backup-agent.service' (letters, digits and :_.@-\\, no '/', not starting with '-')"
+        )
+
+
+def url_credentials(url):
+    """The user-info part of url ('user:password'), or None."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    return netloc.rpartition("@")[0] or None
+
+
+def redact_url(url):
+    """url with any user:password@ replaced by ********@."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//" + REDACTED + "@", url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, REDACTED + "@" + host, parts.path, parts.query, parts.fragment))
+
+
+def scrub(text, url):
+    """text with url and its credentials replaced by their redacted forms."""
+    if not url:
+        return text
+    text = text.replace(url, redact_url(url))
+    secret = url_credentials(url)
+    return text.replace(secret, REDACTED) if secret else text
+
 
 def probe_url(url, status_codes, timeout):
-    """(healthy, status, detail) of one GET of url."""
+    """(healthy, status, detail) of one GET of url; detail carries no credentials."""
     try:
         response = open_url(url, method="GET", timeout=timeout, follow_redirects="safe")
         status = response.getcode()
@@ -124,7 +183,7 @@ def probe_url(url, status_codes, timeout):
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
-        return False, None, f"no answer ({exc})"
+        return False, None, scrub(f"no answer ({exc})", url)
     return status in status_codes, status, f"HTTP {status}"
 
 
@@ -139,7 +198,7 @@ def restart(module, services, command):
     systemd = os.path.isdir("/run/systemd/system")
     for service in services:
         if systemd:
-            argv = [module.get_bin_path("systemctl", required=True), "restart", service]
+            argv = [module.get_bin_path("systemctl", required=True), "restart", "--", service]
         else:
             argv = [module.get_bin_path("service", required=True), service, "restart"]
         rc, out, err = module.run_command(argv)
@@ -154,6 +213,42 @@ def restart(module, services, command):
                              changed=True, restarted=done + [command], attempts=0)
         done.append(command)
     return done
+
+
+def check_params(params):
+    for name in ("retries", "delay", "timeout"):
+        if params[name] < 0 or (name == "timeout" and params[name] == 0):
+            raise HealthCheckError(
+                f"{name} must be {'positive' if name == 'timeout' else 'zero or more'} (got {params[name]}).")
+    for service in params["restart_services"]:
+        check_service_name(service)
+    if params["url"] and urlsplit(params["url"]).scheme not in ("http", "https"):
+        raise HealthCheckError(f"url {redact_url(params['url'])} must be an http:// or https:// URL")
+
+
+def run_check(module, params):
+    planned = list(params["restart_services"]) + ([params["restart_command"]] if params["restart_command"] else [])
+    if module.check_mode:
+        module.exit_json(changed=bool(planned), restarted=planned, attempts=0)
+
+    restarted = restart(module, params["restart_services"], params["restart_command"])
+    if not (params["url"] or params["command"]):
+        module.exit_json(changed=bool(restarted), restarted=restarted, attempts=0)
+
+    what = f"HTTP health check {redact_url(params['url'])}" if params["url"] else f"Command health check `{params['command']}`"
+    attempts = 0
+    while True:
+        attempts += 1
+        if params["url"]:
+            healthy, status, detail = probe_url(params["url"], params["status_code"], params["timeout"])
+        else:
+            healthy, status, detail = probe_command(module, params["command"])
+        if healthy:
+            module.exit_json(changed=bool(restarted), restarted=restarted, attempts=attempts, status=status)
+        if attempts > params["retries"]:
+            module.fail_json(msg=f"{what} failed after {attempts} attempt(s): {detail}", changed=bool(restarted),
+                             restarted=restarted, attempts=attempts, status=status)
+        time.sleep(params["delay"])
 
 
 def main():
@@ -172,31 +267,23 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    for name in ("retries", "delay", "timeout"):
-        if params[name] < 0 or (name == "timeout" and params[name] == 0):
-            module.fail_json(msg=f"{name} must be {'positive' if name == 'timeout' else 'zero or more'} (got {params[name]}).")
-    planned = list(params["restart_services"]) + ([params["restart_command"]] if params["restart_command"] else [])
-    if module.check_mode:
-        module.exit_json(changed=bool(planned), restarted=planned, attempts=0)
-
-    restarted = restart(module, params["restart_services"], params["restart_command"])
-    if not (params["url"] or params["command"]):
-        module.exit_json(changed=bool(restarted), restarted=restarted, attempts=0)
-
-    what = f"HTTP health check {params['url']}" if params["url"] else f"Command health check `{params['command']}`"
-    attempts = 0
-    while True:
-        attempts += 1
-        if params["url"]:
-            healthy, status, detail = probe_url(params["url"], params["status_code"], params["timeout"])
-        else:
-            healthy, status, detail = probe_command(module, params["command"])
-        if healthy:
-            module.exit_json(changed=bool(restarted), restarted=restarted, attempts=attempts, status=status)
-        if attempts > params["retries"]:
-            module.fail_json(msg=f"{what} failed after {attempts} attempt(s): {detail}", changed=bool(restarted),
-                             restarted=restarted, attempts=attempts, status=status)
-        time.sleep(params["delay"])
+    credentials = url_credentials(params["url"]) if params["url"] else None
+    if credentials:
+        # Masked by AnsibleModule in everything it returns, the invocation included.
+        module.no_log_values.add(credentials)
+        password = credentials.partition(":")[2]
+        if len(password) >= 3:
+            module.no_log_values.add(password)
+    error = None
+    try:
+        check_params(params)
+        run_check(module, params)
+    except HealthCheckError as exc:
+        error = str(exc)
+    except Exception as exc:  # pylint: disable=broad-except
+        error = scrub(f"health check failed unexpectedly: {exc.__class__.__name__}: {exc}", params["url"])
+    # Outside the except block: the message says it all, no traceback is attached.
+    module.fail_json(msg=error, changed=False, restarted=[], attempts=0)
 
 
 if __name__ == "__main__":

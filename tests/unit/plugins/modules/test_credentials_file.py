@@ -18,8 +18,10 @@ from ansible_collections.rotor.iam.plugins.modules import credentials_file
 
 OLD_SECRET = "OldSecretMustNotLeak/0123456789abcdefABCDEF"
 NEW_SECRET = "NewSecretMustNotLeak+0123456789abcdefABCDEF"
-KEY = {"access_key_id": "AKIANEW", "secret_access_key": NEW_SECRET}
-SEED = "[default]\naws_access_key_id = AKIAOLD\naws_secret_access_key = " + OLD_SECRET + "\n[other]\nx = 1\n"
+NEW_ID = "AKIANEWKEY0000000002"
+OLD_ID = "AKIAOLDKEY0000000001"
+KEY = {"access_key_id": NEW_ID, "secret_access_key": NEW_SECRET}
+SEED = "[default]\naws_access_key_id = " + OLD_ID + "\naws_secret_access_key = " + OLD_SECRET + "\n[other]\nx = 1\n"
 
 
 def run_module(capsys, args, check_mode=False, diff=False):
@@ -43,7 +45,7 @@ def seeded(tmp_path):
 
 
 def present(path, **extra):
-    args = {"path": str(path), "access_key_id": "AKIANEW", "secret_access_key": NEW_SECRET}
+    args = {"path": str(path), "access_key_id": NEW_ID, "secret_access_key": NEW_SECRET}
     args.update(extra)
     return args
 
@@ -55,7 +57,7 @@ def test_check_mode_then_real_then_idempotent(capsys, seeded):
 
     written, _out = run_module(capsys, present(seeded))
     assert written["changed"] is True
-    assert written["access_key_id"] == "AKIANEW" and written["previous_access_key_id"] == "AKIAOLD"
+    assert written["access_key_id"] == NEW_ID and written["previous_access_key_id"] == OLD_ID
     assert os.path.isfile(written["backup_file"])
     assert stat.S_IMODE(os.stat(seeded).st_mode) == 0o600
 
@@ -69,29 +71,68 @@ def test_diff_and_output_hold_no_secret(capsys, seeded, check_mode):
     result, out = run_module(capsys, present(seeded), check_mode=check_mode, diff=True)
     assert OLD_SECRET not in out and NEW_SECRET not in out
     assert "aws_secret_access_key = ********" in result["diff"]["before"]
-    assert "aws_access_key_id = AKIANEW" in result["diff"]["after"]
+    assert "aws_access_key_id = " + NEW_ID in result["diff"]["after"]
     assert result["invocation"]["module_args"]["secret_access_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 def test_read_restore_and_clean_up(capsys, seeded):
     run_module(capsys, present(seeded))
     read, _out = run_module(capsys, {"path": str(seeded), "state": "read"})
-    assert read == {**read, "changed": False, "exists": True, "access_key_id": "AKIANEW"}
+    assert read == {**read, "changed": False, "exists": True, "access_key_id": NEW_ID}
 
     restored, out = run_module(capsys, {"path": str(seeded), "state": "restored"}, diff=True)
-    assert restored["changed"] is True and restored["access_key_id"] == "AKIAOLD"
+    assert restored["changed"] is True and restored["access_key_id"] == OLD_ID
     assert OLD_SECRET not in out and NEW_SECRET not in out
     assert seeded.read_text() == SEED and stat.S_IMODE(os.stat(seeded).st_mode) == 0o644
 
+    # The restore removed the backup it used: a rolled-back run leaves nothing behind.
+    assert restored["removed"] == [restored["backup_file"]]
+    assert os.listdir(seeded.parent) == ["credentials"]
+    again, _out = run_module(capsys, {"path": str(seeded), "state": "restored", "backup_file": restored["backup_file"],
+                                      "backup_access_key_id": OLD_ID})
+    assert again["changed"] is False
+
+    run_module(capsys, present(seeded))
     cleaned, _out = run_module(capsys, {"path": str(seeded), "state": "backups_absent"})
     assert cleaned["changed"] is True and len(cleaned["removed"]) == 1
     assert os.listdir(seeded.parent) == ["credentials"]
 
 
+def test_read_from_backup_returns_the_old_key_only_when_asked(capsys, seeded):
+    run_module(capsys, present(seeded))
+    found, out = run_module(capsys, {"path": str(seeded), "state": "read", "backup_access_key_id": OLD_ID})
+    assert found["access_key_id"] == OLD_ID and "secret_access_key" not in found and OLD_SECRET not in out
+    assert os.path.dirname(found["backup_file"]) == str(seeded.parent)
+    found, _out = run_module(capsys, {"path": str(seeded), "state": "read", "backup_access_key_id": OLD_ID,
+                                      "return_secret": True})
+    assert found["secret_access_key"] == OLD_SECRET
+    assert seeded.read_text().count(NEW_ID) == 1  # reading changed nothing
+
+
+def test_read_from_backup_fails_clearly_when_no_backup_holds_the_id(capsys, seeded):
+    run_module(capsys, present(seeded))
+    missing, out = run_module(capsys, {"path": str(seeded), "state": "read", "return_secret": True,
+                                       "backup_access_key_id": "AKIANOSUCHKEY0000009"})
+    assert missing["failed"] is True
+    assert "no backup of %s holds access key AKIANOSUCHKEY0000009 (backups hold: %s)" % (seeded, OLD_ID) in missing["msg"]
+    assert OLD_SECRET not in out and NEW_SECRET not in out
+
+
+def test_check_mode_accepts_the_rotate_role_placeholder_and_writes_nothing(capsys, seeded):
+    args = {"path": str(seeded), "access_key_id": "NEW-KEY-OF-BACKUP-AGENT",
+            "secret_access_key": "check-mode-placeholder-not-a-secret"}
+    checked, _out = run_module(capsys, args, check_mode=True, diff=True)
+    assert checked["changed"] is True and "aws_access_key_id = NEW-KEY-OF-BACKUP-AGENT" in checked["diff"]["after"]
+    assert seeded.read_text() == SEED
+    refused, _out = run_module(capsys, args)
+    assert refused["failed"] is True and "accepted only in check mode" in refused["msg"]
+    assert seeded.read_text() == SEED and os.listdir(seeded.parent) == ["credentials"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        pytest.param({"access_key_id": "AKIANEW"}, "missing: secret_access_key", id="missing secret"),
+        pytest.param({"access_key_id": NEW_ID}, "missing: secret_access_key", id="missing secret"),
         pytest.param({"owner": "no-such-user-rotor", **KEY}, "owner 'no-such-user-rotor'", id="unknown owner"),
         pytest.param({"group": "no-such-group-rotor", **KEY}, "group 'no-such-group-rotor'", id="unknown group"),
         pytest.param({"mode": "u=rw", **KEY}, "mode must be an octal number", id="symbolic mode"),
