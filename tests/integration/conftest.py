@@ -32,6 +32,7 @@ TARGETS = Path(__file__).resolve().parent / "targets" / "access_keys"
 sys.path.insert(0, str(REPO / "tests"))
 
 from iam_endpoint.control import IAMEndpoint  # noqa: E402
+from rotation_helpers import IAM_LAG_SECONDS  # noqa: E402
 
 PLAYBOOK_TIMEOUT = 150
 
@@ -61,11 +62,11 @@ def iam_endpoint(tmp_path_factory):
 
 @pytest.fixture
 def endpoint(iam_endpoint):
-    """The session endpoint without faults, counters or propagation delay left by an earlier test."""
+    """The session endpoint without faults or counters left by an earlier test, lagging like AWS."""
 
     def settle():
         iam_endpoint.clear_faults()
-        iam_endpoint.configure(new_key_propagation_seconds=0)
+        iam_endpoint.configure(propagation_seconds=IAM_LAG_SECONDS)
         iam_endpoint.reset_calls()
 
     settle()

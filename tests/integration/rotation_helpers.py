@@ -23,6 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+# AWS propagates every key change with a lag (new, deactivated, reactivated, deleted); the test endpoint
+# does too, a few seconds each, unless a test is about something else. ROTOR_TEST_IAM_LAG overrides it.
+IAM_LAG_SECONDS = float(os.environ.get("ROTOR_TEST_IAM_LAG", "2"))
+
 PLAYBOOK = "rotor.iam.rotate"
 PLAYBOOK_TIMEOUT = 180
 IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")

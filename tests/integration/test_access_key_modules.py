@@ -111,7 +111,8 @@ def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, 
 
 
 def test_verify_valid_after_propagation_invalid_after_deactivation_and_deletion(endpoint, iam_user, run_playbook, tmp_path, key_statuses):
-    endpoint.configure(new_key_propagation_seconds=8)
+    # Exact attempt counts: only the new key lags here (deactivation and deletion take effect at once).
+    endpoint.configure(propagation_seconds=0, new_key_propagation_seconds=8)
 
     run = run_playbook("verify", user_name=iam_user, propagation_seconds=8)
 
@@ -138,7 +139,8 @@ def test_status_deactivates_and_reactivates_idempotently(iam_user, create_key, r
     assert '-    "status": "Active"' in run.output and '+    "status": "Inactive"' in run.output
 
 
-def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(iam, make_iam_user, create_key, run_playbook, key_statuses):
+def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(endpoint, iam, make_iam_user, create_key, run_playbook, key_statuses):
+    endpoint.configure(propagation_seconds=0)  # about the signing key, not about lag: it must sign at once
     user = make_iam_user("self", actions=ALL_IAM_ON_ITSELF)
     own_key_id, own_secret = create_key(user)
     other_key_id = create_key(user)[0]
@@ -154,6 +156,7 @@ def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(iam, mak
 
 
 def test_delete_absent_is_ok_and_active_needs_force(endpoint, iam_user, create_key, run_playbook, key_statuses):
+    endpoint.configure(propagation_seconds=0)  # the deleted keys must be refused at once below
     inactive_key_id, inactive_secret = create_key(iam_user, status="Inactive")
     active_key_id, active_secret = create_key(iam_user)
 

@@ -32,7 +32,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 pytest.importorskip("ansible_runner")
 
-from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import IAM_LAG_SECONDS, assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -203,7 +203,7 @@ def assert_nothing_prompted(job: RunnerJob) -> None:
 
 @pytest.fixture(scope="module")
 def awx_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("awx-iam"))) as endpoint:
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("awx-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
         yield endpoint
 
 

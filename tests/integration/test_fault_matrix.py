@@ -34,6 +34,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
+    IAM_LAG_SECONDS,
     REPO,
     KeyWatcher,
     RotationRun,
@@ -115,7 +116,7 @@ class InvariantMonitor:
 
 @pytest.fixture(scope="module")
 def matrix_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("fault-iam"))) as endpoint:
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("fault-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
         yield endpoint
 
 
@@ -266,13 +267,13 @@ def case(matrix_endpoint, tmp_path):
     for each in made:
         each.stop()
     matrix_endpoint.clear_faults()
-    matrix_endpoint.configure(new_key_propagation_seconds=0)
+    matrix_endpoint.configure(propagation_seconds=IAM_LAG_SECONDS)
 
 
 def finish_and_check(current, monitor, first):
     """The second run (no fault) completes the rotation; invariants and secrets hold."""
     current.endpoint.clear_faults()
-    current.endpoint.configure(new_key_propagation_seconds=0)
+    current.endpoint.configure(propagation_seconds=IAM_LAG_SECONDS)
     second = current.run_as_job()
     assert second.returncode == 0, f"first run:\n{first.explain()}\n\nsecond run:\n{second.explain()}"
     monitor.stopped.set()

@@ -19,6 +19,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
+    IAM_LAG_SECONDS,
     KeyWatcher,
     assert_hosts_on_key,
     assert_no_secrets,
@@ -44,7 +45,7 @@ NO_WRITES = {"CreateAccessKey": 0, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
 @pytest.fixture(scope="module")
 def e2e_endpoint(tmp_path_factory):
     """One IAM endpoint (moto behind our wrapper, auth enforced, Inactive keys rejected) for this module."""
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("e2e-iam"))) as endpoint:
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("e2e-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
         yield endpoint
 
 
