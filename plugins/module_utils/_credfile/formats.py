@@ -402,10 +402,11 @@ def _apply_line_edits(lines, edits, eol):
 def _verify_ini(text, new_text, document, target, wanted, source):
     before = ini_view(document, source)
     expected = dict(before)
-    profile = dict(before.get(target.profile) or _section_view({}, document.defaults, source, target.profile))
-    profile.update(wanted)
-    expected[target.profile] = profile
     try:
+        # A new profile inherits [DEFAULT]; botocore may refuse what it inherits (a broken nested value).
+        profile = dict(before.get(target.profile) or _section_view({}, document.defaults, source, target.profile))
+        profile.update(wanted)
+        expected[target.profile] = profile
         after = ini_view(parse_ini(new_text, source), source)
     except CredentialsFileError:
         after = None
