@@ -368,8 +368,19 @@ def unexpected_error_message(state, path, exc):
     return "state=%s on %s failed: %s" % (state, path, detail)
 
 
+class CredentialsFileModule(AnsibleModule):
+    """AnsibleModule without its automatic path info.
+
+    That would stat O(path) again, following links, in a directory another account may control; the module
+    reports what it checked itself.
+    """
+
+    def add_path_info(self, kwargs):
+        return kwargs
+
+
 def main():
-    module = AnsibleModule(
+    module = CredentialsFileModule(
         argument_spec=argument_spec(),
         required_if=[("state", "present", ("access_key_id", "secret_access_key"))],
         supports_check_mode=True,

@@ -140,19 +140,30 @@ class _Walker:
 
     def _open_directory(self, fd, real, name):
         here = _join(real, name)
-        try:
-            return os.open(name, _DIRECTORY_FLAGS, dir_fd=fd), here
-        except FileNotFoundError:
-            raise CredentialsFileError(
-                "directory %s of path %s does not exist; create it first (for example with ansible.builtin.file "
-                "state=directory)" % (here, self.given)
-            )
-        except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                raise
-        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        if not stat.S_ISLNK(info.st_mode):
-            raise CredentialsFileError("%s in path %s is not a directory" % (here, self.given))
+        for _attempt in range(3):
+            try:
+                return os.open(name, _DIRECTORY_FLAGS, dir_fd=fd), here
+            except FileNotFoundError:
+                raise CredentialsFileError(
+                    "directory %s of path %s does not exist; create it first (for example with ansible.builtin.file "
+                    "state=directory)" % (here, self.given)
+                )
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise CredentialsFileError("directory %s of path %s does not exist (it just disappeared)"
+                                           % (here, self.given))
+            if stat.S_ISLNK(info.st_mode):
+                break
+            if not stat.S_ISDIR(info.st_mode):
+                raise CredentialsFileError("%s in path %s is not a directory" % (here, self.given))
+            # A link a moment ago, a directory now: someone is swapping them; look again.
+        else:
+            raise CredentialsFileError("%s in path %s keeps changing between a link and a directory; someone is "
+                                       "tampering with it" % (here, self.given))
         target_fd, target_real, target_name = self.follow(fd, real, name, info)
         try:
             if target_name:
