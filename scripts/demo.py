@@ -54,13 +54,16 @@ def main():
     parser.add_argument("--hosts", type=int, default=3, help="fleet size (default 3)")
     parser.add_argument("--mode", choices=["local", "ssh"], default="local", help="how Ansible reaches the hosts")
     parser.add_argument("--check", action="store_true", help="only show the plan (ansible-playbook --check --diff)")
+    parser.add_argument("--lag", type=float, default=6.0,
+                        help="seconds the endpoint takes to propagate each key change, like AWS (default 6; 0 for none)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="rotor-demo-")
-    endpoint = IAMEndpoint().start(workdir=os.path.join(workdir, "iam"))
+    endpoint = IAMEndpoint().start(workdir=os.path.join(workdir, "iam"), propagation_seconds=args.lag)
     with endpoint:
         old_id, old_secret = seed_user(endpoint)
-        print(f"IAM endpoint {endpoint.endpoint_url}: user {USER} has key {old_id}, created 120 days ago")
+        print(f"IAM endpoint {endpoint.endpoint_url}: user {USER} has key {old_id}, created 120 days ago; "
+              f"every key change takes {args.lag:g}s to propagate, as in AWS")
         with Fleet(os.path.join(workdir, "fleet"), args.hosts, mode=args.mode, endpoint_url=endpoint.endpoint_url,
                    region=endpoint.region, users=USER, initial_keys={USER: (old_id, old_secret)}) as fleet:
             inventory = fleet.write_inventory()

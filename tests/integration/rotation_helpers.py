@@ -127,6 +127,7 @@ def spawn_rotation(
     label: str = "run",
     env_extra: Optional[Dict[str, str]] = None,
     reset_calls: bool = True,
+    limit: Optional[str] = None,
 ) -> RotationProcess:
     """Start ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment.
 
@@ -146,6 +147,8 @@ def spawn_rotation(
     for inventory in inventories:
         command += ["-i", str(inventory)]
     command += ["-e", f"@{vars_file}"]
+    if limit:
+        command += ["--limit", limit]
     if check:
         command.append("--check")
     if diff:

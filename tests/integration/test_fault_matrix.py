@@ -123,12 +123,18 @@ def matrix_endpoint(tmp_path_factory):
 class Case:
     """One matrix case: endpoint, fleet, runs (all at -vvvv --diff, with fact cache and retry files on)."""
 
-    def __init__(self, endpoint, tmp_path: Path, size: int = 3, mode: str = "local", batch_size=None):
+    def __init__(self, endpoint, tmp_path: Path, size: int = 3, mode: str = "local", batch_size=None, users=None,
+                 self_check_interval=None):
         endpoint.reset()
         self.endpoint, self.tmp = endpoint, tmp_path
         self.old_id, self.old_secret = seed_user(endpoint, USER, 120)
+        initial_keys = {USER: (self.old_id, self.old_secret)}
+        for other in sorted(set((users or {}).values()) - {USER}):
+            initial_keys[other] = seed_user(endpoint, other, 120)
+        self.initial_keys = initial_keys
         self.fleet = Fleet(str(tmp_path / "fleet"), size, mode=mode, endpoint_url=endpoint.endpoint_url,
-                           region=endpoint.region, users=USER, initial_keys={USER: (self.old_id, self.old_secret)})
+                           region=endpoint.region, users=users or USER, initial_keys=initial_keys,
+                           self_check_interval=self_check_interval)
         self.fleet.start()
         self.fleet.write_inventory()
         assert_hosts_on_key(self.fleet, self.old_id)
@@ -154,11 +160,11 @@ class Case:
             "TMPDIR": str(self.tmp / "local-tmp"),
         }
 
-    def spawn(self, extra_vars=None, inventories=(), reset_calls=True, check=False):
+    def spawn(self, extra_vars=None, inventories=(), reset_calls=True, check=False, limit=None):
         variables = dict(self.extra_vars, **(extra_vars or {}))
         return spawn_rotation(self.endpoint, self.inventories + list(inventories), self.tmp / "runs",
                               extra_vars=variables, verbosity=4, diff=True, label=f"run{next(self.numbers)}",
-                              env_extra=self.env(), reset_calls=reset_calls, check=check)
+                              env_extra=self.env(), reset_calls=reset_calls, check=check, limit=limit)
 
     def run(self, **options):
         result = self.spawn(**options).wait()
@@ -498,3 +504,197 @@ def test_two_runs_at_once_on_the_same_user(case):
         assert "locked" in loser.stdout and "rotor_break_lock" in loser.stdout or "at the same moment" in loser.stdout, loser.explain()
         winner = rival if first.returncode else first
         finish_and_check(current, monitor, winner)
+
+
+# --------------------------------------------------------------------------- cases: AWS's propagation lag and operators' states
+
+
+def journal_tags(endpoint, user=USER) -> Dict[str, str]:
+    return {t["Key"]: t["Value"] for t in endpoint.boto3_client("iam").list_user_tags(UserName=user)["Tags"]}
+
+
+def assert_all_healthy_on(fleet, key_id, hosts=None):
+    health = fleet.health()
+    for name in hosts or fleet.hosts:
+        assert health[name]["healthy"] and health[name]["access_key_id"] == key_id, f"{name}: {health[name]}"
+
+
+def test_deactivation_lag_with_a_service_that_ignores_its_restart(case):
+    """host2's service 'restarts' but keeps the old key. While the deactivation propagates it still passes;
+    the run waits until AWS rejects the old key, host2 then fails, and the run rolls back: the old key
+    survives, host2 stays on it and ends healthy. Without the proof, the old key would have been deleted."""
+    current = case()
+    current.endpoint.configure(deactivation_propagation_seconds=4)
+    current.fleet.ignore_reload("host2", True)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode != 0, first.explain()
+        assert "host2" in first.stdout and "after deactivating the old key" in first.stdout, first.explain()
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active"}, "the old key did not survive"
+        assert_hosts_on_key(current.fleet, current.old_id)
+        assert_all_healthy_on(current.fleet, current.old_id)
+        assert current.fleet.loaded_key("host2") == current.old_id
+        current.fleet.ignore_reload("host2", False)
+        finish_and_check(current, monitor, first)
+
+
+def test_new_key_lag_no_consumer_ever_answers_unhealthy(case):
+    """The new key is rejected for 5 s after it is made: no host gets it before AWS accepts it, so no
+    consumer (checking itself twice a second) ever answers unhealthy during the run."""
+    current = case(self_check_interval=0.5)
+    current.endpoint.configure(new_key_propagation_seconds=5)
+    current.fleet.clear_health_log()
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode == 0, first.explain()
+        bad = current.fleet.unhealthy_answers()
+        assert not bad, f"consumers answered unhealthy during the run: {bad[:5]}"
+        assert any(entry["source"] == "self" for entry in current.fleet.health_log("host1")), "the self-checks did not run"
+        finish_and_check(current, monitor, first)
+
+
+def test_reactivation_lag_during_a_rollback(case):
+    """A rollback after deactivation with a 5 s reactivation lag: the run waits until AWS accepts the old
+    key again before restoring and judging the hosts, so when it ends every host is already healthy on it."""
+    current = case()
+    current.endpoint.configure(reactivation_propagation_seconds=5)
+    current.fleet.ignore_reload("host3", True)  # host3 keeps the old key: it fails once the old key is off
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run()
+        assert first.returncode != 0, first.explain()
+        assert_all_healthy_on(current.fleet, current.old_id)  # at once, no waiting
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active"}
+        assert_hosts_on_key(current.fleet, current.old_id)
+        assert "every reachable host is back on it" in first.stdout, first.explain()
+        current.fleet.ignore_reload("host3", False)
+        finish_and_check(current, monitor, first)
+
+
+def test_kill_mid_distribution_then_a_limit_rerun_then_a_full_rerun(case):
+    """SIGKILL once two of four hosts hold the new key. A rerun limited to a host without it refuses (the
+    pending key may be in use outside the play); one limited to host1 and host3 is a staged rollout: the
+    pending key is recovered and kept, the old key stays Active. The full rerun finishes."""
+    current = case(size=4, batch_size=1)
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        process = current.spawn()
+
+        def half_moved():
+            moved = [h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id]
+            return len(moved) >= 2 or not process.running()
+
+        wait_for(half_moved, what="two hosts on the new key")
+        process.kill()
+        current.keep(process)
+        files = {h: current.fleet.read_credentials(h)[0] for h in current.fleet.hosts}
+        moved = sorted(h for h, key_id in files.items() if key_id != current.old_id)
+        stayed = sorted(h for h, key_id in files.items() if key_id == current.old_id)
+        assert 2 <= len(moved) < 4, files
+        pending = files[moved[0]]
+
+        refused = current.run(limit=stayed[0])
+        assert refused.returncode != 0, refused.explain()
+        assert f"pending key {pending}" in refused.stdout and "outside" in refused.stdout, refused.explain()
+        assert set(key_statuses(current.endpoint, USER)) == {current.old_id, pending}
+
+        staged = current.run(limit=f"{moved[0]},{stayed[0]}")
+        assert staged.returncode == 0, staged.explain()
+        assert "staged: 2 of 4 hosts of fault-app" in staged.stdout, staged.explain()
+        assert key_statuses(current.endpoint, USER) == {current.old_id: "Active", pending: "Active"}
+        assert current.fleet.read_credentials(stayed[0])[0] == pending
+        assert current.fleet.read_credentials(stayed[-1])[0] == current.old_id  # outside the play: untouched
+        assert journal_tags(current.endpoint).get("rotor:pending") == pending
+        assert_all_healthy_on(current.fleet, pending, [moved[0], stayed[0]])
+
+        second = finish_and_check(current, monitor, staged)
+        assert key_statuses(current.endpoint, USER) == {pending: "Active"}
+        assert "recovered " + pending in second.stdout, second.explain()
+
+
+def test_kill_after_create_then_the_security_team_disables_the_old_key(case):
+    """The run dies after CreateAccessKey; the security team then disables the (leaked) old key. The next
+    run never turns it back on: it moves every host onto a new key and deletes the old one."""
+    current = case()
+    current.endpoint.configure(new_key_propagation_seconds=5)
+    iam = current.endpoint.boto3_client("iam")
+    process = current.spawn()
+    wait_for(lambda: current.endpoint.call_count("CreateAccessKey") >= 1 or not process.running(), what="CreateAccessKey")
+    process.kill()
+    first = current.keep(process)
+    assert first.returncode != 0, first.explain()
+    iam.update_access_key(UserName=USER, AccessKeyId=current.old_id, Status="Inactive")
+    statuses: List[str] = []
+    stop = threading.Event()
+
+    def watch_old_key():
+        while not stop.is_set():
+            status = key_statuses(current.endpoint, USER).get(current.old_id, "deleted")
+            statuses.append(status)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch_old_key, daemon=True)
+    watcher.start()
+    try:
+        second = current.run_as_job()
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert second.returncode == 0, second.explain()
+    assert "Active" not in statuses, "the disabled key was reactivated"
+    assert "never reactivated" in second.stdout, second.explain()
+    keys = key_statuses(current.endpoint, USER)
+    assert len(keys) == 1 and current.old_id not in keys and list(keys.values()) == ["Active"], keys
+    (new_id,) = keys
+    assert_hosts_on_key(current.fleet, new_id)
+    assert_all_healthy_on(current.fleet, new_id)
+    assert journal_tags(current.endpoint).get("rotor:phase") == "completed"
+    current.assert_no_secret_anywhere()
+
+
+def test_a_host_claiming_a_user_that_something_outside_the_inventory_uses(case, tmp_path):
+    """typo-host names svc-real (a typo in rotor_iam_user); svc-real's key is used by something outside the
+    inventory. The plan refuses svc-real, naming the key and its last use: typo-host never gets its secret
+    and svc-real's key stays Active. The fleet's own user rotates in the same run."""
+    current = case()
+    real_id, real_secret = seed_user(current.endpoint, "svc-real", 120)
+    current.endpoint.set_last_used(real_id, minutes_ago=5, service="s3")
+    typo_file = tmp_path / "typo-host" / "credentials"
+    typo_file.parent.mkdir()
+    typo_file.write_text("[default]\nregion = us-east-1\n")
+    typo_file.chmod(0o600)
+    before = typo_file.read_bytes()
+    inventory = write_host_overrides(tmp_path / "typo.yml", {"typo-host": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "rotor_iam_user": "svc-real",
+        "rotor_credentials_files": [{"path": str(typo_file), "format": "aws_credentials", "mode": "0600"}],
+        "rotor_health_check": {"command": "true"},
+    }})
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        first = current.run(inventories=[inventory])
+        monitor.stopped.set()
+    assert first.returncode != 0, first.explain()
+    assert "'svc-real'" in first.stdout and real_id in first.stdout and "used 5 minutes ago" in first.stdout, first.explain()
+    assert key_statuses(current.endpoint, "svc-real") == {real_id: "Active"}
+    assert typo_file.read_bytes() == before, "typo-host's file was changed"
+    assert real_secret not in first.everything
+    keys = key_statuses(current.endpoint, USER)
+    assert current.old_id not in keys and len(keys) == 1, f"the fleet's own user did not rotate: {keys}"
+    assert_hosts_on_key(current.fleet, next(iter(keys)))
+    assert not monitor.violations, monitor.violations
+
+
+def test_malformed_tags_on_one_of_two_users(case):
+    """fault-other's journal has a hand-edited date: that user is refused, naming the tag and its value; the
+    other user of the same run rotates."""
+    current = case(size=4, users={"host1": USER, "host2": USER, "host3": "fault-other", "host4": "fault-other"})
+    other_id = current.initial_keys["fault-other"][0]
+    current.endpoint.boto3_client("iam").tag_user(UserName="fault-other", Tags=[
+        {"Key": "rotor:phase", "Value": "distributing"}, {"Key": "rotor:updated", "Value": "last tuesday"}])
+    first = current.run()
+    assert first.returncode != 0, first.explain()
+    assert "rotor:updated" in first.stdout and "last tuesday" in first.stdout and "'fault-other'" in first.stdout, first.explain()
+    assert key_statuses(current.endpoint, "fault-other") == {other_id: "Active"}
+    assert_hosts_on_key(current.fleet, other_id, ["host3", "host4"])
+    keys = key_statuses(current.endpoint, USER)
+    assert current.old_id not in keys and len(keys) == 1, keys
+    (new_id,) = keys
+    assert_hosts_on_key(current.fleet, new_id, ["host1", "host2"])
+    assert_all_healthy_on(current.fleet, new_id, ["host1", "host2"])
