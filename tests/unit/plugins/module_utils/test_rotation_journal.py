@@ -267,3 +267,112 @@ def test_journal_dates_the_deactivation_of_the_previous_key():
 )
 def test_seconds_left_to_drain(since, drain, wait):
     assert seconds_left_to_drain(since, list(since), drain, now=NOW) == wait
+
+
+# --- lock identity, read-back, clearing, tag limits ---------------------------------------------------
+
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal  # noqa: E402
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock  # noqa: E402
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import sanitize_tag_value  # noqa: E402
+
+MACHINE_A, MACHINE_B = "a" * 32, "b" * 32
+
+
+def machine_lock(run_id="run-other", machine=MACHINE_B, pid=99, started="12345", expires_in=30):
+    return dict(lock_tags(run_id=run_id, host="ctl", pid=pid, expires_in=expires_in),
+                **{"rotor:lock-machine": machine, "rotor:lock-started": started})
+
+
+def test_a_live_lock_from_another_container_with_the_same_hostname_is_not_taken_over():
+    journal = journal_from_tags(machine_lock(machine=MACHINE_B), now=NOW)
+    journal["user_name"] = "app"
+    me = dict(ME, machine=MACHINE_A)  # same hostname "ctl", same pid space, another machine
+    allowed, note = lock_verdict(journal, "run-me", me, now=NOW)
+    assert not allowed and "locked by another rotation" in note
+
+
+def test_a_lock_whose_pid_was_reused_by_another_process_is_taken_over(monkeypatch):
+    """Same machine, the pid is alive again, but it started at another time: the lock's run is dead."""
+    import ansible_collections.rotor.iam.plugins.module_utils.rotation_journal as journal_module
+
+    monkeypatch.setattr(journal_module, "_proc_parent_and_cmdline", lambda pid: (1, "python ansible-playbook site.yml"))
+    monkeypatch.setattr(journal_module, "process_start_time", lambda pid: "99999")
+    journal = journal_from_tags(machine_lock(machine=MACHINE_A, started="12345"), now=NOW)
+    journal["user_name"] = "app"
+    allowed, note = lock_verdict(journal, "run-me", dict(ME, machine=MACHINE_A), now=NOW)
+    assert allowed and "is gone" in note
+    monkeypatch.setattr(journal_module, "process_start_time", lambda pid: "12345")
+    assert lock_verdict(journal, "run-me", dict(ME, machine=MACHINE_A), now=NOW)[0] is False
+
+
+def test_a_renewal_reads_the_lock_back_and_stops_when_another_run_took_it():
+    store = TagStore(lock_tags(run_id="run-me"))
+    original = store.tag_user
+
+    def rival_breaks_in(UserName, Tags, aws_retry=False):
+        original(UserName, Tags, aws_retry)
+        store.tags.update(lock_tags(run_id="run-rival"))
+
+    store.tag_user = rival_breaks_in
+    with pytest.raises(RotorIAMError) as caught:
+        lock_journal(store, "app", "run-me", fields={"phase": "cutover"}, identity=ME, now=NOW)
+    assert caught.value.code == "LockLost" and "run-rival" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "tags, ok, says",
+    [
+        (lock_tags(run_id="run-me"), True, None),
+        (lock_tags(run_id="run-me", expires_in=-1), False, "expired"),
+        (lock_tags(run_id="run-other"), False, "run run-other"),
+        ({}, False, "no run holds it"),
+    ],
+    ids=["ours", "ours-expired", "another-run", "released"],
+)
+def test_require_lock_before_a_key_change(tags, ok, says):
+    store = TagStore(tags)
+    if ok:
+        require_lock(store, "app", "run-me", now=NOW)
+        return
+    with pytest.raises(RotorIAMError) as caught:
+        require_lock(store, "app", "run-me", doing="deleting the key", now=NOW)
+    assert caught.value.code == "LockLost" and says in caught.value.message and "before deleting the key" in caught.value.message
+
+
+def test_clearing_a_journal_refuses_another_runs_live_lock_unless_broken():
+    store = TagStore(dict(lock_tags(), **{"rotor:phase": "distributing"}))
+    with pytest.raises(RotorIAMError) as caught:
+        clear_journal(store, "app", now=NOW, identity=ME)
+    assert caught.value.code == "RotationLocked" and "break_lock" in caught.value.message.replace("rotor_break_lock", "break_lock")
+    assert "rotor:phase" in store.tags
+    clear_journal(store, "app", now=NOW, identity=ME, break_lock=True)
+    assert not store.tags
+
+
+def test_a_user_at_the_tag_limit_gets_an_error_that_says_so_and_nothing_is_written():
+    store = TagStore({f"team:{n}": "x" for n in range(48)})
+    with pytest.raises(RotorIAMError) as caught:
+        lock_journal(store, "app", "run-me", identity=ME, now=NOW, sleep=lambda s: None)
+    assert caught.value.code == "TagLimitExceeded" and "48 tags" in caught.value.message and "50" in caught.value.message
+    assert store.writes == []
+
+
+@pytest.mark.parametrize(
+    "tags, tag",
+    [
+        ({"rotor:phase": "half-way"}, "rotor:phase"),
+        ({"rotor:phase": "distributing", "rotor:pending": "not-a-key"}, "rotor:pending"),
+        ({"rotor:phase": "cutover", "rotor:inactive-since": "yesterday"}, "rotor:inactive-since"),
+        ({"rotor:phase": "completed", "rotor:updated": "2026-13-45T99:00:00"}, "rotor:updated"),
+    ],
+    ids=["phase", "key-id", "inactive-since", "updated"],
+)
+def test_malformed_journal_values_are_listed_not_raised(tags, tag):
+    journal = journal_from_tags(tags, now=NOW)
+    assert [p["tag"] for p in journal["problems"]] == [tag]
+
+
+def test_tag_values_keep_what_iam_accepts_and_replace_the_rest():
+    assert sanitize_tag_value("AWX job 12 (ops@example.com)") == "AWX job 12 _ops@example.com_"
+    assert sanitize_tag_value("x" * 300) == "x" * 256
+    assert sanitize_tag_value(None) == ""
