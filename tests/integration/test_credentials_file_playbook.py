@@ -134,10 +134,11 @@ def test_aws_credentials_file_edited_minimally_0600_with_backup(run, defaults):
     assert len(backups) == 1, backups
     backup = directory / backups[0]
     assert re.fullmatch(
-        r"credentials\.\d{8}T\d{12}Z\.%s\.m0644\.rotor-iam-backup" % defaults["credentials_file_old_id"], backups[0]
+        r"credentials\.\d{8}T\d{12}Z\.%s\.rotor-iam-backup" % defaults["credentials_file_old_id"], backups[0]
     )
     assert backup.read_text() == seed
-    assert _mode(backup) == 0o600 and os.stat(backup).st_uid == info.st_uid
+    # The backup keeps the file's own mode and owner (the seed was 0644): a restore takes them from it.
+    assert _mode(backup) == 0o644 and os.stat(backup).st_uid == info.st_uid
     for name in SECRET_NAMES:
         assert defaults[name] not in backups[0]
 
@@ -152,11 +153,11 @@ def test_owner_group_and_mode(run, defaults):
     assert path.read_text() == "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n" % (
         defaults["credentials_file_new_id"], defaults["credentials_file_new_secret"],
     )
-    # The mode-only change was backed up too, owned like the file, readable by it alone.
-    backup = [name for name in _files(path.parent) if name.endswith(".m0640.rotor-iam-backup")]
+    # The mode-only change was backed up too, with the mode and owner the file had then.
+    backup = [name for name in _files(path.parent) if name.endswith(".rotor-iam-backup") and ".absent." not in name]
     assert len(backup) == 1
     backup_info = os.stat(path.parent / backup[0])
-    assert (backup_info.st_uid, stat.S_IMODE(backup_info.st_mode)) == (info.st_uid, 0o600)
+    assert (backup_info.st_uid, stat.S_IMODE(backup_info.st_mode)) == (info.st_uid, 0o640)
 
 
 def test_restore_brings_back_exact_bytes_and_mode(run, defaults):
@@ -166,11 +167,9 @@ def test_restore_brings_back_exact_bytes_and_mode(run, defaults):
     assert _mode(path) == 0o640
 
 
-def test_restore_of_a_previously_absent_file_removes_it(run):
+def test_restore_of_a_previously_absent_file_removes_it_and_its_marker(run):
     workdir, _completed = run
-    files = _files(workdir / "absent")
-    assert "settings.json" not in files
-    assert len(files) == 1 and files[0].endswith(".absent.rotor-iam-backup")
+    assert _files(workdir / "absent") == []
 
 
 def test_backups_absent_removes_backups_only(run, defaults):

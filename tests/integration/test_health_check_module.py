@@ -56,3 +56,4 @@ def test_health_check_module(health_server, tmp_path):
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
     assert (tmp_path / "restarted").read_text() == "once\n"
     assert "Traceback" not in completed.stdout + completed.stderr
+    assert "HealthCheckPassw0rd" not in completed.stdout + completed.stderr  # URL credentials redacted everywhere
