@@ -55,7 +55,7 @@ options:
     description:
       - Services restarted, in order, before the check (C(systemctl restart) on systemd hosts, else C(service NAME restart)).
       - Each entry must be a service (unit) name in systemd's unit name syntax, for example V(backup-agent),
-        V(backup-agent.service) or V(worker@2.service): letters, digits and C(:_.@-\), at most 255 characters, not
+        V(backup-agent.service) or V(worker@2.service), made of letters, digits and C(:_.@-\), at most 255 characters, not
         starting with C(-) and without C(/). Anything else, for example a path that C(service) would run as root on
         a host without systemd, is refused before anything is restarted.
     type: list

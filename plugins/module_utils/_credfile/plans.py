@@ -294,10 +294,9 @@ def _check_restorable_mode(location, backup, state):
     try:
         parse_mode(state.mode)
     except CredentialsFileError as exc:
-        raise CredentialsFileError(
-            "refusing to restore %s from %s: the backup's %s" % (location.path, bk.display_name(backup),
-                                                                  str(exc)[0].lower() + str(exc)[1:])
-        )
+        reason = str(exc)
+        raise CredentialsFileError("refusing to restore %s from %s: the backup's %s"
+                                   % (location.path, bk.display_name(backup), reason[0].lower() + reason[1:]))
 
 
 def _given_backup(location, backup_file, before, now):
@@ -353,8 +352,8 @@ def plan_restore(location, target, backup_file=None, key_id=None, warnings=None,
         if not candidates:
             raise CredentialsFileError(
                 "no backup of %s found (looked for %s.*%s in %s); nothing to restore. Pass backup_file, or make "
-                "sure the write ran with backup=true" % (location.given, location.name, bk.BACKUP_SUFFIX,
-                                                        location.directory)
+                "sure the write ran with backup=true"
+                % (location.given, location.name, bk.BACKUP_SUFFIX, location.directory)
             )
         backup = candidates[-1]
     if backup is None:

@@ -68,8 +68,8 @@ def _why_untrusted_directory(info):
     if not _trusted_owner(info.st_uid):
         return "is owned by uid %d" % info.st_uid
     if info.st_mode & 0o022:
-        return "is writable by %s (mode %04o)" % ("others" if info.st_mode & 0o002 else "its group",
-                                                   stat.S_IMODE(info.st_mode))
+        who = "others" if info.st_mode & 0o002 else "its group"
+        return "is writable by %s (mode %04o)" % (who, stat.S_IMODE(info.st_mode))
     return None
 
 
