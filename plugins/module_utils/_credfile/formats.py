@@ -91,9 +91,9 @@ def make_target(fmt, profile="default", variable_names=None):
                 "variable_names.%s '%s' is not a valid environment variable name "
                 "(letters, digits and _, not starting with a digit)" % (option, printable(name))
             )
-        if fmt == "json" and (has_control(name) or not _KEY_MATERIAL_RE.match(name.replace(" ", "_"))):
+        if fmt == "json" and has_control(name):
             raise CredentialsFileError(
-                "variable_names.%s '%s' must be printable ASCII without control characters" % (option, printable(name))
+                "variable_names.%s '%s' must not contain control characters" % (option, printable(name))
             )
     if names["access_key_id"] == names["secret_access_key"]:
         raise CredentialsFileError("variable_names.access_key_id and variable_names.secret_access_key must differ")
