@@ -68,4 +68,29 @@ if args:
     subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
 PY
 fi
+# --- Galaxy's importer, in a virtualenv of its own -------------------------------------------
+# galaxy-importer (what Galaxy runs on every upload; tests/integration/test_galaxy_import.py runs
+# it on our tarball) pins its own dependencies (attrs<24, flake8<7, an ansible-lint of its choice),
+# which must not change .venv. It lives under .build/, which git, the tarball and the test
+# snapshots all leave out. amazon.aws is linked into its site-packages: ansible-doc scans sys.path
+# for ansible_collections/, so the importer's doc step resolves our modules' amazon.aws doc fragments.
+GALAXY_IMPORTER_PINS=("galaxy-importer==0.4.44" "ansible-core>=2.19,<2.20")
+GALAXY_VENV="$BUILD/galaxy-importer"
+if [ ! -x "$GALAXY_VENV/bin/python" ]; then
+  echo "setup: creating the galaxy-importer virtualenv with $PYTHON"
+  "$PYTHON" -m venv "$GALAXY_VENV"
+fi
+galaxy_stamp="$GALAXY_VENV/.requirements.sha256"
+galaxy_want="$(printf '%s\n' "${GALAXY_IMPORTER_PINS[@]}" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$galaxy_stamp" ] || [ "$(cat "$galaxy_stamp")" != "$galaxy_want" ]; then
+  echo "setup: installing ${GALAXY_IMPORTER_PINS[*]} into $GALAXY_VENV"
+  "$GALAXY_VENV/bin/python" -m pip install -q --disable-pip-version-check "${GALAXY_IMPORTER_PINS[@]}" 2>&1 \
+    | grep -v "^WARNING: Location" || true
+  "$GALAXY_VENV/bin/python" -c "import galaxy_importer.main" # fail loudly if the install did not work
+  echo "$galaxy_want" > "$galaxy_stamp"
+fi
+galaxy_site="$("$GALAXY_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mkdir -p "$galaxy_site/ansible_collections/amazon"
+ln -sfn "$COLLECTIONS/amazon/aws" "$galaxy_site/ansible_collections/amazon/aws"
+# --- end of Galaxy's importer ------------------------------------------------------------------
 echo "setup: ready (source scripts/env.sh to use it)"
