@@ -137,7 +137,8 @@ class Case:
                            self_check_interval=self_check_interval)
         self.fleet.start()
         self.fleet.write_inventory()
-        assert_hosts_on_key(self.fleet, self.old_id)
+        for user, (key_id, _secret) in initial_keys.items():
+            assert_hosts_on_key(self.fleet, key_id, [h for h in self.fleet.hosts if self.fleet.users[h] == user])
         self.inventories = [self.fleet.inventory_path]
         self.extra_vars = dict(FAST)
         if batch_size:

@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import IAM_LAG_SECONDS  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _molecule():
@@ -96,7 +97,7 @@ def _molecule_env(endpoint, inventory, seeded_key_id, ephemeral):
 
 def test_molecule_default_scenario(tmp_path):
     assert (SCENARIO / "molecule.yml").is_file()
-    with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
+    with IAMEndpoint().start(workdir=str(tmp_path / "iam"), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
         iam = endpoint.boto3_client("iam")
         iam.create_user(UserName=USER)
         seeded = iam.create_access_key(UserName=USER)["AccessKey"]
