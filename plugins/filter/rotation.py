@@ -121,7 +121,7 @@ def key_proofs(outcome, plans, hostvars, action, users=None):
                 continue
             plan = plans[user]
             candidates = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
-            host = next((h for h in candidates if (hostvars[h].get("rotor_credentials_files") or [])), None)
+            host = next((h for h in candidates if hostvars[h].get("rotor_credentials_files")), None)
             if host is None or not plan.get("old_key_id"):
                 continue
             files = hostvars[host]["rotor_credentials_files"]
@@ -149,7 +149,7 @@ def proof_failures(checks, expect):
                 failures[user] = (f"could not prove that AWS {what} key {key_id}: its secret could not be read from a backup on "
                                   f"{host} ({read.get('msg') or 'read failed'})")
             elif check.get("failed"):
-                failures[user] = f"AWS did not confirm that it {what.split(' ')[0]} key {key_id} in time: {check.get('msg') or 'the proof failed'}"
+                failures[user] = f"AWS did not confirm that it {what.split(' ', maxsplit=1)[0]} key {key_id} in time: {check.get('msg') or 'the proof failed'}"
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.proof_failures: malformed input ({exc})") from exc
     return failures

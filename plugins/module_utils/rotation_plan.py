@@ -160,8 +160,8 @@ def _resume(plan, journal, by_id, held, now, outside):
                 f"created at {_when(pending, 'create_date')}, "
                 + (f"before the run started ({started.isoformat()})" if started else "and the run id does not say when the run started")
                 + ", so it may not be that run's key and is not deleted. Check who made it; if it is unused, delete it "
-                f"(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
-                f"then run again."
+                "(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
+                "then run again."
             )
         else:
             plan["replace_key_id"] = new_id

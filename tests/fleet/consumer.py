@@ -31,6 +31,7 @@ import configparser
 import datetime
 import http.server
 import json
+import math
 import os
 import re
 import signal
@@ -311,7 +312,7 @@ class SelfCheck:
 
 def parse_interval(text):
     value = float(text)
-    if not value >= 0 or value == float("inf"):
+    if math.isnan(value) or value < 0 or math.isinf(value):
         raise ValueError("interval must be a number of seconds >= 0")
     return value
 

@@ -55,12 +55,12 @@ GARBAGE = ["", "garbage", "not-a-date", "AKIA lower", "2026-13-45"]
 
 
 @st.composite
-def journal_tags(draw, key_ids=KEY_IDS):
+def journal_tags(draw, key_ids=None):
     """The rotor: tags of a user: none, written by a run (any phase, about the user's own keys), or edited by hand."""
     kind = draw(st.sampled_from(["none", "rotor", "rotor", "hand-edited"]))
     if kind == "none":
         return {}
-    key_id = st.sampled_from(list(key_ids) or KEY_IDS)
+    key_id = st.sampled_from(list(key_ids or []) or KEY_IDS)
     moment = st.integers(min_value=0, max_value=400 * 1440).map(minutes_ago)
     run_start = draw(st.integers(min_value=0, max_value=500 * 1440))
     run_id = (NOW - datetime.timedelta(minutes=run_start)).strftime("%Y%m%dT%H%M%SZ") + "-42"
@@ -80,10 +80,10 @@ def journal_tags(draw, key_ids=KEY_IDS):
 
 
 @st.composite
-def fleets(draw, user, key_ids=KEY_IDS):
+def fleets(draw, user, key_ids=None):
     """Play hosts of ``user`` with the key ids their files hold, and inventory hosts outside the play."""
     count = draw(st.integers(min_value=1, max_value=4))
-    holdable = st.lists(st.sampled_from(list(key_ids) * 3 + [UNKNOWN_KEY, KEY_IDS[2]]), max_size=2, unique=True)
+    holdable = st.lists(st.sampled_from(list(key_ids or KEY_IDS) * 3 + [UNKNOWN_KEY, KEY_IDS[2]]), max_size=2, unique=True)
     hosts = {f"{user}-h{n}": {"user": user, "key_ids": draw(holdable), "reachable": True} for n in range(count)}
     outside = [f"{user}-out{n}" for n in range(draw(st.sampled_from([0, 0, 1, 2])))]
     return hosts, sorted(hosts) + outside
