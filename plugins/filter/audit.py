@@ -13,6 +13,12 @@ description:
     or O(rotor.iam.access_key_info#module:user_names), and per host the key ids its credentials files hold (see
     C(rotor.iam.audit_hosts)), and returns the report as a dict - keys due for rotation, keys unused for
     O(unused_days), users with two Active keys, which hosts hold which key id, and problems found on hosts.
+  - When M(rotor.iam.access_key_info) ran with O(rotor.iam.access_key_info#module:include_tags=true), each user's own
+    policy comes from its IAM tags - C(rotor:exempt) (the reason; an exempt user's keys are never due),
+    C(rotor:exempt-until) (V(YYYY-MM-DD), the end of that day UTC, or an ISO 8601 date and time; after it the
+    exemption has expired and the user is judged normally), C(rotor:max-age-days) (a positive whole number that
+    replaces O(max_age_days) for that user) and C(rotor:owner) (free text, a column of every table). An invalid
+    value is reported in C(policy_problems) for that user only; see docs/audit.md.
   - Companion filters in this file render it - C(rotor.iam.audit_markdown), C(rotor.iam.audit_html) (a self-contained
     page with an SVG chart of key ages against the policy line) and C(rotor.iam.audit_json) - build and render in one
     pass (C(rotor.iam.audit_documents), what the role uses) and gather the hosts' facts (C(rotor.iam.audit_hosts)).
@@ -37,6 +43,10 @@ options:
     description: What was audited, V(account) or V(inventory), recorded in the report.
     type: str
     default: account
+  fail_list_max:
+    description: With C(rotor.iam.audit_documents), how many due keys its C(due_message) names.
+    type: int
+    default: 20
 """
 
 EXAMPLES = r"""
@@ -90,13 +100,16 @@ def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="a
 
 
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
-                    chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS):
-    """audit_report and its renderings in one pass: summary, policy, credential_report,
-    rotation_due (brief), host_findings and documents (one string per format: json, md, html)."""
+                    chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
+                    fail_list_max=20):
+    """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
+    rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
+    documents (one string per format: json, md, html)."""
     report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
     return _guard(
         "audit_documents", render_all, report,
         chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
+        fail_list_max=int(fail_list_max),
     )
 
 

@@ -49,6 +49,13 @@ options:
       - Per IAM user, every inventory host that names it (see the C(rotor.iam.inventory_fleet) filter), also those
         outside the play. A user with hosts outside the play is rotated as a staged rollout.
     type: dict
+  compromised_key_ids:
+    description:
+      - Leaked access key ids. The rotation of a user whose hosts run on one becomes incident response - the key
+        is deactivated first, every host moves to a new key at once, the key is never reactivated and is deleted
+        at the end.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -69,10 +76,11 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import pla
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
 
 
 def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
-                  fleet=None):
+                  fleet=None, compromised_key_ids=None):
     try:
         return plan_rotation(
             list(key_infos),
@@ -83,9 +91,19 @@ def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             journals=dict(journals or {}),
             in_use_window_minutes=int(in_use_window_minutes),
             fleet={user: list(names) for user, names in dict(fleet or {}).items()},
+            compromised_key_ids=[str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
+
+
+def compromised_not_found(compromised_key_ids, key_infos):
+    """The leaked key ids that belong to no IAM user of the run (rotor.iam.access_key_info results)."""
+    try:
+        return unknown_compromised_keys([str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+                                        [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.compromised_not_found: malformed input ({exc})") from exc
 
 
 def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
@@ -299,6 +317,7 @@ class FilterModule:
             "rotation_plan": rotation_plan,
             "rotation_result": rotation_result,
             "inventory_fleet": inventory_fleet,
+            "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,
             "proof_failures": proof_failures,
             "refused_plan": refused_plan,

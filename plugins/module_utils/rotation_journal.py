@@ -59,6 +59,13 @@ LOCK_TAGS = {
     "started": "rotor:lock-started",
     "expires": "rotor:lock-expires",
 }
+# The user's rotation policy, set by people (not by runs): never part of the journal, never cleared with it.
+POLICY_TAGS = {
+    "exempt": "rotor:exempt",
+    "exempt_until": "rotor:exempt-until",
+    "owner": "rotor:owner",
+    "max_age_days": "rotor:max-age-days",
+}
 KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
 TIME_FIELDS = ("inactive_since", "updated")
 # AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.
@@ -127,7 +134,8 @@ def journal_from_tags(tags, now=None):
     else:
         journal["lock"] = None
     journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
-    journal["tags"] = sorted(k for k in values if k.startswith(PREFIX))
+    journal["tags"] = sorted(k for k in values if k.startswith(PREFIX) and k not in POLICY_TAGS.values())
+    journal["policy"] = {field: (values.get(tag) or None) for field, tag in POLICY_TAGS.items()}
     journal["tag_count"] = len(values)
     journal["problems"] = journal_problems(journal)
     return journal
@@ -430,7 +438,7 @@ def public_journal(journal):
     if journal is None:
         return None
     fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated",
-              "in_progress", "problems")
+              "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
     return shown

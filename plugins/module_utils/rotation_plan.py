@@ -181,6 +181,52 @@ def _resume(plan, journal, by_id, held, now, outside):
     return old
 
 
+def user_policy(policy, default_max_age_days, now):
+    """A user's own policy from its tags (rotor:exempt, rotor:exempt-until, rotor:owner, rotor:max-age-days).
+
+    Returns {owner, max_age_days, exempt (reason or None), exempt_until, exemption_expired, notes, error}.
+    An exemption whose end date does not parse stays in effect (a typo never rotates a key that cannot be
+    reloaded), with a note; an invalid max age refuses the user.
+    """
+    policy = policy or {}
+    result = {"owner": policy.get("owner") or None, "max_age_days": default_max_age_days, "exempt": None,
+              "exempt_until": None, "exemption_expired": False, "notes": [], "error": None}
+    raw_age = policy.get("max_age_days")
+    if raw_age is not None:
+        text = str(raw_age).strip()
+        if text.isdigit() and int(text) > 0:
+            result["max_age_days"] = int(text)
+        else:
+            result["error"] = (f"its tag rotor:max-age-days holds {raw_age!r}, which is not a positive whole number of days. "
+                               f"Fix the tag (e.g. 30), or remove it to use rotor_max_key_age_days={default_max_age_days}")
+    reason = (policy.get("exempt") or "").strip()
+    if reason:
+        until_raw = policy.get("exempt_until")
+        until = parse_policy_date(until_raw) if until_raw else None
+        if until_raw and until is None:
+            result["notes"].append(f"rotor:exempt-until holds {until_raw!r}, which is not a date (YYYY-MM-DD): the exemption "
+                                   f"stays in effect until the tag is fixed")
+        result["exempt_until"] = until.isoformat() if until else (until_raw or None)
+        if until is not None and until <= now:
+            result["exemption_expired"] = True
+            result["notes"].append(f"the exemption '{reason}' ended at {until.isoformat()}: the user is rotated under its policy")
+        else:
+            result["exempt"] = reason
+    return result
+
+
+def parse_policy_date(value):
+    """``YYYY-MM-DD`` (the end of that day, UTC) or a full ISO 8601 time; None when it does not parse."""
+    text = str(value or "").strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+        try:
+            day = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            return None
+        return day + datetime.timedelta(days=1)
+    return as_datetime_or_none(text) if text else None
+
+
 def _disabled_note(key_id):
     return (f"key {key_id} is Inactive and no rotor.iam run deactivated it (someone disabled it, e.g. after a leak): it is "
             f"never reactivated; the hosts are moved onto a new key, and a host that fails on the new key is reported, "
@@ -218,7 +264,7 @@ def _classify_other(other, held, now, in_use_window_minutes, force):
 
 
 def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delete_inactive_after_days=7, now=None,
-              journal=None, in_use_window_minutes=60, fleet_hosts=None):
+              journal=None, in_use_window_minutes=60, fleet_hosts=None, compromised_key_ids=None):
     """Decide what a rotation does for one IAM user.
 
     ``keys``: the user's keys as rotor.iam.access_key_info returns them (with last use).
@@ -226,6 +272,10 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     ``journal``: the user's rotation journal (rotor.iam.rotation_journal), to resume an interrupted run.
     ``fleet_hosts``: every inventory host that names the user (default: the play's hosts). Hosts outside
     the play make the run a staged rollout: the old key stays Active.
+    ``compromised_key_ids``: leaked keys; the rotation of a user whose fleet key is one of them becomes
+    incident response (the key is deactivated first, never reactivated, deleted at the end).
+    The user's own policy comes from ``journal["policy"]`` (its rotor:exempt, rotor:owner and
+    rotor:max-age-days tags).
     """
     now = now or utcnow()
     journal = journal or {}
@@ -257,10 +307,24 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "hosts_outside_play": sorted(set(fleet_hosts or []) - set(host_key_ids)),
         "staged": False,
         "old_key_disabled": False,
+        "owner": None,
+        "max_age_days": max_age_days,
+        "exempt": None,
+        "exempt_until": None,
+        "compromised_key_id": None,
+        "deactivate_first": False,
         "notes": [],
         "error": None,
     }
     outside = plan["hosts_outside_play"]
+    compromised = set(compromised_key_ids or [])
+    policy = user_policy(journal.get("policy"), max_age_days, now)
+    plan.update(owner=policy["owner"], max_age_days=policy["max_age_days"], exempt_until=policy["exempt_until"])
+    plan["notes"].extend(policy["notes"])
+    if policy["error"]:
+        plan["error"] = f"IAM user {user_name!r}: {policy['error']}. The other users of the run are not affected."
+        return plan
+    max_age_days = policy["max_age_days"]
 
     problems = journal.get("problems") or []
     if problems:
@@ -278,6 +342,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     if plan["error"]:
         return plan
     resuming = old is not None
+    leaked = sorted(k["access_key_id"] for k in keys if k["access_key_id"] in compromised)
     if not resuming:
         # The old key is the Active key the fleet runs on; with no host holding one, the oldest Active key.
         # A key the hosts hold that someone else disabled is the old key too: the hosts must leave it.
@@ -315,6 +380,34 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         )
         return plan
 
+    if leaked:
+        plan["compromised_key_id"] = leaked[0]
+    if old["access_key_id"] in compromised:
+        # Incident response: the leaked key goes off first; a host that fails on the new key is not put back on it.
+        plan["deactivate_first"] = old["status"] == "Active"
+        plan["old_key_disabled"] = True
+        plan["reactivate_old"] = False
+        plan["due"] = True
+        plan["reason"] = (f"key {old['access_key_id']} is compromised (rotor_compromised_key_ids): it is deactivated first, "
+                          f"then every host moves to a new key at once; it is never reactivated and is deleted at the end")
+        plan["notes"] = [n for n in plan["notes"] if "never reactivated" not in n and "reactivated first" not in n]
+        return _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name)
+    if leaked and leaked[0] not in held and not resuming:
+        # A leaked key the hosts do not run on: it takes the second slot, so it goes, and the fleet's key turns too.
+        plan["due"] = True
+        plan["reason"] = (f"key {leaked[0]} is compromised (rotor_compromised_key_ids) and no host runs on it: it is deleted "
+                          f"to make room, and the hosts' key {old['access_key_id']} is rotated as well")
+        plan["free_slot_key_id"], plan["free_slot_force"] = leaked[0], True
+        plan["other_key"] = {"access_key_id": leaked[0], "class": "compromised", "action": "delete", "reason": "compromised"}
+        return _drop_free_slot_from_stale(plan)
+    if policy["exempt"] and not resuming:
+        plan["exempt"] = policy["exempt"]
+        plan["reason"] = (f"exempt: {policy['exempt']}" + (f" (until {policy['exempt_until']})" if policy["exempt_until"] else "")
+                          + " - IAM user tag rotor:exempt")
+        return plan
+    if policy["exempt"] and resuming:
+        plan["notes"].append(f"the user is exempt ({policy['exempt']}), but run {plan['resume']['run_id']} left its rotation "
+                             f"half done: it is finished first")
     drifted = sorted(h for h, ids in host_key_ids.items() if old["access_key_id"] not in (ids or []))
     age = old.get("age_days") or 0
     used_minutes = _minutes_since(old.get("last_used_date"), now)
@@ -344,7 +437,11 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         plan["reason"] = f"key {old['access_key_id']} is {age} days old, under the {max_age_days}-day policy"
         return plan
 
-    # Make room: IAM holds two keys per user. The resumed or replaced new key is not "another" key.
+    return _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name)
+
+
+def _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name):
+    """Make room for the new key: IAM holds two keys per user. The resumed or replaced new key is not "another" key."""
     if plan["new_key_id"] or len(keys) < IAM_KEY_LIMIT:
         return _drop_free_slot_from_stale(plan)
     others = [k for k in keys if k["access_key_id"] not in (old["access_key_id"], plan["replace_key_id"])]
@@ -365,6 +462,21 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
             f"then run the rotation again."
         )
     return _drop_free_slot_from_stale(plan)
+
+
+def _name_owner(plan):
+    """Every refusal about a user names its owner (IAM user tag rotor:owner), so the message can be routed."""
+    owner, error = plan.get("owner"), plan.get("error")
+    if owner and error and f"(owner: {owner})" not in error:
+        head = f"IAM user {plan['user_name']!r}"
+        plan["error"] = error.replace(head, f"{head} (owner: {owner})", 1) if head in error else f"{error} (owner: {owner})"
+    return plan
+
+
+def unknown_compromised_keys(compromised_key_ids, key_infos):
+    """The leaked key ids that belong to no IAM user of this run: reported, never ignored."""
+    known = {k["access_key_id"] for info in key_infos for k in info.get("access_keys") or []}
+    return sorted(set(compromised_key_ids or []) - known)
 
 
 def _mark_staged(plan):
@@ -408,9 +520,10 @@ def _describe(keys):
 
 
 def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, now=None, journals=None,
-                  in_use_window_minutes=60, fleet=None):
+                  in_use_window_minutes=60, fleet=None, compromised_key_ids=None):
     """Plan every user. ``key_infos``: access_key_info results; ``hosts``: {host: {"user": u, "key_ids": [...]}};
-    ``journals``: {user: rotation journal}; ``fleet``: {user: [every inventory host naming the user]}.
+    ``journals``: {user: rotation journal}; ``fleet``: {user: [every inventory host naming the user]};
+    ``compromised_key_ids``: leaked keys (incident response for the users that own them).
 
     One user's bad state never stops another: a user whose facts cannot be planned is refused, alone.
     """
@@ -438,6 +551,7 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
                 journal=journals.get(user),
                 in_use_window_minutes=in_use_window_minutes,
                 fleet_hosts=fleet.get(user),
+                compromised_key_ids=compromised_key_ids,
             ))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             plans[user] = refused_user_plan(
@@ -446,11 +560,13 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
                 user_name=user,
             )
             continue
+        _name_owner(plans[user])
         if user in unreachable and plans[user]["due"]:
             plans[user]["error"] = (
                 f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "
                 f"key they hold is unknown and retiring the old key could cut them off. Bring them back and run again."
             )
+            _name_owner(plans[user])
     return plans
 
 

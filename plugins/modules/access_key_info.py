@@ -64,6 +64,19 @@ options:
       - The credential report always carries last use, so this does not apply to O(user_names) and O(all_users).
     type: bool
     default: true
+  include_tags:
+    version_added: 0.3.0
+    description:
+      - Also return each user's IAM tags (RV(users[].tags), or RV(tags) with O(user_name)), with C(iam:ListUserTags),
+        one call per user (IAM allows 50 tags per user and the module asks for 100 a page). The credential report
+        has no tags.
+      - This is what the C(rotor.iam.audit) role reads the users' own policy from (C(rotor:exempt),
+        C(rotor:exempt-until), C(rotor:owner), C(rotor:max-age-days)).
+      - A user whose tags cannot be read (deleted since the credential report, or access denied) gets
+        RV(users[].tags=null) and a reason in RV(users[].tags_error); the other users are still read.
+        Throttling is retried with backoff; when the retries run out, the task fails.
+    type: bool
+    default: false
   report_max_age:
     version_added: 0.2.0
     description:
@@ -91,7 +104,9 @@ notes:
     (resource C(*)), and C(iam:ListAccessKeys) for the users whose key ids are looked up.
   - "IAM calls with O(all_users=true): one C(GetCredentialReport) when the current report is recent enough; otherwise
     C(GetCredentialReport), C(GenerateCredentialReport) until COMPLETE (usually 1 or 2) and C(GetCredentialReport)
-    again; plus one C(ListAccessKeys) per user in O(resolve_key_ids_for)."
+    again; plus one C(ListAccessKeys) per user in O(resolve_key_ids_for), and with O(include_tags=true) one
+    C(ListUserTags) per user (RV(user_tags_calls) counts them)."
+  - With O(include_tags=true), needs C(iam:ListUserTags) on the users.
   - Check mode changes nothing; the module still asks IAM to generate a credential report when needed, which
     changes no IAM resource.
 seealso:
@@ -120,6 +135,16 @@ EXAMPLES = r"""
 - name: Users and positions of the keys due for rotation
   ansible.builtin.debug:
     msg: "{{ account_keys.access_keys | selectattr('rotation_due') | map(attribute='user_name') | list }}"
+
+- name: Every key of the account, and every user's tags (one ListUserTags per user)
+  rotor.iam.access_key_info:
+    all_users: true
+    include_tags: true
+  register: account_keys_and_tags
+
+- name: Owners of the users, from their rotor:owner tags
+  ansible.builtin.debug:
+    msg: "{{ account_keys_and_tags.users | selectattr('tags') | map(attribute='tags') | map(attribute='rotor:owner', default='') | list }}"
 
 - name: Several users, ids included, from a report at most an hour old
   rotor.iam.access_key_info:
@@ -242,6 +267,28 @@ users:
       returned: always
       type: int
       sample: 1
+    tags:
+      description:
+        - The user's IAM tags, tag key to value.
+        - V(null) when they could not be read (see RV(users[].tags_error)). Not returned for C(<root_account>).
+      returned: when O(include_tags=true)
+      type: dict
+      sample: {"rotor:owner": "payments@example.com", "rotor:max-age-days": "30"}
+    tags_error:
+      description: Why the user's tags could not be read.
+      returned: when O(include_tags=true) and the tags could not be read
+      type: str
+      sample: IAM user 'app-old' does not exist
+tags:
+  description: The IAM tags of O(user_name), tag key to value.
+  returned: when O(user_name) and O(include_tags=true) are set
+  type: dict
+  sample: {"rotor:exempt": "vendor appliance, cannot reload keys", "rotor:exempt-until": "2027-03-31"}
+user_tags_calls:
+  description: How many C(iam:ListUserTags) calls reading the tags took (one per user).
+  returned: when O(include_tags=true)
+  type: int
+  sample: 1000
 missing_users:
   description: Users of O(resolve_key_ids_for) that do not exist in IAM.
   returned: when O(all_users=true)
@@ -291,10 +338,13 @@ summary:
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import describe_access_keys
+from ansible_collections.rotor.iam.plugins.module_utils.credential_report import ROOT_ACCOUNT
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import list_user_tags
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import read_users_tags
 
 
 def _warn(module, message):
@@ -333,6 +383,17 @@ def _numbers_error(params):
     return None
 
 
+def add_user_tags(client, users):
+    """Each user's tags (``tags``, or None and ``tags_error``) in place; returns the ListUserTags calls made."""
+    found = read_users_tags(client, [user["user_name"] for user in users if user["user_name"] != ROOT_ACCOUNT])
+    for user in users:
+        if user["user_name"] in found["tags"]:
+            user["tags"] = found["tags"][user["user_name"]]
+            if user["user_name"] in found["errors"]:
+                user["tags_error"] = found["errors"][user["user_name"]]
+    return found["calls"]
+
+
 def main():
     argument_spec = dict(
         user_name=dict(type="str", aliases=["user"]),
@@ -340,6 +401,7 @@ def main():
         all_users=dict(type="bool", default=False),
         resolve_key_ids_for=dict(type="list", elements="str", default=[], no_log=False),
         max_age_days=dict(type="int"),
+        include_tags=dict(type="bool", default=False),
         include_last_used=dict(type="bool", default=True),
         report_max_age=dict(type="int", default=14400),
         report_timeout=dict(type="int", default=300),
@@ -358,7 +420,10 @@ def main():
             max_age_days=params["max_age_days"],
             include_last_used=params["include_last_used"],
         )
-        return {"changed": False, "user_name": params["user_name"], "access_keys": keys}
+        result = {"changed": False, "user_name": params["user_name"], "access_keys": keys}
+        if params["include_tags"]:
+            result["tags"], result["user_tags_calls"] = list_user_tags(client, params["user_name"])
+        return result
 
     def from_report():
         found = describe_account_keys(
@@ -388,6 +453,8 @@ def main():
         }
         if params["all_users"]:
             result["missing_users"] = found["missing_users"]
+        if params["include_tags"]:
+            result["user_tags_calls"] = add_user_tags(client, found["users"])
         return result
 
     if params["user_name"] is not None:

@@ -6,3 +6,23 @@ import sys
 COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
 if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def module_side_warnings(monkeypatch):
+    """Module code under test runs as on a host: its warnings go into the module result.
+
+    ansible-core keeps them in process-wide dicts, and once any controller code is imported in the same
+    process (the filter tests import ansible.errors) it sends them to the controller's display instead.
+    Each test starts with none, on the module side.
+    """
+    from ansible.module_utils import _internal  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.common import warnings  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(_internal, "is_controller", False)
+    warnings._global_warnings.clear()  # pylint: disable=protected-access
+    warnings._global_deprecations.clear()  # pylint: disable=protected-access
+    yield

@@ -26,7 +26,54 @@ def due_label(key):
     return f"{key['user_name']} {name} ({key['age_days']} days{policy}{owner})"
 
 
-def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS):
+def summary_text(report):
+    """The run's summary in a few sentences (the role prints it, then says where the reports went)."""
+    s = report["summary"]
+    policy = report["policy"]
+    tags = report["user_tags"]
+    own = " or their own rotor:max-age-days" if s["users_with_own_max_age"] else ""
+    text = (
+        f"Audited {s['users']} IAM users with {s['access_keys']} access keys ({s['active_access_keys']} Active): "
+        f"{s['rotation_due']} due for rotation (Active, {policy['max_age_days']}+ days old{own}), "
+        f"{s['unused']} unused for {policy['unused_days']}+ days, {s['users_with_two_active_keys']} users with two Active keys; "
+        f"{s['hosts']} hosts audited ({s['hosts_unreachable']} unreachable), {s['host_findings']} host findings."
+    )
+    if tags["read"]:
+        text += (
+            f" User tags read for {tags['users']} users in {tags['calls']} ListUserTags calls: {s['exempt_users']} exempt "
+            f"({s['exempt_keys_past_max_age']} keys past their policy), {s['expired_exemptions']} expired exemptions, "
+            f"{s['users_with_own_max_age']} with their own max age, {s['policy_problems']} policy tag problems."
+        )
+    else:
+        text += " User tags not read: no exemptions, owners or per-user max age applied."
+    return text + f" Credential report generated {report['credential_report']['generated_time']}."
+
+
+def due_message(report, list_max=20):
+    """Why rotor_audit_fail_on_due fails: how many keys are due and the first ``list_max`` of them."""
+    due = report["rotation_due"]
+    if not due:
+        return None
+    own = ", or their own rotor:max-age-days" if report["summary"]["users_with_own_max_age"] else ""
+    listed = "; ".join(due_label(key) for key in due[:list_max])
+    more = f"; and {len(due) - list_max} more" if len(due) > list_max else ""
+    return (
+        f"{len(due)} access key(s) are due for rotation (Active and at least {report['policy']['max_age_days']} days old{own}): "
+        f"{listed}{more}. Rotate them with rotor.iam.rotate; the reports list every key."
+    )
+
+
+def findings_messages(report):
+    """One line per host finding and per policy tag problem, for the play's output."""
+    lines = [f"{f['host']}: {f['problem']}" for f in report["host_findings"]]
+    for problem in report["policy_problems"]:
+        owner = f" (owner: {problem['owner']})" if problem["owner"] else ""
+        lines.append(f"IAM user {problem['user_name']}{owner}: {problem['problem']}")
+    return lines
+
+
+def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
+               fail_list_max=20):
     """The headline parts of the report and the documents in ``formats``, rendered once.
 
     Rendering here, once, keeps the large report out of Ansible's variables (slow to template).
@@ -50,5 +97,8 @@ def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=
         ],
         "policy_problems": [dict(p, label=f"{p['user_name']}: {p['problem']}") for p in report["policy_problems"]],
         "host_findings": report["host_findings"],
+        "summary_text": summary_text(report),
+        "due_message": due_message(report, fail_list_max),
+        "messages": findings_messages(report),
         "documents": {name: renderers[name]() for name in formats},
     }
