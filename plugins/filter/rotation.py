@@ -149,6 +149,34 @@ def key_proofs(outcome, plans, hostvars, action, users=None):
     return proofs
 
 
+def key_holder(hostvars, hosts, access_key_id):
+    """The first of ``hosts`` whose credentials files hold ``access_key_id`` (as read at plan time), and that file:
+    {host, file}; {} when none does."""
+    try:
+        for host in hosts or []:
+            facts = hostvars[host]
+            held = (facts.get("__rotor_host") or {}).get("file_key_ids") or []
+            if access_key_id in held:
+                return {"host": host, "file": dict(facts["rotor_credentials_files"][held.index(access_key_id)])}
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.key_holder: malformed input ({exc})") from exc
+    return {}
+
+
+def leaked_keys_to_delete(outcome, plans, hostvars):
+    """Compromised keys of users that failed on the new key but whose every host holds the new key now:
+    nothing runs on the leaked key any more, so it is deleted. [{user, access_key_id}]"""
+    found = []
+    for user, entry in sorted(dict(outcome).items()):
+        plan = plans[user]
+        leaked = plan.get("compromised_key_id")
+        if entry.get("action") != "failed" or not leaked or leaked != plan.get("old_key_id"):
+            continue
+        if all(hostvars[h].get("__rotor_wrote") for h in plan.get("hosts") or []):
+            found.append({"user": user, "access_key_id": leaked})
+    return found
+
+
 def proof_failures(checks, expect):
     """{user: message} for the key proofs that did not confirm ``expect`` (V(invalid) or V(valid)).
 
@@ -217,18 +245,21 @@ def planned_outcome(plans):
     }
 
 
-def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactivation_failures=None, old_key_action="delete"):
-    """The run's summary per user (published as C(rotor_rotation)): action, key ids, hosts, failures, message.
+def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactivation_failures=None, old_key_action="delete",
+                     hostvars=None):
+    """The run's summary per user (published as C(rotor_rotation)): action, owner, key ids, hosts, failures, message.
 
-    Actions: V(cutover), V(staged), V(rollback), V(failed), V(skipped), V(planned) (check mode). Only key
-    ids are read from ``new_keys``; no secret reaches the summary.
+    Actions: V(cutover), V(staged), V(rollback), V(failed), V(skipped), V(exempt), V(planned) (check mode).
+    With ``hostvars``, C(host_moves) says per host which key it held and when it moved to the new one (a host
+    that was put back on its old key has no move). Only key ids are read from ``new_keys``; no secret
+    reaches the summary.
     """
     new_keys, create_errors, reactivation_failures = dict(new_keys or {}), dict(create_errors or {}), dict(reactivation_failures or {})
     summary = {}
     try:
         for user, entry in dict(outcome).items():
             plan = plans[user]
-            action = entry["action"] if plan.get("due") else "skipped"
+            action = entry["action"] if plan.get("due") else ("exempt" if plan.get("exempt") else "skipped")
             if user in create_errors:
                 action = "rollback"
             if action == "cutover":
@@ -238,16 +269,36 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
             message = create_errors.get(user) or entry.get("message") or ""
             if user in reactivation_failures:
                 message = f"{message}; {reactivation_failures[user]}" if message else reactivation_failures[user]
+            if not message and action in ("skipped", "exempt"):
+                message = plan.get("reason") or ""
+            owner = plan.get("owner")
+            if owner and message and action in ("rollback", "failed") and f"(owner: {owner})" not in message:
+                message = f"{message} (owner: {owner})"
+            new_id = (new_keys.get(user) or {}).get("access_key_id")
+            moves = {}
+            for host in (plan.get("hosts") or []) if hostvars is not None else []:
+                facts = hostvars[host]
+                held = ((facts.get("__rotor_host") or {}).get("key_ids") or [None])[0]
+                moved = bool(facts.get("__rotor_wrote")) and new_id is not None
+                moves[host] = {"held": held, "moved_to": new_id if moved else None,
+                               "moved_at": facts.get("__rotor_moved_at") if moved else None}
             summary[user] = {
                 "action": action,
+                "owner": owner,
+                "reason": plan.get("reason") or "",
+                "exempt": plan.get("exempt"),
+                "exempt_until": plan.get("exempt_until"),
+                "max_age_days": plan.get("max_age_days"),
+                "compromised_key_id": plan.get("compromised_key_id"),
                 "old_access_key_id": plan.get("old_key_id"),
-                "new_access_key_id": (new_keys.get(user) or {}).get("access_key_id"),
+                "new_access_key_id": new_id,
                 "old_key": old_key,
                 "hosts": plan.get("hosts") or [],
                 "hosts_outside_play": plan.get("hosts_outside_play") or [],
                 "hosts_switched": (entry.get("switched_hosts") or []) if action in ("cutover", "staged", "failed") else [],
                 "resumed_run": (plan.get("resume") or {}).get("run_id"),
                 "failures": entry.get("failures") or [],
+                "host_moves": moves,
                 "message": message,
             }
     except (KeyError, TypeError, AttributeError) as exc:
@@ -255,7 +306,8 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
     return summary
 
 
-def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=False, now_epoch=None, finished=None):
+def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=False, now_epoch=None, finished=None,
+                         compromised_not_found=None):
     """The run as a whole (published as C(rotor_rotation_run)): which users rotated, failed, were staged or skipped."""
     summary = dict(summary)
 
@@ -271,7 +323,9 @@ def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=Fal
         "users_staged": users("staged"),
         "users_failed": users("rollback", "failed"),
         "users_skipped": users("skipped"),
+        "users_exempt": users("exempt"),
         "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
+        "compromised_keys_not_found": sorted(compromised_not_found or []),
         "check_mode": bool(check_mode),
     }
 
@@ -319,6 +373,8 @@ class FilterModule:
             "inventory_fleet": inventory_fleet,
             "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,
+            "key_holder": key_holder,
+            "leaked_keys_to_delete": leaked_keys_to_delete,
             "proof_failures": proof_failures,
             "refused_plan": refused_plan,
             "drain_remaining": drain_remaining,
