@@ -3,15 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmarks of rotor.iam on this machine: figures, not tests.
 
-(a) wall time of `ansible-playbook rotor.iam.rotate` over N hosts (local and SSH), each
-    beside the wall time of `ansible -m ping` over the same hosts, same forks, same run;
-(b) IAM and STS calls per rotation by action, counted at the IAM endpoint's door;
-(c) `rotor.iam.audit` over accounts of 100 and 1,000 users: calls and wall time.
+On the same fleet, in the same run, one after the other: `ansible -m ping`, the naive
+amazon.aws playbook a user writes by hand (benchmarks/naive/rotate.yml) and
+`ansible-playbook rotor.iam.rotate`. For each: wall time, ratios, task starts and module
+runs per host (benchmarks/callback_plugins), IAM and STS calls per rotated user (counted
+by benchmarks/call_counter.py in front of the endpoint), peak memory of ansible-playbook,
+the load average at the start and end, and whether every host ended healthy on the new key.
+Optionally `rotor.iam.audit` over seeded accounts.
 
-Everything is real: the test IAM endpoint (moto behind our wrapper, auth enforced), a
-fleet of hosts on this machine with a consumer application each, the real playbooks.
-Run it through benchmarks/run.sh (it sets the environment up); --write rewrites
-benchmarks/RESULTS.md.
+Everything is real: the test IAM endpoint (moto behind tests/iam_endpoint, auth enforced),
+a fleet on this machine (tests/fleet; benchmarks/light_fleet.py above its 250 hosts),
+the real playbooks. Run it through benchmarks/run.sh; --write rewrites benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -22,20 +24,23 @@ import datetime
 import json
 import os
 import platform
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "integration")]
 
+import report  # noqa: E402  pylint: disable=wrong-import-position
 import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position
 from call_counter import CallCounter  # noqa: E402  pylint: disable=wrong-import-position
-from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from fleet.fleet import MAX_SIZE, Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
+from light_fleet import LightFleet  # noqa: E402  pylint: disable=wrong-import-position
 
 try:  # the audit and its helpers arrived after the rotation; older trees lack them
     import audit_helpers  # noqa: E402  pylint: disable=wrong-import-position
@@ -45,61 +50,114 @@ except ImportError:
 
 RESULTS = os.path.join(HERE, "RESULTS.md")
 CALLBACKS = os.path.join(HERE, "callback_plugins")
+NAIVE_PLAYBOOK = os.path.join(HERE, "naive", "rotate.yml")
+ROTOR_PLAYBOOK = "rotor.iam.rotate"
 AUDIT_PLAYBOOK = os.path.join(ROOT, "playbooks", "audit.yml")
-TARGET_RATIO = 5.0
 KEY_AGE_DAYS = 120
-STS_ACTIONS = {"GetCallerIdentity", "AssumeRole", "GetSessionToken", "GetAccessKeyInfo"}
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class BenchError(RuntimeError):
-    """A measurement could not be taken (a run failed)."""
+    """A measurement could not be taken (a fleet did not start, a check could not run)."""
 
-
-# --------------------------------------------------------------------------- helpers
 
 def log(message):
     sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), message))
     sys.stderr.flush()
 
 
-def parse_list(text, cast=str):
-    return [cast(item.strip()) for item in text.split(",") if item.strip()]
-
-
-def median(values):
-    return statistics.median(values) if values else None
-
-
-def fmt_seconds(value):
-    return "-" if value is None else "%.1f" % value
-
-
-@contextlib.contextmanager
-def environment(**settings):
-    """Set environment variables for the duration of a block (None removes one)."""
-    saved = {name: os.environ.get(name) for name in settings}
-    try:
-        for name, value in settings.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = str(value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def load_average():
     try:
         with open("/proc/loadavg") as handle:
-            return " ".join(handle.read().split()[:3])
-    except OSError:
-        return "?"
+            return report.parse_loadavg(handle.read())
+    except (OSError, ValueError):
+        return None
 
+
+# --------------------------------------------------------------------------- one process, measured
+
+class TreeSampler(threading.Thread):
+    """Samples, every `interval` s, the summed RSS of every process in a process group (the
+    ansible-playbook, its forks and the modules they run) and the main process's VmHWM."""
+
+    def __init__(self, pid, interval=0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.tree_peak_kib = 0
+        self.main_hwm_kib = None
+        self.done = threading.Event()
+
+    def sample(self):
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    _ppid, group, rss_pages = report.parse_proc_stat(handle.read())
+            except (OSError, ValueError, IndexError):
+                continue
+            if group == self.pid:
+                total += rss_pages * PAGE_KIB
+        self.tree_peak_kib = max(self.tree_peak_kib, total)
+        try:
+            with open("/proc/%d/status" % self.pid) as handle:
+                hwm = report.parse_proc_status(handle.read()).get("VmHWM")
+            if hwm:
+                self.main_hwm_kib = max(self.main_hwm_kib or 0, hwm)
+        except OSError:
+            pass
+
+    def run(self):
+        while not self.done.wait(self.interval):
+            self.sample()
+
+
+def run_measured(argv, env, cwd, label, timeout):
+    """Run one command in its own process group: seconds, exit code, peak memory, load at start and end.
+
+    maxrss_kib: ru_maxrss of os.wait4 on the process, i.e. the peak RSS of the largest single process
+    among ansible-playbook and the workers it reaped (in practice ansible-playbook itself);
+    tree_peak_kib: the largest sampled sum of RSS over the whole process group.
+    """
+    stdout_path, stderr_path = os.path.join(cwd, label + ".stdout"), os.path.join(cwd, label + ".stderr")
+    load_start = load_average()
+    with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
+        began = time.monotonic()
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,  # pylint: disable=consider-using-with
+                                   stderr=err, start_new_session=True)
+    sampler = TreeSampler(process.pid)
+    sampler.start()
+    timer = threading.Timer(timeout, lambda: _kill_group(process.pid))
+    timer.start()
+    try:
+        _pid, status, usage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+        sampler.done.set()
+    seconds = time.monotonic() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    _kill_group(process.pid)  # anything the run left behind in its group
+    return {"seconds": seconds, "returncode": process.returncode, "ok": process.returncode == 0,
+            "maxrss_kib": usage.ru_maxrss, "tree_peak_kib": sampler.tree_peak_kib or None,
+            "main_hwm_kib": sampler.main_hwm_kib, "load_start": load_start, "load_end": load_average(),
+            "stdout": stdout_path, "stderr": stderr_path, "argv": list(argv)}
+
+
+def _kill_group(pid):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def tail(path, chars=4000):
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read()[-chars:]
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- machine
 
 def machine_facts():
     facts = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
@@ -128,83 +186,23 @@ def machine_facts():
         facts["ansible_core"] = ansible.release.__version__
     except ImportError:
         facts["ansible_core"] = "?"
+    try:
+        with open(os.path.join(ROOT, ".build", "collections", "ansible_collections", "amazon", "aws", "MANIFEST.json")) as handle:
+            facts["amazon_aws"] = json.load(handle)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError):
+        facts["amazon_aws"] = "?"
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "roles", "playbooks", "plugins"],
                            capture_output=True, text=True, check=False)
-    facts["rotor_iam_commit"] = (head.stdout.strip() or "?") + (" (roles/playbooks/plugins modified)" if dirty.stdout.strip() else "")
+    facts["rotor_iam_commit"] = (head.stdout.strip() or "?") + (
+        " (with uncommitted changes in roles/playbooks/plugins)" if dirty.stdout.strip() else "")
+    facts["uncommitted"] = [line[3:] for line in dirty.stdout.splitlines()]
     ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
     facts["openssh"] = (ssh.stderr or ssh.stdout).strip() or "?"
     return facts
 
 
-# --------------------------------------------------------------------------- timings (profile)
-
-def task_profile(timing_file):
-    """[(task name, seconds, hosts reporting)] from the timing callback's file, in run order."""
-    try:
-        with open(timing_file) as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        return []
-    tasks = record["tasks"]
-    rows = []
-    for index, task in enumerate(tasks):
-        end = tasks[index + 1]["start"] if index + 1 < len(tasks) else record["end"]
-        rows.append({"name": task["name"], "action": task["action"], "seconds": end - task["start"],
-                     "ran": sum(1 for report in task["hosts"].values() if report[0] != "skipped"),
-                     "skipped": sum(1 for report in task["hosts"].values() if report[0] == "skipped")})
-    return rows
-
-
-def timing_text(timing_file):
-    """Every task of one run, in order: start, seconds, action, name, host statuses."""
-    lines = []
-    clock = 0.0
-    for row in task_profile(timing_file):
-        lines.append("%6.1f %5.1f  %-30s %-72s ran %d skipped %d" % (
-            clock, row["seconds"], row["action"][:30], row["name"][:72], row["ran"], row["skipped"]))
-        clock += row["seconds"]
-    return "\n".join(lines)
-
-
-CONTROLLER_ACTIONS = {"set_fact", "debug", "fail", "assert", "include_role", "include_tasks", "import_role",
-                      "validate_argument_spec", "set_stats", "meta", "add_host", "group_by"}
-CATEGORIES = ("module on each host", "per-host bookkeeping (controller only, or skipped)", "once, on the controller")
-
-
-def category(row):
-    """Which of CATEGORIES a task row belongs to."""
-    if row["ran"] + row["skipped"] <= 1:
-        return CATEGORIES[2]
-    if row["ran"] and row["action"].rpartition(".")[2] not in CONTROLLER_ACTIONS:
-        return CATEGORIES[0]
-    return CATEGORIES[1]
-
-
-def profile_breakdown(rows):
-    """{category: [task starts, seconds]} for one run."""
-    out = {name: [0, 0.0] for name in CATEGORIES}
-    for row in rows:
-        out[category(row)][0] += 1
-        out[category(row)][1] += row["seconds"]
-    return out
-
-
-def summarize_profile(rows, top=12):
-    """Tasks grouped by name, slowest first: name, seconds, runs (task starts), host results."""
-    grouped = {}
-    for row in rows:
-        entry = grouped.setdefault(row["name"], {"name": row["name"], "action": row["action"], "seconds": 0.0,
-                                                 "starts": 0, "ran": 0, "skipped": 0})
-        entry["seconds"] += row["seconds"]
-        entry["starts"] += 1
-        entry["ran"] += row["ran"]
-        entry["skipped"] += row["skipped"]
-    ordered = sorted(grouped.values(), key=lambda entry: -entry["seconds"])
-    return ordered[:top], len(rows), sum(row["seconds"] for row in rows)
-
-
-# --------------------------------------------------------------------------- rotation runs
+# --------------------------------------------------------------------------- the benchmark
 
 class Bench:
     """One endpoint, a call counter in front of it, and the measurements."""
@@ -212,13 +210,16 @@ class Bench:
     def __init__(self, args, workdir):
         self.args = args
         self.workdir = workdir
+        self.runs_dir = os.path.join(workdir, "runs")
+        os.makedirs(self.runs_dir, exist_ok=True)
+        os.makedirs(os.path.join(workdir, "cp"), exist_ok=True)
         self.endpoint = None
         self.counter = None
-        self.results = {"rotation": [], "audit": [], "failures": []}
+        self.results = {"fleets": [], "audit": [], "failures": [], "timings": {}}
 
     def __enter__(self):
         self.endpoint = IAMEndpoint().start(workdir=os.path.join(self.workdir, "iam"))
-        self.endpoint.configure(new_key_propagation_seconds=self.args.propagation)
+        self.endpoint.configure(propagation_seconds=0)
         self.counter = CallCounter(self.endpoint.endpoint_url).start()
         return self
 
@@ -230,90 +231,147 @@ class Bench:
 
     # ---------------------------------------------------------------- IAM state
 
-    def seed_user(self, user):
-        key_id, secret = rotation_helpers.seed_user(self.endpoint, user, age_days=KEY_AGE_DAYS)
-        return key_id, secret
-
     def make_due(self, user):
         """Backdate the user's Active key so the next rotation rotates it; returns its id."""
         keys = self.endpoint.boto3_client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
-        active = [k["AccessKeyId"] for k in keys if k["Status"] == "Active"]
-        if len(active) != 1:
-            raise BenchError("%s has %d Active keys, expected 1" % (user, len(active)))
+        active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
+        if len(active) != 1 or len(keys) != 1:
+            raise BenchError("%s has keys %s, expected one Active key" % (user, {k["AccessKeyId"]: k["Status"] for k in keys}))
         self.endpoint.backdate(user, active[0], KEY_AGE_DAYS)
         return active[0]
 
+    # ---------------------------------------------------------------- commands
+
+    def env(self, extra=None):
+        env = rotation_helpers.playbook_env(self.endpoint)
+        env.update(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="rotor_bench_timing")
+        env.update(self.args.env)
+        env.update(extra or {})
+        return env
+
+    def ssh_env(self, label):
+        """A fresh ControlPath directory per run: every run starts with cold SSH connections."""
+        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": tempfile.mkdtemp(prefix="cp-%s-" % label, dir=os.path.join(self.workdir, "cp"))}
+
+    def ping(self, inventory, forks, label):
+        argv = [os.path.join(os.path.dirname(rotation_helpers.ansible_playbook()), "ansible"), "-i", inventory,
+                "rotor_fleet", "-m", "ping", "-f", str(forks)]
+        return run_measured(argv, self.env(self.ssh_env(label)), self.runs_dir, label, self.args.timeout)
+
+    def playbook(self, name, inventory, forks, label):
+        timing_file = os.path.join(self.runs_dir, label + ".timing.json")
+        if name == "naive":
+            variables = {"naive_aws_endpoint_url": self.counter.url, "naive_aws_region": self.endpoint.region}
+            playbook = NAIVE_PLAYBOOK
+        else:
+            variables = {"rotor_aws_endpoint_url": self.counter.url, "rotor_aws_region": self.endpoint.region}
+            variables.update(self.args.extra_vars)
+            playbook = ROTOR_PLAYBOOK
+        vars_file = os.path.join(self.runs_dir, label + ".vars.json")
+        with open(vars_file, "w") as handle:
+            json.dump(variables, handle)
+        argv = [rotation_helpers.ansible_playbook(), playbook, "-i", inventory, "-f", str(forks), "-e", "@" + vars_file]
+        env = self.env(dict(self.ssh_env(label), ROTOR_BENCH_TIMING_FILE=timing_file))
+        self.counter.reset()
+        result = run_measured(argv, env, self.runs_dir, label, self.args.timeout)
+        result["calls"] = self.counter.calls()
+        try:
+            with open(timing_file) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            record = {}
+        result["timing_file"] = timing_file
+        result["per_host"] = report.per_host_summary(record)
+        self.results["timings"][label] = record
+        return result
+
+    @staticmethod
+    def check_hosts(fleet, old_key, result):
+        """How many hosts answer healthy on a key other than the old one (the run's own verdict apart)."""
+        health = fleet.health()
+        good = [name for name, answer in health.items()
+                if answer.get("healthy") and answer.get("access_key_id") not in (None, old_key)]
+        result["hosts"] = len(health)
+        result["healthy_on_new"] = len(good)
+        result["not_healthy_on_new"] = sorted(set(health) - set(good), key=report.host_order)[:10]
+        return result
+
     # ---------------------------------------------------------------- one fleet
 
-    def ssh_settings(self, label):
-        """A fresh ControlPath directory per measurement: every run starts with cold SSH connections."""
-        path = tempfile.mkdtemp(prefix="cp-%s-" % label, dir=os.path.join(self.workdir, "cp"))
-        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": path}
+    def open_fleet(self, mode, size, user, key):
+        fleet_dir = os.path.join(self.workdir, "fleet-%s-%d" % (mode, size))
+        light = self.args.fleet == "light" or (self.args.fleet == "auto" and size > MAX_SIZE)
+        if light:
+            if mode != "local":
+                raise BenchError("the light fleet is local only; an SSH fleet holds at most %d hosts" % MAX_SIZE)
+            return "light", LightFleet(fleet_dir, size, endpoint_url=self.endpoint.endpoint_url, region=self.endpoint.region,
+                                       users=user, initial_keys={user: key})
+        return "tests/fleet", Fleet(fleet_dir, size, mode=mode, endpoint_url=self.endpoint.endpoint_url,
+                                    region=self.endpoint.region, users=user, initial_keys={user: key},
+                                    pipelining=self.args.ssh_pipelining == "on")
 
     def measure_fleet(self, mode, size):
         args = self.args
-        forks = args.forks or size
+        forks = min(size, args.max_forks)
         user = "bench-%s-%d" % (mode, size)
-        key_id, secret = self.seed_user(user)
-        fleet_dir = os.path.join(self.workdir, "fleet-%s-%d" % (mode, size))
-        log("starting a %s fleet of %d hosts" % (mode, size))
-        entry = {"mode": mode, "size": size, "forks": forks, "ping": [], "rotate": [], "runs": []}
-        with Fleet(fleet_dir, size, mode=mode, endpoint_url=self.endpoint.endpoint_url, region=self.endpoint.region,
-                   users=user, initial_keys={user: (key_id, secret)}, pipelining=args.ssh_pipelining == "on") as fleet:
+        key = rotation_helpers.seed_user(self.endpoint, user, age_days=KEY_AGE_DAYS)
+        kind, fleet = self.open_fleet(mode, size, user, key)
+        log("starting a %s fleet (%s) of %d hosts, forks %d" % (mode, kind, size, forks))
+        entries = []
+        with fleet:
             inventory = fleet.write_inventory()
-            common = {"ANSIBLE_FORKS": forks, "ANSIBLE_CALLBACK_PLUGINS": CALLBACKS,
-                      "ANSIBLE_CALLBACKS_ENABLED": "rotor_bench_timing"}
-            common.update(args.env)
-            with environment(**common):
-                with environment(**self.ssh_settings("warm")):
-                    fleet.ping_seconds(forks=forks)  # warm-up: page cache, byte-compiled modules
-                for repeat in range(args.repeat):
-                    old_key = self.make_due(user)
-                    with environment(**self.ssh_settings("ping")):
-                        ping = fleet.ping_seconds(forks=forks)
-                    run = self.rotate(fleet, inventory, mode, size, repeat, forks)
-                    self.check_rotated(fleet, old_key, run)
-                    entry["ping"].append(ping)
-                    entry["rotate"].append(run["seconds"])
-                    entry["runs"].append(run)
-                    log("%s %d hosts, run %d: ping %.1fs, rotate %.1fs (%.1fx)" % (
-                        mode, size, repeat + 1, ping, run["seconds"], run["seconds"] / ping))
-        entry["ping_median"] = median(entry["ping"])
-        entry["rotate_median"] = median(entry["rotate"])
-        entry["ratio"] = entry["rotate_median"] / entry["ping_median"]
-        middle = sorted(entry["runs"], key=lambda run: run["seconds"])[len(entry["runs"]) // 2]
-        entry["profile"] = middle["profile"]
-        entry["calls"] = middle["calls"]
-        entry["endpoint_calls"] = middle["endpoint_calls"]
-        for run in entry["runs"]:
-            del run["profile"]
-        self.results["rotation"].append(entry)
-        return entry
+            self.ping(inventory, forks, "warm-%s-%d" % (mode, size))  # page cache, byte-compiled modules
+            entry = {"mode": mode, "size": size, "forks": forks, "fleet": kind, "users": 1, "lag": 0, "runs": []}
+            for repeat in range(1, args.repeat + 1):
+                entry["runs"].append(self.one_round(fleet, inventory, mode, size, forks, user, "%d" % repeat,
+                                                    with_ping=True))
+                self.log_round(entry, entry["runs"][-1])
+            entries.append(report.summarize_fleet(entry))
+            if mode == "local" and size in args.lag_sizes and args.test_lag:
+                self.endpoint.configure(propagation_seconds=args.test_lag)
+                try:
+                    lagged = {"mode": mode, "size": size, "forks": forks, "fleet": kind, "users": 1, "lag": args.test_lag,
+                              "runs": [self.one_round(fleet, inventory, mode, size, forks, user, "lag", with_ping=True)]}
+                    self.log_round(lagged, lagged["runs"][-1])
+                    entries.append(report.summarize_fleet(lagged))
+                finally:
+                    self.endpoint.configure(propagation_seconds=0)
+        self.results["fleets"].extend(entries)
+        return entries
 
-    def rotate(self, fleet, inventory, mode, size, repeat, forks):
-        label = "rotate-%s-%d-%d" % (mode, size, repeat + 1)
-        timing_file = os.path.join(self.workdir, label + ".timing.json")
-        extra_vars = {"rotor_aws_endpoint_url": self.counter.url}
-        extra_vars.update(self.args.extra_vars)
-        env_extra = {"ROTOR_BENCH_TIMING_FILE": timing_file}
-        env_extra.update(self.ssh_settings("rotate"))
-        self.counter.reset()
-        process = rotation_helpers.spawn_rotation(self.endpoint, [inventory], os.path.join(self.workdir, "runs"),
-                                                  extra_vars=extra_vars, label=label, env_extra=env_extra)
-        result = process.wait(self.args.timeout)
-        if result.returncode != 0:
-            raise BenchError("rotation failed:\n" + result.explain())
-        return {"seconds": result.seconds, "calls": self.counter.calls(), "endpoint_calls": dict(result.calls),
-                "profile": task_profile(timing_file), "forks": forks}
+    def one_round(self, fleet, inventory, mode, size, forks, user, tag, with_ping):
+        round_ = {}
+        if with_ping:
+            round_["ping"] = self.ping(inventory, forks, "ping-%s-%d-%s" % (mode, size, tag))
+        for name in ("naive", "rotor"):
+            old_key = self.make_due(user)
+            label = "%s-%s-%d-%s" % (name, mode, size, tag)
+            result = self.playbook(name, inventory, forks, label)
+            self.check_hosts(fleet, old_key, result)
+            if not result["ok"]:
+                log("%s failed (rc %d); stdout tail:\n%s" % (label, result["returncode"], tail(result["stdout"], 3000)))
+                self.results["failures"].append("%s exited %d (see %s)" % (label, result["returncode"], result["stdout"]))
+            self.reset_keys(user)
+            round_[name] = result
+        return round_
+
+    def reset_keys(self, user):
+        """After a run that left the user with more than one key (a failure half-way), keep only the newest Active one."""
+        iam = self.endpoint.boto3_client("iam")
+        keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        if len(keys) <= 1 and all(key["Status"] == "Active" for key in keys):
+            return
+        raise BenchError("%s has keys %s after the run; later runs of this fleet would not be comparable" % (
+            user, {key["AccessKeyId"]: key["Status"] for key in keys}))
 
     @staticmethod
-    def check_rotated(fleet, old_key, run):
-        health = fleet.health()
-        wrong = [name for name, report in health.items()
-                 if not report.get("healthy") or report.get("access_key_id") in (None, old_key)]
-        if wrong:
-            raise BenchError("after the rotation (%.1fs) these hosts are not healthy on a new key: %s" % (
-                run["seconds"], ", ".join(sorted(wrong))))
+    def log_round(entry, round_):
+        parts = []
+        for name in ("ping",) + report.PLAYBOOKS:
+            part = round_.get(name)
+            if part:
+                parts.append("%s %s%s" % (name, report.fmt_seconds(part["seconds"]), "" if part["ok"] else " (FAILED)"))
+        log("%s: %s; load %s" % (report.label(entry), ", ".join(parts), report.fmt_load(load_average())))
 
     # ---------------------------------------------------------------- audit
 
@@ -324,216 +382,163 @@ class Bench:
             return None
         log("audit: seeding an account of %d users" % users)
         self.endpoint.reset()
-        self.endpoint.configure(new_key_propagation_seconds=self.args.propagation)
-        began = time.monotonic()
+        self.endpoint.configure(propagation_seconds=0)
         seed.seed_account(self.endpoint, users=users)
-        entry = {"users": users, "available": True, "seconds": [], "calls": None,
-                 "seed_seconds": time.monotonic() - began}
+        entry = {"users": users, "available": True, "seconds": [], "calls": None, "load": load_average()}
         audit_helpers.PLAYBOOK_TIMEOUT = self.args.timeout
-        extra_vars = {"rotor_audit_fail_on_due": False}
-        extra_vars.update(self.args.extra_vars)
         for repeat in range(self.args.repeat):
-            label = "audit-%d-%d" % (users, repeat + 1)
-            run = audit_helpers.run_audit(self.endpoint, os.path.join(self.workdir, "runs"), extra_vars=extra_vars, label=label)
+            run = audit_helpers.run_audit(self.endpoint, self.runs_dir, extra_vars={"rotor_audit_fail_on_due": False},
+                                          label="audit-%d-%d" % (users, repeat + 1))
             if run.returncode != 0:
                 raise BenchError("audit failed:\n" + run.explain())
             entry["seconds"].append(run.seconds)
             entry["calls"] = dict(run.calls)
             log("audit %d users, run %d: %.1fs, %d calls" % (users, repeat + 1, run.seconds, sum(run.calls.values())))
-        entry["median"] = median(entry["seconds"])
+        entry["median"] = report.median(entry["seconds"])
         self.results["audit"].append(entry)
         return entry
 
 
-# --------------------------------------------------------------------------- reports
+# --------------------------------------------------------------------------- RESULTS.md
 
-def split_calls(calls):
-    """{'IAM': {action: n}, 'STS': {action: n}} from the counter's {service: {action: n}}."""
-    out = {"IAM": {}, "STS": {}}
-    for service, actions in calls.items():
-        for action, count in actions.items():
-            kind = "STS" if service == "sts" or action in STS_ACTIONS else "IAM"
-            out[kind][action] = out[kind].get(action, 0) + count
-    return out
-
-
-def endpoint_split(calls):
-    out = {"IAM": {}, "STS": {}}
-    for action, count in calls.items():
-        out["STS" if action in STS_ACTIONS else "IAM"][action] = count
-    return out
-
-
-def table(rows, header):
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(str(cell).ljust(width) for cell, width in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (width + 2) for width in widths) + "|"]
-    lines += ["| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def rotation_table(results):
-    rows = []
-    for entry in results["rotation"]:
-        rows.append((entry["mode"], entry["size"], entry["forks"], fmt_seconds(entry["ping_median"]),
-                     fmt_seconds(entry["rotate_median"]), "%.1fx" % entry["ratio"],
-                     " / ".join("%.1f" % value for value in entry["ping"]),
-                     " / ".join("%.1f" % value for value in entry["rotate"])))
-    return table(rows, ("mode", "hosts", "forks", "ping s (median)", "rotate s (median)", "rotate / ping",
-                        "ping runs s", "rotate runs s"))
-
-
-def calls_table(results, sizes):
-    chosen = {}
-    for entry in results["rotation"]:
-        if entry["size"] in sizes and entry["size"] not in chosen:
-            chosen[entry["size"]] = entry
-    if not chosen:
-        return "(no run of these sizes)"
-    columns = sorted(chosen)
-    per_size = {size: split_calls(chosen[size]["calls"]) for size in columns}
-    rows = []
-    for kind in ("IAM", "STS"):
-        actions = sorted({action for size in columns for action in per_size[size][kind]})
-        for action in actions:
-            rows.append([kind, action] + [per_size[size][kind].get(action, 0) for size in columns])
-        rows.append([kind, "**total**"] + ["**%d**" % sum(per_size[size][kind].values()) for size in columns])
-    consumer = []
-    for size in columns:
-        total = endpoint_split(chosen[size]["endpoint_calls"])["STS"].get("GetCallerIdentity", 0)
-        consumer.append(total - per_size[size]["STS"].get("GetCallerIdentity", 0))
-    rows.append(["(not rotor)", "consumers' GetCallerIdentity during health checks"] + consumer)
-    header = ["service", "action"] + ["%d hosts (%s)" % (size, chosen[size]["mode"]) for size in columns]
-    return table(rows, header)
-
-
-def audit_table(results):
-    rows = []
-    for entry in results["audit"]:
-        if not entry.get("available"):
-            rows.append((entry["users"], "not available (playbooks/audit.yml missing)", "-", "-", "-"))
-            continue
-        calls = entry["calls"] or {}
-        detail = ", ".join("%s %d" % item for item in sorted(calls.items()))
-        rows.append((entry["users"], sum(calls.values()), detail, fmt_seconds(entry["median"]),
-                     " / ".join("%.1f" % value for value in entry["seconds"])))
-    return table(rows, ("users", "IAM/STS calls", "by action", "wall s (median)", "runs s"))
-
-
-def profile_text(entry, top=12):
-    tasks, count, total = summarize_profile(entry["profile"], top)
-    rows = [(task["name"][:70], "%.1f" % task["seconds"], task["starts"], task["ran"], task["skipped"]) for task in tasks]
-    title = "%s, %d hosts (median run, %.1fs): %d task starts, %.1fs in tasks, the rest is ansible-playbook start-up" % (
-        entry["mode"], entry["size"], entry["rotate_median"], count, total)
-    kinds = [(name, starts, "%.1f" % seconds) for name, (starts, seconds) in profile_breakdown(entry["profile"]).items()]
-    parts = (title, table(kinds, ("kind of task", "task starts", "s")),
-             table(rows, ("slowest tasks", "s", "starts", "host results", "skipped")))
-    return "\n\n".join(parts)
-
-
-def shown_argv(argv):
-    """The command line without options that only name local paths (--json, --workdir)."""
-    shown, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item in ("--json", "--workdir"):
-            skip = True
-        elif not item.startswith(("--json=", "--workdir=")):
-            shown.append(item)
-    return " ".join(shown)
-
-
-def render(results, facts, args):
+def render(results, facts, settings):
+    fleets = results["fleets"]
+    main = [entry for entry in fleets if not entry.get("lag")]
     out = ["# rotor.iam benchmarks", ""]
     out += ["Generated by `benchmarks/run.sh %s` on %s. Figures, not tests: nothing here is asserted." % (
-        shown_argv(args.argv), facts["date"]), ""]
-    out += ["## Machine", ""]
-    out += ["| | |", "|---|---|"]
-    for key in ("cpu", "ram", "os", "kernel", "python", "ansible_core", "openssh", "rotor_iam_commit"):
+        report.shown_argv(settings["argv"]), facts["date"]), ""]
+    out += ["## Machine", "", "| | |", "|---|---|"]
+    for key in ("cpu", "ram", "os", "kernel", "python", "ansible_core", "amazon_aws", "openssh", "rotor_iam_commit"):
         out.append("| %s | %s |" % (key, facts.get(key, "?")))
-    out.append("| load average (1/5/15 min) before / after | %s / %s |" % (facts.get("load_before", "?"), facts.get("load_after", "?")))
-    out += ["", "The machine is shared (other engineers' tests run at the same time), so single figures are noisy;"
-            " every figure is the median of %d runs and the individual runs are listed beside it. The load average"
-            " includes the benchmark's own processes (50 hosts and their forks on 2 cores)." % args.repeat, ""]
-    out += ["## How it is measured", ""]
-    out += ["- Test IAM endpoint: moto behind tests/iam_endpoint (auth enforced, Inactive keys rejected),"
-            " new-key propagation delay %gs, so the figures measure rotor's own overhead." % args.propagation,
-            "- Fleet: tests/fleet, one consumer application per host that signs an STS call with its key on every"
-            " health check. `local`: ansible_connection=local; `ssh`: one sshd per host on 127.0.X.N, pipelining on.",
-            "- One IAM user for the whole fleet, its only key 120 days old before each run (so each run rotates it).",
-            "- Each run: `ansible -m ping` over the fleet, then `ansible-playbook rotor.iam.rotate` over the same"
-            " inventory, same forks (= hosts), each with a fresh SSH ControlPath directory (cold connections) after"
-            " one untimed warm-up ping.",
-            "- Calls are counted by a pass-through in front of the endpoint (benchmarks/call_counter.py) that rotor's"
-            " controller talks to; the consumers talk to the endpoint directly, so their health-check calls are"
-            " counted apart.", ""]
-    out += ["## (a) Rotation wall time beside `ansible -m ping`", "", rotation_table(results), ""]
-    out += ["At 5 hosts a rotation is mostly fixed cost: ansible-playbook start-up and about a dozen module runs on the"
-            " controller (IAM calls, the rotation journal with its lock settle time, verifying the new key), which do not"
-            " grow with the fleet. `ansible -m ping` has none of that. The 50-host ratio is the one with a target:", ""]
-    for entry in results["rotation"]:
-        if entry["size"] == max(e["size"] for e in results["rotation"] if e["mode"] == entry["mode"]):
-            verdict = "meets" if entry["ratio"] <= TARGET_RATIO else "misses"
-            out.append("- %s, %d hosts: rotate / ping = %.1fx, %s the target of at most %gx." % (
-                entry["mode"], entry["size"], entry["ratio"], verdict, TARGET_RATIO))
-    out += ["", "## (b) IAM and STS calls per rotation (one IAM user)", ""]
-    out += [calls_table(results, args.calls_sizes), ""]
-    out += ["Rotor's calls are made once per IAM user on the controller; the consumers' own STS calls (one per"
-            " health check, two health checks per host) are the application's, not rotor's.", ""]
-    out += ["## (c) `rotor.iam.audit`", "", audit_table(results), ""]
+    out.append("| load average (1/5/15 min) at start / end | %s / %s |" % (
+        report.fmt_load(facts.get("load_before")), report.fmt_load(facts.get("load_after"))))
+    out += ["", "The machine has 2 cores and is shared: other engineers' tests run at the same time, so absolute"
+            " seconds are noisy. Ping, the naive playbook and rotor run one right after the other on the same fleet,"
+            " and each run's load average (1 min, at its start and end) is recorded beside it; compare the ratios,"
+            " not the seconds. The load includes the benchmark's own processes.", ""]
+    out += ["## How it is measured", "",
+            "- **Same fleet, same run**: for each fleet, `ansible -m ping`, then `benchmarks/naive/rotate.yml`, then"
+            " `ansible-playbook rotor.iam.rotate`, same inventory, same forks, %d round(s); the median of each is"
+            " reported. Before each playbook the user's only key is backdated to %d days, so both rotate it." % (
+                settings["repeat"], KEY_AGE_DAYS),
+            "- **The naive playbook** (`benchmarks/naive/rotate.yml`) is what a user writes with amazon.aws: list the"
+            " user's keys and create one (`amazon.aws.iam_access_key_info`, `amazon.aws.iam_access_key`, run once), then on"
+            " every host `ansible.builtin.copy` the credentials file, `ansible.builtin.command` the restart,"
+            " `ansible.builtin.uri` the health check (retries 5, delay 1), then deactivate and delete the old key (run"
+            " once). No verification, no rollback, no lock, no journal.",
+            "- **IAM endpoint**: moto behind tests/iam_endpoint, auth enforced, Inactive keys rejected, propagation lags"
+            " 0 for the main figures (so they measure the playbooks, not waiting); the rows marked `lag %gs` repeat one"
+            " round with every lag at %gs, the integration tests' default." % (settings["test_lag"], settings["test_lag"]),
+            "- **Fleets**: up to %d hosts, tests/fleet (one consumer process per host that signs a real STS call with its"
+            " loaded key on every health check; `ssh`: one sshd per host on 127.0.X.N in its own mount namespace,"
+            " pipelining on). Above that (500 hosts), `benchmarks/light_fleet.py`: every host keeps its own"
+            " credentials file, its own consumer object, health URL and restart (a POST that reloads that host's"
+            " file), but all consumers live in one process: tests/fleet's 46 MB per consumer would need 23 GB, and it"
+            " holds at most %d hosts. Every host is `ansible_connection: local`, as in tests/fleet's local mode." % (
+                MAX_SIZE, MAX_SIZE),
+            "- **Forks**: the fleet size, at most %d (500 forks of ansible-playbook would need more memory than the"
+            " machine has; ping uses the same forks)." % settings["max_forks"],
+            "- **Task starts and module runs per host** come from `callback_plugins/rotor_bench_timing.py`: a task start"
+            " is a task that reported the host (ran or skipped); a module run is one that ran an action other than"
+            " controller-only ones (set_fact, debug, assert, include_*, meta, ...). The median host is shown, with the"
+            " busiest host (the one that also carries run-once work) beside it.",
+            "- **IAM calls per rotated user** are counted by `call_counter.py`, a pass-through both playbooks' IAM calls go"
+            " through; the consumers' own health-check STS calls go to the endpoint directly and are not counted.",
+            "- **Memory**: the first figure is `ru_maxrss` of `os.wait4` on the command, i.e. the peak RSS of its largest"
+            " single process (ansible-playbook / ansible itself); the second the peak sum of RSS over its whole process"
+            " group (forks and the modules they run), sampled every 0.25 s.", ""]
+    out += ["## Wall time and ratios", "", report.wall_table(fleets), ""]
+    out += ["Targets of issue 12 (point 6), for the final structure of the role:", ""] + report.target_verdicts(main) + [""]
+    out += ["Every run, with the load average (1 min) at its start:", "", report.runs_table(fleets), ""]
+    out += ["## Task starts and module runs per host", "", report.per_host_table(fleets), ""]
+    out += ["## IAM calls per rotated user", "", report.calls_table(fleets), ""]
+    if main:
+        biggest = max(main, key=lambda entry: (entry["mode"] == "local", entry["size"]))
+        out += ["By action (%s):" % report.label(biggest), "", report.calls_by_action_table(biggest), ""]
+    out += ["## Peak memory (MiB): largest process / whole process group", "", report.memory_table(fleets), ""]
+    if results.get("audit"):
+        out += ["## `rotor.iam.audit`", "", report.audit_table(results["audit"]), "",
+                "Requirement: at most 5 IAM calls and under 15 s for 1,000 users.", ""]
     if results["failures"]:
-        out += ["## Failed measurements", ""] + ["- " + failure for failure in results["failures"]] + [""]
-    out += ["Requirement: at most 5 IAM calls and under 15 s for 1,000 users.", ""]
-    out += ["## Where the time goes (per task, median run)", ""]
-    out += ["Each task costs every host a worker process, even when it only sets a fact or is skipped; a module run on"
-            " the host costs about one `ansible -m ping` round. [experiments/role-speedups.md](experiments/role-speedups.md) measures what merging and"
-            " removing tasks saves.", ""]
-    for entry in results["rotation"]:
-        if entry["size"] == max(e["size"] for e in results["rotation"] if e["mode"] == entry["mode"]):
-            out += [profile_text(entry), ""]
+        out += ["## Failed runs", ""] + ["- " + failure for failure in results["failures"]] + [""]
+    out += where_time_goes(results)
     return "\n".join(out).rstrip() + "\n"
+
+
+def where_time_goes(results):
+    """rotor.iam.rotate's tasks as one host sees them, and the slowest tasks, for the largest local fleet."""
+    main = [entry for entry in results["fleets"] if not entry.get("lag") and entry["runs"]]
+    if not main:
+        return []
+    out = ["## Where rotor's time goes", ""]
+    for mode in ("local", "ssh"):
+        candidates = [entry for entry in main if entry["mode"] == mode]
+        if not candidates:
+            continue
+        entry = max(candidates, key=lambda item: item["size"])
+        run = entry["runs"][-1]
+        for name in ("rotor", "naive"):
+            part = run.get(name) or {}
+            record = results["timings"].get(os.path.basename(part.get("timing_file", "")).replace(".timing.json", ""), {})
+            if not record:
+                continue
+            if name == "rotor" and mode == "local":
+                host = report.typical_host(record)
+                counts = report.per_host_counts(record)[host]
+                out += ["What one host (%s of %s) costs in `rotor.iam.rotate`: **%d task starts, %d module runs**"
+                        " (the others are set_fact, assert, include or skipped tasks, each still a worker per host):" % (
+                            host, report.label(entry), counts["starts"], counts["modules"]), "",
+                        report.host_tasks_table(record, host), ""]
+            out += [report.profile_text("%s, %s (%.1f s)" % (name, report.label(entry), part["seconds"]),
+                                        report.task_rows(record)), ""]
+    return out
 
 
 # --------------------------------------------------------------------------- main
 
 def save_json(path, facts, results, args):
-    settings = {name: getattr(args, name) for name in ("argv", "repeat", "propagation", "calls_sizes")}
     with open(path, "w") as handle:
-        json.dump({"facts": facts, "results": results, "settings": settings}, handle, indent=1)
+        json.dump({"facts": facts, "results": results, "settings": settings_of(args)}, handle, indent=1)
+
+
+def settings_of(args):
+    return {name: getattr(args, name) for name in ("argv", "repeat", "max_forks", "test_lag", "lag_sizes")}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--sizes", default="5,20,50", help="fleet sizes (default %(default)s)")
-    parser.add_argument("--modes", default="local,ssh", help="local, ssh or both (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
-    parser.add_argument("--calls-sizes", default="5,50", help="sizes whose calls per rotation are tabled (default %(default)s)")
-    parser.add_argument("--audit-users", default="100,1000", help="account sizes for the audit ('' skips it; default %(default)s)")
-    parser.add_argument("--forks", type=int, default=0, help="forks for ping and rotate (default: the fleet size)")
+    parser.add_argument("--sizes", default="5,50,500", help="local fleet sizes (default %(default)s)")
+    parser.add_argument("--ssh-sizes", default="50", help="SSH fleet sizes ('' for none; default %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per fleet; medians are reported (default 1)")
+    parser.add_argument("--max-forks", type=int, default=50, help="forks = fleet size, at most this (default %(default)s)")
+    parser.add_argument("--fleet", choices=["auto", "tests", "light"], default="auto",
+                        help="auto: tests/fleet up to its 250 hosts, the light fleet above (default %(default)s)")
+    parser.add_argument("--test-lag", type=float, default=rotation_helpers.IAM_LAG_SECONDS,
+                        help="propagation lag of the extra lagged round (default: the tests' %(default)gs)")
+    parser.add_argument("--lag-sizes", default="5", help="local sizes that also get one lagged round ('' none; default %(default)s)")
+    parser.add_argument("--audit-users", default="", help="account sizes for rotor.iam.audit, e.g. 100,1000 (default: none)")
     parser.add_argument("--ssh-pipelining", choices=["on", "off"], default="on",
                         help="ansible_pipelining in the SSH fleet's inventory (default %(default)s)")
-    parser.add_argument("--propagation", type=float, default=0, help="endpoint new-key propagation delay in seconds (default 0)")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds before a playbook run is abandoned")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds before a run is killed")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for ping and rotate, e.g. ANSIBLE_PIPELINING=True (repeatable)")
+                        help="extra environment for every command, e.g. ANSIBLE_PIPELINING=True (repeatable)")
     parser.add_argument("-e", "--extra-var", action="append", default=[], metavar="NAME=JSON",
-                        help="extra variable for the playbooks (value parsed as JSON when it can be)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 local hosts, 1 run, audit of 100 users")
-    parser.add_argument("--profile", action="store_true", help="print the per-task profile of every fleet size")
+                        help="extra variable for rotor.iam.rotate (value parsed as JSON when it can be)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 local hosts, one round, no SSH, no lag, no audit")
+    parser.add_argument("--profile", action="store_true", help="print where rotor's time goes after each fleet")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
-    parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON (after every fleet)")
     parser.add_argument("--render", metavar="JSON", help="only rewrite RESULTS.md from a --json file of an earlier run and exit")
     parser.add_argument("--timing", metavar="FILE", help="only print every task of one run's *.timing.json and exit")
     parser.add_argument("--workdir", help="keep fleets, logs and timings here (default: a new temporary directory)")
     args = parser.parse_args(argv)
     args.argv = list(argv)
     if args.quick:
-        args.sizes, args.modes, args.repeat, args.audit_users = "5", "local", 1, "100"
-    args.sizes = parse_list(args.sizes, int)
-    args.modes = parse_list(args.modes)
-    args.calls_sizes = parse_list(args.calls_sizes, int)
-    args.audit_users = parse_list(args.audit_users, int)
+        args.sizes, args.ssh_sizes, args.repeat, args.lag_sizes, args.audit_users = "5", "", 1, "", ""
+    args.sizes = report.parse_list(args.sizes, int)
+    args.ssh_sizes = report.parse_list(args.ssh_sizes, int)
+    args.lag_sizes = report.parse_list(args.lag_sizes, int)
+    args.audit_users = report.parse_list(args.audit_users, int)
     args.env = dict(item.split("=", 1) for item in args.env)
     extra = {}
     for item in args.extra_var:
@@ -546,54 +551,61 @@ def parse_args(argv):
     return args
 
 
+def print_summary(results):
+    fleets = results["fleets"]
+    print("\nWall time and ratios\n\n" + report.wall_table(fleets))
+    print("\nPer host\n\n" + report.per_host_table(fleets))
+    print("\nIAM calls per rotated user\n\n" + report.calls_table(fleets))
+    print("\nPeak memory (MiB): largest process / process group\n\n" + report.memory_table(fleets))
+    if results["audit"]:
+        print("\nrotor.iam.audit\n\n" + report.audit_table(results["audit"]))
+    for failure in results["failures"]:
+        print("FAILED: " + failure)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.timing:
-        print(timing_text(args.timing))
+        with open(args.timing) as handle:
+            print(report.timing_text(json.load(handle)))
         return 0
     if args.render:
         with open(args.render) as handle:
             saved = json.load(handle)
-        for name, value in saved.get("settings", {}).items():
-            setattr(args, name, value)
         with open(RESULTS, "w") as handle:
-            handle.write(render(saved["results"], saved["facts"], args))
+            handle.write(render(saved["results"], saved["facts"], saved["settings"]))
         log("wrote %s from %s" % (RESULTS, args.render))
         return 0
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="rotor-bench-"))
-    os.makedirs(os.path.join(workdir, "cp"), exist_ok=True)
+    os.makedirs(workdir, exist_ok=True)
     facts = machine_facts()
     facts["load_before"] = load_average()
     log("workdir %s" % workdir)
     with Bench(args, workdir) as bench:
         results = bench.results
-        steps = [(bench.measure_fleet, (mode, size)) for mode in args.modes for size in args.sizes]
+        steps = [(bench.measure_fleet, ("local", size)) for size in args.sizes]
+        steps += [(bench.measure_fleet, ("ssh", size)) for size in args.ssh_sizes]
         steps += [(bench.measure_audit, (users,)) for users in args.audit_users]
         for measure, params in steps:
             try:
-                entry = measure(*params)
-            except BenchError as exc:  # one failed measurement does not lose the others
+                measure(*params)
+            except (BenchError, OSError, RuntimeError) as exc:  # one failed measurement does not lose the others
                 log("%s%s failed: %s" % (measure.__name__, params, exc))
                 results["failures"].append("%s %s: %s" % (measure.__name__, params, str(exc).splitlines()[0]))
                 continue
-            if args.profile and entry and "profile" in entry:
-                print(profile_text(entry) + "\n", flush=True)
+            if args.profile:
+                print("\n".join(where_time_goes(results)), flush=True)
             if args.json:
                 save_json(args.json, facts, results, args)
     facts["load_after"] = load_average()
-    print("\n(a) rotation wall time beside ansible -m ping\n")
-    print(rotation_table(results))
-    print("\n(b) IAM and STS calls per rotation\n")
-    print(calls_table(results, args.calls_sizes))
-    print("\n(c) rotor.iam.audit\n")
-    print(audit_table(results))
+    print_summary(results)
     if args.json:
         save_json(args.json, facts, results, args)
     if args.write:
         with open(RESULTS, "w") as handle:
-            handle.write(render(results, facts, args))
+            handle.write(render(results, facts, settings_of(args)))
         log("wrote %s" % RESULTS)
-    return 0
+    return 1 if results["failures"] else 0
 
 
 if __name__ == "__main__":

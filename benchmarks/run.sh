@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of rotor.iam on this machine (see benchmarks/README.md):
-#   benchmarks/run.sh                      # 5, 20, 50 hosts, local and SSH, 3 runs each, audit 100 and 1,000 users
-#   benchmarks/run.sh --write              # ... and rewrite benchmarks/RESULTS.md
-#   benchmarks/run.sh --quick              # smoke run: 5 local hosts, one run, audit of 100 users
-#   benchmarks/run.sh --sizes 50 --modes ssh --repeat 1 --profile
+#   benchmarks/run.sh                 # ping, naive playbook, rotor.iam.rotate at 5, 50, 500 local and 50 SSH hosts
+#   benchmarks/run.sh --write         # ... and rewrite benchmarks/RESULTS.md
+#   benchmarks/run.sh --quick         # smoke run: 5 local hosts, one round
+#   benchmarks/run.sh --sizes 50 --ssh-sizes '' --repeat 3 --profile
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
