@@ -27,6 +27,7 @@ from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wron
 from iam_endpoint.seed import seed_account  # noqa: E402  pylint: disable=wrong-import-position
 
 REPORT_ACTIONS = {"GetCredentialReport", "GenerateCredentialReport"}
+TAGS_ACTION = "ListUserTags"  # one per audited user (rotor_audit_user_tags, on by default)
 IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 FAKE_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation key id: never a real key here
 
@@ -61,24 +62,39 @@ def seed_team(endpoint):
     }
 
 
+def tag_users(endpoint, tags):
+    """IAM user tags through the endpoint's API, as people set them: {user: {key: value}}."""
+    iam = endpoint.boto3_client("iam")
+    for user, values in tags.items():
+        iam.tag_user(UserName=user, Tags=[{"Key": k, "Value": v} for k, v in values.items()])
+
+
 def by_position(keys):
     return {(k["user_name"], k["position"]): k for k in keys}
+
+
+def without_tags(calls):
+    """The IAM calls of a run other than the users' ListUserTags."""
+    return {action: count for action, count in calls.items() if action != TAGS_ACTION}
 
 
 # --------------------------------------------------------------------------- the 1,000-user account
 
 
-def test_account_of_1000_users_costs_at_most_5_iam_calls(tmp_path):
+def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_per_user(tmp_path):
     """The whole account from the credential report: every number in the reports matches what was
-    seeded, in at most 5 IAM calls, and the HTML chart renders the ages in Chromium."""
+    seeded, in at most 5 IAM calls for the keys (and, with the users' tags, one ListUserTags per user;
+    without them, 5 calls in all), and the HTML chart renders the ages in Chromium."""
     with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
         account = seed_account(endpoint, users=1000, prefix="acct")
 
         run = run_audit(endpoint, tmp_path / "run1", label="first")
 
         assert run.returncode == 0, run.explain()
-        assert run.iam_calls <= 5 and set(run.calls) <= REPORT_ACTIONS, run.calls
-        print(f"\naudit of 1,000 users: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
+        report_calls = without_tags(run.calls)
+        assert sum(report_calls.values()) <= 5 and set(report_calls) <= REPORT_ACTIONS, run.calls
+        assert run.calls[TAGS_ACTION] == 1001, run.calls  # one per user, rotor-admin included
+        print(f"\naudit of 1,000 users with their tags: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
         report = run.report()
         seeded = {(k.user_name, k.position): k for k in account.keys}
         keys = {pos: k for pos, k in by_position(report["access_keys"]).items() if pos[0] != "rotor-admin"}
@@ -100,6 +116,7 @@ def test_account_of_1000_users_costs_at_most_5_iam_calls(tmp_path):
         assert summary["access_keys"] == len(account.keys) + 1
         assert report["policy"] == {"max_age_days": 90, "unused_days": 90}
         assert report["credential_report"]["generated_time"]  # moto's is fixed; AWS's is real
+        assert report["user_tags"] == {"read": True, "users": 1001, "unreadable": 0, "calls": 1001}
 
         markdown = run.markdown_path.read_text()
         assert f"| Due for rotation | {summary['rotation_due']} |" in markdown
@@ -113,10 +130,12 @@ def test_account_of_1000_users_costs_at_most_5_iam_calls(tmp_path):
             assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age in oldest]
             assert measured["policy"]["label"] == "policy: 90 days"
 
-        # A second run: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
-        again = run_audit(endpoint, tmp_path / "run2", label="second")
+        # A second run without the tags: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
+        again = run_audit(endpoint, tmp_path / "run2", label="second", extra_vars={"rotor_audit_user_tags": False})
         assert again.returncode == 0, again.explain()
         assert again.iam_calls <= 5 and set(again.calls) <= REPORT_ACTIONS, again.calls
+        print(f"audit of 1,000 users without tags: {again.iam_calls} IAM calls {again.calls}, {again.seconds:.1f}s")
+        assert again.report()["user_tags"]["read"] is False
 
 
 # --------------------------------------------------------------------------- hosts and key ids
@@ -149,13 +168,15 @@ def team_fleet(endpoint, tmp_path):
 def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     fleet, keys = team_fleet
     alice_old, alice_new, bob_key = keys[("alice", 1)][0], keys[("alice", 2)][0], keys[("bob", 1)][0]
+    tag_users(endpoint, {"bob": {"rotor:owner": "team-bob@example.com"}})
 
     run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], verbosity=2)
 
     assert run.returncode == 0, run.explain()
     # Key ids are looked up only for the users that hosts use.
     assert run.calls.get("ListAccessKeys") == 2, run.calls
-    assert set(run.calls) <= REPORT_ACTIONS | {"ListAccessKeys"} and run.iam_calls <= 6, run.calls
+    assert run.calls.get(TAGS_ACTION) == 4, run.calls  # rotor-admin, alice, bob, carol
+    assert set(without_tags(run.calls)) <= REPORT_ACTIONS | {"ListAccessKeys"} and sum(without_tags(run.calls).values()) <= 6, run.calls
     report = run.report()
     held = {(r["user_name"], r["access_key_id"]): r for r in report["host_keys"]}
     assert held[("alice", alice_old)]["hosts"] == ["host1"] and held[("alice", alice_old)]["rotation_due"] is True
@@ -174,10 +195,13 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     assert "due for rotation (120 days old)" in findings["host1"]
     assert f"{FAKE_KEY_ID}, which is not an access key of bob" in findings["host4"]
     assert report["summary"]["hosts"] == 4
+    # The owner (IAM user tag rotor:owner) is on the user's rows and findings.
+    assert held[("bob", bob_key)]["owner"] == "team-bob@example.com" and held[("alice", alice_old)]["owner"] is None
+    assert {f["host"]: f["owner"] for f in report["host_findings"]} == {"host1": None, "host4": "team-bob@example.com"}
 
     markdown = run.markdown_path.read_text()
     assert f"| alice | {alice_old} | Active | 120 | yes | host1 |" in markdown
-    assert f"| bob | {bob_key} | Active | 30 | no | host3 |" in markdown
+    assert f"| bob | {bob_key} | Active | 30 | no | host3 | team-bob@example.com |" in markdown
     page = run.html_path.read_text()
     assert f"<td>{alice_old}</td><td>Active</td><td class=\"num\">120</td><td>yes</td><td>host1</td>" in page
     assert "policy: 90 days" in page
@@ -222,6 +246,90 @@ def test_inventory_scope_audits_only_the_users_hosts_use(endpoint, team_fleet, t
     assert sorted({k["user_name"] for k in report["access_keys"]}) == ["alice", "bob"]
     assert all(k["access_key_id"] for k in report["access_keys"])  # user_names always resolves ids
     assert [k["access_key_id"] for k in report["rotation_due"]] == [keys[("alice", 1)][0]]
+
+
+# --------------------------------------------------------------------------- the users' own policy (IAM user tags)
+
+
+POLICY_TAGS = {
+    "vendor": {"rotor:exempt": "appliance cannot reload keys", "rotor:exempt-until": "2099-12-31", "rotor:owner": "ops@example.com"},
+    "legacy": {"rotor:exempt": "legacy batch", "rotor:exempt-until": "2020-01-31T00:00:00Z", "rotor:owner": "batch-team"},
+    "pay": {"rotor:max-age-days": "30", "rotor:owner": "payments@example.com"},
+    "archive": {"rotor:max-age-days": "365"},
+    "typo": {"rotor:max-age-days": "ninety", "rotor:owner": "data-team"},
+}
+
+
+def seed_policies(endpoint):
+    """One key each: vendor 200 days (exempt), legacy 150 (exemption expired in 2020), pay 40 (own policy 30),
+    archive 200 (own policy 365), typo 100 (invalid max age), plain 100 and fresh 10 (no tags)."""
+    made = endpoint.seed([
+        {"user_name": name, "keys": [{"age_days": age, "last_used_days_ago": 1}]}
+        for name, age in (("vendor", 200), ("legacy", 150), ("pay", 40), ("archive", 200), ("typo", 100), ("plain", 100), ("fresh", 10))
+    ])
+    tag_users(endpoint, POLICY_TAGS)
+    return {user["user_name"]: user["keys"][0]["secret_access_key"] for user in made["users"]}
+
+
+def test_exemptions_owners_and_per_user_max_age_from_the_users_tags(endpoint, tmp_path):
+    secrets = seed_policies(endpoint)
+
+    run = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_fail_on_due": True}, label="tags")
+
+    # Due: legacy (its exemption expired), pay (only under its own 30 days), typo (default 90: its tag is invalid,
+    # and that stops nobody else), plain. Not due: vendor (exempt), archive (not under its own 365 days), fresh.
+    assert run.returncode == 2, run.explain()
+    report = run.report()
+    assert [k["user_name"] for k in report["rotation_due"]] == ["legacy", "plain", "typo", "pay"]
+    assert run.calls[TAGS_ACTION] == 8, run.calls  # the 7 users and rotor-admin, one call each
+    assert sum(without_tags(run.calls).values()) <= 5, run.calls
+    assert report["user_tags"] == {"read": True, "users": 8, "unreadable": 0, "calls": 8}
+    keys = {k["user_name"]: k for k in report["access_keys"]}
+    assert (keys["vendor"]["past_max_age"], keys["vendor"]["exempt"], keys["vendor"]["rotation_due"]) == (True, True, False)
+    assert (keys["archive"]["max_age_days"], keys["archive"]["rotation_due"]) == (365, False)
+    assert (keys["pay"]["max_age_days"], keys["pay"]["rotation_due"]) == (30, True)
+    assert (keys["typo"]["max_age_days"], keys["typo"]["owner"]) == (90, "data-team")
+
+    assert [(e["user_name"], e["reason"], e["exempt_until"], e["owner"]) for e in report["exempt_users"]] == [
+        ("vendor", "appliance cannot reload keys", "2099-12-31", "ops@example.com")]
+    assert [(e["user_name"], e["exemption_ends"]) for e in report["expired_exemptions"]] == [("legacy", "2020-01-31T00:00:00+00:00")]
+    assert [(u["user_name"], u["max_age_days"]) for u in report["users_with_own_max_age"]] == [("archive", 365), ("pay", 30)]
+    assert [(p["user_name"], p["tag"], p["value"]) for p in report["policy_problems"]] == [("typo", "rotor:max-age-days", "ninety")]
+
+    # The play says it: the problem for that user, and the due keys with their owners.
+    assert "IAM user typo (owner: data-team): rotor:max-age-days holds 'ninety'" in run.stdout, run.explain()
+    assert "4 access key(s) are due for rotation (Active and at least 90 days old, or their own rotor:max-age-days)" in run.stdout
+    assert "pay key 1 (40 days, policy 30 days, owner payments@example.com)" in run.stdout
+    assert "User tags read for 8 users in 8 ListUserTags calls: 1 exempt (1 keys past their policy), 1 expired exemptions" in run.stdout
+
+    markdown = run.markdown_path.read_text()
+    assert "| vendor | appliance cannot reload keys | 2099-12-31 | (position 1) (200) | ops@example.com |" in markdown
+    assert "## Expired exemptions (1)" in markdown and "| legacy | legacy batch | 2020-01-31T00:00:00+00:00 |" in markdown
+    assert "| pay | 30 | 1 | payments@example.com |" in markdown
+    assert "| typo | rotor:max-age-days | ninety |" in markdown
+    page = run.html_path.read_text()
+    assert "<td>vendor</td><td>appliance cannot reload keys</td><td>2099-12-31</td>" in page
+    assert "<td>payments@example.com</td>" in page and 'data-metric="exempt_users"><span class="n">1</span>' in page
+    assert_no_secrets_in(run, list(secrets.values()) + [endpoint.admin_secret_access_key])
+
+    # Without the tags: the default policy for everyone, and no ListUserTags.
+    plain = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_user_tags": False}, label="no-tags")
+    assert plain.returncode == 0, plain.explain()
+    assert TAGS_ACTION not in plain.calls, plain.calls
+    assert [k["user_name"] for k in plain.report()["rotation_due"]] == ["archive", "vendor", "legacy", "plain", "typo"]
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium is not installed (scripts/test.sh installs it)")
+def test_html_chart_marks_exempt_keys_and_keys_due_under_their_own_policy(endpoint, tmp_path):
+    seed_policies(endpoint)
+    run = run_audit(endpoint, tmp_path, extra_vars={"rotor_audit_formats": ["html"]}, label="tags-chart")
+    assert run.returncode == 0, run.explain()
+
+    dom = render_headless(run.html_path, tmp_path)
+
+    bars = dict(re.findall(r'data-user="(\w+)".*?<rect class="bar (\w+)"', re.search(r'<svg id="key-age-chart".*?</svg>', dom, re.S).group(0)))
+    assert (bars["vendor"], bars["pay"], bars["archive"], bars["fresh"]) == ("exempt", "due", "ok", "ok")
+    assert all(shape["visible"] for shape in measurements(dom)["bars"])
 
 
 # --------------------------------------------------------------------------- compliance gate, check mode, errors

@@ -138,3 +138,62 @@ def test_all_users_and_user_names(report_endpoint, tmp_path):
             return {"stdout": completed.stdout, "stderr": completed.stderr, "results": out.read_text()}
 
     assert_no_secrets_in(Run, secrets + [endpoint.admin_secret_access_key])
+
+
+TAGS_PLAYBOOK = textwrap.dedent(
+    """\
+    - name: access_key_info with the users' tags
+      hosts: localhost
+      connection: local
+      gather_facts: false
+      module_defaults:
+        group/rotor.iam.iam:
+          endpoint_url: "{{ endpoint_url }}"
+      tasks:
+        - name: Every user, with tags
+          rotor.iam.access_key_info:
+            all_users: true
+            include_tags: true
+          register: everyone
+
+        - name: One user, with tags
+          rotor.iam.access_key_info:
+            user_name: alice
+            include_last_used: false
+            include_tags: true
+          register: one
+
+        - name: Save the results for the test
+          ansible.builtin.copy:
+            content: "{{ {'everyone': everyone, 'one': one} | to_json }}"
+            dest: "{{ out }}"
+            mode: "0600"
+    """
+)
+
+
+def test_include_tags_reads_each_users_tags_once(report_endpoint, tmp_path):
+    endpoint = report_endpoint
+    endpoint.reset()
+    endpoint.seed([{"user_name": "alice", "keys": [{"age_days": 10}]}, {"user_name": "bob", "keys": []}])
+    endpoint.boto3_client("iam").tag_user(
+        UserName="alice", Tags=[{"Key": "rotor:owner", "Value": "team-a@example.com"}, {"Key": "rotor:max-age-days", "Value": "30"}]
+    )
+    playbook = tmp_path / "tags.yml"
+    playbook.write_text(TAGS_PLAYBOOK)
+    out = tmp_path / "results.json"
+    endpoint.reset_calls()
+    completed = subprocess.run(
+        [ansible_playbook(), str(playbook), "-e", json.dumps({"endpoint_url": endpoint.endpoint_url, "out": str(out)})],
+        env=playbook_env(endpoint), cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
+    results = json.loads(out.read_text())
+    calls = endpoint.calls()["calls"]
+
+    users = {u["user_name"]: u for u in results["everyone"]["users"]}
+    assert users["alice"]["tags"] == {"rotor:owner": "team-a@example.com", "rotor:max-age-days": "30"}
+    assert users["bob"]["tags"] == {} and users["rotor-admin"]["tags"] == {}
+    assert results["everyone"]["user_tags_calls"] == len(users) == 3
+    assert results["one"]["tags"] == users["alice"]["tags"] and results["one"]["user_tags_calls"] == 1
+    assert calls.get("ListUserTags") == 3 + 1, calls  # one per user, whatever the account's size
