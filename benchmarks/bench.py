@@ -202,6 +202,29 @@ def machine_facts():
     return facts
 
 
+# --------------------------------------------------------------------------- the collection measured
+
+def export_collection(rev, workdir):
+    """rotor.iam as committed at `rev` (git archive), beside the amazon.aws of .build: the collections path to use.
+
+    Other engineers change roles/ and plugins/ in the working tree while a benchmark runs; measuring
+    a commit keeps their half-done work out of the figures.
+    """
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", rev + "^{commit}"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    path = os.path.join(workdir, "collections")
+    target = os.path.join(path, "ansible_collections", "rotor", "iam")
+    os.makedirs(target, exist_ok=True)
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)  # pylint: disable=consider-using-with
+    subprocess.run(["tar", "-x", "-C", target], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise BenchError("git archive %s failed" % commit)
+    amazon = os.path.join(path, "ansible_collections", "amazon")
+    if not os.path.lexists(amazon):
+        os.symlink(os.path.join(ROOT, ".build", "collections", "ansible_collections", "amazon"), amazon)
+    return path, commit
+
+
 # --------------------------------------------------------------------------- the benchmark
 
 class Bench:
@@ -531,6 +554,9 @@ def parse_args(argv):
     parser.add_argument("--render", metavar="JSON", help="only rewrite RESULTS.md from a --json file of an earlier run and exit")
     parser.add_argument("--timing", metavar="FILE", help="only print every task of one run's *.timing.json and exit")
     parser.add_argument("--workdir", help="keep fleets, logs and timings here (default: a new temporary directory)")
+    parser.add_argument("--rev", default="HEAD",
+                        help="measure rotor.iam as committed at this revision (git archive into the workdir; default"
+                             " %(default)s), or 'tree' for the working tree as it is (.build/collections)")
     args = parser.parse_args(argv)
     args.argv = list(argv)
     if args.quick:
@@ -579,12 +605,18 @@ def main(argv=None):
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="rotor-bench-"))
     os.makedirs(workdir, exist_ok=True)
     facts = machine_facts()
+    if args.rev != "tree":
+        collections, commit = export_collection(args.rev, workdir)
+        os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections  # every command of the run, the audit's too
+        facts["rotor_iam_commit"] = "%s (git archive of %s)" % (commit[:12], args.rev)
+    facts["collections_path"] = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
     facts["load_before"] = load_average()
-    log("workdir %s" % workdir)
+    log("workdir %s, rotor.iam %s" % (workdir, facts["rotor_iam_commit"]))
     with Bench(args, workdir) as bench:
         results = bench.results
-        steps = [(bench.measure_fleet, ("local", size)) for size in args.sizes]
-        steps += [(bench.measure_fleet, ("ssh", size)) for size in args.ssh_sizes]
+        # Small fleets first, so a long large one (or a failure in it) does not cost the others.
+        fleets = [("local", size) for size in args.sizes] + [("ssh", size) for size in args.ssh_sizes]
+        steps = [(bench.measure_fleet, params) for params in sorted(fleets, key=lambda params: params[1])]
         steps += [(bench.measure_audit, (users,)) for users in args.audit_users]
         for measure, params in steps:
             try:
