@@ -80,19 +80,52 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unk
 
 
 def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
-                  fleet=None, compromised_key_ids=None):
+                  fleet=None, compromised_key_ids=None, users=None, locks=None):
+    """Plan every user. With ``users`` (C(rotor.iam.fleet_users)), users are keyed by their reference
+    (C(account:name) when the run spans accounts): each access_key_info result's C(item) is that reference,
+    and each plan carries C(iam_user_name) and C(connection) for the IAM calls."""
     try:
-        return plan_rotation(
-            list(key_infos),
-            dict(hosts),
+        host_refs = dict((users or {}).get("host_refs") or {})
+        fleet = fleet if fleet is not None else (users or {}).get("fleet")
+        users = dict((users or {}).get("users") or {})
+        journals = dict(journals or {})
+        refused = {}
+        for lock in locks or []:
+            if lock.get("failed"):
+                refused[lock["item"]] = str(lock.get("msg") or "the user's rotation lock could not be taken")
+            else:
+                journals[lock["item"]] = lock.get("journal") or {}
+        refused.update({ref: entry["error"] for ref, entry in users.items() if entry.get("error") and ref not in refused})
+        hosts = {host: dict(info, user=host_refs.get(host, info.get("user"))) for host, info in dict(hosts).items()}
+        infos = []
+        for result in key_infos:
+            info = dict(result)
+            ref = info.get("item") if isinstance(info.get("item"), str) else None
+            if ref and ref in users:
+                info["user_name"] = ref
+            infos.append(info)
+        plans = plan_rotation(
+            infos,
+            hosts,
             max_age_days=int(max_age_days),
             force=bool(force),
             delete_inactive_after_days=int(delete_inactive_after_days),
-            journals=dict(journals or {}),
+            journals=journals,
             in_use_window_minutes=int(in_use_window_minutes),
             fleet={user: list(names) for user, names in dict(fleet or {}).items()},
             compromised_key_ids=[str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
         )
+        for ref, message in refused.items():
+            plans[ref] = refused_user_plan(message, user_name=ref)
+        for ref, plan in plans.items():
+            entry = users.get(ref) or {}
+            plan["ref"] = ref
+            plan["iam_user_name"] = entry.get("user_name") or ref
+            plan["account"] = entry.get("account")
+            plan["connection"] = entry.get("connection") or {"profile": "", "region": "", "endpoint_url": ""}
+            if entry.get("error") and not plan.get("error"):
+                plan.update(error=entry["error"], due=False)
+        return plans
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
 
@@ -104,6 +137,101 @@ def compromised_not_found(compromised_key_ids, key_infos):
                                         [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.compromised_not_found: malformed input ({exc})") from exc
+
+
+CONNECTION_VARIABLES = {"profile": "rotor_aws_profile", "region": "rotor_aws_region", "endpoint_url": "rotor_aws_endpoint_url"}
+
+
+def host_connection(facts):
+    """The AWS connection a host's IAM user is reached through (its rotor_aws_* variables; '' = not set)."""
+    return {option: str(facts.get(variable) or "") for option, variable in CONNECTION_VARIABLES.items()}
+
+
+def _connection_key(connection):
+    return "|".join(connection[option] for option in CONNECTION_VARIABLES)
+
+
+def connections(hostvars, hosts):
+    """The distinct AWS connections of ``hosts`` (sorted), to learn each one's account once."""
+    seen = {}
+    try:
+        for host in hosts:
+            connection = host_connection(hostvars[host])
+            seen.setdefault(_connection_key(connection), connection)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.connections: malformed input ({exc})") from exc
+    return [seen[key] for key in sorted(seen)]
+
+
+def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable="rotor_iam_user"):
+    """Who is rotated: an IAM user is its connection's account and its name.
+
+    ``identities``: the registered results of amazon.aws.aws_caller_info over C(rotor.iam.connections) (their
+    C(item) the connection), or none when the run has one connection. With one account, a user is named by its
+    name; with several, as C(account:name), wherever two could be confused. Returns
+    C({users: {ref: {user_name, account, connection, hosts, error}}, host_refs: {host: ref}, fleet: {ref: [hosts]}}):
+    C(fleet) holds every inventory host naming the user, outside the play too (hosts whose account is unknown
+    count for every user of that name, so the run stays staged rather than retire a key they may use).
+    """
+    accounts, failures = {}, {}
+    for result in identities or []:
+        if result.get("skipped"):
+            continue
+        connection = result.get("item") or {}
+        if result.get("account") and not result.get("failed"):
+            accounts[_connection_key(connection)] = str(result["account"])
+        else:
+            failures[_connection_key(connection)] = result.get("msg") or "the connection's identity could not be read"
+    several = len(set(accounts.values())) > 1
+    users, host_refs, conflicts = {}, {}, {}
+    try:
+        for host in hosts:
+            facts = hostvars[host]
+            name = facts.get(variable)
+            if not isinstance(name, str) or not name:
+                continue
+            connection = host_connection(facts)
+            key = _connection_key(connection)
+            account = accounts.get(key)
+            ref = f"{account}:{name}" if several and account else name
+            entry = users.setdefault(ref, {"user_name": name, "account": account, "connection": connection, "hosts": [],
+                                           "error": None})
+            entry["hosts"].append(host)
+            host_refs[host] = ref
+            if key in failures and not entry["error"]:
+                entry["error"] = (f"cannot rotate IAM user {ref!r}: the AWS connection of {host} (profile "
+                                  f"{connection['profile'] or '(environment)'}) does not answer sts:GetCallerIdentity: "
+                                  f"{failures[key]}. Fix rotor_aws_profile / rotor_aws_region / rotor_aws_endpoint_url for it.")
+            if _connection_key(entry["connection"]) != key:
+                conflicts.setdefault(ref, {}).setdefault(_connection_key(entry["connection"]), set()).add(entry["hosts"][0])
+                conflicts[ref].setdefault(key, set()).add(host)
+        for ref, by_connection in conflicts.items():
+            detail = "; ".join(f"{', '.join(sorted(h))} use {describe_connection(c)}" for c, h in sorted(by_connection.items()))
+            users[ref]["error"] = (f"cannot rotate IAM user {ref!r}: its hosts do not agree on the AWS connection to reach it ({detail}). "
+                                   f"Give every host of the user the same rotor_aws_profile, rotor_aws_region and rotor_aws_endpoint_url.")
+        fleet = {ref: sorted(entry["hosts"]) for ref, entry in users.items()}
+        for host in inventory_hosts or []:
+            if host in host_refs:
+                continue
+            facts = hostvars[host]
+            name = facts.get(variable)
+            if not isinstance(name, str) or not name:
+                continue
+            account = accounts.get(_connection_key(host_connection(facts)))
+            for ref, entry in users.items():
+                if entry["user_name"] == name and (account is None or entry["account"] in (None, account)):
+                    fleet[ref].append(host)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.fleet_users: malformed input ({exc})") from exc
+    for ref in users:
+        users[ref]["hosts"] = sorted(users[ref]["hosts"])
+    return {"users": users, "host_refs": host_refs, "fleet": {ref: sorted(set(h)) for ref, h in fleet.items()}}
+
+
+def describe_connection(key):
+    profile, region, endpoint_url = (key.split("|") + ["", "", ""])[:3]
+    parts = [f"profile {profile or '(environment)'}"] + ([f"region {region}"] if region else []) + ([f"endpoint {endpoint_url}"] if endpoint_url else [])
+    return ", ".join(parts)
 
 
 def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
@@ -201,7 +329,17 @@ def proof_failures(checks, expect):
     return failures
 
 
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None):
+def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
+    """The users (refs) of which some host wrote the new key and was not restored: their new key must stay."""
+    users = set()
+    for host in hosts:
+        facts = hostvars[host]
+        if facts.get("__rotor_wrote") and not facts.get("__rotor_files_restored"):
+            users.add((host_refs or {}).get(host, facts.get("rotor_iam_user")))
+    return sorted(u for u in users if u)
+
+
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None):
     """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
 
     ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
@@ -215,7 +353,7 @@ def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=N
             if host not in reachable and state != "untouched":
                 state = "unreachable"
             host_states[host] = {
-                "user": facts.get("rotor_iam_user"),
+                "user": (host_refs or {}).get(host, facts.get("rotor_iam_user")),
                 "state": state,
                 "wrote": bool(facts.get("__rotor_wrote", False)),
                 "failure": facts.get("__rotor_failure") or ({"check": "reachability", "msg": "host became unreachable"} if state == "unreachable" else {}),
@@ -370,6 +508,9 @@ class FilterModule:
         return {
             "rotation_plan": rotation_plan,
             "rotation_result": rotation_result,
+            "users_still_holding_new_keys": users_still_holding_new_keys,
+            "connections": connections,
+            "fleet_users": fleet_users,
             "inventory_fleet": inventory_fleet,
             "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,

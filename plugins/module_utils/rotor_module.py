@@ -24,8 +24,16 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import expla
 _NO_SDK_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 
 
+# A role passes every user's own connection explicitly; an empty value means "not set" (the environment's).
+_CONNECTION_OPTIONS = ("profile", "region", "endpoint_url")
+
+
 def build_module(argument_spec, **kwargs):
-    return AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    for name in _CONNECTION_OPTIONS:
+        if module.params.get(name) == "":
+            module.params[name] = None
+    return module
 
 
 def iam_client(module, retries=10, delay=1, max_delay=30):
