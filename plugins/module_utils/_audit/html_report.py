@@ -184,7 +184,7 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
     )
     policy_sections = []
     for title, headers, rows, numeric in cells.user_policy_rows(report):
-        section_id = title.split(" (")[0].lower().replace(" ", "-")
+        section_id = title.split(" (", maxsplit=1)[0].lower().replace(" ", "-")
         policy_sections += [f'<h2 id="{_e(section_id)}">{_e(title)}</h2>', _html_table(headers, rows, numeric=numeric)]
     sections = [
         f"<h2>Keys due for rotation ({s['rotation_due']})</h2>",
