@@ -135,7 +135,8 @@ def test_results_markdown_from_recorded_runs():
     one = entry(size=2, runs=[{"ping": part(1.0),
                                "naive": part(4.0, timing_file="/w/runs/naive-local-2-1.timing.json", calls={"iam": {"CreateAccessKey": 1}},
                                              per_host=report.per_host_summary(timing), hosts=2, healthy_on_new=2),
-                               "rotor": part(2.0, timing_file="/w/runs/rotor-local-2-1.timing.json", calls={"iam": {"CreateAccessKey": 1}, "sts": {"GetCallerIdentity": 1}},
+                               "rotor": part(2.0, timing_file="/w/runs/rotor-local-2-1.timing.json",
+                                             calls={"iam": {"CreateAccessKey": 1}, "sts": {"GetCallerIdentity": 1}},
                                              per_host=report.per_host_summary(timing), hosts=2, healthy_on_new=1)}])
     results = {"fleets": [one], "audit": [], "failures": [],
                "timings": {"naive-local-2-1": timing, "rotor-local-2-1": timing}}
