@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 try:
     import botocore
 except ImportError:
@@ -28,11 +30,26 @@ _NO_SDK_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 _CONNECTION_OPTIONS = ("profile", "region", "endpoint_url")
 
 
+# Credentials amazon.aws fills in from the environment when a task gives none.
+_ENVIRONMENT_CREDENTIALS = {
+    "access_key": ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "EC2_ACCESS_KEY"),
+    "secret_key": ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "EC2_SECRET_KEY"),
+    "session_token": ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "EC2_SECURITY_TOKEN"),
+}
+
+
 def build_module(argument_spec, **kwargs):
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     for name in _CONNECTION_OPTIONS:
         if module.params.get(name) == "":
             module.params[name] = None
+    if module.params.get("profile"):
+        # A profile given for a task wins over keys that only come from the environment, as it does in
+        # botocore: a controller with default keys in its environment can still reach other accounts.
+        for name, variables in _ENVIRONMENT_CREDENTIALS.items():
+            value = module.params.get(name)
+            if value and value in [os.environ.get(v) for v in variables]:
+                module.params[name] = None
     return module
 
 

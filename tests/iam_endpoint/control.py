@@ -428,6 +428,10 @@ class IAMEndpoint:
         self._bootstrap = self._control("POST", "reset")
         return self._bootstrap
 
+    def account_role(self, account_id: str, role_name: str = "rotor") -> str:
+        """A role in account ``account_id`` that the admin may assume (Allow * there); returns its ARN."""
+        return self._control("POST", "account_role", {"account_id": account_id, "role_name": role_name})["role_arn"]
+
     def seed(self, users: list) -> Dict[str, Any]:
         """Create users and keys in one control call: ``[{"user_name", "keys": [{"age_days",
         "status", "last_used_days_ago", "service", "region"}]}]``. Returns each key's id and

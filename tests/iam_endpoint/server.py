@@ -39,6 +39,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -486,6 +487,7 @@ class EndpointApp:
             ("POST", "last_used"): self.post_last_used,
             ("POST", "reset"): self.post_reset,
             ("POST", "seed"): self.post_seed,
+            ("POST", "account_role"): self.post_account_role,
         }
 
     # -- bootstrap ---------------------------------------------------------
@@ -1016,6 +1018,28 @@ class EndpointApp:
             self.lags = dict(self.default_lags)
         moto_api_backend.reset()
         return self.bootstrap()
+
+    def post_account_role(self, request: Request) -> Dict[str, Any]:
+        """A role in another account that the admin's account may assume, allowed everything there.
+
+        Body: ``{"account_id": "222222222222", "role_name": "rotor"}``. Answers with its ARN. The way AWS
+        Organizations users reach other accounts (sts:AssumeRole), created behind moto's back because no
+        credentials of that account exist yet.
+        """
+        data = self.body(request)
+        account_id, role_name = data.get("account_id"), data.get("role_name", "rotor")
+        if not isinstance(account_id, str) or not re.match(r"^\d{12}$", account_id) or account_id == DEFAULT_ACCOUNT_ID:
+            raise ControlError("'account_id' must be another 12-digit account id")
+        if not isinstance(role_name, str) or not re.match(r"^[\w+=,.@-]{1,64}$", role_name):
+            raise ControlError("'role_name' must be an IAM role name")
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"}}]}
+        backend = iam_backend(account_id)
+        if role_name not in [role.name for role in backend.roles.values()]:
+            backend.create_role(role_name, json.dumps(trust), "/", None, "rotor.iam tests", [], None)
+            backend.put_role_policy(role_name, "allow-all", json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        return {"role_arn": f"arn:aws:iam::{account_id}:role/{role_name}", "account_id": account_id}
 
     def post_seed(self, request: Request) -> Dict[str, Any]:
         """Create many users and keys in one request (tests/iam_endpoint/seed.py).

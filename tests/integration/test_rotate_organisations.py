@@ -178,3 +178,93 @@ def test_compromised_key_disabled_first_never_active_again_and_gone(endpoint, fl
     assert summary["run"]["compromised_keys_not_found"] == ["AKIAUNKNOWNLEAKED000"]
     assert "COMPROMISED KEYS NOT FOUND - AKIAUNKNOWNLEAKED000" in run.stdout
     assert_no_secrets(run, {"leaked secret": leaked_secret, "new secret": fleet.read_credentials("host1")[1]})
+
+
+# --------------------------------------------------------------------------- many accounts
+
+OTHER_ACCOUNT = "222222222222"
+
+
+def other_account_iam(endpoint):
+    """IAM in the other account, through the role the admin may assume there (as AWS Organizations users do)."""
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    arn = endpoint.account_role(OTHER_ACCOUNT)
+    creds = endpoint.boto3_client("sts").assume_role(RoleArn=arn, RoleSessionName="rotor-test")["Credentials"]
+    return arn, boto3.client("iam", endpoint_url=endpoint.endpoint_url, region_name=endpoint.region,
+                             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"])
+
+
+def profiles_file(endpoint, path, role_arn, extra_profiles=()):
+    """An AWS config file: the admin's keys, and a profile per other-account role (role_arn + source_profile)."""
+    lines = ["[profile admin]", f"aws_access_key_id = {endpoint.admin_access_key_id}",
+             f"aws_secret_access_key = {endpoint.admin_secret_access_key}", f"region = {endpoint.region}", ""]
+    for name in ("acct-b",) + tuple(extra_profiles):
+        lines += [f"[profile {name}]", f"role_arn = {role_arn}", "source_profile = admin", f"endpoint_url = {endpoint.endpoint_url}",
+                  f"region = {endpoint.region}", ""]
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return str(path)
+
+
+def test_a_user_of_the_same_name_in_two_accounts_is_two_users(endpoint, tmp_path):
+    """svc-app exists in the admin's account and in 222222222222 (reached through an assumed role). host1-2
+    use the first, host3-4 the second (rotor_aws_profile: acct-b). One run rotates both, each through its own
+    connection, and names them account:user."""
+    role_arn, iam_b = other_account_iam(endpoint)
+    key_a = seed_user(endpoint, "svc-app", 120)
+    iam_b.create_user(UserName="svc-app")
+    created = iam_b.create_access_key(UserName="svc-app")["AccessKey"]
+    key_b = (created["AccessKeyId"], created["SecretAccessKey"])
+    endpoint.backdate("svc-app", key_b[0], 120)
+    fleet = Fleet(str(tmp_path / "fleet"), 4, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+                  users="svc-app", initial_keys={"svc-app": key_a})
+    with fleet:
+        fleet.write_inventory()
+        for host in ("host3", "host4"):
+            fleet.write_credentials(host, *key_b, reload=True)
+        overrides = write_host_overrides(tmp_path / "accounts.yml", {h: {"rotor_aws_profile": "acct-b"} for h in ("host3", "host4")})
+        config = profiles_file(endpoint, tmp_path / "aws-config", role_arn)
+        summary = tmp_path / "summary.json"
+        run = run_rotation(endpoint, [fleet.inventory_path, overrides], tmp_path / "runs", label="accounts", verbosity=1,
+                           extra_vars=dict(FAST, rotor_summary_file=str(summary)), env_extra={"AWS_CONFIG_FILE": config})
+        assert run.returncode == 0, run.explain()
+        first, second = f"{endpoint.account_id}:svc-app", f"{OTHER_ACCOUNT}:svc-app"
+        assert f"{first}: ROTATE" in run.stdout and f"{second}: ROTATE" in run.stdout, run.explain()
+        keys_a = key_statuses(endpoint, "svc-app")
+        keys_b = {k["AccessKeyId"]: k["Status"] for k in iam_b.list_access_keys(UserName="svc-app")["AccessKeyMetadata"]}
+        assert key_a[0] not in keys_a and len(keys_a) == 1, keys_a
+        assert key_b[0] not in keys_b and len(keys_b) == 1, keys_b
+        assert_hosts_on_key(fleet, next(iter(keys_a)), ["host1", "host2"])
+        assert_hosts_on_key(fleet, next(iter(keys_b)), ["host3", "host4"])
+        rotation = json.loads(summary.read_text())["rotation"]
+        assert sorted(rotation) == sorted([first, second]) and {e["action"] for e in rotation.values()} == {"cutover"}
+        journal_b = {t["Key"]: t["Value"] for t in iam_b.list_user_tags(UserName="svc-app")["Tags"]}
+        assert journal_b.get("rotor:phase") == "completed" and not any(k.startswith("rotor:lock") for k in journal_b)
+
+
+def test_hosts_that_disagree_on_a_users_connection_are_refused(endpoint, tmp_path):
+    """host3 reaches 222222222222's svc-app through acct-b, host4 through acct-b2 (the same account): the plan
+    refuses that user, naming the hosts and their connections; the first account's svc-app rotates."""
+    role_arn, iam_b = other_account_iam(endpoint)
+    key_a = seed_user(endpoint, "svc-app", 120)
+    iam_b.create_user(UserName="svc-app")
+    created = iam_b.create_access_key(UserName="svc-app")["AccessKey"]
+    endpoint.backdate("svc-app", created["AccessKeyId"], 120)
+    fleet = Fleet(str(tmp_path / "fleet"), 4, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+                  users="svc-app", initial_keys={"svc-app": key_a})
+    with fleet:
+        fleet.write_inventory()
+        for host in ("host3", "host4"):
+            fleet.write_credentials(host, created["AccessKeyId"], created["SecretAccessKey"], reload=True)
+        overrides = write_host_overrides(tmp_path / "accounts.yml", {"host3": {"rotor_aws_profile": "acct-b"},
+                                                                     "host4": {"rotor_aws_profile": "acct-b2"}})
+        config = profiles_file(endpoint, tmp_path / "aws-config", role_arn, extra_profiles=("acct-b2",))
+        run = run_rotation(endpoint, [fleet.inventory_path, overrides], tmp_path / "runs", label="disagree", verbosity=1,
+                           extra_vars=dict(FAST), env_extra={"AWS_CONFIG_FILE": config})
+        assert run.returncode != 0, run.explain()
+        assert "do not agree on the AWS connection" in run.stdout and "host3" in run.stdout and "host4" in run.stdout, run.explain()
+        keys_b = {k["AccessKeyId"]: k["Status"] for k in iam_b.list_access_keys(UserName="svc-app")["AccessKeyMetadata"]}
+        assert keys_b == {created["AccessKeyId"]: "Active"}
+        assert key_a[0] not in key_statuses(endpoint, "svc-app")
