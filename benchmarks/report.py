@@ -89,6 +89,19 @@ def parse_proc_stat(text):
     return int(fields[1]), int(fields[2]), int(fields[21])
 
 
+def descendants(table, root):
+    """[root and every process below it] from {pid: (ppid, ...)} (a process table read from /proc)."""
+    children = {}
+    for pid, row in table.items():
+        children.setdefault(row[0], []).append(pid)
+    out, todo = [], [root] if root in table else []
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(child for child in children.get(pid, ()) if child != pid)
+    return out
+
+
 # --------------------------------------------------------------------------- timing records
 
 def task_rows(record):
@@ -157,6 +170,22 @@ def host_tasks(record, host):
             out.append((task["name"], short_action(task["action"]), report[0],
                         is_module(task["action"]) and report[0] != "skipped"))
     return out
+
+
+def host_breakdown(record, host):
+    """{'modules': module runs, 'controller': controller-only tasks that ran, 'skipped': skipped} of one host."""
+    out = {"modules": 0, "controller": 0, "skipped": 0}
+    for _name, _action, status, module in host_tasks(record, host):
+        out["modules" if module else "skipped" if status == "skipped" else "controller"] += 1
+    return out
+
+
+def once_breakdown(record):
+    """Tasks that reported one host only (run_once / controller work): {'tasks', 'modules'} (modules: ran a module)."""
+    once = [task for task in record.get("tasks", []) if len(task.get("hosts", {})) <= 1]
+    modules = sum(1 for task in once if is_module(task["action"])
+                  and any(report[0] != "skipped" for report in task.get("hosts", {}).values()))
+    return {"tasks": len(once), "modules": modules}
 
 
 def category(row):
@@ -234,7 +263,8 @@ def summarize_fleet(entry):
     summary["naive/ping"] = ratio(summary["naive"], summary["ping"])
     for name in ("ping",) + PLAYBOOKS:
         summary[name + "_maxrss_kib"] = max([run[name].get("maxrss_kib") or 0 for run in runs if run.get(name)] or [0]) or None
-        summary[name + "_tree_kib"] = max([run[name].get("tree_peak_kib") or 0 for run in runs if run.get(name)] or [0]) or None
+        summary[name + "_tree_kib"] = max([run[name].get("tree_peak_kib") or 0 for run in runs
+                                           if run.get(name) and run[name].get("tree") == "descendants"] or [0]) or None
     loads = [run[name]["load_start"][0] for run in runs for name in ("ping",) + PLAYBOOKS
              if run.get(name) and run[name].get("load_start")]
     loads += [run[name]["load_end"][0] for run in runs for name in ("ping",) + PLAYBOOKS

@@ -76,7 +76,7 @@ def test_calls_split_and_per_user():
 
 def part(seconds, ok=True, load=1.0, **extra):
     return dict({"seconds": seconds, "ok": ok, "load_start": (load, 0, 0), "load_end": (load + 1, 0, 0),
-                 "maxrss_kib": 2048, "tree_peak_kib": 4096}, **extra)
+                 "maxrss_kib": 2048, "tree_peak_kib": 4096, "tree": "descendants"}, **extra)
 
 
 def entry(size=50, mode="local", lag=0, runs=None):
@@ -179,3 +179,20 @@ def test_naive_playbook_parses():
                             env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=os.path.join(
                                 os.path.dirname(BENCHMARKS), ".build", "collections")))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_host_and_once_breakdown():
+    assert report.host_breakdown(RECORD, "host1") == {"modules": 3, "controller": 1, "skipped": 1}
+    assert report.once_breakdown(RECORD) == {"tasks": 1, "modules": 1}
+
+
+def test_descendants_walk_the_parent_links():
+    table = {1: (0, 10), 100: (1, 50), 101: (100, 20), 102: (100, 20), 200: (101, 5), 300: (1, 99)}
+    assert sorted(report.descendants(table, 100)) == [100, 101, 102, 200]
+    assert report.descendants(table, 999) == []
+
+
+def test_memory_of_runs_without_the_descendant_sampler_is_not_shown():
+    old = entry(runs=[{"ping": dict(part(1.0), tree=None), "naive": part(2.0), "rotor": part(3.0)}])
+    assert old["summary"]["ping_tree_kib"] is None and old["summary"]["rotor_tree_kib"] == 4096
+    assert "| 2 / - |" in squeeze(report.memory_table([old]))
