@@ -16,6 +16,8 @@ import re
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import IAM_KEY_LIMIT
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import parse_exempt_until
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import parse_max_age_days
 
 
 def _inactive_since(key, keys):
@@ -189,20 +191,20 @@ def user_policy(policy, default_max_age_days, now):
     reloaded), with a note; an invalid max age refuses the user.
     """
     policy = policy or {}
-    result = {"owner": policy.get("owner") or None, "max_age_days": default_max_age_days, "exempt": None,
+    result = {"owner": (policy.get("owner") or "").strip() or None, "max_age_days": default_max_age_days, "exempt": None,
               "exempt_until": None, "exemption_expired": False, "notes": [], "error": None}
     raw_age = policy.get("max_age_days")
     if raw_age is not None:
-        text = str(raw_age).strip()
-        if text.isdigit() and int(text) > 0:
-            result["max_age_days"] = int(text)
+        days = parse_max_age_days(raw_age)
+        if days is not None:
+            result["max_age_days"] = days
         else:
             result["error"] = (f"its tag rotor:max-age-days holds {raw_age!r}, which is not a positive whole number of days. "
                                f"Fix the tag (e.g. 30), or remove it to use rotor_max_key_age_days={default_max_age_days}")
     reason = (policy.get("exempt") or "").strip()
     if reason:
         until_raw = policy.get("exempt_until")
-        until = parse_policy_date(until_raw) if until_raw else None
+        until = parse_exempt_until(until_raw) if until_raw else None
         if until_raw and until is None:
             result["notes"].append(f"rotor:exempt-until holds {until_raw!r}, which is not a date (YYYY-MM-DD): the exemption "
                                    f"stays in effect until the tag is fixed")
@@ -213,18 +215,6 @@ def user_policy(policy, default_max_age_days, now):
         else:
             result["exempt"] = reason
     return result
-
-
-def parse_policy_date(value):
-    """``YYYY-MM-DD`` (the end of that day, UTC) or a full ISO 8601 time; None when it does not parse."""
-    text = str(value or "").strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-        try:
-            day = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
-        except ValueError:
-            return None
-        return day + datetime.timedelta(days=1)
-    return as_datetime_or_none(text) if text else None
 
 
 def _disabled_note(key_id):

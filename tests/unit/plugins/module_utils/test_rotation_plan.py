@@ -351,3 +351,54 @@ def test_rotation_outcome_keeps_users_apart():
     assert outcome["app"]["action"] == "cutover"
     assert outcome["batch"]["action"] == "rollback"
     assert outcome["batch"]["message"] == "host job1 failed health check: denied"
+
+
+# --- the user's own policy (IAM user tags) and leaked keys ---------------------------------------------
+
+
+def policy_journal(**policy):
+    return {"policy": {"exempt": None, "exempt_until": None, "owner": None, "max_age_days": None, **policy}}
+
+
+@pytest.mark.parametrize(
+    "policy, due, says",
+    [
+        ({"exempt": "vendor appliance"}, False, "exempt: vendor appliance"),
+        ({"exempt": "vendor appliance", "exempt_until": "2099-01-31"}, False, "(until 2099-02-01"),
+        ({"exempt": "migration", "exempt_until": "2024-05-01"}, True, "key AKIAOLD is 120 days old"),
+        ({"exempt": "migration", "exempt_until": "soon"}, False, "exempt: migration"),
+        ({"max_age_days": "365"}, False, "under the 365-day policy"),
+        ({"max_age_days": " 30 "}, True, "(policy: 30)"),
+    ],
+    ids=["exempt", "exempt-until-later", "exemption-expired", "exempt-until-invalid-stays-exempt", "longer-own-policy", "shorter-own-policy"],
+)
+def test_the_users_own_policy(policy, due, says):
+    result = plan([key("AKIAOLD", age=120 if "max_age_days" not in policy else (120 if policy["max_age_days"].strip() == "365" else 40))],
+                  {"web1": ["AKIAOLD"]}, journal=policy_journal(**policy))
+    assert result["due"] is due and result["error"] is None
+    assert says in result["reason"], result["reason"]
+
+
+def test_an_exemption_wins_over_force_and_an_invalid_max_age_refuses_only_that_user():
+    assert plan([key("AKIAOLD", age=200)], {"web1": ["AKIAOLD"]}, force=True, journal=policy_journal(exempt="appliance"))["due"] is False
+    plans = plan_rotation(
+        [{"user_name": "bad", "access_keys": [key("AKIAB", age=200)]}, {"user_name": "good", "access_keys": [key("AKIAG", age=200)]}],
+        {"h1": {"user": "bad", "key_ids": ["AKIAB"]}, "h2": {"user": "good", "key_ids": ["AKIAG"]}}, now=NOW,
+        journals={"bad": policy_journal(max_age_days="thirty", owner="team-b")},
+    )
+    assert "rotor:max-age-days holds 'thirty'" in plans["bad"]["error"] and "(owner: team-b)" in plans["bad"]["error"]
+    assert plans["good"]["due"] is True and plans["good"]["error"] is None
+
+
+def test_a_compromised_fleet_key_is_incident_response():
+    result = plan([key("AKIAOLD", age=5)], {"web1": ["AKIAOLD"], "web2": ["AKIAOLD"]}, compromised_key_ids=["AKIAOLD"],
+                  journal=policy_journal(exempt="appliance"))
+    assert result["due"] is True and result["deactivate_first"] is True and result["old_key_disabled"] is True
+    assert result["reactivate_old"] is False and "compromised" in result["reason"]
+
+
+def test_a_compromised_second_key_makes_room_and_the_fleet_key_turns_too():
+    result = plan([key("AKIAOLD", age=5), key("AKIALEAK", age=1, last_used_days_ago=0)], {"web1": ["AKIAOLD"]},
+                  compromised_key_ids=["AKIALEAK"])
+    assert result["due"] is True and result["free_slot_key_id"] == "AKIALEAK" and result["free_slot_force"] is True
+    assert result["old_key_id"] == "AKIAOLD"
