@@ -19,6 +19,9 @@ description:
     exemption has expired and the user is judged normally), C(rotor:max-age-days) (a positive whole number that
     replaces O(max_age_days) for that user) and C(rotor:owner) (free text, a column of every table). An invalid
     value is reported in C(policy_problems) for that user only; see docs/audit.md.
+  - With O(accounts) (from C(rotor.iam.audit_accounts)) and the result of M(rotor.iam.access_key_info) looped over
+    them, the audit spans several accounts - users are named C(ACCOUNT:NAME) and a host is matched with the user
+    of its own connection's account.
   - Companion filters in this file render it - C(rotor.iam.audit_markdown), C(rotor.iam.audit_html) (a self-contained
     page with an SVG chart of key ages against the policy line) and C(rotor.iam.audit_json) - build and render in one
     pass (C(rotor.iam.audit_documents), what the role uses) and gather the hosts' facts (C(rotor.iam.audit_hosts)).
@@ -43,6 +46,12 @@ options:
     description: What was audited, V(account) or V(inventory), recorded in the report.
     type: str
     default: account
+  accounts:
+    description:
+      - What C(rotor.iam.audit_accounts) returned; then O(_input) is the registered result of M(rotor.iam.access_key_info)
+        looped over it. With one account (or none given) O(_input) may be a single result.
+    type: list
+    elements: dict
   fail_list_max:
     description: With C(rotor.iam.audit_documents), how many due keys its C(due_message) names.
     type: int
@@ -73,7 +82,10 @@ from ansible_collections.rotor.iam.plugins.module_utils.audit import AuditInputE
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_CHART_MAX_KEYS
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_MARKDOWN_MAX_ROWS
 from ansible_collections.rotor.iam.plugins.module_utils.audit import FORMATS
+from ansible_collections.rotor.iam.plugins.module_utils.audit import audit_accounts as _audit_accounts
+from ansible_collections.rotor.iam.plugins.module_utils.audit import audit_connections as _audit_connections
 from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
+from ansible_collections.rotor.iam.plugins.module_utils.audit import combine_accounts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
@@ -95,17 +107,30 @@ def audit_hosts(host_names, hostvars):
     return _guard("audit_hosts", collect_hosts, hostvars, list(host_names))
 
 
-def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account"):
-    return _guard("audit_report", build_audit, key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
+def audit_connections(hosts, hostvars):
+    """The distinct AWS connections (profile, region, endpoint_url; '' = not set) of the audited hosts."""
+    return _guard("audit_connections", _audit_connections, hosts or {}, hostvars)
+
+
+def audit_accounts(identities, hosts, hostvars):
+    """Per account to audit: its account id, the connection to reach it, its users and hosts (see accounts.py)."""
+    return _guard("audit_accounts", _audit_accounts, identities or [], hosts or {}, hostvars)
+
+
+def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None):
+    def build():
+        info, records, spanned = combine_accounts(key_info, accounts, hosts)
+        return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned)
+    return _guard("audit_report", build)
 
 
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
                     chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
-                    fail_list_max=20):
+                    fail_list_max=20, accounts=None):
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
-    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope)
+    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts)
     return _guard(
         "audit_documents", render_all, report,
         chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
@@ -129,6 +154,8 @@ class FilterModule:
     def filters(self):
         return {
             "audit_hosts": audit_hosts,
+            "audit_connections": audit_connections,
+            "audit_accounts": audit_accounts,
             "audit_report": audit_report,
             "audit_documents": audit_documents,
             "audit_json": audit_json,

@@ -8,6 +8,8 @@ The public face of ``plugins/module_utils/_audit/`` (used by the ``rotor.iam.aud
 ``rotor.iam.audit`` role):
 
 * ``_audit/hosts.py``: each host's record, from what ``rotor.iam.credentials_file state=read`` registered;
+* ``_audit/accounts.py``: many accounts - the hosts' AWS connections, the account each reaches, and users
+  named ``ACCOUNT:NAME`` when the audit spans several;
 * ``_audit/model.py``: ``build_audit``, the report from access_key_info's result (keys from the credential
   report, users with their tags), the hosts' records and the default policy; every judgement is there;
 * ``user_policy.py``: what the users' tags rotor:exempt, rotor:exempt-until, rotor:owner and
@@ -18,6 +20,9 @@ The public face of ``plugins/module_utils/_audit/`` (used by the ``rotor.iam.aud
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import audit_accounts
+from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import audit_connections
+from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import combine_accounts
 from ansible_collections.rotor.iam.plugins.module_utils._audit.cells import duration
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import collect_hosts
@@ -44,8 +49,11 @@ __all__ = [
     "REPORT_FORMAT_VERSION",
     "age_chart_svg",
     "age_histogram_svg",
+    "audit_accounts",
+    "audit_connections",
     "build_audit",
     "collect_hosts",
+    "combine_accounts",
     "duration",
     "host_record",
     "render_all",

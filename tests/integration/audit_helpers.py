@@ -76,10 +76,12 @@ def run_audit(
     check: bool = False,
     verbosity: int = 0,
     label: str = "audit",
+    env_extra: Optional[Dict[str, str]] = None,
 ) -> AuditRun:
     """``ansible-playbook rotor.iam.audit`` with the endpoint's admin credentials; reports go to
     ``workdir/<label>-reports`` unless ``extra_vars`` sets rotor_report_dir. The endpoint's call
-    counters are reset just before the run and read right after it."""
+    counters are reset just before the run and read right after it. ``env_extra`` is added to the
+    playbook's environment (e.g. AWS_CONFIG_FILE with profiles for other accounts)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     variables: Dict[str, object] = {
@@ -102,7 +104,7 @@ def run_audit(
     began = time.monotonic()
     completed = subprocess.run(
         command,
-        env=playbook_env(endpoint),
+        env=dict(playbook_env(endpoint), **(env_extra or {})),
         cwd=workdir,
         stdin=subprocess.DEVNULL,
         capture_output=True,

@@ -387,3 +387,69 @@ def test_bad_settings_fail_with_a_message_naming_them(endpoint, tmp_path, extra_
     assert message in run.stdout + run.stderr, run.explain()
     assert "Traceback" not in run.stdout + run.stderr
     assert run.iam_calls == 0 or "inventory" in json.dumps(extra_vars), run.calls
+
+
+# --------------------------------------------------------------------------- many accounts
+
+OTHER_ACCOUNT = "222222222222"
+
+
+def test_hosts_on_two_accounts_audit_both_and_name_users_account_colon_name(endpoint, tmp_path):
+    """svc-app exists in the admin's account and in 222222222222 (reached through an assumed role, profile
+    acct-b of an AWS config file). host1 uses the first; host2 and host3 the second (rotor_aws_profile:
+    acct-b), host3 holding the first account's key id. Both accounts are audited, each through its own
+    connection, users are named account:user in every report, and each host matches its own account's user."""
+    import boto3  # pylint: disable=import-outside-toplevel
+    from rotation_helpers import write_host_overrides  # pylint: disable=import-outside-toplevel
+
+    role_arn = endpoint.account_role(OTHER_ACCOUNT)
+    creds = endpoint.boto3_client("sts").assume_role(RoleArn=role_arn, RoleSessionName="rotor-test")["Credentials"]
+    iam_b = boto3.client("iam", endpoint_url=endpoint.endpoint_url, region_name=endpoint.region, aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    made = endpoint.seed([{"user_name": "svc-app", "keys": [{"age_days": 120, "last_used_days_ago": 1}]}])
+    key_a = made["users"][0]["keys"][0]
+    key_a = (key_a["access_key_id"], key_a["secret_access_key"])
+    iam_b.create_user(UserName="svc-app")
+    created = iam_b.create_access_key(UserName="svc-app")["AccessKey"]
+    key_b = (created["AccessKeyId"], created["SecretAccessKey"])
+    config = tmp_path / "aws-config"
+    config.write_text("\n".join([
+        "[profile admin]", f"aws_access_key_id = {endpoint.admin_access_key_id}",
+        f"aws_secret_access_key = {endpoint.admin_secret_access_key}", f"region = {endpoint.region}", "",
+        "[profile acct-b]", f"role_arn = {role_arn}", "source_profile = admin", f"endpoint_url = {endpoint.endpoint_url}",
+        f"region = {endpoint.region}", ""]))
+    config.chmod(0o600)
+    fleet = Fleet(str(tmp_path / "fleet"), 3, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+                  users="svc-app", initial_keys={"svc-app": key_a})
+    with fleet:
+        fleet.write_inventory()
+        fleet.write_credentials("host2", *key_b)
+        overrides = write_host_overrides(tmp_path / "accounts.yml", {h: {"rotor_aws_profile": "acct-b"} for h in ("host2", "host3")})
+
+        run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path, overrides], env_extra={"AWS_CONFIG_FILE": str(config)})
+
+    assert run.returncode == 0, run.explain()
+    first, second = f"{endpoint.account_id}:svc-app", f"{OTHER_ACCOUNT}:svc-app"
+    report = run.report()
+    assert report["account_id"] is None
+    assert [(a["account"], a["profile"], a["hosts"]) for a in report["accounts"]] == [
+        (endpoint.account_id, "", ["host1"]), (OTHER_ACCOUNT, "acct-b", ["host2", "host3"])]
+    keys = {k["user_name"]: k for k in report["access_keys"] if k["user_name"].endswith(":svc-app")}
+    assert sorted(keys) == [first, second], report["access_keys"]
+    assert keys[first]["access_key_id"] == key_a[0] and keys[first]["hosts"] == ["host1"] and keys[first]["rotation_due"] is True
+    assert keys[second]["access_key_id"] == key_b[0] and keys[second]["hosts"] == ["host2"] and keys[second]["rotation_due"] is False
+    held = {(r["user_name"], r["access_key_id"]): r for r in report["host_keys"]}
+    assert held[(first, key_a[0])]["hosts"] == ["host1"] and held[(second, key_b[0])]["hosts"] == ["host2"]
+    # host3 reaches 222222222222 with the first account's key id: not a key of its user.
+    assert held[(second, key_a[0])]["status"] == "not a key of this user" and held[(second, key_a[0])]["hosts"] == ["host3"]
+    findings = {f["host"]: f["problem"] for f in report["host_findings"]}
+    assert f"{key_a[0]}, which is not an access key of {second}" in findings["host3"], findings
+    assert [k["user_name"] for k in report["rotation_due"]] == [first]
+
+    markdown = run.markdown_path.read_text()
+    assert f"| {first} | {key_a[0]} | Active | 120 | yes | host1 |" in markdown, markdown
+    assert f"| {second} | {key_b[0]} | Active | 0 | no | host2 |" in markdown, markdown
+    assert f"accounts {endpoint.account_id}, {OTHER_ACCOUNT}" in markdown
+    page = run.html_path.read_text()
+    assert f"<td>{first}</td>" in page and f"<td>{second}</td>" in page
+    assert_no_secrets_in(run, [key_a[1], key_b[1], endpoint.admin_secret_access_key])

@@ -18,6 +18,14 @@ def duration(seconds):
     return f"{seconds} seconds"
 
 
+def accounts(report):
+    """'account 123456789012', or 'accounts 123456789012, 222222222222' when the audit spans several."""
+    several = [a["account"] for a in report.get("accounts") or []]
+    if several:
+        return "accounts " + ", ".join(several)
+    return f"account {report['account_id'] or 'unknown'}"
+
+
 def key_id(key):
     return key.get("access_key_id") or f"(position {key.get('position') or '?'})"
 

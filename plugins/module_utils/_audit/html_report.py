@@ -239,10 +239,11 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>IAM access key audit {_e(report['account_id'] or '')} {_e(report['generated_at'][:10])}</title>"
+        f"<title>IAM access key audit {_e(report['account_id'] or ', '.join(a['account'] for a in report.get('accounts') or []))} "
+        f"{_e(report['generated_at'][:10])}</title>"
         f"<style>{_CSS}</style></head><body>"
         "<h1>IAM access key audit</h1>"
-        f'<p class="meta">Account {_e(report["account_id"] or "unknown")} · scope {_e(report["scope"])} · generated {_e(report["generated_at"])} · '
+        f'<p class="meta">{_e(cells.accounts(report).capitalize())} · scope {_e(report["scope"])} · generated {_e(report["generated_at"])} · '
         f'credential report of {_e(cr["generated_time"] or "unknown")}'
         + (f' ({_e(cells.duration(cr["age_seconds"]))} old)' if cr.get("age_seconds") is not None else "")
         + f' · policy: rotate at {policy["max_age_days"]} days, flag unused at {policy["unused_days"]} days'

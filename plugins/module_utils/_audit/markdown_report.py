@@ -57,7 +57,7 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
     out = [
         "# IAM access key audit",
         "",
-        f"Generated {report['generated_at']} for account {report['account_id'] or 'unknown'} "
+        f"Generated {report['generated_at']} for {cells.accounts(report)} "
         f"(scope: {report['scope']}); credential report of {cr['generated_time'] or 'unknown'}"
         + (f", {cells.duration(cr['age_seconds'])} old" if cr.get("age_seconds") is not None else "")
         + ".",

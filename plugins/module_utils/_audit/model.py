@@ -29,13 +29,16 @@ def _days_since(value, now):
     return None if moment is None else max(0, (now - moment).days)
 
 
-def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None):
+def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None, accounts=None):
     """The audit report (a JSON-ready dict) from access_key_info's result and the hosts' records.
 
     A key is past its policy when Active and at least its user's max age old (IAM user tag
     rotor:max-age-days when valid, else ``max_age_days``); due when past its policy and its user is
     not exempt (rotor:exempt in effect). Unused when Active and not used for ``unused_days`` days
     (never-used keys count from their creation). See ``user_policy`` for the tags' meaning.
+
+    ``accounts`` (from ``accounts.combine_accounts``, when the audit spans several accounts): the report
+    then lists them in ``accounts``, ``account_id`` is None and users are named ``ACCOUNT:NAME``.
     """
     if not isinstance(key_info, dict) or not isinstance(key_info.get("access_keys"), list):
         raise AuditInputError("the audit needs the registered result of rotor.iam.access_key_info (with access_keys)")
@@ -77,11 +80,11 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
     active_ages = [k["age_days"] for k in keys if k["active"] and k["age_days"] is not None]
     exempt, expired, own_policies, problems = _policy_sections(policies, keys)
 
-    return {
+    report = {
         "format_version": REPORT_FORMAT_VERSION,
         "generated_at": now.replace(microsecond=0).isoformat(),
         "scope": scope,
-        "account_id": _account_id(users),
+        "account_id": None if accounts else _account_id(users),
         "policy": {"max_age_days": max_age_days, "unused_days": unused_days},
         "credential_report": {
             "generated_time": key_info.get("report_generated_time"),
@@ -126,6 +129,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
         "users": [policies[u["user_name"]] for u in users],
         "hosts": [dict(host=name, **record) for name, record in sorted(hosts.items())],
     }
+    if accounts:
+        report["accounts"] = list(accounts)
+    return report
 
 
 def _user_entry(user, default_max_age_days, now):
