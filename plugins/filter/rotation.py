@@ -92,7 +92,10 @@ def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
         refused = {}
         for lock in locks or []:
             if lock.get("failed"):
-                refused[lock["item"]] = str(lock.get("msg") or "the user's rotation lock could not be taken")
+                ref = lock["item"]
+                message = str(lock.get("msg") or "the user's rotation lock could not be taken")
+                # The journal names the IAM user alone; across accounts, say which one.
+                refused[ref] = message if ref == (users.get(ref) or {}).get("user_name", ref) else f"{ref}: {message}"
             else:
                 journals[lock["item"]] = lock.get("journal") or {}
         refused.update({ref: entry["error"] for ref, entry in users.items() if entry.get("error") and ref not in refused})
