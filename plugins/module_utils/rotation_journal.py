@@ -34,6 +34,10 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import Rotor
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_TAG
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import OWNER_TAG
 
 PREFIX = "rotor:"
 PHASES = ("creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back")
@@ -60,12 +64,7 @@ LOCK_TAGS = {
     "expires": "rotor:lock-expires",
 }
 # The user's rotation policy, set by people (not by runs): never part of the journal, never cleared with it.
-POLICY_TAGS = {
-    "exempt": "rotor:exempt",
-    "exempt_until": "rotor:exempt-until",
-    "owner": "rotor:owner",
-    "max_age_days": "rotor:max-age-days",
-}
+POLICY_TAGS = {"exempt": EXEMPT_TAG, "exempt_until": EXEMPT_UNTIL_TAG, "owner": OWNER_TAG, "max_age_days": MAX_AGE_TAG}
 KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
 TIME_FIELDS = ("inactive_since", "updated")
 # AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.

@@ -16,8 +16,11 @@ import re
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import IAM_KEY_LIMIT
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
-from ansible_collections.rotor.iam.plugins.module_utils.user_policy import parse_exempt_until
-from ansible_collections.rotor.iam.plugins.module_utils.user_policy import parse_max_age_days
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import POLICY_TAGS
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import parse_time
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
+from ansible_collections.rotor.iam.plugins.module_utils.user_policy import user_policy as shared_user_policy
 
 
 def _inactive_since(key, keys):
@@ -75,19 +78,12 @@ def rotor_deactivated(journal, key_id):
         bool(key_id)
         and journal.get("phase") in ("cutover", "rolling_back")
         and journal.get("previous_key_id") == key_id
-        and as_datetime_or_none(journal.get("inactive_since")) is not None
+        and parse_time(journal.get("inactive_since")) is not None
     )
 
 
-def as_datetime_or_none(value):
-    try:
-        return as_datetime(value)
-    except ValueError:
-        return None
-
-
 def _when(key, field):
-    moment = as_datetime_or_none(key.get(field))
+    moment = parse_time(key.get(field))
     return moment.replace(microsecond=0).isoformat() if moment else "never"
 
 
@@ -118,9 +114,9 @@ def _resume(plan, journal, by_id, held, now, outside):
     started = run_started(run)
     if phase == "creating":
         # The run died around CreateAccessKey: a key it made has no secret anywhere, and it was made after the run began.
-        began = started or as_datetime_or_none(journal.get("updated"))
+        began = started or parse_time(journal.get("updated"))
         for key in by_id.values():
-            created = as_datetime_or_none(key.get("create_date"))
+            created = parse_time(key.get("create_date"))
             if (key["access_key_id"] != old_id and key["access_key_id"] not in held and not key.get("last_used_date")
                     and began and created and (began - created).total_seconds() <= CLOCK_SKEW_SECONDS):
                 plan["replace_key_id"] = key["access_key_id"]
@@ -139,7 +135,7 @@ def _resume(plan, journal, by_id, held, now, outside):
         plan["reason"] = f"{prefix}: {len(held[new_id])} of {len(plan['hosts'])} hosts in this play already hold the new key {new_id}"
     elif new_id in by_id:
         pending = by_id[new_id]
-        created = as_datetime_or_none(pending.get("create_date"))
+        created = parse_time(pending.get("create_date"))
         if outside:
             plan["error"] = (
                 f"IAM user {user!r}: the pending key {new_id} of run {run} is held by no host in this play, but "
@@ -184,36 +180,29 @@ def _resume(plan, journal, by_id, held, now, outside):
 
 
 def user_policy(policy, default_max_age_days, now):
-    """A user's own policy from its tags (rotor:exempt, rotor:exempt-until, rotor:owner, rotor:max-age-days).
+    """A user's own policy, as the rotation applies it: the tags mean what ``user_policy.user_policy`` (shared
+    with the audit) says they mean; the rotation refuses a user whose max age is invalid.
 
+    ``policy``: the journal's view of the tags ({exempt, exempt_until, owner, max_age_days}).
     Returns {owner, max_age_days, exempt (reason or None), exempt_until, exemption_expired, notes, error}.
     An exemption whose end date does not parse stays in effect (a typo never rotates a key that cannot be
-    reloaded), with a note; an invalid max age refuses the user.
+    reloaded), with a note.
     """
-    policy = policy or {}
-    result = {"owner": (policy.get("owner") or "").strip() or None, "max_age_days": default_max_age_days, "exempt": None,
-              "exempt_until": None, "exemption_expired": False, "notes": [], "error": None}
-    raw_age = policy.get("max_age_days")
-    if raw_age is not None:
-        days = parse_max_age_days(raw_age)
-        if days is not None:
-            result["max_age_days"] = days
-        else:
-            result["error"] = (f"its tag rotor:max-age-days holds {raw_age!r}, which is not a positive whole number of days. "
+    tags = {POLICY_TAGS[field]: value for field, value in (policy or {}).items() if field in POLICY_TAGS and value is not None}
+    shared = shared_user_policy(tags, default_max_age_days, now)
+    reason = shared["exempt_reason"]
+    result = {"owner": shared["owner"], "max_age_days": shared["max_age_days"], "exempt": reason if shared["exempt"] else None,
+              "exempt_until": (shared["exemption_ends"] or shared["exempt_until"]) if reason else None,
+              "exemption_expired": shared["exemption_expired"], "notes": [], "error": None}
+    for problem in shared["problems"]:
+        if problem["tag"] == MAX_AGE_TAG:
+            result["error"] = (f"its tag {MAX_AGE_TAG} holds {problem['value']!r}, which is not a positive whole number of days. "
                                f"Fix the tag (e.g. 30), or remove it to use rotor_max_key_age_days={default_max_age_days}")
-    reason = (policy.get("exempt") or "").strip()
-    if reason:
-        until_raw = policy.get("exempt_until")
-        until = parse_exempt_until(until_raw) if until_raw else None
-        if until_raw and until is None:
-            result["notes"].append(f"rotor:exempt-until holds {until_raw!r}, which is not a date (YYYY-MM-DD): the exemption "
+        elif problem["tag"] == EXEMPT_UNTIL_TAG:
+            result["notes"].append(f"{EXEMPT_UNTIL_TAG} holds {problem['value']!r}, which is not a date (YYYY-MM-DD): the exemption "
                                    f"stays in effect until the tag is fixed")
-        result["exempt_until"] = until.isoformat() if until else (until_raw or None)
-        if until is not None and until <= now:
-            result["exemption_expired"] = True
-            result["notes"].append(f"the exemption '{reason}' ended at {until.isoformat()}: the user is rotated under its policy")
-        else:
-            result["exempt"] = reason
+    if shared["exemption_expired"]:
+        result["notes"].append(f"the exemption '{reason}' ended at {shared['exemption_ends']}: the user is rotated under its policy")
     return result
 
 
