@@ -40,15 +40,8 @@ options:
       - Deactivate the key even if it is the one signing this module's own requests.
     type: bool
     default: false
-  lock_run_id:
-    description:
-      - The run id of a rotation that holds the user's lock (M(rotor.iam.rotation_journal)). When given, the
-        user's journal is read right before the change, and the task fails with C(LockLost), changing nothing,
-        unless that run still holds an unexpired lock.
-      - Not checked in check mode, where no run holds locks.
-    type: str
-    version_added: 0.3.0
 extends_documentation_fragment:
+  - rotor.iam.lock
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules

@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The option of the key-changing modules that ties each change to a rotation run's lock.
+    DOCUMENTATION = r"""
+options:
+  lock_run_id:
+    description:
+      - The run id of a rotation that holds the user's lock (M(rotor.iam.rotation_journal)). When given, the
+        user's journal is read right before the change, and the task fails with C(LockLost), changing nothing,
+        unless that run still holds an unexpired lock.
+      - Not checked in check mode, where no run holds locks.
+    type: str
+    version_added: 0.3.0
+"""
