@@ -220,6 +220,16 @@ class Case:
         self.runs.append(result)
         return result
 
+    def hosts_off_the_old_key(self) -> List[str]:
+        return sorted(h for h in self.fleet.hosts if self.fleet.read_credentials(h)[0] != self.old_id)
+
+    def kill_once_hosts_moved(self, count: int = 2) -> RotationRun:
+        """Start a rotation and SIGKILL it as soon as ``count`` hosts hold the new key."""
+        process = self.spawn()
+        wait_for(lambda: len(self.hosts_off_the_old_key()) >= count or not process.running(), what=f"{count} hosts on the new key")
+        process.kill()
+        return self.keep(process)
+
     def stop(self):
         self.fleet.stop()
 
@@ -391,17 +401,9 @@ def test_sigkill_after_half_the_hosts(case):
     key from those hosts, moves the other two and finishes."""
     current = case(size=4, batch_size=1)
     with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
-        process = current.spawn()
-
-        def half_moved():
-            moved = [h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id]
-            return len(moved) >= 2 or not process.running()
-
-        wait_for(half_moved, what="two hosts on the new key")
-        process.kill()
-        first = current.keep(process)
+        first = current.kill_once_hosts_moved(2)
         assert first.returncode != 0, first.explain()
-        moved = sorted(h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id)
+        moved = current.hosts_off_the_old_key()
         assert 2 <= len(moved) < 4, f"hosts on the new key when killed: {moved}"
         pending = current.fleet.read_credentials(moved[0])[0]
         plan = current.run(check=True)
@@ -577,15 +579,7 @@ def test_kill_mid_distribution_then_a_limit_rerun_then_a_full_rerun(case):
     pending key is recovered and kept, the old key stays Active. The full rerun finishes."""
     current = case(size=4, batch_size=1)
     with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
-        process = current.spawn()
-
-        def half_moved():
-            moved = [h for h in current.fleet.hosts if current.fleet.read_credentials(h)[0] != current.old_id]
-            return len(moved) >= 2 or not process.running()
-
-        wait_for(half_moved, what="two hosts on the new key")
-        process.kill()
-        current.keep(process)
+        current.kill_once_hosts_moved(2)
         files = {h: current.fleet.read_credentials(h)[0] for h in current.fleet.hosts}
         moved = sorted(h for h, key_id in files.items() if key_id != current.old_id)
         stayed = sorted(h for h, key_id in files.items() if key_id == current.old_id)
