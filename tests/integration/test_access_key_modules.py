@@ -13,6 +13,7 @@ import threading
 import time
 
 from botocore.exceptions import ClientError
+from rotation_helpers import IAM_LAG_SECONDS
 
 # What the self-service user may do: everything IAM offers, on itself (see conftest.make_iam_user).
 ALL_IAM_ON_ITSELF = ["iam:*"]
@@ -30,6 +31,16 @@ def accepted(endpoint, access_key_id, secret):
         endpoint.boto3_client("sts", access_key_id, secret).get_caller_identity()
     except ClientError:
         return False
+    return True
+
+
+def accepted_once_propagated(endpoint, access_key_id, secret, within=None):
+    """Whether the key is accepted at some point within the endpoint's new-key lag (plus a margin)."""
+    deadline = time.monotonic() + (IAM_LAG_SECONDS if within is None else within) + 5
+    while not accepted(endpoint, access_key_id, secret):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
     return True
 
 
@@ -74,8 +85,11 @@ def test_create_check_mode_then_real_up_to_the_two_key_limit(endpoint, iam_user,
     # The secrets the module returned are the real ones: each signs as one of the two keys.
     secrets = saved_secrets(tmp_path)
     assert sorted(secrets) == ["first", "second"]
-    signing = {key_id for key_id in keys for secret in secrets.values() if accepted(endpoint, key_id, secret)}
-    assert signing == set(keys)
+    # IAM lists keys in creation order; the playbook does not wait out the new-key lag.
+    first_key_id, second_key_id = keys
+    assert accepted_once_propagated(endpoint, first_key_id, secrets["first"])
+    assert accepted_once_propagated(endpoint, second_key_id, secrets["second"])
+    assert not accepted(endpoint, first_key_id, secrets["second"])
 
 
 def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, create_key, run_playbook, tmp_path, key_statuses):
@@ -102,7 +116,7 @@ def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, 
     assert keys.pop(active_key_id) == "Active"
     assert list(keys.values()) == ["Active"]  # the new key; the Inactive one is gone
     (new_key_id,) = keys
-    assert accepted(endpoint, new_key_id, saved_secrets(tmp_path)["replaced"])
+    assert accepted_once_propagated(endpoint, new_key_id, saved_secrets(tmp_path)["replaced"])
     others = key_statuses(both_inactive_user)
     assert others.pop(newer_inactive_key_id) == "Inactive"
     assert list(others.values()) == ["Active"]
@@ -205,7 +219,8 @@ def test_throttling_is_retried_and_a_failed_create_is_reconciled(endpoint, iam_u
     assert keys.pop(key_id) == "Inactive"
     assert list(keys.values()) == ["Active"]  # exactly one new key
     (new_key_id,) = keys
-    assert accepted(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
+    # Nothing in this playbook waits for the new key to propagate: it is accepted once the lag has passed.
+    assert accepted_once_propagated(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
     assert endpoint.faults() == {}
     counters = run.calls
     # access_key_status: two throttled ListAccessKeys then one that answers, same for UpdateAccessKey.
