@@ -113,142 +113,37 @@ status:
   sample: 200
 """
 
-import os
-import re
-import time
-import urllib.error
-from urllib.parse import urlsplit, urlunsplit
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError
-from ansible.module_utils.urls import SSLValidationError
-from ansible.module_utils.urls import open_url
 
-# systemd.unit(5): unit names are made of ASCII letters, digits, ":", "-", "_", ".", "\\" and "@".
-SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9:_.@\\-]{1,255}\Z")
-REDACTED = "********"
-
-
-class HealthCheckError(Exception):
-    """An error whose message names the input; never carries URL credentials."""
-
-
-def check_service_name(name):
-    if not isinstance(name, str) or not SERVICE_NAME_RE.match(name) or name.startswith("-") or not name.strip("."):
-        shown = repr(name)[:120]
-        raise HealthCheckError(
-            f"restart_services entry {shown} is not a service name: use a systemd unit name such as "
-            "'backup-agent' or 'backup-agent.service' (letters, digits and :_.@-\\, no '/', not starting with '-')"
-        )
-
-
-def url_credentials(url):
-    """The user-info part of url ('user:password'), or None."""
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError:
-        return None
-    return netloc.rpartition("@")[0] or None
-
-
-def redact_url(url):
-    """url with any user:password@ replaced by ********@."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//" + REDACTED + "@", url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, REDACTED + "@" + host, parts.path, parts.query, parts.fragment))
-
-
-def scrub(text, url):
-    """text with url and its credentials replaced by their redacted forms."""
-    if not url:
-        return text
-    text = text.replace(url, redact_url(url))
-    secret = url_credentials(url)
-    return text.replace(secret, REDACTED) if secret else text
-
-
-def probe_url(url, status_codes, timeout):
-    """(healthy, status, detail) of one GET of url; detail carries no credentials."""
-    try:
-        response = open_url(url, method="GET", timeout=timeout, follow_redirects="safe")
-        status = response.getcode()
-        response.close()
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
-        return False, None, scrub(f"no answer ({exc})", url)
-    return status in status_codes, status, f"HTTP {status}"
-
-
-def probe_command(module, command):
-    rc, out, err = module.run_command(command, use_unsafe_shell=True)
-    detail = (err or out or "").strip().splitlines()[-1:] or [""]
-    return rc == 0, rc, f"exit code {rc}{(': ' + detail[0][:300]) if detail[0] else ''}"
-
-
-def restart(module, services, command):
-    done = []
-    systemd = os.path.isdir("/run/systemd/system")
-    for service in services:
-        if systemd:
-            argv = [module.get_bin_path("systemctl", required=True), "restart", "--", service]
-        else:
-            argv = [module.get_bin_path("service", required=True), service, "restart"]
-        rc, out, err = module.run_command(argv)
-        if rc != 0:
-            module.fail_json(msg=f"restarting service {service} failed (exit code {rc}): {(err or out).strip()[-500:]}",
-                             changed=bool(done), restarted=done, attempts=0)
-        done.append(service)
-    if command:
-        rc, out, err = module.run_command(command, use_unsafe_shell=True)
-        if rc != 0:
-            module.fail_json(msg=f"restart command failed (exit code {rc}): {(err or out).strip()[-500:]}",
-                             changed=True, restarted=done + [command], attempts=0)
-        done.append(command)
-    return done
-
-
-def check_params(params):
-    for name in ("retries", "delay", "timeout"):
-        if params[name] < 0 or (name == "timeout" and params[name] == 0):
-            raise HealthCheckError(
-                f"{name} must be {'positive' if name == 'timeout' else 'zero or more'} (got {params[name]}).")
-    for service in params["restart_services"]:
-        check_service_name(service)
-    if params["url"] and urlsplit(params["url"]).scheme not in ("http", "https"):
-        raise HealthCheckError(f"url {redact_url(params['url'])} must be an http:// or https:// URL")
+from ansible_collections.rotor.iam.plugins.module_utils.health import HealthCheckError
+from ansible_collections.rotor.iam.plugins.module_utils.health import StepFailed
+from ansible_collections.rotor.iam.plugins.module_utils.health import check_params
+from ansible_collections.rotor.iam.plugins.module_utils.health import planned_restarts
+from ansible_collections.rotor.iam.plugins.module_utils.health import restart
+from ansible_collections.rotor.iam.plugins.module_utils.health import run_health_check
+from ansible_collections.rotor.iam.plugins.module_utils.health import scrub
+from ansible_collections.rotor.iam.plugins.module_utils.health import url_secrets
 
 
 def run_check(module, params):
-    planned = list(params["restart_services"]) + ([params["restart_command"]] if params["restart_command"] else [])
+    planned = planned_restarts(params["restart_services"], params["restart_command"])
     if module.check_mode:
         module.exit_json(changed=bool(planned), restarted=planned, attempts=0)
 
-    restarted = restart(module, params["restart_services"], params["restart_command"])
+    try:
+        restarted = restart(module, params["restart_services"], params["restart_command"])
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc), changed=exc.changed, restarted=exc.restarted, attempts=0)
     if not (params["url"] or params["command"]):
         module.exit_json(changed=bool(restarted), restarted=restarted, attempts=0)
 
-    what = f"HTTP health check {redact_url(params['url'])}" if params["url"] else f"Command health check `{params['command']}`"
-    attempts = 0
-    while True:
-        attempts += 1
-        if params["url"]:
-            healthy, status, detail = probe_url(params["url"], params["status_code"], params["timeout"])
-        else:
-            healthy, status, detail = probe_command(module, params["command"])
-        if healthy:
-            module.exit_json(changed=bool(restarted), restarted=restarted, attempts=attempts, status=status)
-        if attempts > params["retries"]:
-            module.fail_json(msg=f"{what} failed after {attempts} attempt(s): {detail}", changed=bool(restarted),
-                             restarted=restarted, attempts=attempts, status=status)
-        time.sleep(params["delay"])
+    try:
+        attempts, status = run_health_check(module, params["url"], params["command"], params["status_code"],
+                                            params["timeout"], params["retries"], params["delay"])
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc), changed=bool(restarted), restarted=restarted, attempts=exc.attempts,
+                         status=exc.status)
+    module.exit_json(changed=bool(restarted), restarted=restarted, attempts=attempts, status=status)
 
 
 def main():
@@ -267,13 +162,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    credentials = url_credentials(params["url"]) if params["url"] else None
-    if credentials:
-        # Masked by AnsibleModule in everything it returns, the invocation included.
-        module.no_log_values.add(credentials)
-        password = credentials.partition(":")[2]
-        if len(password) >= 3:
-            module.no_log_values.add(password)
+    # Masked by AnsibleModule in everything it returns, the invocation included.
+    module.no_log_values.update(url_secrets(params["url"]))
     error = None
     try:
         check_params(params)

@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, rotor.iam maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Restart what uses an access key and prove the host is healthy: the host side of rotor.iam.health_check
+and rotor.iam.host_credentials.
+
+Plain functions over a ``module`` that only needs ``run_command`` and ``get_bin_path`` (an AnsibleModule, or a
+stand-in in tests). Errors are raised, never sent with fail_json; no message carries URL credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import urllib.error
+from urllib.parse import urlsplit, urlunsplit
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import SSLValidationError
+from ansible.module_utils.urls import open_url
+
+# systemd.unit(5): unit names are made of ASCII letters, digits, ":", "-", "_", ".", "\\" and "@".
+SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9:_.@\\-]{1,255}\Z")
+REDACTED = "********"
+
+
+class HealthCheckError(Exception):
+    """An error whose message names the input; never carries URL credentials."""
+
+
+class StepFailed(HealthCheckError):
+    """A restart or a check that ran and failed.
+
+    ``step`` is ``restart`` or ``health_check``; ``check`` describes what failed (URL credentials redacted);
+    ``restarted`` is what had been restarted, ``changed`` whether anything was; ``attempts`` and ``status``
+    describe the check's last attempt.
+    """
+
+    def __init__(self, msg, step, check, restarted=None, changed=False, attempts=0, status=None):
+        super().__init__(msg)
+        self.step = step
+        self.check = check
+        self.restarted = list(restarted or [])
+        self.changed = changed
+        self.attempts = attempts
+        self.status = status
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def check_service_name(name):
+    if not isinstance(name, str) or not SERVICE_NAME_RE.match(name) or name.startswith("-") or not name.strip("."):
+        shown = repr(name)[:120]
+        raise HealthCheckError(
+            f"restart_services entry {shown} is not a service name: use a systemd unit name such as "
+            "'backup-agent' or 'backup-agent.service' (letters, digits and :_.@-\\, no '/', not starting with '-')"
+        )
+
+
+def check_params(params):
+    """Validate the options of a health check: retries, delay, timeout, restart_services, url."""
+    for name in ("retries", "delay", "timeout"):
+        if params[name] < 0 or (name == "timeout" and params[name] == 0):
+            raise HealthCheckError(
+                f"{name} must be {'positive' if name == 'timeout' else 'zero or more'} (got {params[name]}).")
+    for service in params["restart_services"]:
+        check_service_name(service)
+    if params["url"] and urlsplit(params["url"]).scheme not in ("http", "https"):
+        raise HealthCheckError(f"url {redact_url(params['url'])} must be an http:// or https:// URL")
+
+
+# --------------------------------------------------------------------------- URL credentials
+
+
+def url_credentials(url):
+    """The user-info part of url ('user:password'), or None."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    return netloc.rpartition("@")[0] or None
+
+
+def url_secrets(url):
+    """The values of url a module must mask (AnsibleModule.no_log_values) in everything it returns."""
+    credentials = url_credentials(url) if isinstance(url, str) and url else None
+    if not credentials:
+        return []
+    secrets = [credentials]
+    password = credentials.partition(":")[2]
+    if len(password) >= 3:
+        secrets.append(password)
+    return secrets
+
+
+def redact_url(url):
+    """url with any user:password@ replaced by ********@."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//" + REDACTED + "@", url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, REDACTED + "@" + host, parts.path, parts.query, parts.fragment))
+
+
+def scrub(text, url):
+    """text with url and its credentials replaced by their redacted forms."""
+    if not url:
+        return text
+    text = text.replace(url, redact_url(url))
+    secret = url_credentials(url)
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def check_description(url, command):
+    """What the check is, for messages: 'HTTP health check URL' (redacted) or 'Command health check `COMMAND`'."""
+    return f"HTTP health check {redact_url(url)}" if url else f"Command health check `{command}`"
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def probe_url(url, status_codes, timeout):
+    """(healthy, status, detail) of one GET of url; detail carries no credentials."""
+    try:
+        response = open_url(url, method="GET", timeout=timeout, follow_redirects="safe")
+        status = response.getcode()
+        response.close()
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
+        return False, None, scrub(f"no answer ({exc})", url)
+    return status in status_codes, status, f"HTTP {status}"
+
+
+def probe_command(module, command):
+    """(healthy, exit code, detail) of one run of command."""
+    rc, out, err = module.run_command(command, use_unsafe_shell=True)
+    detail = (err or out or "").strip().splitlines()[-1:] or [""]
+    return rc == 0, rc, f"exit code {rc}{(': ' + detail[0][:300]) if detail[0] else ''}"
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def planned_restarts(services, command):
+    """What restart() would restart, in order."""
+    return list(services or []) + ([command] if command else [])
+
+
+def restart(module, services, command):
+    """Restart services in order, then run command; returns what was restarted. Raises StepFailed."""
+    done = []
+    systemd = os.path.isdir("/run/systemd/system")
+    for service in services or []:
+        if systemd:
+            argv = [module.get_bin_path("systemctl", required=True), "restart", "--", service]
+        else:
+            argv = [module.get_bin_path("service", required=True), service, "restart"]
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            raise StepFailed(f"restarting service {service} failed (exit code {rc}): {(err or out).strip()[-500:]}",
+                             "restart", f"restarting service {service}", restarted=done, changed=bool(done))
+        done.append(service)
+    if command:
+        rc, out, err = module.run_command(command, use_unsafe_shell=True)
+        if rc != 0:
+            raise StepFailed(f"restart command failed (exit code {rc}): {(err or out).strip()[-500:]}",
+                             "restart", f"restart command `{command}`", restarted=done + [command], changed=True)
+        done.append(command)
+    return done
+
+
+def run_health_check(module, url, command, status_codes, timeout, retries, delay, sleep=time.sleep):
+    """Probe until healthy; returns (attempts, status). Raises StepFailed when the attempts run out."""
+    what = check_description(url, command)
+    attempts = 0
+    while True:
+        attempts += 1
+        if url:
+            healthy, status, detail = probe_url(url, status_codes, timeout)
+        else:
+            healthy, status, detail = probe_command(module, command)
+        if healthy:
+            return attempts, status
+        if attempts > retries:
+            raise StepFailed(f"{what} failed after {attempts} attempt(s): {detail}", "health_check", what,
+                             attempts=attempts, status=status)
+        sleep(delay)
