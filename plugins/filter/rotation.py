@@ -70,6 +70,8 @@ _value:
   type: dict
 """
 
+import time
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
@@ -77,14 +79,22 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import ref
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
 
 
-def rotation_plan(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
-                  fleet=None, compromised_key_ids=None, users=None, locks=None):
+def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
+                  fleet=None, compromised_key_ids=None, users=None, locks=None, hostvars=None, play_hosts=None):
     """Plan every user. With ``users`` (C(rotor.iam.fleet_users)), users are keyed by their reference
     (C(account:name) when the run spans accounts): each access_key_info result's C(item) is that reference,
-    and each plan carries C(iam_user_name) and C(connection) for the IAM calls."""
+    and each plan carries C(iam_user_name) and C(connection) for the IAM calls.
+
+    ``hosts`` ({host: {user, reachable, key_ids, file_key_ids}}) may instead come from ``hostvars`` and
+    ``play_hosts``: each host's registered plan-time read (see module_utils/rotation_state.py)."""
     try:
+        if hosts is None:
+            hosts = {host: dict(host_read(hostvars[host]), user=hostvars[host].get("rotor_iam_user")) for host in play_hosts or []}
         host_refs = dict((users or {}).get("host_refs") or {})
         fleet = fleet if fleet is not None else (users or {}).get("fleet")
         users = dict((users or {}).get("users") or {})
@@ -286,7 +296,7 @@ def key_holder(hostvars, hosts, access_key_id):
     try:
         for host in hosts or []:
             facts = hostvars[host]
-            held = (facts.get("__rotor_host") or {}).get("file_key_ids") or []
+            held = host_read(facts)["file_key_ids"]
             if access_key_id in held:
                 return {"host": host, "file": dict(facts["rotor_credentials_files"][held.index(access_key_id)])}
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -303,7 +313,7 @@ def leaked_keys_to_delete(outcome, plans, hostvars):
         leaked = plan.get("compromised_key_id")
         if entry.get("action") != "failed" or not leaked or leaked != plan.get("old_key_id"):
             continue
-        if all(hostvars[h].get("__rotor_wrote") for h in plan.get("hosts") or []):
+        if all(host_state(hostvars[h])["wrote"] for h in plan.get("hosts") or []):
             found.append({"user": user, "access_key_id": leaked})
     return found
 
@@ -335,10 +345,9 @@ def proof_failures(checks, expect):
 def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
     """The users (refs) of which some host wrote the new key and was not restored: their new key must stay."""
     users = set()
-    for host in hosts:
-        facts = hostvars[host]
-        if facts.get("__rotor_wrote") and not facts.get("__rotor_files_restored"):
-            users.add((host_refs or {}).get(host, facts.get("rotor_iam_user")))
+    for host, state in host_states(hostvars, hosts, host_refs).items():
+        if state["wrote"] and not state["restored"]:
+            users.add(state["user"])
     return sorted(u for u in users if u)
 
 
@@ -347,21 +356,9 @@ def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=N
 
     ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
     """
-    reachable = set(reachable_hosts)
     try:
-        host_states = {}
-        for host in all_hosts:
-            facts = hostvars[host]
-            state = facts.get("__rotor_state", "untouched")
-            if host not in reachable and state != "untouched":
-                state = "unreachable"
-            host_states[host] = {
-                "user": (host_refs or {}).get(host, facts.get("rotor_iam_user")),
-                "state": state,
-                "wrote": bool(facts.get("__rotor_wrote", False)),
-                "failure": facts.get("__rotor_failure") or ({"check": "reachability", "msg": "host became unreachable"} if state == "unreachable" else {}),
-            }
-        return rotation_outcome(dict(plans), host_states, user_failures=dict(user_failures or {}))
+        states = host_states(hostvars, all_hosts, host_refs, play_hosts=reachable_hosts)
+        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
@@ -418,11 +415,11 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
             new_id = (new_keys.get(user) or {}).get("access_key_id")
             moves = {}
             for host in (plan.get("hosts") or []) if hostvars is not None else []:
-                facts = hostvars[host]
-                held = ((facts.get("__rotor_host") or {}).get("key_ids") or [None])[0]
-                moved = bool(facts.get("__rotor_wrote")) and new_id is not None
+                state = host_state(hostvars[host])
+                held = (state["key_ids"] or [None])[0]
+                moved = state["wrote"] and not state["restored"] and new_id is not None
                 moves[host] = {"held": held, "moved_to": new_id if moved else None,
-                               "moved_at": facts.get("__rotor_moved_at") if moved else None}
+                               "moved_at": state["moved_at"] if moved else None}
             summary[user] = {
                 "action": action,
                 "owner": owner,
@@ -439,6 +436,7 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
                 "hosts_switched": (entry.get("switched_hosts") or []) if action in ("cutover", "staged", "failed") else [],
                 "resumed_run": (plan.get("resume") or {}).get("run_id"),
                 "failures": entry.get("failures") or [],
+                "error": plan.get("error"),
                 "host_moves": moves,
                 "message": message,
             }
@@ -474,14 +472,16 @@ def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=Fal
 def rotation_failure_message(summary, hostvars=None, hosts=None):
     """The message that fails a run in which users were rolled back or failed; empty when none did.
 
-    Hosts whose restore failed (their C(__rotor_restore_failure) fact) are named with the reason.
+    Hosts whose restore failed (their registered rollback result) are named with the reason, and users the run
+    refused to touch (locked by another run, hosts that disagree, an unreadable journal) with the refusal.
     """
     summary = dict(summary)
     unrestored = {}
     for host in hosts or []:
-        why = hostvars[host].get("__rotor_restore_failure") if hostvars is not None else None
+        why = host_state(hostvars[host])["restore_failure"] if hostvars is not None else None
         if why:
             unrestored[host] = str(why)
+    refused = sorted(user for user, entry in summary.items() if entry.get("error"))
     rolled = sorted(user for user, entry in summary.items() if entry["action"] == "rollback")
     stuck = sorted(user for user, entry in summary.items() if entry["action"] == "failed")
     parts = []
@@ -495,6 +495,8 @@ def rotation_failure_message(summary, hostvars=None, hosts=None):
     if stuck:
         parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(summary[u]["message"] for u in stuck)
                      + ". Fix those hosts (they hold the new key) and run the rotation again to finish.")
+    if refused:
+        parts.append("Not rotated: " + "; ".join(str(summary[u]["error"]) for u in refused) + ".")
     return " ".join(parts)
 
 
@@ -504,6 +506,239 @@ def drain_remaining(inactive_since, users, drain_seconds):
         return seconds_left_to_drain(dict(inactive_since or {}), list(users), int(drain_seconds))
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.drain_remaining: malformed input ({exc})") from exc
+
+
+def users_with(outcome, *actions):
+    """The users (sorted) whose outcome is one of ``actions``: the work lists the role loops over."""
+    try:
+        return sorted(user for user, entry in dict(outcome or {}).items() if entry.get("action") in actions)
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.users_with: malformed input ({exc})") from exc
+
+
+def users_to_switch(plans, hostvars, hosts, create_errors=None, check_mode=False):
+    """The users whose hosts may take the new key in this batch: due, not refused, their new key made and
+    verified (not in ``create_errors``), and no host of the play has failed so far (a failure anywhere stops
+    the later batches). In check mode, every due user (the hosts report what would change)."""
+    try:
+        due = sorted(user for user, plan in dict(plans).items() if plan.get("due") and not plan.get("error")
+                     and user not in (create_errors or {}))
+        if check_mode:
+            return due
+        if any(host_state(hostvars[host])["state"] in ("failed", "unreachable") for host in hosts):
+            return []
+        return due
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.users_to_switch: malformed input ({exc})") from exc
+
+
+def hosts_to_settle(outcome, hostvars, hosts, host_refs=None):
+    """What the last host task does per host: {host: {state: V(restored), backup_files}} for hosts of users
+    rolled back that may hold the new key (C(backup_files) the backups their switch made, '' where it made
+    none: the newest backup holding the old key is used), {host: {state: V(backups_absent)}} for hosts of users
+    that cut over (their backups hold the old secret)."""
+    work = {}
+    try:
+        for host, state in host_states(hostvars, hosts, host_refs).items():
+            action = (dict(outcome).get(state["user"]) or {}).get("action")
+            if action == "rollback" and state["wrote"] and state["state"] != "unreachable":
+                work[host] = {"state": "restored", "backup_files": state["backups"]}
+            elif action == "cutover" and state["state"] != "unreachable":
+                work[host] = {"state": "backups_absent", "backup_files": []}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.hosts_to_settle: malformed input ({exc})") from exc
+    return work
+
+
+def deactivated_keys(results, plans, now):
+    """From the registered deactivation loop: {deactivated: [every user whose old key is Inactive now, to prove],
+    reactivatable: [those whose key rotor took out of service, so a rollback may reactivate it],
+    inactive_since: {user: ``now`` when this run deactivated it, else ''}}.
+    A key someone else had disabled is not "deactivated by rotor": it is never reactivated."""
+    deactivated, reactivatable, since = [], [], {}
+    try:
+        for result in results or []:
+            user = result["item"]
+            deactivated.append(user)
+            if not (plans[user] or {}).get("old_key_disabled"):
+                reactivatable.append(user)
+            since[user] = str(now) if result.get("changed") else ""
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.deactivated_keys: malformed input ({exc})") from exc
+    return {"deactivated": deactivated, "reactivatable": reactivatable, "inactive_since": since}
+
+
+def inactive_since(journal_results, known=None):
+    """{user: when its old key went Inactive}: what this run saw (``known``), else what the journal recorded
+    (the registered cutover journal writes), so a resumed run waits only the rest of the drain."""
+    found = {}
+    try:
+        for result in journal_results or []:
+            user = (result.get("item") or {}).get("item") if isinstance(result.get("item"), dict) else result.get("item")
+            recorded = (result.get("journal") or {}).get("inactive_since")
+            if user and recorded:
+                found[user] = recorded
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.inactive_since: malformed input ({exc})") from exc
+    found.update({user: when for user, when in dict(known or {}).items() if when})
+    return found
+
+
+def new_keys_to_delete(outcome, hostvars, hosts, host_refs=None):
+    """The users rolled back whose new key goes: no host may still hold it (every host that got it was put back,
+    none is unreachable with it) and it is not the resumed pending key of a staged rollout."""
+    try:
+        holding = set(users_still_holding_new_keys(hostvars, hosts, host_refs))
+        return [user for user in users_with(outcome, "rollback")
+                if not outcome[user].get("unreachable_with_new_key") and not outcome[user].get("keep_new_key") and user not in holding]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.new_keys_to_delete: malformed input ({exc})") from exc
+
+
+def staged_rollbacks(outcome):
+    """The users rolled back whose pending key stays (hosts outside the play may hold it)."""
+    return [user for user in users_with(outcome, "rollback") if outcome[user].get("keep_new_key")]
+
+
+def plan_users(plans, kind="due", among=None):
+    """The users (sorted) of the plan of one ``kind``: V(due) (to rotate), V(not_due) (nothing to rotate, not
+    refused), V(refused) (the run may not touch them). With ``among``, only those in it (e.g. the users locked)."""
+    kinds = {
+        "due": lambda plan: plan.get("due") and not plan.get("error"),
+        "not_due": lambda plan: not plan.get("due") and not plan.get("error"),
+        "refused": lambda plan: bool(plan.get("error")),
+    }
+    if kind not in kinds:
+        raise AnsibleFilterError(f"rotor.iam.plan_users: kind must be one of {', '.join(kinds)}, not {kind!r}")
+    try:
+        chosen = None if among is None else set(among)
+        return sorted(user for user, plan in dict(plans).items() if kinds[kind](plan) and (chosen is None or user in chosen))
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.plan_users: malformed input ({exc})") from exc
+
+
+def stale_keys_of_users_not_due(plans):
+    """[{user, access_key_id}] for the stale Inactive keys of users not due (left by a deactivate-only rotation)."""
+    return [{"user": user, "access_key_id": key_id} for user in plan_users(plans, "not_due")
+            for key_id in plans[user].get("stale_inactive_key_ids") or []]
+
+
+def locked_users(lock_results, check_mode=False):
+    """The users whose lock this run took (the registered lock loop); none in check mode (nothing is locked)."""
+    if check_mode:
+        return []
+    return [result["item"] for result in lock_results or [] if not result.get("failed") and not result.get("skipped")]
+
+
+def locks_to_renew(plans, locked, renewed_epoch, ttl_minutes, now_epoch=None):
+    """The due users whose lock to renew before a batch: those this run holds, once half the lock's TTL has
+    passed since it was last renewed (``renewed_epoch``), so a long batched rollout never outlives its lock
+    and a short one costs no IAM calls."""
+    try:
+        now_epoch = time.time() if now_epoch is None else float(now_epoch)
+        if now_epoch - float(renewed_epoch or 0) < float(ttl_minutes) * 60 / 2:
+            return []
+        return plan_users(plans, "due", locked or [])
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.locks_to_renew: malformed input ({exc})") from exc
+
+
+def planned_cutover(plans, old_key_action="delete"):
+    """What a check-mode run says the cutover would do, one line per due user."""
+    lines = []
+    for user in plan_users(plans, "due"):
+        plan = plans[user]
+        old = plan.get("old_key_id")
+        if plan.get("staged"):
+            lines.append(f"{user}: staged rollout - would write the new key to {', '.join(plan.get('hosts') or [])} only and leave {old} "
+                         f"Active for the {len(plan.get('hosts_outside_play') or [])} hosts outside this play")
+            continue
+        end = f"delete {old}" if old_key_action == "delete" else f"leave {old} Inactive"
+        back = (f"; on any failure, restore the hosts from their backups, reactivate {old} and delete the new key"
+                if not plan.get("old_key_disabled") else f"; {old} is disabled: no host is rolled back onto it")
+        lines.append(f"{user}: would deactivate {old}, wait until AWS rejects it, health-check {', '.join(plan.get('hosts') or [])} "
+                     f"again, then {end}{back}")
+    return lines
+
+
+def succeeded_items(results):
+    """The loop items of the registered results that did not fail or skip."""
+    try:
+        return [r["item"] for r in results or [] if not r.get("failed") and not r.get("skipped")]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.succeeded_items: malformed input ({exc})") from exc
+
+
+def locks_still_held(locked, *released):
+    """The users of ``locked`` whose lock no registered journal loop in ``released`` (writes with state=unlocked)
+    gave back already: what the run must still release at its end."""
+    done = {item for loop in released for item in succeeded_items((loop or {}).get("results") if isinstance(loop, dict) else loop)}
+    return [user for user in locked or [] if user not in done]
+
+
+def lockable_users(fleet):
+    """The users (sorted) of C(rotor.iam.fleet_users) that the run may lock: those not refused already
+    (hosts that disagree on the connection, a connection that does not answer)."""
+    try:
+        return sorted(ref for ref, entry in dict((fleet or {}).get("users") or {}).items() if not entry.get("error"))
+    except (TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.lockable_users: malformed input ({exc})") from exc
+
+
+def lock_notes(lock_results):
+    """[{user, note}] for the locks this run took over from earlier runs (the registered lock loop)."""
+    return [{"user": r.get("item"), "note": r["lock_note"]} for r in lock_results or []
+            if isinstance(r, dict) and isinstance(r.get("lock_note"), str) and r["lock_note"]]
+
+
+def plan_lines(plans, old_key_action="delete"):
+    """The plan as one line per user, the way the run shows it before it changes anything."""
+    lines = []
+    for user, plan in sorted(dict(plans).items()):
+        owner = f" (owner: {plan['owner']})" if plan.get("owner") else ""
+        if plan.get("error"):
+            what = f"CANNOT ROTATE - {plan['error']}"
+        elif plan.get("due"):
+            old_fate = ("kept Active (staged rollout)" if plan.get("staged") else "deleted" if old_key_action == "delete" else "deactivated")
+            what = (("INCIDENT - " if plan.get("compromised_key_id") else "ROTATE - ") + f"{plan.get('reason')}; old key {plan.get('old_key_id')} "
+                    f"will be {old_fate}")
+            if plan.get("free_slot_key_id"):
+                what += f"; key {plan['free_slot_key_id']} is deleted first to free the slot"
+            what += f"; hosts: {', '.join(plan.get('hosts') or [])}"
+        else:
+            what = ("EXEMPT - " if plan.get("exempt") else "skip - ") + str(plan.get("reason") or "")
+        if plan.get("stale_inactive_key_ids"):
+            what += f"; stale Inactive keys to delete: {', '.join(plan['stale_inactive_key_ids'])}"
+        if plan.get("notes"):
+            what += "; " + "; ".join(plan["notes"])
+        lines.append(f"{user}{owner}: {what}")
+    return lines
+
+
+def planned_switches(plans, hostvars, hosts, host_refs=None):
+    """What a check-mode run says each host would do, one line per host of a due user (key ids, paths, restarts
+    and checks; never a secret)."""
+    lines = []
+    try:
+        due = set(plan_users(plans, "due"))
+        for host, state in host_states(hostvars, hosts, host_refs).items():
+            if state["user"] not in due:
+                continue
+            facts = hostvars[host]
+            paths = ", ".join(str(f.get("path")) for f in facts.get("rotor_credentials_files") or [])
+            line = (f"{host}: would write the new key of {facts.get('rotor_iam_user')} over {', '.join(state['key_ids']) or '(no key)'} "
+                    f"in {paths}")
+            if facts.get("rotor_restart_services"):
+                line += f"; would restart {', '.join(facts['rotor_restart_services'])}"
+            if facts.get("rotor_restart_command"):
+                line += f"; would run {facts['rotor_restart_command']}"
+            check = facts.get("rotor_health_check") or {}
+            if isinstance(check, dict) and (check.get("url") or check.get("command")):
+                line += f"; would check {check.get('url') or check.get('command')}"
+            lines.append(line)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.planned_switches: malformed input ({exc})") from exc
+    return lines
 
 
 class FilterModule:
@@ -526,4 +761,22 @@ class FilterModule:
             "rotation_run_summary": rotation_run_summary,
             "rotation_failure_message": rotation_failure_message,
             "planned_outcome": planned_outcome,
+            "users_with": users_with,
+            "users_to_switch": users_to_switch,
+            "hosts_to_settle": hosts_to_settle,
+            "deactivated_keys": deactivated_keys,
+            "inactive_since": inactive_since,
+            "new_keys_to_delete": new_keys_to_delete,
+            "staged_rollbacks": staged_rollbacks,
+            "plan_users": plan_users,
+            "stale_keys_of_users_not_due": stale_keys_of_users_not_due,
+            "locked_users": locked_users,
+            "locks_to_renew": locks_to_renew,
+            "planned_cutover": planned_cutover,
+            "succeeded_items": succeeded_items,
+            "locks_still_held": locks_still_held,
+            "lockable_users": lockable_users,
+            "lock_notes": lock_notes,
+            "plan_lines": plan_lines,
+            "planned_switches": planned_switches,
         }

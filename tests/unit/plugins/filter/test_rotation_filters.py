@@ -11,6 +11,26 @@ from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_failu
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_result
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_run_summary
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_summary
+from ansible_collections.rotor.iam.plugins.filter.rotation import deactivated_keys
+from ansible_collections.rotor.iam.plugins.filter.rotation import hosts_to_settle
+from ansible_collections.rotor.iam.plugins.filter.rotation import inactive_since
+from ansible_collections.rotor.iam.plugins.filter.rotation import lock_notes
+from ansible_collections.rotor.iam.plugins.filter.rotation import lockable_users
+from ansible_collections.rotor.iam.plugins.filter.rotation import locked_users
+from ansible_collections.rotor.iam.plugins.filter.rotation import locks_still_held
+from ansible_collections.rotor.iam.plugins.filter.rotation import locks_to_renew
+from ansible_collections.rotor.iam.plugins.filter.rotation import new_keys_to_delete
+from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
+from ansible_collections.rotor.iam.plugins.filter.rotation import plan_users
+from ansible_collections.rotor.iam.plugins.filter.rotation import planned_cutover
+from ansible_collections.rotor.iam.plugins.filter.rotation import planned_switches
+from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
+from ansible_collections.rotor.iam.plugins.filter.rotation import stale_keys_of_users_not_due
+from ansible_collections.rotor.iam.plugins.filter.rotation import staged_rollbacks
+from ansible_collections.rotor.iam.plugins.filter.rotation import succeeded_items
+from ansible_collections.rotor.iam.plugins.filter.rotation import users_to_switch
+from ansible_collections.rotor.iam.plugins.filter.rotation import users_with
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
 
 OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
 FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}
@@ -27,6 +47,25 @@ def hostvars(**per_host):
     return {host: dict({"rotor_iam_user": "app", "rotor_credentials_files": [FILE]}, **facts) for host, facts in per_host.items()}
 
 
+def read(*key_ids):
+    """What the plan-time rotor.iam.host_credentials state=read registers."""
+    return {"__rotor_read": {"changed": False, "file_key_ids": list(key_ids), "key_ids": [k for k in key_ids if k]}}
+
+
+def switched(wrote=True, failure=None, backups=("",), unreachable=False):
+    """What the distribute phase's rotor.iam.host_credentials state=switched registers."""
+    result = {"changed": wrote, "wrote": wrote, "switched_at": "2026-12-01T10:00:00Z",
+              "files": [{"path": FILE["path"], "access_key_id": NEW if wrote else OLD, "changed": wrote, "backup_file": b or None} for b in backups]}
+    if failure:
+        result.update(failed=True, msg=failure["msg"], failure=failure, step="health_check")
+    if unreachable:
+        result = {"unreachable": True, "msg": "Failed to connect", "changed": False}
+    return dict(read(OLD), __rotor_switch=result)
+
+
+HEALTHY = switched()
+
+
 def test_inventory_fleet_sees_every_host_that_names_a_user_even_outside_the_play():
     facts = {"web1": {"rotor_iam_user": "app"}, "web2": {"rotor_iam_user": "app"}, "db1": {"rotor_iam_user": "db"},
              "bastion": {}, "odd": {"rotor_iam_user": 42}}
@@ -39,7 +78,7 @@ def test_inventory_fleet_reports_malformed_input():
 
 
 def test_rotation_result_rolls_back_a_user_whose_key_change_was_not_confirmed():
-    facts = hostvars(web1={"__rotor_state": "healthy", "__rotor_wrote": True}, web2={"__rotor_state": "healthy", "__rotor_wrote": True})
+    facts = hostvars(web1=HEALTHY, web2=HEALTHY)
     outcome = rotation_result({"app": plan()}, facts, ["web1", "web2"], ["web1", "web2"],
                               user_failures={"app": "AWS did not confirm that it rejects key AKIA... in time"})
     assert outcome["app"]["action"] == "rollback"
@@ -52,7 +91,7 @@ def test_rotation_result_rolls_back_a_user_whose_key_change_was_not_confirmed():
     ids=["whole-fleet", "staged"],
 )
 def test_rotation_result_cutover_or_staged_when_every_host_is_healthy(overrides, action, keep):
-    facts = hostvars(web1={"__rotor_state": "healthy", "__rotor_wrote": True}, web2={"__rotor_state": "healthy", "__rotor_wrote": True})
+    facts = hostvars(web1=HEALTHY, web2=HEALTHY)
     outcome = rotation_result({"app": plan(**overrides)}, facts, ["web1", "web2"], ["web1", "web2"])
     assert outcome["app"]["action"] == action and outcome["app"]["keep_new_key"] is keep
 
@@ -64,8 +103,7 @@ def test_rotation_result_cutover_or_staged_when_every_host_is_healthy(overrides,
     ids=["rollback", "disabled-old-key-never-rolled-back-onto", "staged-resumed-key-kept"],
 )
 def test_rotation_result_when_a_host_fails(overrides, action, keep):
-    facts = hostvars(web1={"__rotor_state": "healthy", "__rotor_wrote": True},
-                     web2={"__rotor_state": "failed", "__rotor_wrote": True, "__rotor_failure": {"check": "health check", "msg": "503"}})
+    facts = hostvars(web1=HEALTHY, web2=switched(failure={"check": "health check", "msg": "503"}))
     outcome = rotation_result({"app": plan(**overrides)}, facts, ["web1", "web2"], ["web1", "web2"])
     assert outcome["app"]["action"] == action and outcome["app"]["keep_new_key"] is keep
     assert "host web2 failed health check: 503" in outcome["app"]["message"]
@@ -120,8 +158,119 @@ def test_rotation_summary_and_run_summary():
 def test_failure_message_names_users_and_unrestored_hosts():
     summary = {"db": {"action": "rollback", "message": "host db1 failed health check"},
                "leak": {"action": "failed", "message": "host l1 failed"}, "app": {"action": "cutover", "message": ""}}
-    message = rotation_failure_message(summary, {"db1": {"__rotor_restore_failure": "restore: unreachable"}, "l1": {}}, ["db1", "l1"])
+    restore_failed = dict(switched(), __rotor_settle={"failed": True, "restored": False, "step": "restore", "msg": "unreachable",
+                                                      "failure": {"check": "restore", "msg": "unreachable"}})
+    message = rotation_failure_message(summary, {"db1": restore_failed, "l1": {}}, ["db1", "l1"])
     assert "Rotation of db rolled back: host db1 failed health check." in message
     assert "db1 (restore: unreachable)" in message
     assert "Rotation of leak failed on hosts that cannot go back" in message
     assert rotation_failure_message({"app": {"action": "cutover", "message": ""}}) == ""
+
+
+def test_failure_message_names_refused_users():
+    summary = {"app": {"action": "skipped", "message": "", "error": "cannot rotate IAM user 'app': locked by run r-1"}}
+    assert "Not rotated: cannot rotate IAM user 'app': locked by run r-1." in rotation_failure_message(summary)
+
+
+# --------------------------------------------------------------------------- host states from registered results
+
+def test_host_state_follows_the_phases():
+    assert host_state(read(OLD))["state"] == "untouched" and host_state(read(OLD))["key_ids"] == [OLD]
+    assert host_state({})["reachable"] is False
+    healthy = host_state(dict(HEALTHY))
+    assert healthy["state"] == "healthy" and healthy["wrote"] and healthy["moved_at"] == "2026-12-01T10:00:00Z"
+    rechecked = host_state(dict(HEALTHY, __rotor_recheck={"failed": True, "msg": "HTTP 503", "attempts": 3}, rotor_health_check={"url": "http://h/"}))
+    assert rechecked["state"] == "failed" and rechecked["failure"] == {"check": "health check after deactivating the old key (http://h/)", "msg": "HTTP 503"}
+    assert host_state(dict(HEALTHY, __rotor_recheck={"skipped": True}))["state"] == "healthy"
+    assert host_state(switched(unreachable=True))["state"] == "unreachable"
+    assert host_state(dict(HEALTHY), in_play=False)["state"] == "unreachable"
+    restored = host_state(dict(HEALTHY, __rotor_settle={"changed": True, "restored": True, "invocation": {"module_args": {"state": "restored"}}}))
+    assert restored["restored"] and not restored["restore_failure"]
+    cleaned = host_state(dict(HEALTHY, __rotor_settle={"failed": True, "msg": "x", "step": "backups", "invocation": {"module_args": {"state": "backups_absent"}}}))
+    assert not cleaned["restored"] and not cleaned["restore_failure"]
+
+
+def test_users_to_switch_stops_later_batches_after_a_failure():
+    plans = {"app": plan(), "db": plan(), "idle": plan(due=False), "refused": plan(error="locked")}
+    assert users_to_switch(plans, hostvars(web1=HEALTHY, web2=read(OLD)), ["web1", "web2"]) == ["app", "db"]
+    assert users_to_switch(plans, hostvars(web1=HEALTHY), ["web1"], create_errors={"db": "not accepted"}) == ["app"]
+    failed = hostvars(web1=switched(failure={"check": "health check", "msg": "503"}), web2=read(OLD))
+    assert users_to_switch(plans, failed, ["web1", "web2"]) == []
+    assert users_to_switch(plans, failed, ["web1", "web2"], check_mode=True) == ["app", "db"]
+
+
+def test_hosts_to_settle_restores_rolled_back_hosts_and_cleans_cut_over_ones():
+    facts = hostvars(web1=switched(backups=("/etc/app/.credentials.bak",)), web2=read(OLD), db1=dict(HEALTHY, rotor_iam_user="db"),
+                     gone=switched(unreachable=True))
+    outcome = {"app": {"action": "rollback"}, "db": {"action": "cutover"}}
+    assert hosts_to_settle(outcome, facts, ["web1", "web2", "db1", "gone"]) == {
+        "web1": {"state": "restored", "backup_files": ["/etc/app/.credentials.bak"]},
+        "db1": {"state": "backups_absent", "backup_files": []},
+    }
+
+
+def test_new_keys_to_delete_keeps_keys_a_host_may_hold():
+    outcome = {"app": {"action": "rollback"}, "db": {"action": "rollback", "unreachable_with_new_key": ["db1"]},
+               "stage": {"action": "rollback", "keep_new_key": True}, "ok": {"action": "cutover"}}
+    restored = dict(HEALTHY, __rotor_settle={"restored": True, "invocation": {"module_args": {"state": "restored"}}})
+    facts = hostvars(web1=restored, db1=dict(HEALTHY, rotor_iam_user="db"), s1=dict(HEALTHY, rotor_iam_user="stage"))
+    assert new_keys_to_delete(outcome, facts, ["web1", "db1", "s1"]) == ["app"]
+    assert new_keys_to_delete(outcome, hostvars(web1=HEALTHY), ["web1"]) == []  # web1 still holds it
+    assert staged_rollbacks(outcome) == ["stage"]
+
+
+def test_work_lists_from_plan_and_outcome():
+    plans = {"b": plan(), "a": plan(), "idle": plan(due=False, stale_inactive_key_ids=[OLD]), "no": plan(error="locked")}
+    assert plan_users(plans) == ["a", "b"] and plan_users(plans, "not_due") == ["idle"] and plan_users(plans, "refused", ["a"]) == []
+    assert plan_users(plans, "due", among=["b", "idle"]) == ["b"]
+    with pytest.raises(AnsibleFilterError, match="kind must be one of"):
+        plan_users(plans, "bogus")
+    assert stale_keys_of_users_not_due(plans) == [{"user": "idle", "access_key_id": OLD}]
+    assert users_with({"a": {"action": "cutover"}, "b": {"action": "rollback"}, "c": {"action": "cutover"}}, "cutover") == ["a", "c"]
+    locks = [{"item": "a", "changed": False}, {"item": "b", "failed": True}, {"item": "c", "skipped": True}]
+    assert locked_users(locks) == ["a"] and locked_users(locks, check_mode=True) == []
+    assert lock_notes([{"item": "a", "lock_note": "took over the lock of dead run r-1"}, {"item": "b", "lock_note": None}]) == [
+        {"user": "a", "note": "took over the lock of dead run r-1"}]
+    assert lockable_users({"users": {"b": {"error": None}, "a": {"error": None}, "x": {"error": "disagree"}}}) == ["a", "b"]
+    assert succeeded_items([{"item": "a"}, {"item": "b", "failed": True}]) == ["a"]
+    assert locks_still_held(["a", "b", "c"], {"results": [{"item": "a"}]}, [{"item": "c", "failed": True}], {}) == ["b", "c"]
+
+
+def test_locks_are_renewed_once_half_their_ttl_has_passed():
+    plans = {"a": plan(), "idle": plan(due=False)}
+    assert locks_to_renew(plans, ["a", "idle"], 1000, 60, now_epoch=1000 + 29 * 60) == []
+    assert locks_to_renew(plans, ["a", "idle"], 1000, 60, now_epoch=1000 + 31 * 60) == ["a"]
+    assert locks_to_renew(plans, [], 1000, 1, now_epoch=2000) == []
+
+
+def test_deactivated_keys_and_inactive_since():
+    plans = {"a": plan(), "b": plan(old_key_disabled=True)}
+    found = deactivated_keys([{"item": "a", "changed": True}, {"item": "b", "changed": False}], plans, "2026-12-01T10:00:00+00:00")
+    assert found == {"deactivated": ["a", "b"], "reactivatable": ["a"], "inactive_since": {"a": "2026-12-01T10:00:00+00:00", "b": ""}}
+    journal = [{"item": {"item": "b"}, "journal": {"inactive_since": "2026-11-30T10:00:00Z"}}, {"item": {"item": "a"}, "journal": {}}]
+    assert inactive_since(journal, found["inactive_since"]) == {"a": "2026-12-01T10:00:00+00:00", "b": "2026-11-30T10:00:00Z"}
+
+
+def test_plan_lines_and_planned_cutover_say_what_happens():
+    plans = {"app": plan(reason="key 120 days old", owner="team-a", free_slot_key_id=None, notes=[]),
+             "no": plan(error="locked by run r-1", due=False), "ex": plan(due=False, exempt=True, reason="vendor appliance")}
+    lines = plan_lines(plans)
+    assert lines[0].startswith("app (owner: team-a): ROTATE - key 120 days old; old key " + OLD + " will be deleted; hosts: web1, web2")
+    assert "ex: EXEMPT - vendor appliance" in lines and "no: CANNOT ROTATE - locked by run r-1" in lines
+    (cutover,) = planned_cutover(plans, "deactivate")
+    assert cutover.startswith(f"app: would deactivate {OLD}") and f"leave {OLD} Inactive" in cutover
+
+
+def test_rotation_plan_reads_the_hosts_registered_reads():
+    infos = [{"item": "app", "user_name": "app", "access_keys": [{"access_key_id": OLD, "status": "Active", "age_days": 120,
+                                                                  "create_date": "2026-08-01T00:00:00Z", "last_used": None}]}]
+    facts = hostvars(web1=read(OLD), web2=read(OLD))
+    plans = rotation_plan(infos, hostvars=facts, play_hosts=["web1", "web2"], max_age_days=90)
+    assert plans["app"]["due"] and plans["app"]["old_key_id"] == OLD and plans["app"]["hosts"] == ["web1", "web2"]
+
+
+def test_planned_switches_name_key_paths_restarts_and_checks():
+    facts = hostvars(web1=dict(read(OLD), rotor_restart_services=["app"], rotor_health_check={"url": "http://web1/health"}),
+                     db1=dict(read(OLD), rotor_iam_user="db"))
+    assert planned_switches({"app": plan(), "db": plan(due=False)}, facts, ["web1", "db1"]) == [
+        f"web1: would write the new key of app over {OLD} in /etc/app/credentials; would restart app; would check http://web1/health"]

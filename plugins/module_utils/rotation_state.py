@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where each host of a rotation stands, read from what the role's host tasks registered.
+
+The role runs one rotor.iam.host_credentials task per host and phase and registers its result; it sets no
+per-host facts of its own. This module turns those results into one structure per host, the input of
+rotation_plan.rotation_outcome (the function that decides, after each phase, what happens to each user):
+
+    {
+      "user": str,             # the host's IAM user as the run names it (account:user across accounts)
+      "reachable": bool,       # its files could be read at plan time
+      "key_ids": [str],        # distinct key ids its files held at plan time
+      "file_key_ids": [str],   # aligned with rotor_credentials_files ('' = no key)
+      "state": str,            # untouched | healthy | failed | unreachable
+      "wrote": bool,           # it may hold the new key (written by this run, or already there)
+      "backups": [str],        # per file, the backup the switch made ('' = none)
+      "moved_at": str|None,    # when its files got the new key
+      "failure": {check, msg}, # the first thing that failed on it, {} when nothing did
+      "restored": bool,        # put back on the old key by a rollback
+      "restore_failure": str,  # why a rollback could not put it back ('' when it could or was not tried)
+    }
+
+Registered results, by phase: ``__rotor_read`` (state=read), ``__rotor_switch`` (state=switched),
+``__rotor_recheck`` (state=checked, once the old key is proven disabled), ``__rotor_drain_check``
+(state=checked, after the drain), ``__rotor_settle`` (state=restored on rollback, backups_absent on cutover).
+A task that did not run for a host registers ``skipped``; a host never in a phase's batch has no result.
+"""
+
+from __future__ import annotations
+
+READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE = "__rotor_read", "__rotor_switch", "__rotor_recheck", "__rotor_drain_check", "__rotor_settle"
+
+# What each later check is called in failure messages.
+CHECK_NAMES = {
+    RECHECK: "health check after deactivating the old key",
+    DRAIN_CHECK: "health check after the drain of the old key",
+}
+
+
+def _ran(result):
+    """The registered result of a task that ran for the host, else None."""
+    if not isinstance(result, dict) or not result or result.get("skipped"):
+        return None
+    return result
+
+
+def _failure(result, default_check):
+    failure = result.get("failure") if isinstance(result.get("failure"), dict) else None
+    if failure:
+        return {"check": str(failure.get("check") or default_check), "msg": str(failure.get("msg") or result.get("msg") or "failed")}
+    return {"check": default_check, "msg": str(result.get("msg") or "failed")}
+
+
+def _describe_check(facts):
+    check = facts.get("rotor_health_check") or {}
+    what = check.get("url") or check.get("command") or "" if isinstance(check, dict) else ""
+    return f" ({what})" if what else ""
+
+
+def _settled_as(result):
+    """Whether a settle result restored the host or removed its backups (the state the task asked for)."""
+    asked = ((result.get("invocation") or {}).get("module_args") or {}).get("state")
+    if asked:
+        return asked
+    return "restored" if "restored" in result or result.get("step") == "restore" else "backups_absent"
+
+
+def host_read(facts):
+    """What the plan-time read of a host says: {reachable, key_ids, file_key_ids}."""
+    result = _ran(facts.get(READ))
+    if result is None or result.get("unreachable") or result.get("failed"):
+        return {"reachable": False, "key_ids": [], "file_key_ids": []}
+    file_key_ids = [str(k or "") for k in result.get("file_key_ids") or []]
+    key_ids = [str(k) for k in result.get("key_ids") or [k for k in file_key_ids if k]]
+    return {"reachable": True, "key_ids": list(dict.fromkeys(key_ids)), "file_key_ids": file_key_ids}
+
+
+def host_state(facts, user=None, in_play=True):
+    """Where one host stands after the phases so far (see the module docstring for the structure).
+
+    ``in_play``: the host is still in the play; a host that left it after being touched counts as unreachable.
+    """
+    facts = facts or {}
+    state = dict(host_read(facts), user=user if user is not None else facts.get("rotor_iam_user"), state="untouched", wrote=False,
+                 backups=[], moved_at=None, failure={}, restored=False, restore_failure="")
+    switch = _ran(facts.get(SWITCH))
+    if switch is not None:
+        files = switch.get("files") or []
+        state["backups"] = [str((f or {}).get("backup_file") or "") for f in files]
+        state["moved_at"] = switch.get("switched_at")
+        if switch.get("unreachable"):
+            # Nothing came back: the files may or may not hold the new key now.
+            state.update(state="unreachable", wrote=bool(switch.get("wrote")),
+                         failure={"check": "reachability", "msg": str(switch.get("msg") or "host became unreachable")})
+        elif switch.get("failed"):
+            state.update(state="failed", wrote=bool(switch.get("wrote")), failure=_failure(switch, "switching to the new key"))
+        else:
+            state.update(state="healthy", wrote=bool(switch.get("wrote")))
+    for register in (RECHECK, DRAIN_CHECK):
+        check = _ran(facts.get(register))
+        if check is None or state["state"] != "healthy":
+            continue
+        if check.get("unreachable"):
+            state.update(state="unreachable", failure={"check": "reachability", "msg": str(check.get("msg") or "host became unreachable")})
+        elif check.get("failed"):
+            failure = _failure(check, CHECK_NAMES[register] + _describe_check(facts))
+            failure["check"] = CHECK_NAMES[register] + _describe_check(facts)
+            state.update(state="failed", failure=failure)
+    settle = _ran(facts.get(SETTLE))
+    if settle is not None and _settled_as(settle) == "restored":
+        state["restored"] = bool(settle.get("restored"))
+        if settle.get("failed") or settle.get("unreachable"):
+            failure = _failure(settle, "restore")
+            state["restore_failure"] = f"{failure['check']}: {failure['msg']}"
+    if not in_play and state["state"] != "untouched" and state["state"] != "unreachable":
+        state.update(state="unreachable", failure=state["failure"] or {"check": "reachability", "msg": "host became unreachable"})
+    return state
+
+
+def host_states(hostvars, hosts, host_refs=None, play_hosts=None):
+    """{host: host_state} for ``hosts``; ``play_hosts`` (when given) are the hosts still in the play."""
+    in_play = None if play_hosts is None else set(play_hosts)
+    refs = host_refs or {}
+    return {
+        host: host_state(hostvars[host], user=refs.get(host, hostvars[host].get("rotor_iam_user")), in_play=in_play is None or host in in_play)
+        for host in hosts
+    }
