@@ -12,9 +12,10 @@ options:
   lock_run_id:
     description:
       - The run id of a rotation that holds the user's lock (M(rotor.iam.rotation_journal)). When given, the
-        user's journal is read right before the change, and the task fails with C(LockLost), changing nothing,
-        unless that run still holds an unexpired lock.
-      - Not checked in check mode, where no run holds locks.
+        user's journal is read (one C(iam:ListUserTags)) right before the IAM write, and the task fails with
+        C(LockLost), changing nothing, unless that run still holds an unexpired lock.
+      - Not checked when there is nothing to change (the key already has the status asked for, or is already
+        gone), nor in check mode, where no run holds locks.
     type: str
     version_added: 0.3.0
 """

@@ -13,6 +13,7 @@ the input and says what to do; modules catch it once in ``main()``.
 from __future__ import annotations
 
 import datetime
+import email.utils
 import time
 
 try:
@@ -159,16 +160,31 @@ def normalize_access_key(metadata):
 
 def list_access_keys(client, user_name):
     """The user's keys, oldest first, normalized. Raises if the user does not exist."""
+    return _list_access_keys_and_server_time(client, user_name)[0]
+
+
+def _server_time(response):
+    """AWS's clock, from the Date header of an answer (None when the answer has none)."""
+    try:
+        moment = email.utils.parsedate_to_datetime(response["ResponseMetadata"]["HTTPHeaders"]["date"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def _list_access_keys_and_server_time(client, user_name):
     metadata = []
+    server_time = None
     request = {"UserName": user_name}
     while True:
         response = _call("iam:ListAccessKeys", client.list_access_keys, user_name=user_name, aws_retry=True, **request)
+        server_time = server_time or _server_time(response)
         metadata.extend(response.get("AccessKeyMetadata", []))
         if not response.get("IsTruncated"):
             break
         request["Marker"] = response["Marker"]
     keys = [normalize_access_key(k) for k in metadata]
-    return sorted(keys, key=lambda k: (k["create_date"] or "", k["access_key_id"]))
+    return sorted(keys, key=lambda k: (k["create_date"] or "", k["access_key_id"])), server_time
 
 
 def get_access_key_last_used(client, access_key_id, user_name=None):
@@ -254,8 +270,13 @@ def _delete_key(client, user_name, access_key_id):
     return True
 
 
-def create_access_key(client, user_name, when_full="fail", check_mode=False, create_client=None, attempts=4, sleep=time.sleep):
+def create_access_key(client, user_name, when_full="fail", check_mode=False, create_client=None, attempts=4, sleep=time.sleep,
+                      list_keys=False, clock=time.monotonic):
     """Create a key for ``user_name``, freeing a slot per ``when_full``.
+
+    With ``when_full="fail"`` the keys are not listed first (unless ``list_keys``, or in check mode):
+    CreateAccessKey itself answers LimitExceeded for a full user, and only then are the keys listed,
+    to name them in the same error as before. So a create costs one call, not two.
 
     CreateAccessKey has no idempotency token and its secret is returned once,
     so a create that fails ambiguously (5xx, timeout) is reconciled against a
@@ -265,11 +286,14 @@ def create_access_key(client, user_name, when_full="fail", check_mode=False, cre
     ``create_client`` is an IAM client without automatic retries (defaults to
     ``client``). Returns a dict with ``changed``, ``access_key`` (metadata),
     ``access_key_id``, ``secret_access_key`` (None in check mode),
-    ``deleted_access_key_id`` and ``keys_before``.
+    ``deleted_access_key_id`` and ``keys_before`` (None when the keys were not listed).
     """
     create_client = create_client or client
-    keys = list_access_keys(client, user_name)
-    to_delete = plan_free_slot(keys, when_full)
+    keys = None
+    to_delete = None
+    if list_keys or check_mode or when_full != "fail":
+        keys = list_access_keys(client, user_name)
+        to_delete = plan_free_slot(keys, when_full)
     result = {
         "changed": True,
         "access_key": None,
@@ -284,7 +308,8 @@ def create_access_key(client, user_name, when_full="fail", check_mode=False, cre
         _delete_key(client, user_name, to_delete["access_key_id"])
         keys = [k for k in keys if k["access_key_id"] != to_delete["access_key_id"]]
 
-    known_ids = {k["access_key_id"] for k in keys}
+    known_ids = None if keys is None else {k["access_key_id"] for k in keys}
+    started = clock()
     last_error = None
     for attempt in range(attempts):
         try:
@@ -295,13 +320,17 @@ def create_access_key(client, user_name, when_full="fail", check_mode=False, cre
                 last_error = exc
             elif code in _AMBIGUOUS_CREATE_CODES:
                 last_error = exc
-                _remove_orphans(client, user_name, known_ids)
+                known_ids = _remove_orphans(client, user_name, known_ids, started, clock)
+            elif code == "LimitExceeded" and keys is None:
+                # Not listed before: list now, to refuse with the keys named, as a listing first would have.
+                plan_free_slot(list_access_keys(client, user_name), when_full)
+                raise explain_client_error(exc, "iam:CreateAccessKey", user_name=user_name) from exc
             else:
                 raise explain_client_error(exc, "iam:CreateAccessKey", user_name=user_name) from exc
         except botocore.exceptions.BotoCoreError as exc:
             # Timeouts and dropped connections: the key may exist without us holding its secret.
             last_error = exc
-            _remove_orphans(client, user_name, known_ids)
+            known_ids = _remove_orphans(client, user_name, known_ids, started, clock)
         else:
             key = response["AccessKey"]
             result["access_key"] = normalize_access_key(key)
@@ -312,14 +341,40 @@ def create_access_key(client, user_name, when_full="fail", check_mode=False, cre
     raise explain_client_error(last_error, "iam:CreateAccessKey", user_name=user_name)
 
 
-def _remove_orphans(client, user_name, known_ids):
-    for key in list_access_keys(client, user_name):
-        if key["access_key_id"] not in known_ids:
-            _delete_key(client, user_name, key["access_key_id"])
+# How much earlier than our first CreateAccessKey (on AWS's clock) a key may be dated and still be its
+# orphan: AWS's Date header and a key's CreateDate may each be cut to the second.
+ORPHAN_MARGIN_SECONDS = 1
 
 
-def set_access_key_status(client, user_name, access_key_id, status, check_mode=False, force=False, signing_access_key_id=None):
-    """Set ``status`` (Active/Inactive). Returns ``changed``, ``access_key``, ``previous_status``."""
+def _remove_orphans(client, user_name, known_ids, started, clock):
+    """Delete the key a failed CreateAccessKey may have made; return the ids of the keys left.
+
+    ``known_ids``: the keys before the first attempt. When they were not listed (None), a key is the
+    orphan only if AWS dates it after our first attempt (measured on AWS's own clock, from the
+    listing's Date header and the time elapsed here, so the controller's clock does not matter) and it
+    has never been used: nobody but the lost answer ever had its secret.
+    """
+    keys, server_time = _list_access_keys_and_server_time(client, user_name)
+    if known_ids is None:
+        since = (server_time or utcnow()) - datetime.timedelta(seconds=clock() - started + ORPHAN_MARGIN_SECONDS)
+        orphans = [k["access_key_id"] for k in keys
+                   if (as_datetime(k["create_date"]) or since) > since  # an undated key is never taken for one
+                   and not get_access_key_last_used(client, k["access_key_id"], user_name=user_name)["last_used_date"]]
+    else:
+        orphans = [k["access_key_id"] for k in keys if k["access_key_id"] not in known_ids]
+    for access_key_id in orphans:
+        _delete_key(client, user_name, access_key_id)
+    return {k["access_key_id"] for k in keys} - set(orphans)
+
+
+def set_access_key_status(client, user_name, access_key_id, status, check_mode=False, force=False, signing_access_key_id=None,
+                          before_change=None):
+    """Set ``status`` (Active/Inactive). Returns ``changed``, ``access_key``, ``previous_status``.
+
+    IAM calls: ListAccessKeys (the only way to know the status before, hence ``changed`` and
+    ``previous_status``), then UpdateAccessKey only when the status differs. ``before_change`` (the lock
+    check) runs right before that write, and not at all when nothing is to change.
+    """
     status = status.capitalize()
     keys = list_access_keys(client, user_name)
     key = find_key(keys, access_key_id)
@@ -341,6 +396,8 @@ def set_access_key_status(client, user_name, access_key_id, status, check_mode=F
         )
     after = dict(key, status=status)
     if not check_mode:
+        if before_change is not None:
+            before_change()
         _call(
             "iam:UpdateAccessKey",
             client.update_access_key,
@@ -354,8 +411,13 @@ def set_access_key_status(client, user_name, access_key_id, status, check_mode=F
     return {"changed": True, "access_key": after, "previous_status": previous}
 
 
-def delete_access_key(client, user_name, access_key_id, check_mode=False, force=False):
-    """Delete a key. Absent is fine; an Active key needs ``force``. Returns ``changed``, ``access_key``."""
+def delete_access_key(client, user_name, access_key_id, check_mode=False, force=False, before_change=None):
+    """Delete a key. Absent is fine; an Active key needs ``force``. Returns ``changed``, ``access_key``.
+
+    IAM calls: ListAccessKeys (the key's status decides whether it may go without ``force``, and its
+    metadata is returned), then DeleteAccessKey only when the key exists. ``before_change`` (the lock
+    check) runs right before that write, and not at all when the key is already gone.
+    """
     keys = list_access_keys(client, user_name)
     key = find_key(keys, access_key_id)
     if key is None:
@@ -368,6 +430,8 @@ def delete_access_key(client, user_name, access_key_id, check_mode=False, force=
             code="KeyActive",
         )
     if not check_mode:
+        if before_change is not None:
+            before_change()
         _delete_key(client, user_name, access_key_id)
     return {"changed": True, "access_key": key}
 

@@ -19,6 +19,10 @@ next to the keys. Tags, all prefixed ``rotor:``::
 IAM has no conditional writes, so the lock is taken by writing it, waiting for
 the write to settle and reading it back: of several runs that race, only the
 last writer reads its own run id and goes on; the others stop.
+
+A phase is written only where ``TRANSITIONS`` allows it from the phase recorded, and the fields the
+caller leaves out follow from the phase (``derive_fields``), so the journal is one table, not a set
+of conventions spread over the callers. An illegal write is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -73,6 +77,129 @@ ACCESS_KEY_ID_RE = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
 TAG_VALUE_MAX = 256
 TAG_LIMIT = 50
 _TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")
+
+
+# The phases a write may record, by the phase recorded now (None: no journal, or only a lock).
+# A phase may always be written again (a task retried after its answer was lost). "creating" starts
+# over from anywhere: a resumed run whose new key is lost makes another. A finished journal
+# (completed, rolled_back) only starts a new rotation. See docs/journal.md for why each edge exists.
+TRANSITIONS = {
+    None: ("creating",),
+    "creating": ("creating", "distributing", "cutover", "rolling_back", "rolled_back"),
+    "distributing": ("creating", "distributing", "cutover", "rolling_back", "rolled_back", "completed"),
+    "cutover": ("creating", "distributing", "cutover", "rolling_back", "completed"),
+    "rolling_back": ("creating", "distributing", "rolling_back", "rolled_back", "completed"),
+    "completed": ("creating", "completed"),
+    "rolled_back": ("creating", "rolled_back"),
+}
+# The field each phase needs once derived: without it the journal cannot be resumed from.
+REQUIRED_FIELDS = {
+    "creating": ("current_key_id",),
+    "distributing": ("pending_key_id",),
+    "cutover": ("current_key_id",),
+    "rolling_back": ("current_key_id",),
+    "completed": (),
+    "rolled_back": (),
+}
+JOURNAL_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
+
+
+def allowed_phases(phase):
+    """The phases a write may record after ``phase`` (an empty tuple for a phase that is not one)."""
+    return TRANSITIONS.get(phase, ())
+
+
+def _old_key(journal):
+    """The key the fleet ran on before the rotation: after cutover it is the previous key."""
+    return journal.get("previous_key_id") if journal.get("phase") == "cutover" else journal.get("current_key_id")
+
+
+def _new_key(journal):
+    """The rotation's new key: pending until cutover, current from then on."""
+    return journal.get("current_key_id") if journal.get("phase") == "cutover" else journal.get("pending_key_id")
+
+
+def derive_fields(journal, phase, fields):
+    """The key fields a write of ``phase`` leaves in ``journal``: {field: value or ''}.
+
+    ``fields``: what the caller gave (None: not given, '' clears); given values always win.
+    Without them: creating keeps the old key as current and clears the rest; distributing adds the
+    pending key; cutover makes the new key current and the old one previous; rolling_back and
+    rolled_back put the old key back as current (rolling_back keeps the new key pending for hosts
+    that still hold it); completed makes the new key current. The previous key survives only in
+    cutover and completed (a key left Inactive) unless given, and inactive_since only as long as
+    the previous key stays the same one.
+    """
+    old, new = _old_key(journal) or "", _new_key(journal) or ""
+    if phase == "creating":
+        derived = {"current_key_id": old, "pending_key_id": "", "previous_key_id": ""}
+    elif phase in ("distributing", "rolling_back"):
+        derived = {"current_key_id": old, "pending_key_id": new, "previous_key_id": ""}
+    elif phase == "cutover":
+        derived = {"current_key_id": new, "pending_key_id": "", "previous_key_id": old}
+    elif phase == "completed":
+        kept = journal.get("previous_key_id") if journal.get("phase") in ("cutover", "completed") else None
+        derived = {"current_key_id": new or journal.get("current_key_id") or "", "pending_key_id": "", "previous_key_id": kept or ""}
+    else:  # rolled_back
+        derived = {"current_key_id": old, "pending_key_id": "", "previous_key_id": ""}
+    result = {name: (fields[name] if fields.get(name) is not None else derived[name]) for name in derived}
+    if fields.get("inactive_since") is not None:
+        result["inactive_since"] = fields["inactive_since"]
+    elif result["previous_key_id"] and result["previous_key_id"] == journal.get("previous_key_id"):
+        result["inactive_since"] = journal.get("inactive_since") or ""
+    else:
+        result["inactive_since"] = ""
+    return result
+
+
+def check_write(journal, user_name, fields):
+    """The journal fields to write for ``fields`` (with a phase: every key field, derived), or raise.
+
+    Raises RotorIAMError ``IllegalTransition`` when the table does not allow the phase from the one
+    recorded, or ``InvalidJournalWrite`` when the derived fields cannot describe the phase. Writes nothing.
+    """
+    phase = fields.get("phase")
+    if not phase:
+        return {name: value for name, value in fields.items() if value is not None and name != "phase"}
+    current = journal.get("phase")
+    if phase not in allowed_phases(current):
+        allowed = ", ".join(allowed_phases(current)) or "nothing (it is not a phase rotor.iam writes)"
+        raise RotorIAMError(
+            f"Refused to record phase {phase!r} for IAM user {user_name!r}: its rotation journal is in phase "
+            f"{current or 'none (no rotation recorded)'!r}"
+            + (f" (written by run {journal.get('run_id')})" if journal.get("run_id") else "")
+            + f", from which only {allowed} may follow. Nothing was written. Another run or a person may have changed "
+            f"the journal, or a step was skipped. Check the user's keys (rotor.iam.access_key_info) and the hosts, then "
+            f"run the rotation again, which resumes from the recorded phase; if the journal is wrong, clear it "
+            f"(rotor.iam.rotation_journal state=absent) after checking.",
+            code="IllegalTransition",
+            action="rotor.iam.rotation_journal",
+        )
+    derived = derive_fields(journal, phase, fields)
+    missing = [name for name in REQUIRED_FIELDS[phase] if not derived[name]]
+    if missing:
+        raise RotorIAMError(
+            f"Refused to record phase {phase!r} for IAM user {user_name!r}: it needs {', '.join(missing)}, which "
+            f"was neither given nor recorded in the journal (phase {current or 'none'!r}). Nothing was written. Give it.",
+            code="InvalidJournalWrite",
+            action="rotor.iam.rotation_journal",
+        )
+    pending = derived["pending_key_id"]
+    if pending and pending in (derived["current_key_id"], derived["previous_key_id"]):
+        raise RotorIAMError(
+            f"Refused to record phase {phase!r} for IAM user {user_name!r}: the pending key {pending} cannot also be the "
+            f"current or previous key. Nothing was written.",
+            code="InvalidJournalWrite",
+            action="rotor.iam.rotation_journal",
+        )
+    if phase == "cutover" and derived["current_key_id"] == derived["previous_key_id"]:
+        raise RotorIAMError(
+            f"Refused to record phase 'cutover' for IAM user {user_name!r}: the new current key "
+            f"{derived['current_key_id']} cannot also be the previous key. Nothing was written.",
+            code="InvalidJournalWrite",
+            action="rotor.iam.rotation_journal",
+        )
+    return dict(derived, phase=phase)
 
 
 def sanitize_tag_value(value):
@@ -301,9 +428,15 @@ def _untag(client, user_name, keys):
         _call("iam:UntagUser", client.untag_user, user_name=user_name, aws_retry=True, UserName=user_name, TagKeys=sorted(keys))
 
 
-def field_values(fields, run_id, now=None):
-    """Tag values for the journal fields being set (None leaves a field as it is; '' clears it)."""
-    values = {FIELD_TAGS[name]: value for name, value in fields.items() if value is not None}
+def field_values(fields, run_id, now=None, journal=None):
+    """Tag values for the journal fields being set (None leaves a field as it is; '' clears it).
+
+    With ``journal`` (as read), clearing a field that has no tag writes nothing for it: an absent tag
+    already reads as empty, and an empty one would only use up one of the user's 50 tags.
+    """
+    present = None if journal is None else set(journal.get("tags", []))
+    values = {FIELD_TAGS[name]: value for name, value in fields.items()
+              if value is not None and not (value == "" and present is not None and FIELD_TAGS[name] not in present)}
     if fields.get("inactive_since") == "now":
         values[FIELD_TAGS["inactive_since"]] = iso_now(now)
     if values:
@@ -321,17 +454,22 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
                  check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
 
-    Returns {changed, journal (as read before), lock_note, journal_after}.
+    IAM calls: taking the lock 3 (read, TagUser, read back after the settle wait), and one TagUser more
+    for fields; renewing without fields 3 (read, TagUser, read back); fields by the run that holds the
+    lock 2 (read, TagUser: the read just made confirmed the lock, see docs/journal.md).
+    A phase the transition table does not allow is refused after the first read, before any write.
+    Returns {changed, journal (as read before), lock_note, taken}.
     """
     identity = identity or controller_identity()
     journal = read_journal(client, user_name, now=now)
     allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
     if not allowed:
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
+    to_write = check_write(journal, user_name, fields or {})
     taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
     moment = now or utcnow()
     expires = moment + datetime.timedelta(minutes=ttl_minutes)
-    values = field_values(fields or {}, run_id, now=moment)
+    values = field_values(to_write, run_id, now=moment, journal=journal)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
     lock_values = {
@@ -349,8 +487,11 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         return result
     if not taking:
         _tag(client, user_name, {**values, **lock_values}, journal=journal)
-        # A renewal reads back too: a run that broke our lock meanwhile must stop us here.
-        _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
+        if not values:
+            # A pure renewal (the drain's, before a long wait) reads back: a run that broke our lock
+            # meanwhile must stop us here. A field write needs no read-back: the read above confirmed the
+            # lock, and the run's next step (a key change with lock_run_id, a journal write) reads it again.
+            _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
         return result
     _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
@@ -366,7 +507,9 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
             code="RotationLocked",
             action="rotor.iam.rotation_journal",
         )
-    _tag(client, user_name, values, journal=after)
+    # Judge and derive the fields again on the journal as it is now that the lock is ours.
+    to_write = check_write(after, user_name, fields or {})
+    _tag(client, user_name, field_values(to_write, run_id, now=moment, journal=after), journal=after)
     return result
 
 
@@ -393,15 +536,33 @@ def require_lock(client, user_name, run_id, doing="changing a key", now=None):
     return _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, doing)
 
 
+def lock_guard(client, user_name, lock_run_id, doing, check_mode=False):
+    """The lock check of every key-changing module (option lock_run_id), as a callable the module runs
+    right before its IAM write: one ListUserTags, refusing with LockLost unless ``lock_run_id`` still holds
+    an unexpired lock. None when no run is named, or in check mode, where no run holds locks."""
+    if not lock_run_id or check_mode:
+        return None
+
+    def check():
+        require_lock(client, user_name, lock_run_id, doing=doing)
+
+    return check
+
+
 def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None):
-    """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock."""
+    """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock.
+
+    IAM calls: one read, one TagUser when a field changes, one UntagUser when there is a lock to
+    release; so completing and releasing (phase completed, unlock) is 3 calls in one module call.
+    A phase the transition table does not allow is refused after the read, before any write.
+    """
     journal = read_journal(client, user_name, now=now)
     lock = journal["lock"]
     if lock and lock["run_id"] != run_id and not break_lock:
         allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
         if not allowed:
             raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
-    values = field_values(fields or {}, run_id, now=now)
+    values = field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal)
     to_change = changed_fields(journal, values)
     release = [tag for tag in LOCK_TAGS.values() if tag in journal["tags"]] if unlock else []
     result = {"changed": bool(to_change or release), "journal": journal, "lock_note": None}
@@ -409,6 +570,8 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
         return result
     if to_change:
         _tag(client, user_name, values, journal=journal)
+    # Fields first, lock last: a run that dies between the two leaves a finished journal still locked,
+    # which the next run takes over (expired, or its process gone), never an unlocked half-written one.
     _untag(client, user_name, release)
     return result
 

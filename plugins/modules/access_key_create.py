@@ -13,9 +13,14 @@ description:
   - Creates a new access key for an IAM user and returns its secret, which AWS hands out only this once.
   - IAM allows two keys per user. When the user already has two, O(when_full) decides what happens;
     an Active key is never deleted to make room.
+  - With O(when_full=fail) the module calls C(CreateAccessKey) directly, without listing the keys first
+    (one IAM call); when IAM answers C(LimitExceeded) it lists them then, and fails naming both keys. The keys
+    are listed first in check mode, with O(when_full=delete_inactive), and with C(--diff) (the diff shows them).
   - C(CreateAccessKey) has no idempotency token. When a create call fails in a way that leaves it unknown
     whether the key was made (server error, timeout), the module lists the user's keys again and deletes
-    a key that appeared without its secret reaching us, so no orphan key fills the second slot.
+    a key that appeared without its secret reaching us, so no orphan key fills the second slot. Without a
+    listing from before, a key counts as that orphan only when AWS dates it after the failed call (judged on
+    AWS's clock, from the listing's C(Date) header) and it was never used (C(GetAccessKeyLastUsed)).
   - Every run creates a new key; this module is not idempotent by design. Guard it with
     M(rotor.iam.access_key_info) or use the C(rotor.iam.rotate) role, which decides when a key is due.
 author:
@@ -47,7 +52,8 @@ notes:
     print the registered result; hand the secret straight to where it is used (for example
     M(rotor.iam.credentials_file), whose secret option is C(no_log)).
   - The diff shows access key ids only, never a secret.
-  - Needs C(iam:ListAccessKeys), C(iam:CreateAccessKey) and, with O(when_full=delete_inactive), C(iam:DeleteAccessKey).
+  - Needs C(iam:CreateAccessKey), C(iam:ListAccessKeys), C(iam:GetAccessKeyLastUsed) (after a failed create) and,
+    with O(when_full=delete_inactive) or after a failed create, C(iam:DeleteAccessKey).
 seealso:
   - module: rotor.iam.access_key_verify
   - module: rotor.iam.access_key_info
@@ -120,6 +126,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
 
 def _diff(result):
+    if result["keys_before"] is None:
+        return None  # not listed: no --diff was asked for
     before = [k["access_key_id"] for k in result["keys_before"]]
     after = [k for k in before if k != result["deleted_access_key_id"]]
     after.append(result["access_key_id"] or "(new access key)")
@@ -143,8 +151,12 @@ def main():
             when_full=params["when_full"],
             check_mode=module.check_mode,
             create_client=create_client,
+            # The keys before are listed only when something needs them: the diff, check mode, delete_inactive.
+            list_keys=module._diff,
         )
-        result["diff"] = _diff(result)
+        diff = _diff(result)
+        if diff:
+            result["diff"] = diff
         del result["keys_before"]
         return result
 

@@ -41,7 +41,9 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey).
+  - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey); with O(lock_run_id), C(iam:ListUserTags).
+  - IAM calls: one C(ListAccessKeys) (the only way to know whether the key is Active, which needs O(force), and its metadata for RV(access_key)), then, only when there is
+    something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey).
 seealso:
   - module: rotor.iam.access_key_status
 """
@@ -87,7 +89,7 @@ access_key_id:
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -107,14 +109,13 @@ def main():
     client = iam_client(module)
 
     def operation():
-        if params["lock_run_id"] and not module.check_mode:
-            require_lock(client, params["user_name"], params["lock_run_id"], doing=DOING)
         result = delete_access_key(
             client,
             params["user_name"],
             params["access_key_id"],
             check_mode=module.check_mode,
             force=params["force"],
+            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode),
         )
         result["access_key_id"] = params["access_key_id"]
         if result["changed"]:

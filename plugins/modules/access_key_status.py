@@ -48,7 +48,9 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey).
+  - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey); with O(lock_run_id), C(iam:ListUserTags).
+  - IAM calls: one C(ListAccessKeys) (the only way to know the status before, which C(changed) and RV(previous_status) report), then, only when there is
+    something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey).
 seealso:
   - module: rotor.iam.access_key_verify
   - module: rotor.iam.access_key_delete
@@ -108,7 +110,7 @@ previous_status:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import signing_access_key_id
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -129,8 +131,6 @@ def main():
     client = iam_client(module)
 
     def operation():
-        if params["lock_run_id"] and not module.check_mode:
-            require_lock(client, params["user_name"], params["lock_run_id"], doing=DOING)
         result = set_access_key_status(
             client,
             params["user_name"],
@@ -138,6 +138,7 @@ def main():
             params["status"],
             check_mode=module.check_mode,
             force=params["force"],
+            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode),
             signing_access_key_id=signing_access_key_id(client),
         )
         key = result["access_key"]

@@ -23,8 +23,27 @@ description:
     controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)), not the
     same hostname, which containers share; the process is judged by its pid and its start time, so a reused pid does
     not keep a dead run's lock alive.
-  - A renewal (O(state=locked) by the run that holds the lock) reads the lock back after writing it, and fails with
-    C(LockLost) when another run took it meanwhile.
+  - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
+    and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
+    lock does not read back: the read just before it confirmed the lock, and the run's next step reads it again.
+  - A O(phase) is written only where the transition table allows it from the phase recorded; otherwise the task
+    fails with C(IllegalTransition), naming the user and both phases, before anything is written (also in check
+    mode). From no journal (or only a lock) only V(creating) may follow; V(creating) may follow any phase (a run
+    starts over); V(creating) may be followed by V(distributing), V(cutover), V(rolling_back) and V(rolled_back);
+    V(distributing) by V(cutover), V(rolling_back), V(rolled_back), V(completed) and V(creating); V(cutover) by
+    V(distributing) (an old key reactivated on resume), V(rolling_back), V(completed) and V(creating);
+    V(rolling_back) by V(distributing) (a staged pending key kept), V(rolled_back), V(completed) and V(creating);
+    V(completed) and V(rolled_back) only by V(creating). Every phase may be written again. docs/journal.md
+    explains each edge.
+  - The key fields not given follow from the phase written (a given value, even an empty one, always wins).
+    V(creating) keeps the old key as current and clears pending, previous and inactive_since, and needs a current
+    key. V(distributing) keeps the old key current and the new one pending, clears previous and inactive_since,
+    and needs a pending key. V(cutover) makes the pending key current and the old key previous, clears pending, and
+    keeps inactive_since while the previous key stays the same. V(rolling_back) puts the old key back as current
+    with the new one pending; previous and inactive_since stay only when O(previous_key_id) is given.
+    V(rolled_back) keeps the old key current and clears the rest. V(completed) makes the new key current and clears
+    pending; previous and inactive_since stay after V(cutover) (an old key left Inactive) unless cleared with
+    O(previous_key_id=""), and are cleared after any other phase. A pending key is never also current or previous.
   - Values are checked before anything is written; key ids must look like AWS access key ids, O(inactive_since)
     must be an ISO 8601 time, V(now) or empty. Tag values are written in IAM's character set, at most 256
     characters. A user at IAM's limit of 50 tags gets an error that says so, before anything is written.
@@ -42,7 +61,10 @@ options:
       - V(read) returns the journal and changes nothing.
       - V(locked) takes the lock for O(run_id), or renews it when the run already holds it, then sets the given fields.
         Fails naming the owner and the expiry when another live run holds the lock.
-      - V(unlocked) sets the given fields and releases the lock of O(run_id).
+      - V(unlocked) sets the given fields and releases the lock of O(run_id), in one module call (read, C(TagUser) for
+        the fields, C(UntagUser) for the lock); O(state=unlocked) with O(phase=completed) finishes a rotation and
+        releases the user. The fields are written before the lock is released, so a run that dies between the two
+        leaves a finished journal that is still locked, never an unlocked half-written one.
       - V(absent) removes every C(rotor:) tag of the user (the journal and any lock). Refused while another live run
         holds the lock (one that is not O(run_id), not expired and whose process may still run), unless O(break_lock=true).
     type: str
@@ -94,6 +116,11 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Needs C(iam:ListUserTags), C(iam:TagUser) and C(iam:UntagUser) on the user.
+  - "IAM calls: V(read) 1; taking the lock 3 (read, C(TagUser), read back after O(settle_seconds)), 4 with a phase;
+    renewing it 3 (read, C(TagUser), read back); a phase written by the run that holds the lock 2 (read, C(TagUser));
+    V(unlocked) 2, or 3 with fields (read, C(TagUser), C(UntagUser)); V(absent) 2."
+  - Clearing a field whose tag does not exist writes nothing for it, so the journal uses no more of the user's
+    50 tags than it needs.
 """
 
 EXAMPLES = r"""
@@ -110,13 +137,30 @@ EXAMPLES = r"""
     phase: creating
     current_key_id: AKIAOLDKEYEXAMPLE0001
 
-- name: Finish and release the lock
+- name: Record the new key (the run holds the lock, the lock is renewed; 2 IAM calls)
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ run_id }}"
+    phase: distributing
+    pending_key_id: AKIANEWKEYEXAMPLE0002
+
+- name: Cut over - the new key becomes current and the old one previous (derived from the journal)
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ run_id }}"
+    phase: cutover
+    inactive_since: now
+
+- name: Finish the rotation and release the lock in one call (the old key deleted, so previous is cleared)
   rotor.iam.rotation_journal:
     user_name: app-backup
     state: unlocked
     run_id: "{{ run_id }}"
     phase: completed
-    pending_key_id: ""
+    previous_key_id: ""
+    inactive_since: ""
 """
 
 RETURN = r"""

@@ -1,6 +1,7 @@
 """Unit tests for plugins/module_utils/access_keys.py: fake IAM clients, no network."""
 
 import datetime
+import email.utils
 
 import pytest
 from botocore.exceptions import ClientError
@@ -51,6 +52,7 @@ class FakeIAM:
         self.last_used = dict(last_used or {})
         self.calls = []
         self.created = 0
+        self.server_now = NOW  # AWS's clock: the Date header of every answer, and the CreateDate of new keys
 
     def _record(self, name, kwargs):
         self.calls.append((name, kwargs))
@@ -76,7 +78,8 @@ class FakeIAM:
         mine = [k for k in self.keys if k["UserName"] == UserName]
         start = int(Marker or 0)
         page = mine[start:start + self.page_size]
-        response = {"AccessKeyMetadata": [dict(k) for k in page], "IsTruncated": start + self.page_size < len(mine)}
+        response = {"AccessKeyMetadata": [dict(k) for k in page], "IsTruncated": start + self.page_size < len(mine),
+                    "ResponseMetadata": {"HTTPHeaders": {"date": email.utils.format_datetime(self.server_now, usegmt=True)}}}
         if response["IsTruncated"]:
             response["Marker"] = str(start + self.page_size)
         return response
@@ -93,12 +96,14 @@ class FakeIAM:
             if created_anyway:
                 self._new_key(UserName)
             raise exc
+        if len([k for k in self.keys if k["UserName"] == UserName]) >= 2:
+            raise client_error("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2")
         key = self._new_key(UserName)
         return {"AccessKey": dict(key, SecretAccessKey=f"secret-of-{key['AccessKeyId']}")}
 
     def _new_key(self, user_name):
         self.created += 1
-        key = {"AccessKeyId": f"AKIANEW{self.created}", "UserName": user_name, "Status": "Active", "CreateDate": NOW}
+        key = {"AccessKeyId": f"AKIANEW{self.created}", "UserName": user_name, "Status": "Active", "CreateDate": self.server_now}
         self.keys.append(key)
         return key
 
@@ -284,7 +289,42 @@ def test_create_access_key_returns_the_new_key_and_its_secret():
     assert result["access_key"] == {"access_key_id": "AKIANEW1", "user_name": USER, "status": "Active", "create_date": NOW.isoformat()}
     assert "secret_access_key" not in result["access_key"]
     assert result["deleted_access_key_id"] is None
+    # when_full=fail creates straight away: one IAM call, and no listing to show.
+    assert client.names() == ["create_access_key"] and result["keys_before"] is None
+
+
+def test_create_access_key_lists_the_keys_first_when_asked_to_show_them():
+    client = FakeIAM([metadata("AKIAOLD")])
+
+    result = create_access_key(client, USER, list_keys=True, sleep=Sleeps())
+
+    assert client.names() == ["list_access_keys", "create_access_key"]
     assert [k["access_key_id"] for k in result["keys_before"]] == ["AKIAOLD"]
+
+
+@pytest.mark.parametrize("list_keys", [False, True], ids=["refused-by-iam", "listed-first"])
+def test_create_access_key_fail_names_both_keys_of_a_full_user_either_way(list_keys):
+    client = FakeIAM([metadata("AKIA1", days_old=50), metadata("AKIA2")])
+
+    with pytest.raises(RotorIAMError) as raised:
+        create_access_key(client, USER, list_keys=list_keys, sleep=Sleeps())
+
+    assert raised.value.code == "LimitExceeded"
+    assert "already has 2 access keys (the IAM maximum): AKIA1 (Active" in raised.value.message
+    assert "AKIA2 (Active" in raised.value.message and "when_full=delete_inactive" in raised.value.message
+    # Without a listing first, IAM refuses the create and the keys are listed for the message.
+    expected = ["list_access_keys"] if list_keys else ["create_access_key", "list_access_keys"]
+    assert client.names() == expected
+    assert client.key_ids() == ["AKIA1", "AKIA2"]
+
+
+def test_create_access_key_refused_by_iam_while_the_listing_shows_room_says_iam_refused():
+    client = FakeIAM([metadata("AKIA1")], create_failures=[(client_error("LimitExceeded"), False)])
+
+    with pytest.raises(RotorIAMError) as raised:
+        create_access_key(client, USER, sleep=Sleeps())
+
+    assert raised.value.code == "LimitExceeded" and "IAM refused iam:CreateAccessKey" in raised.value.message
 
 
 @pytest.mark.parametrize(
@@ -327,7 +367,8 @@ def test_create_access_key_never_deletes_an_active_key(when_full):
         create_access_key(client, USER, when_full=when_full, sleep=Sleeps())
 
     assert raised.value.code == "LimitExceeded"
-    assert client.writes() == []
+    # when_full=fail asks IAM, which refuses; nothing is ever deleted.
+    assert [name for name, dummy in client.writes()] == (["create_access_key"] if when_full == "fail" else [])
     assert client.key_ids() == ["AKIA1", "AKIA2"]
 
 
@@ -348,6 +389,42 @@ def test_create_access_key_deletes_the_orphan_of_an_ambiguous_create_and_retries
     assert result["secret_access_key"] == "secret-of-AKIANEW2"
     assert client.key_ids() == ["AKIAOLD", "AKIANEW2"]
     assert sleeps == [1]
+
+
+def test_create_access_key_reconciliation_without_a_listing_spares_older_and_used_keys():
+    # Without a listing from before, only a key dated after the first attempt (on AWS's clock) and never
+    # used can be the failed create's: a key made seconds earlier, and a new one someone already uses, stay.
+    earlier = dict(metadata("AKIAEARLIER"), CreateDate=NOW - datetime.timedelta(seconds=5))
+    client = FakeIAM([earlier], create_failures=[(read_timeout(), True)])
+    client.last_used = {"AKIANEW1": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "eu-west-1"}}
+
+    with pytest.raises(RotorIAMError) as raised:
+        create_access_key(client, USER, sleep=Sleeps())
+
+    assert "delete_access_key" not in client.names()
+    assert raised.value.code == "LimitExceeded" and client.key_ids() == ["AKIAEARLIER", "AKIANEW1"]
+
+
+def test_create_access_key_reconciliation_with_a_listing_deletes_any_key_that_was_not_there():
+    client = FakeIAM([metadata("AKIAOLD")], create_failures=[(read_timeout(), True)])
+    client.last_used = {"AKIANEW1": {"LastUsedDate": NOW, "ServiceName": "s3", "Region": "eu-west-1"}}
+
+    result = create_access_key(client, USER, list_keys=True, sleep=Sleeps())
+
+    assert [kwargs["AccessKeyId"] for name, kwargs in client.writes() if name == "delete_access_key"] == ["AKIANEW1"]
+    assert "get_access_key_last_used" not in client.names()
+    assert client.key_ids() == ["AKIAOLD", result["access_key_id"]]
+
+
+def test_create_access_key_judges_orphans_on_aws_clock_not_the_controllers():
+    # The controller's clock is days off; AWS's Date header and CreateDate agree, and that is what counts.
+    client = FakeIAM([metadata("AKIAOLD", days_old=0)], create_failures=[(client_error("ServiceUnavailable"), True)])
+    client.server_now = NOW + datetime.timedelta(days=3)
+
+    result = create_access_key(client, USER, sleep=Sleeps())
+
+    assert [kwargs["AccessKeyId"] for name, kwargs in client.writes() if name == "delete_access_key"] == ["AKIANEW1"]
+    assert client.key_ids() == ["AKIAOLD", result["access_key_id"]]
 
 
 def test_create_access_key_ambiguous_failure_without_orphan_deletes_nothing():
@@ -382,7 +459,7 @@ def test_create_access_key_retries_throttling_without_reconciling(code):
 
     assert result["access_key_id"] == "AKIANEW1"
     assert client.names().count("create_access_key") == 3
-    assert client.names().count("list_access_keys") == 1
+    assert client.names().count("list_access_keys") == 0
     assert sleeps == [1, 2]
 
 
@@ -776,3 +853,67 @@ def test_verify_access_key_backoff_grows_on_transient_errors_and_resets_on_a_mat
     sts.verify(initial_delay=1.0, max_delay=10.0)
 
     assert sts.sleeps == pytest.approx([1.0, 1.5, 2.25, 1.0, 1.0])
+
+
+# --- the lock check before a key change (lock_run_id) -------------------------
+
+
+class LockCheck(list):
+    """A before_change that records the IAM calls already made when it ran, and may refuse."""
+
+    def __init__(self, client, refuse=False):
+        super().__init__()
+        self.client, self.refuse = client, refuse
+
+    def __call__(self):
+        self.append(list(self.client.names()))
+        if self.refuse:
+            raise RotorIAMError("lock lost", code="LockLost")
+
+
+@pytest.mark.parametrize(
+    "change, current, checks",
+    [
+        (lambda c, guard: set_access_key_status(c, USER, "AKIA1", "inactive", before_change=guard), "Active", True),
+        (lambda c, guard: set_access_key_status(c, USER, "AKIA1", "inactive", before_change=guard), "Inactive", False),
+        (lambda c, guard: delete_access_key(c, USER, "AKIA1", before_change=guard), "Inactive", True),
+        (lambda c, guard: delete_access_key(c, USER, "AKIAGONE", before_change=guard), "Inactive", False),
+        (lambda c, guard: set_access_key_status(c, USER, "AKIA1", "inactive", check_mode=True, before_change=guard), "Active", False),
+    ],
+    ids=["status-change", "status-unchanged", "delete", "delete-absent", "check-mode"],
+)
+def test_the_lock_is_checked_right_before_a_write_and_only_when_there_is_one(change, current, checks):
+    client = FakeIAM([metadata("AKIA1", current)])
+    guard = LockCheck(client)
+
+    change(client, guard)
+
+    # One ListAccessKeys, then the lock check, then the write; no check when nothing is written.
+    assert guard == ([["list_access_keys"]] if checks else [])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c, guard: set_access_key_status(c, USER, "AKIA1", "active", before_change=guard),
+        lambda c, guard: delete_access_key(c, USER, "AKIA1", before_change=guard),
+    ],
+    ids=["status", "delete"],
+)
+def test_a_refused_lock_check_changes_nothing(change):
+    client = FakeIAM([metadata("AKIA1", "Inactive")])
+
+    with pytest.raises(RotorIAMError) as raised:
+        change(client, LockCheck(client, refuse=True))
+
+    assert raised.value.code == "LockLost" and client.writes() == []
+
+
+def test_delete_still_refuses_an_active_key_without_force_before_any_lock_check():
+    client = FakeIAM([metadata("AKIA1")])
+    guard = LockCheck(client)
+
+    with pytest.raises(RotorIAMError) as raised:
+        delete_access_key(client, USER, "AKIA1", before_change=guard)
+
+    assert raised.value.code == "KeyActive" and guard == [] and client.writes() == []

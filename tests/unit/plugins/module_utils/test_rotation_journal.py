@@ -112,7 +112,8 @@ def test_losing_a_lock_race_stops_without_writing_fields():
         store.tags.update(lock_tags(run_id="run-rival"))
 
     with pytest.raises(RotorIAMError) as caught:
-        lock_journal(store, "app", "run-me", fields={"phase": "creating"}, identity=ME, sleep=rival_writes, now=NOW)
+        lock_journal(store, "app", "run-me", fields={"phase": "creating", "current_key_id": "AKIAOLD"}, identity=ME,
+                     sleep=rival_writes, now=NOW)
 
     assert "locked at the same moment by another rotation, run run-rival" in caught.value.message
     assert "rotor:phase" not in store.tags
@@ -315,7 +316,7 @@ def test_a_renewal_reads_the_lock_back_and_stops_when_another_run_took_it():
 
     store.tag_user = rival_breaks_in
     with pytest.raises(RotorIAMError) as caught:
-        lock_journal(store, "app", "run-me", fields={"phase": "cutover"}, identity=ME, now=NOW)
+        lock_journal(store, "app", "run-me", identity=ME, now=NOW)
     assert caught.value.code == "LockLost" and "run-rival" in caught.value.message
 
 
