@@ -159,9 +159,13 @@ def check_write(journal, user_name, fields):
     recorded, or ``InvalidJournalWrite`` when the derived fields cannot describe the phase. Writes nothing.
     """
     phase = fields.get("phase")
-    if not phase:
-        return {name: value for name, value in fields.items() if value is not None and name != "phase"}
     current = journal.get("phase")
+    if not phase:
+        given = {name: value for name, value in fields.items() if value is not None and name != "phase"}
+        if given and current in PHASES:
+            # Fields alone are written in the phase recorded, and must still describe it.
+            _check_fields(dict({name: journal.get(name) or "" for name in JOURNAL_FIELDS}, **given), current, current, user_name)
+        return given
     if phase not in allowed_phases(current):
         allowed = ", ".join(allowed_phases(current)) or "nothing (it is not a phase rotor.iam writes)"
         raise RotorIAMError(
@@ -176,6 +180,12 @@ def check_write(journal, user_name, fields):
             action="rotor.iam.rotation_journal",
         )
     derived = derive_fields(journal, phase, fields)
+    _check_fields(derived, phase, current, user_name)
+    return dict(derived, phase=phase)
+
+
+def _check_fields(derived, phase, current, user_name):
+    """Refuse key fields that cannot describe ``phase`` (InvalidJournalWrite)."""
     missing = [name for name in REQUIRED_FIELDS[phase] if not derived[name]]
     if missing:
         raise RotorIAMError(
@@ -185,6 +195,13 @@ def check_write(journal, user_name, fields):
             action="rotor.iam.rotation_journal",
         )
     pending = derived["pending_key_id"]
+    if pending and phase in ("completed", "rolled_back"):
+        raise RotorIAMError(
+            f"Refused to record phase {phase!r} for IAM user {user_name!r} with the pending key {pending}: a finished "
+            f"rotation has no pending key. Nothing was written. Give pending_key_id='' (or leave it out).",
+            code="InvalidJournalWrite",
+            action="rotor.iam.rotation_journal",
+        )
     if pending and pending in (derived["current_key_id"], derived["previous_key_id"]):
         raise RotorIAMError(
             f"Refused to record phase {phase!r} for IAM user {user_name!r}: the pending key {pending} cannot also be the "
@@ -199,7 +216,6 @@ def check_write(journal, user_name, fields):
             code="InvalidJournalWrite",
             action="rotor.iam.rotation_journal",
         )
-    return dict(derived, phase=phase)
 
 
 def sanitize_tag_value(value):

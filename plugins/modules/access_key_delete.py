@@ -42,8 +42,8 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey); with O(lock_run_id), C(iam:ListUserTags).
-  - IAM calls: one C(ListAccessKeys) (the only way to know whether the key is Active, which needs O(force), and its metadata for RV(access_key)), then, only when there is
-    something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey).
+  - One C(ListAccessKeys) call (the only way to know whether the key is Active, which needs O(force), and its metadata for RV(access_key)), then, only when
+    there is something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey).
 seealso:
   - module: rotor.iam.access_key_status
 """

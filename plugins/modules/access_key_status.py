@@ -49,8 +49,8 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey); with O(lock_run_id), C(iam:ListUserTags).
-  - IAM calls: one C(ListAccessKeys) (the only way to know the status before, which C(changed) and RV(previous_status) report), then, only when there is
-    something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey).
+  - One C(ListAccessKeys) call (the only way to know the status before, which C(changed) and RV(previous_status) report), then, only when
+    there is something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey).
 seealso:
   - module: rotor.iam.access_key_verify
   - module: rotor.iam.access_key_delete

@@ -25,7 +25,7 @@ description:
     not keep a dead run's lock alive.
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
-    lock does not read back: the read just before it confirmed the lock, and the run's next step reads it again.
+    lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
   - A O(phase) is written only where the transition table allows it from the phase recorded; otherwise the task
     fails with C(IllegalTransition), naming the user and both phases, before anything is written (also in check
     mode). From no journal (or only a lock) only V(creating) may follow; V(creating) may follow any phase (a run
