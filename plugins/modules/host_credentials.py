@@ -182,7 +182,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode writes nothing, restarts nothing and runs no health check. RV(changed) and the diff say what would
+      - Check mode writes nothing, restarts nothing and runs no health check. C(changed) and the diff say what would
         change, RV(files) what each file would hold, RV(restarted) what would be restarted; RV(wrote) and
         RV(restored) are V(false).
   diff_mode:
@@ -363,6 +363,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.validation import check_type_path
 
 from ansible_collections.rotor.iam.plugins.module_utils import health
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import plans
@@ -422,7 +423,7 @@ def file_spec(index, entry, state):
     path = _text(label + ".path", entry.get("path"))
     if not path:
         raise InputError("%s: path is required" % label)
-    path = os.path.expanduser(os.path.expandvars(path))  # as type=path does
+    path = check_type_path(path)  # ~ and $VARS expanded, as for type=path
     if "\0" in path:
         raise InputError("%s.path: path must not contain a NUL character" % label)
     if not path.startswith("/"):
