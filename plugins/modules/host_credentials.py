@@ -363,6 +363,8 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.validation import check_type_float
+from ansible.module_utils.common.validation import check_type_int
 from ansible.module_utils.common.validation import check_type_path
 
 from ansible_collections.rotor.iam.plugins.module_utils import health
@@ -474,7 +476,7 @@ def _health_number(key, value, kind):
     if isinstance(value, bool):
         raise InputError("health_check.%s must be a number, got %s" % (key, value))
     try:
-        return kind(value)
+        return (check_type_int if kind is int else check_type_float)(value)  # as AnsibleModule converts them
     except (TypeError, ValueError):
         raise InputError("health_check.%s must be %s, got '%s'"
                          % (key, "a whole number" if kind is int else "a number", printable(str(value), 40)))

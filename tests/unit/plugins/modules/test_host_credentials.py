@@ -464,6 +464,13 @@ def test_a_single_status_code_is_a_list_of_one():
     assert host_credentials.health_spec({})["status_code"] == [200]
 
 
+def test_health_check_numbers_are_converted_as_the_health_check_module_converts_them():
+    spec = host_credentials.health_spec({"command": "true", "retries": "3", "delay": 1, "timeout": "2.5"})
+    assert (spec["retries"], spec["delay"], spec["timeout"]) == (3, 1.0, 2.5)
+    with pytest.raises(host_credentials.InputError, match=r"health_check.retries must be a whole number"):
+        host_credentials.health_spec({"command": "true", "retries": 2.5})
+
+
 # --------------------------------------------------------------------------- properties
 
 
