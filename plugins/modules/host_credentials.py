@@ -643,7 +643,8 @@ def _files_step(inputs, result, warnings, check_mode, diff, now):
         if error:
             failures.append((describe % spec["path"], "files[%d]: %s" % (index, error) if len(inputs["files"]) > 1
                              else error))
-            result["files"][index] = _entry(spec["path"], held_key_id(spec, warnings))
+            # What the file holds now (a read that failed would only fail again).
+            result["files"][index] = _entry(spec["path"], None if state == "read" else held_key_id(spec, warnings))
             if state == "switched":
                 break
             continue
