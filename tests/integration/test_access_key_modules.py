@@ -274,3 +274,59 @@ def test_rotation_journal_locks_records_and_clears(iam, iam_user, run_playbook):
     assert iam.list_user_tags(UserName=iam_user)["Tags"] == []
     # Reads and writes only the user's tags.
     assert set(run.calls["calls"]) <= {"ListUserTags", "TagUser", "UntagUser", "GetCallerIdentity"}, run.calls
+    # Per task (docs/journal.md, "IAM calls per operation"): read 1 (x4), lock in check mode 1, take the lock
+    # with a phase 2+2, a rival refused 1, a phase by the holder 1+1 (it no longer reads back: 2 calls, was
+    # 3), a lock broken 2+1, completion and release in one call 1+1+1 (untag), an illegal transition 1 and
+    # nothing written, clear 1+1 (untag), clear again 1.
+    calls = run.calls["calls"]
+    assert {action: calls.get(action, 0) for action in ("ListUserTags", "TagUser", "UntagUser")} == {
+        "ListUserTags": 15,
+        "TagUser": 5,
+        "UntagUser": 2,
+    }, calls
+
+
+def test_create_with_when_full_fail_calls_create_without_listing_first(endpoint, iam_user, create_key, run_playbook, tmp_path, key_statuses):
+    key_id = create_key(iam_user)[0]
+    endpoint.backdate(iam_user, key_id, 30)  # clearly older than the module's first CreateAccessKey
+    endpoint.inject("CreateAccessKey", "5xx", count=1)
+
+    run = run_playbook("create_unlisted", user_name=iam_user, key_id=key_id)
+
+    assert run.returncode == 0, run.explain()
+    keys = key_statuses(iam_user)
+    assert keys.pop(key_id) == "Active"
+    (new_key_id,) = keys
+    assert accepted_once_propagated(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
+    calls = run.calls["calls"]
+    # Deliberately fewer calls than with --diff (test_throttling_is_retried_and_a_failed_create_is_reconciled):
+    # no ListAccessKeys before a create. The 500 is followed by one reconciling ListAccessKeys (the old key is
+    # dated before the create, so GetAccessKeyLastUsed is not asked) and a second CreateAccessKey; the third
+    # create is refused by IAM and only then are the keys listed, to name them.
+    assert {action: calls.get(action, 0) for action in ("CreateAccessKey", "ListAccessKeys", "GetAccessKeyLastUsed", "DeleteAccessKey")} == {
+        "CreateAccessKey": 3,
+        "ListAccessKeys": 2,
+        "GetAccessKeyLastUsed": 0,
+        "DeleteAccessKey": 0,
+    }, calls
+
+
+def test_status_and_delete_check_the_lock_right_before_a_write_only(iam, iam_user, create_key, run_playbook, key_statuses):
+    first_key_id = create_key(iam_user, status="Inactive")[0]
+    second_key_id = create_key(iam_user, status="Inactive")[0]
+
+    run = run_playbook("lock_checks", user_name=iam_user, first_key_id=first_key_id, second_key_id=second_key_id)
+
+    assert run.returncode == 0, run.explain()
+    assert key_statuses(iam_user) == {first_key_id: "Active"}
+    assert iam.list_user_tags(UserName=iam_user)["Tags"] == []
+    calls = run.calls["calls"]
+    # Lock 2 ListUserTags + 1 TagUser; each of the 5 key tasks lists the keys once; the lock is read only
+    # before the 3 tasks that would write (one refused with LockLost, before its UpdateAccessKey), not for
+    # the two no-ops (each was 2 calls, now 1); release 1 ListUserTags + 1 UntagUser.
+    assert {action: calls.get(action, 0) for action in ("ListUserTags", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey")} == {
+        "ListUserTags": 2 + 3 + 1,
+        "ListAccessKeys": 5,
+        "UpdateAccessKey": 1,
+        "DeleteAccessKey": 1,
+    }, calls
