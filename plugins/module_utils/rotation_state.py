@@ -52,6 +52,11 @@ def _failure(result, default_check):
     return {"check": default_check, "msg": str(result.get("msg") or "failed")}
 
 
+def _unreachable(result):
+    detail = str(result.get("msg") or "").strip()
+    return {"check": "reachability", "msg": "host became unreachable" + (f" ({detail})" if detail else "")}
+
+
 def _describe_check(facts):
     check = facts.get("rotor_health_check") or {}
     what = check.get("url") or check.get("command") or "" if isinstance(check, dict) else ""
@@ -91,8 +96,7 @@ def host_state(facts, user=None, in_play=True):
         state["moved_at"] = switch.get("switched_at")
         if switch.get("unreachable"):
             # Nothing came back: the files may or may not hold the new key now.
-            state.update(state="unreachable", wrote=bool(switch.get("wrote")),
-                         failure={"check": "reachability", "msg": str(switch.get("msg") or "host became unreachable")})
+            state.update(state="unreachable", wrote=bool(switch.get("wrote")), failure=_unreachable(switch))
         elif switch.get("failed"):
             state.update(state="failed", wrote=bool(switch.get("wrote")), failure=_failure(switch, "switching to the new key"))
         else:
@@ -102,7 +106,7 @@ def host_state(facts, user=None, in_play=True):
         if check is None or state["state"] != "healthy":
             continue
         if check.get("unreachable"):
-            state.update(state="unreachable", failure={"check": "reachability", "msg": str(check.get("msg") or "host became unreachable")})
+            state.update(state="unreachable", failure=_unreachable(check))
         elif check.get("failed"):
             failure = _failure(check, CHECK_NAMES[register] + _describe_check(facts))
             failure["check"] = CHECK_NAMES[register] + _describe_check(facts)

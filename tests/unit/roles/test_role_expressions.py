@@ -1,7 +1,7 @@
 """The rotate role passes values and loops; decisions live in Python (plugins/filter, module_utils).
 
-Checked statically over roles/rotate/tasks: no Jinja expression chains more than two filters, and no task
-keeps per-host state in facts (the hosts' registered results are read by rotor.iam's filters instead).
+Checked statically over roles/rotate/tasks: no Jinja expression chains more than two filters, and every task
+that runs per host is a module run (the hosts keep no state in facts; their registered results are read by filters).
 """
 
 from __future__ import annotations
@@ -68,3 +68,23 @@ def test_the_chain_counter_counts_filters_per_chain():
     assert _filter_chains("a | f(x | g) | h") == 2
     assert _filter_chains("'x | y | z | w' ~ a | b") == 1
     assert _filter_chains("a | b if c else d | e | f") == 2
+
+
+def _per_host_tasks(tasks, inherited_run_once=False):
+    """The tasks of a task list that run for every host (not run_once), blocks flattened."""
+    for task in tasks or []:
+        run_once = inherited_run_once or bool(task.get("run_once"))
+        if "block" in task:
+            for part in ("block", "rescue", "always"):
+                yield from _per_host_tasks(task.get(part), run_once)
+        elif not run_once:
+            yield task
+
+
+def test_each_host_costs_at_most_five_tasks_all_of_them_host_module_runs():
+    """With the argument validation of the plan entry point, at most 6 task starts per host; every one a module run."""
+    per_host = [task for phase in ("plan", "create", "distribute", "cutover")
+                for task in _per_host_tasks(yaml.safe_load((TASKS / f"{phase}.yml").read_text()))]
+    actions = [next(key for key in task if "." in key) for task in per_host]
+    assert set(actions) == {"rotor.iam.host_credentials"}, [task["name"] for task in per_host]
+    assert len(per_host) <= 5, [task["name"] for task in per_host]
