@@ -180,7 +180,8 @@ def test_host_state_follows_the_phases():
     healthy = host_state(dict(HEALTHY))
     assert healthy["state"] == "healthy" and healthy["wrote"] and healthy["moved_at"] == "2026-12-01T10:00:00Z"
     rechecked = host_state(dict(HEALTHY, __rotor_recheck={"failed": True, "msg": "HTTP 503", "attempts": 3}, rotor_health_check={"url": "http://h/"}))
-    assert rechecked["state"] == "failed" and rechecked["failure"] == {"check": "health check after deactivating the old key (http://h/)", "msg": "HTTP 503"}
+    assert rechecked["state"] == "failed"
+    assert rechecked["failure"] == {"check": "health check after deactivating the old key (http://h/)", "msg": "HTTP 503"}
     assert host_state(dict(HEALTHY, __rotor_recheck={"skipped": True}))["state"] == "healthy"
     assert host_state(switched(unreachable=True))["state"] == "unreachable"
     assert host_state(dict(HEALTHY), in_play=False)["state"] == "unreachable"
