@@ -187,7 +187,8 @@ def test_host_state_follows_the_phases():
     assert host_state(dict(HEALTHY), in_play=False)["state"] == "unreachable"
     restored = host_state(dict(HEALTHY, __rotor_settle={"changed": True, "restored": True, "invocation": {"module_args": {"state": "restored"}}}))
     assert restored["restored"] and not restored["restore_failure"]
-    cleaned = host_state(dict(HEALTHY, __rotor_settle={"failed": True, "msg": "x", "step": "backups", "invocation": {"module_args": {"state": "backups_absent"}}}))
+    cleanup_failed = {"failed": True, "msg": "x", "step": "backups", "invocation": {"module_args": {"state": "backups_absent"}}}
+    cleaned = host_state(dict(HEALTHY, __rotor_settle=cleanup_failed))
     assert not cleaned["restored"] and not cleaned["restore_failure"]
 
 
