@@ -166,8 +166,17 @@ def check_write(journal, user_name, fields):
             # Fields alone are written in the phase recorded, and must still describe it.
             _check_fields(dict({name: journal.get(name) or "" for name in JOURNAL_FIELDS}, **given), current, current, user_name)
         return given
+    if current is not None and current not in PHASES:
+        raise RotorIAMError(
+            f"Refused to record phase {phase!r} for IAM user {user_name!r}: its journal tag {FIELD_TAGS['phase']} holds "
+            f"{current!r}, which is not a phase ({', '.join(PHASES)}); it was edited by hand or truncated. Nothing was "
+            f"written. Check the user's keys and hosts, then fix the tag or clear the journal "
+            f"(rotor.iam.rotation_journal state=absent).",
+            code="IllegalTransition",
+            action="rotor.iam.rotation_journal",
+        )
     if phase not in allowed_phases(current):
-        allowed = ", ".join(allowed_phases(current)) or "nothing (it is not a phase rotor.iam writes)"
+        allowed = ", ".join(allowed_phases(current))
         raise RotorIAMError(
             f"Refused to record phase {phase!r} for IAM user {user_name!r}: its rotation journal is in phase "
             f"{current or 'none (no rotation recorded)'!r}"

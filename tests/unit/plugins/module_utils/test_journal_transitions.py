@@ -231,6 +231,15 @@ def test_an_illegal_transition_is_refused_before_anything_is_written(current, ph
     assert store.tags == before and store.calls == ["ListUserTags"]
 
 
+def test_a_phase_tag_edited_by_hand_refuses_every_phase_and_says_so():
+    store = TagStore(dict(tags_in("distributing"), **{"rotor:phase": "half-way"}))
+    before = dict(store.tags)
+    with pytest.raises(RotorIAMError) as caught:
+        write(store, "locked", {"phase": "creating", "current_key_id": OLD})
+    assert caught.value.code == "IllegalTransition" and "'half-way', which is not a phase" in caught.value.message
+    assert "state=absent" in caught.value.message and store.tags == before
+
+
 def test_an_illegal_transition_is_refused_in_check_mode_too():
     store = TagStore(tags_in("completed"))
     with pytest.raises(RotorIAMError) as caught:
