@@ -62,6 +62,20 @@ def iam_client(module, retries=10, delay=1, max_delay=30):
     )
 
 
+def service_client(module, service, retries=10, delay=1, max_delay=30, extra_retry_codes=()):
+    """A client for another AWS service (e.g. ``secretsmanager``), retrying like :func:`iam_client`.
+
+    ``extra_retry_codes`` names that service's own throttling/5xx codes (AWSRetry knows IAM's).
+    """
+    return module.client(
+        service,
+        retry_decorator=AWSRetry.jittered_backoff(
+            retries=retries, delay=delay, max_delay=max_delay, catch_extra_error_codes=list(extra_retry_codes)
+        ),
+        config=_NO_SDK_RETRIES,
+    )
+
+
 def plain_iam_client(module):
     """An IAM client that never retries: for CreateAccessKey, which must not be replayed blindly."""
     return module.client("iam", config=_NO_SDK_RETRIES)

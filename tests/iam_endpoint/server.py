@@ -17,6 +17,10 @@ rotation, and adds test hooks:
 * requests without a SigV4 ``Authorization`` header get
   ``MissingAuthenticationToken`` (moto fails them with HTTP 500);
 * ``UpdateAccessKey`` only accepts the statuses AWS accepts;
+* Secrets Manager requests are authorized against the secret's ARN (stock
+  moto evaluates every policy against the resource ``*``), and requests to
+  JSON-protocol services (Secrets Manager, KMS) get JSON error documents with
+  those services' codes (moto's auth checks and this middleware answer XML);
 * per-action fault injection (throttling, 5xx, latency) and call counters;
 * a JSON control API under ``/_rotor/`` (never signed, never counted).
 
@@ -56,6 +60,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.utils import utcnow
 from moto.iam.models import AccessKey, AccessKeyLastUsed, get_account_id_from, iam_backends
 from moto.moto_api._internal.models import moto_api_backend
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -105,6 +111,17 @@ SIGNATURE_MISMATCH_MESSAGE = (
     "Check your AWS Secret Access Key and signing method. "
     "Consult the service documentation for details."
 )
+
+# JSON-protocol services (the action in X-Amz-Target) name the query-protocol errors differently.
+JSON_ERROR_CODES = {
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "AccessDenied": "AccessDeniedException",
+    "MissingAuthenticationToken": "MissingAuthenticationTokenException",
+    "IncompleteSignature": "IncompleteSignatureException",
+    "Throttling": "ThrottlingException",
+}
+XML_ERROR = re.compile(rb"<Code>(?P<code>[^<]*)</Code>\s*<Message>(?P<message>[^<]*)</Message>", re.S)
 
 log = logging.getLogger("iam_endpoint")
 
@@ -270,6 +287,70 @@ def caller_identity_response(change: KeyChange) -> Response:
     return Response(
         body, status=200, content_type="text/xml", headers={"x-amzn-RequestId": request_id}
     )
+
+
+def secret_resource(response: Any) -> str:
+    """The ARN AWS authorizes a Secrets Manager call against (moto: always "*").
+
+    The secret's own ARN when it exists; for a secret not created yet (CreateSecret, or a
+    lookup of a missing one), its name with a stand-in for the random suffix AWS appends.
+    Calls that name no secret (ListSecrets, ...) are authorized against "*", as in AWS.
+    """
+    secret_id = response._get_param("SecretId") or response._get_param("Name")
+    if not isinstance(secret_id, str) or not secret_id:
+        return "*"
+    secret = secretsmanager_backends[response.current_account][response.region].secrets.get(secret_id)
+    if secret is not None:
+        return secret.arn
+    if secret_id.startswith("arn:"):
+        return secret_id
+    partition = get_partition(response.region)
+    return f"arn:{partition}:secretsmanager:{response.region}:{response.current_account}:secret:{secret_id}-??????"
+
+
+def authorize_secrets_by_arn() -> None:
+    """Make moto evaluate Secrets Manager calls against the secret's ARN (see secret_resource)."""
+    SecretsManagerResponse._determine_resource = secret_resource
+
+
+def json_error(status: str, headers: Any, body: bytes) -> Tuple[Any, bytes]:
+    """An XML error document (moto's auth checks, aws_error) as the JSON one a JSON-protocol service sends."""
+    match = XML_ERROR.search(body)
+    if not status.startswith(("4", "5")) or match is None:
+        return headers, body
+    code = match.group("code").decode("utf-8", errors="replace")
+    code = JSON_ERROR_CODES.get(code, code)
+    message = match.group("message").decode("utf-8", errors="replace")
+    message = message.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    body = json.dumps({"__type": code, "message": message}).encode("utf-8")
+    kept = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length", "x-amzn-errortype")]
+    kept += [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-ErrorType", code),
+    ]
+    return kept, body
+
+
+def serve_json_protocol(app: Callable, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    """Serve through ``app``, turning XML errors into JSON ones (json_error)."""
+    captured: list = []
+
+    def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+        captured[:] = [status, headers, exc_info]
+        return lambda data: None  # the body is returned below, not written
+
+    result = app(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers, exc_info = captured
+    headers, body = json_error(status, list(headers), body)
+    start_response(status, headers, exc_info)
+    return [body]
 
 
 def parse_lag_settings(data: Dict[str, Any]) -> Dict[str, float]:
@@ -458,6 +539,7 @@ class EndpointApp:
         bootstrap_file: Optional[str],
         lags: Optional[Dict[str, float]] = None,
     ):
+        authorize_secrets_by_arn()
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.bootstrap_file = bootstrap_file
@@ -546,6 +628,8 @@ class EndpointApp:
         params = query_params(environ)
         action = params.get("Action") or self.target_action(environ)
         response = self.screen_aws_request(environ, params, action)
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            return serve_json_protocol(response or self.moto_app, environ, start_response)
         if response is not None:
             return response(environ, start_response)
         if action in KEY_CHANGE_ACTIONS:
