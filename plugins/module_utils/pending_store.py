@@ -104,7 +104,8 @@ def explain_error(exc, action, name):
         )
     elif code in _REJECTED_CREDENTIALS:
         message = (
-            f"AWS rejected the credentials used for {action} ({code}): the access key in use is unknown, inactive "
+            f"AWS rejected the credentials used for {action} on secret {name!r} ({code}): the access key in use is "
+            f"unknown, inactive "
             f"or has a wrong secret. Check the connection options (access_key/secret_key/profile). AWS said: {aws_message}"
         )
     elif code in _THROTTLING:
