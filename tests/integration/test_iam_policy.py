@@ -4,12 +4,17 @@ Two halves:
 
 * the document itself, parsed: Allow only, explicit actions (no wildcards), user-level
   actions scoped to ``arn:aws:iam::<account>:user/<path>/*``, credential-report actions on
-  ``*`` (they have no resource), journal tags limited to the ``rotor:`` keys;
+  ``*`` (they have no resource), journal tags limited to the ``rotor:`` keys, Secrets Manager
+  actions (rotor.iam.pending_secret) scoped to ``secret:rotor/pending/*``, their tags to ``rotor:``;
 * the calls: an identity holding only this policy (moto enforces it, with every Resource
   read as "*", see conftest.policy_for_moto) runs a check-mode rotation, a rotation that
   leaves the old key Inactive, the later run that deletes it, and the account-wide audit.
   Every run must succeed (the policy is sufficient) and the IAM actions the endpoint
-  counted during those runs must be exactly the policy's (the policy is minimal).
+  counted during those runs must be exactly the policy's (the policy is minimal);
+* the same for Secrets Manager: every state of rotor.iam.pending_secret runs under the policy
+  and calls exactly its Secrets Manager actions, and under another prefix every state is
+  denied. The endpoint authorizes Secrets Manager calls against the secret's ARN, so these
+  statements keep their Resource (the IAM ones still become "*", see policy_for_endpoint).
 
 ``sts:GetCallerIdentity`` (access_key_verify proves a new key with it, signed by that key)
 needs no permission in AWS, even under an explicit Deny, so it is observed but not granted.
@@ -41,6 +46,11 @@ STS_ACTIONS = {"GetCallerIdentity", "AssumeRole", "GetSessionToken", "GetAccessK
 # IAM actions that have no resource (AWS requires Resource "*").
 ACCOUNT_LEVEL = {"iam:GenerateCredentialReport", "iam:GetCredentialReport"}
 USER_ARN = re.compile(r"^arn:aws:iam::\d{12}:user/([A-Za-z0-9+=,.@_-]+/)+\*$")
+# Secrets Manager: rotor.iam.pending_secret's secrets only (Secrets Manager appends "-XXXXXX" to ARNs).
+PENDING_SECRET_ARN = "arn:aws:secretsmanager:*:*:secret:rotor/pending/*"
+# The Secrets Manager actions the endpoint may count (its counters name the action, not the service).
+SECRETSMANAGER_ACTIONS = {"CreateSecret", "DescribeSecret", "GetSecretValue", "PutSecretValue", "DeleteSecret",
+                          "TagResource", "UntagResource", "UpdateSecret", "ListSecrets", "RestoreSecret"}
 PLAYBOOK_TIMEOUT = 180
 
 
@@ -78,15 +88,20 @@ def test_policy_document_is_explicit_allow_only_and_scoped():
         assert not {"NotAction", "NotResource", "Principal"} & set(statement), f"{name}: NotAction/NotResource/Principal"
         granted = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         for action in granted:
-            assert re.fullmatch(r"(iam|sts):[A-Z][A-Za-z]+", action), f"{name}: {action!r} is not one explicit IAM/STS action"
+            assert re.fullmatch(r"(iam|sts|secretsmanager):[A-Z][A-Za-z]+", action), (
+                f"{name}: {action!r} is not one explicit IAM/STS/Secrets Manager action")
         resources = resources_of(statement)
-        if set(granted) <= ACCOUNT_LEVEL:
+        services = {action.split(":")[0] for action in granted}
+        if "secretsmanager" in services:
+            assert services == {"secretsmanager"}, f"{name}: mixes Secrets Manager and other actions"
+            assert resources == [PENDING_SECRET_ARN], f"{name}: Secrets Manager actions only on {PENDING_SECRET_ARN}"
+        elif set(granted) <= ACCOUNT_LEVEL:
             assert resources == ["*"], f"{name}: credential report actions have no resource; use \"*\""
         else:
             assert not set(granted) & ACCOUNT_LEVEL, f"{name}: mixes account-level and user-level actions"
             for resource in resources:
                 assert USER_ARN.match(resource), f"{name}: {resource!r} is not arn:aws:iam::<account>:user/<path>/*"
-    tagging = [s for s in policy["Statement"] if {"iam:TagUser", "iam:UntagUser"} & set(s["Action"])]
+    tagging = [s for s in policy["Statement"] if {"iam:TagUser", "iam:UntagUser", "secretsmanager:TagResource"} & set(s["Action"])]
     for statement in tagging:
         condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("aws:TagKeys")
         assert condition in ("rotor:*", ["rotor:*"]), f"{statement['Sid']}: tagging must be limited to the rotor: tag keys"
@@ -132,7 +147,30 @@ def run_as(identity_env: Dict[str, str], endpoint, playbook: str, inventory: str
 
 
 def qualified(calls: Dict[str, int]) -> Set[str]:
-    return {("sts:" if action in STS_ACTIONS else "iam:") + action for action, count in calls.items() if count}
+    return {_service_of(action) + ":" + action for action, count in calls.items() if count}
+
+
+def _service_of(action: str) -> str:
+    if action in STS_ACTIONS:
+        return "sts"
+    return "secretsmanager" if action in SECRETSMANAGER_ACTIONS else "iam"
+
+
+def of_services(actions, *services: str) -> Set[str]:
+    return {action for action in actions if action.split(":")[0] in services}
+
+
+def policy_for_endpoint(policy: Dict) -> Dict:
+    """What the endpoint can evaluate: IAM/STS statements on Resource "*" (moto matches no other resource
+    for them), Secrets Manager statements with their own Resource (the endpoint authorizes those against
+    the secret's ARN); no Condition (moto evaluates none for user policies, checked structurally above)."""
+    statements = []
+    for statement in policy["Statement"]:
+        statement = {key: value for key, value in statement.items() if key != "Condition"}
+        if not any(action.startswith("secretsmanager:") for action in policy_actions({"Statement": [statement]})):
+            statement["Resource"] = "*"
+        statements.append(statement)
+    return dict(policy, Statement=statements)
 
 
 @pytest.fixture
@@ -172,10 +210,43 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
     assert sorted(path.suffix for path in report_dir.iterdir()) == [".html", ".json", ".md"], "the audit wrote no report"
     assert old_id not in keys and list(keys.values()) == ["Active"], f"the rotation did not complete: {keys}"
 
-    granted = set(policy_actions(load_rotation_policy()))
+    # The Secrets Manager actions have a test of their own (rotor.iam.pending_secret, below).
+    granted = of_services(policy_actions(load_rotation_policy()), "iam", "sts")
     seen = set().union(*observed.values())
     needed = seen - PERMISSION_FREE
     by_run = {label: sorted(actions) for label, actions in observed.items()}
     assert not needed - granted, f"called but not in docs/iam-policy.json: {sorted(needed - granted)} (per run: {by_run})"
     assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
     assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
+
+
+PENDING_TARGETS = REPO / "tests" / "integration" / "targets" / "pending_secret"
+
+
+def test_policy_grants_exactly_the_secrets_manager_actions_pending_secret_calls(policy_endpoint, tmp_path):
+    """Every state of rotor.iam.pending_secret works with exactly the documented policy, calling all of its
+    Secrets Manager actions and no other; outside rotor/pending/ every state is denied."""
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+
+    endpoint = policy_endpoint
+    admin = endpoint.boto3_client("iam")
+    admin.create_user(UserName="rotor-pending")
+    admin.put_user_policy(UserName="rotor-pending", PolicyName="rotor-iam-rotation",
+                          PolicyDocument=json.dumps(policy_for_endpoint(load_rotation_policy())))
+    key = admin.create_access_key(UserName="rotor-pending")["AccessKey"]
+    identity = endpoint.aws_env(key["AccessKeyId"], key["SecretAccessKey"])
+    pending = {"user_name": "policy-app", "access_key_id": "AKIAPOLICYAPP0000000", "secret_access_key": "p" * 40,
+               "run_id": "run-1", "other_run_id": "run-2", "endpoint_url": endpoint.endpoint_url}
+
+    calls = run_as(identity, endpoint, str(PENDING_TARGETS / "policy.yml"), "localhost,", tmp_path, "pending", pending)
+    run_as(identity, endpoint, str(PENDING_TARGETS / "policy_denied.yml"), "localhost,", tmp_path, "pending-denied",
+           dict(pending, prefix="other/pending/"))
+
+    granted = of_services(policy_actions(load_rotation_policy()), "secretsmanager")
+    seen = of_services(qualified(calls), "secretsmanager")
+    assert seen == granted, f"pending_secret called {sorted(seen)}; docs/iam-policy.json grants {sorted(granted)}"
+    # The same identity, straight through boto3: nothing outside the prefix.
+    secrets = endpoint.boto3_client("secretsmanager", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as denied:
+        secrets.create_secret(Name="other/pending/policy-app", SecretString="{}")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
