@@ -13,7 +13,8 @@ description:
   - Stores, reads and deletes the secret of a new access key while it is pending (created and verified, not yet
     on every host), so that separate jobs (prepare, distribute slices, finish in an AWX workflow) share it without
     it ever being written to the controller's disk.
-  - The secret is named O(prefix) followed by the user (see O(prefix) for the rule), holds the JSON
+  - >-
+    The secret is named O(prefix) followed by the user (see O(prefix) for the rule), holds the JSON
     C({"access_key_id": ..., "secret_access_key": ...}) and is tagged C(rotor:run-id), C(rotor:user) and
     C(rotor:access-key-id).
   - A secret staged by another run, for another key or not by rotor at all is never overwritten, handed out or

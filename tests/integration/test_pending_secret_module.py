@@ -36,8 +36,8 @@ def secretsmanager(endpoint):
 @pytest.fixture
 def pending_key(known_secrets):
     """A made-up key id and secret (the store never checks them against IAM); the secret is scanned for."""
-    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
-    secret = "".join(secrets.choice(string.ascii_letters + string.digits + "/+") for _ in range(40))
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _position in range(16))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits + "/+") for _position in range(40))
     known_secrets.append(secret)
     return key_id, secret
 

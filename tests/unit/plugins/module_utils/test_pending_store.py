@@ -146,7 +146,7 @@ def test_present_again_with_the_same_key_run_and_value_changes_nothing():
 
     assert not result["changed"]
     assert client.writes() == []
-    assert [name for name, _ in client.calls] == ["describe_secret", "get_secret_value"]
+    assert [name for name, _kwargs in client.calls] == ["describe_secret", "get_secret_value"]
     assert_no_secret(result)
 
 
@@ -253,7 +253,7 @@ def test_read_reports_key_and_run_without_the_secret():
 
     assert result == {"changed": False, "name": NAME, "arn": client.secrets[NAME]["arn"], "exists": True,
                       "access_key_id": KEY_ID, "run_id": RUN}
-    assert [name for name, _ in client.calls] == ["describe_secret"]  # the value is not even fetched
+    assert [name for name, _kwargs in client.calls] == ["describe_secret"]  # the value is not even fetched
 
 
 def test_read_returns_the_secret_only_when_asked():
@@ -281,7 +281,7 @@ def test_read_refuses_another_runs_secret_naming_both_run_ids_unless_forced():
 
     assert "'awx-100'" in refused.value.message and "'awx-200'" in refused.value.message
     assert SECRET not in refused.value.message
-    assert [name for name, _ in client.calls].count("get_secret_value") == 1  # refused before the value is read
+    assert [name for name, _kwargs in client.calls].count("get_secret_value") == 1  # refused before the value is read
     assert forced["run_id"] == "awx-100" and forced["secret_access_key"] == SECRET
 
 
