@@ -138,7 +138,7 @@ def run_as(identity_env: Dict[str, str], endpoint, playbook: str, inventory: str
                                capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT)
     calls = endpoint.calls()["calls"]
     (workdir / f"{label}.out").write_text(completed.stdout + completed.stderr)
-    denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts):[A-Za-z]+)", completed.stdout)))
+    denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts|secretsmanager):[A-Za-z]+)", completed.stdout)))
     assert completed.returncode == 0, (
         f"{label}: {playbook} failed as the policy's identity after {time.monotonic() - began:.0f}s"
         f"{' (denied: ' + ', '.join(denied) + ')' if denied else ''}; output in {workdir / (label + '.out')}\n{completed.stdout[-5000:]}"
