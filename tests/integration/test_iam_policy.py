@@ -202,6 +202,7 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
             ("check", "rotor.iam.rotate", {}, True),
             ("rotate-deactivate", "rotor.iam.rotate", {"rotor_old_key_action": "deactivate"}, False),
             ("delete-inactive", "rotor.iam.rotate", {"rotor_delete_inactive_after_days": 0}, False),
+            ("rotate-pending-store", "rotor.iam.rotate", {"rotor_pending_store": "secretsmanager", "rotor_force": True}, False),
             ("audit", "rotor.iam.audit", {"rotor_report_dir": str(report_dir), "rotor_audit_fail_on_due": False}, False),
         ]
         for label, playbook, extra_vars, check in runs:
@@ -210,11 +211,16 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
     assert sorted(path.suffix for path in report_dir.iterdir()) == [".html", ".json", ".md"], "the audit wrote no report"
     assert old_id not in keys and list(keys.values()) == ["Active"], f"the rotation did not complete: {keys}"
 
-    # The Secrets Manager actions have a test of their own (rotor.iam.pending_secret, below).
+    # Exactly the IAM and STS actions; the Secrets Manager ones (the rotation with rotor_pending_store calls some
+    # of them) are checked exactly by the rotor.iam.pending_secret test below.
     granted = of_services(policy_actions(load_rotation_policy()), "iam", "sts")
     seen = set().union(*observed.values())
     needed = seen - PERMISSION_FREE
     by_run = {label: sorted(actions) for label, actions in observed.items()}
+    assert of_services(observed["rotate-pending-store"], "secretsmanager"), f"the store was not used: {by_run}"
+    assert not needed - set(policy_actions(load_rotation_policy())), (
+        f"called but not in docs/iam-policy.json: {sorted(needed - set(policy_actions(load_rotation_policy())))} (per run: {by_run})")
+    needed = of_services(needed, "iam", "sts")
     assert not needed - granted, f"called but not in docs/iam-policy.json: {sorted(needed - granted)} (per run: {by_run})"
     assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
     assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
