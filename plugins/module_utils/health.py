@@ -18,9 +18,6 @@ import time
 import urllib.error
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError
-from ansible.module_utils.urls import SSLValidationError
-from ansible.module_utils.urls import open_url
 
 # systemd.unit(5): unit names are made of ASCII letters, digits, ":", "-", "_", ".", "\\" and "@".
 SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9:_.@\\-]{1,255}\Z")
@@ -130,6 +127,12 @@ def check_description(url, command):
 
 def probe_url(url, status_codes, timeout):
     """(healthy, status, detail) of one GET of url; detail carries no credentials."""
+    # Imported here: ansible.module_utils.urls costs most of a host run's start-up (ssl, email, cryptography),
+    # and only URL checks need it, not the reads and clean-ups a rotation also runs on every host.
+    from ansible.module_utils.urls import ConnectionError as UrlConnectionError  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.urls import SSLValidationError  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
+
     try:
         response = open_url(url, method="GET", timeout=timeout, follow_redirects="safe")
         status = response.getcode()
