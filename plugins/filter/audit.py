@@ -4,77 +4,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: audit_report
-short_description: Build the access key audit report from access_key_info and the hosts' key ids
-version_added: 0.2.0
-description:
-  - Used by the C(rotor.iam.audit) role. Takes the result of M(rotor.iam.access_key_info) with O(rotor.iam.access_key_info#module:all_users)
-    or O(rotor.iam.access_key_info#module:user_names), and per host the key ids its credentials files hold (see
-    C(rotor.iam.audit_hosts)), and returns the report as a dict - keys due for rotation, keys unused for
-    O(unused_days), users with two Active keys, which hosts hold which key id, and problems found on hosts.
-  - When M(rotor.iam.access_key_info) ran with O(rotor.iam.access_key_info#module:include_tags=true), each user's own
-    policy comes from its IAM tags - C(rotor:exempt) (the reason; an exempt user's keys are never due),
-    C(rotor:exempt-until) (V(YYYY-MM-DD), the end of that day UTC, or an ISO 8601 date and time; after it the
-    exemption has expired and the user is judged normally), C(rotor:max-age-days) (a positive whole number that
-    replaces O(max_age_days) for that user) and C(rotor:owner) (free text, a column of every table). An invalid
-    value is reported in C(policy_problems) for that user only; see docs/audit.md.
-  - With O(accounts) (from C(rotor.iam.audit_accounts)) and the result of M(rotor.iam.access_key_info) looped over
-    them, the audit spans several accounts - users are named C(ACCOUNT:NAME) and a host is matched with the user
-    of its own connection's account.
-  - Companion filters in this file render it - C(rotor.iam.audit_markdown), C(rotor.iam.audit_html) (a self-contained
-    page with an SVG chart of key ages against the policy line) and C(rotor.iam.audit_json) - build and render in one
-    pass (C(rotor.iam.audit_documents), what the role uses) and gather the hosts' facts (C(rotor.iam.audit_hosts)).
-options:
-  _input:
-    description: The registered result of M(rotor.iam.access_key_info).
-    type: dict
-    required: true
-  hosts:
-    description: Per host name, C(user), C(reachable) and C(files) (C(path), C(access_key_id), C(exists), C(error)).
-    type: dict
-    default: {}
-  max_age_days:
-    description: Rotation policy; an Active key at least this old is due.
-    type: int
-    default: 90
-  unused_days:
-    description: An Active key not used for this many days (never-used keys count from creation) is reported as unused.
-    type: int
-    default: 90
-  scope:
-    description: What was audited, V(account) or V(inventory), recorded in the report.
-    type: str
-    default: account
-  accounts:
-    description:
-      - What C(rotor.iam.audit_accounts) returned; then O(_input) is the registered result of M(rotor.iam.access_key_info)
-        looped over it. With one account (or none given) O(_input) may be a single result.
-    type: list
-    elements: dict
-  fail_list_max:
-    description: With C(rotor.iam.audit_documents), how many due keys its C(due_message) names.
-    type: int
-    default: 20
-"""
-
-EXAMPLES = r"""
-- name: Build the report
-  ansible.builtin.set_fact:
-    report: "{{ account_keys | rotor.iam.audit_report(hosts=groups['all'] | rotor.iam.audit_hosts(hostvars), max_age_days=90) }}"
-
-- name: Write it as HTML
-  ansible.builtin.copy:
-    content: "{{ report | rotor.iam.audit_html }}"
-    dest: /var/lib/rotor/audit.html
-    mode: "0644"
-"""
-
-RETURN = r"""
-_value:
-  description: The report; see docs/audit.md for its fields.
-  type: dict
-"""
+# Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
 from ansible.errors import AnsibleFilterError
 
@@ -139,14 +69,18 @@ def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope
 
 
 def audit_json(report):
+    """The audit report (C(rotor.iam.audit_report)) as the JSON document the audit writes."""
     return _guard("audit_json", render_json, report)
 
 
 def audit_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
+    """The audit report as Markdown: the summary, then at most C(max_rows) keys, overdue first."""
     return _guard("audit_markdown", render_markdown, report, max_rows=int(max_rows))
 
 
 def audit_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
+    """The audit report as one self-contained HTML page: the summary, the age chart of at most C(chart_max_keys)
+    keys against the policy line, and the table of keys."""
     return _guard("audit_html", render_html, report, chart_max_keys=int(chart_max_keys))
 
 

@@ -4,71 +4,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: rotation_plan
-short_description: Decide, per IAM user, what a fleet rotation does
-version_added: 0.1.0
-description:
-  - Used by the C(rotor.iam.rotate) role. Takes the results of M(rotor.iam.access_key_info) per user and the
-    key ids each host holds, and returns per user whether rotation is due, which key is the old one, which
-    Inactive key frees the second slot, and why a user cannot be rotated.
-options:
-  _input:
-    description: The M(rotor.iam.access_key_info) results, one per user.
-    type: list
-    elements: dict
-    required: true
-  hosts:
-    description: Per host, C(user) and C(key_ids) found in its credentials files.
-    type: dict
-    required: true
-  max_age_days:
-    description: Rotation policy in days.
-    type: int
-    default: 90
-  force:
-    description: Rotate even keys younger than the policy.
-    type: bool
-    default: false
-  delete_inactive_after_days:
-    description: Inactive keys older than this are deleted.
-    type: int
-    default: 7
-  journals:
-    description: Per IAM user, the rotation journal read by M(rotor.iam.rotation_journal), to resume interrupted runs.
-    type: dict
-  in_use_window_minutes:
-    description:
-      - An Active key used this recently is never deleted to make room unless O(force) is set.
-      - An Active key that no inventory host holds and that was used this recently refuses the user
-        (something outside the inventory depends on it) unless O(force) is set.
-    type: int
-    default: 60
-  fleet:
-    description:
-      - Per IAM user, every inventory host that names it (see the C(rotor.iam.inventory_fleet) filter), also those
-        outside the play. A user with hosts outside the play is rotated as a staged rollout.
-    type: dict
-  compromised_key_ids:
-    description:
-      - Leaked access key ids. The rotation of a user whose hosts run on one becomes incident response - the key
-        is deactivated first, every host moves to a new key at once, the key is never reactivated and is deleted
-        at the end.
-    type: list
-    elements: str
-"""
-
-EXAMPLES = r"""
-- name: Plan
-  ansible.builtin.set_fact:
-    plan: "{{ key_infos | rotor.iam.rotation_plan(hosts=host_keys, max_age_days=90) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: Per IAM user, the plan.
-  type: dict
-"""
+# Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
 import time
 

@@ -126,9 +126,10 @@ def test_create_when_full_deletes_only_an_inactive_key(endpoint, make_iam_user, 
 
 def test_verify_valid_after_propagation_invalid_after_deactivation_and_deletion(endpoint, iam_user, run_playbook, tmp_path, key_statuses):
     # Exact attempt counts: only the new key lags here (deactivation and deletion take effect at once).
-    endpoint.configure(propagation_seconds=0, new_key_propagation_seconds=8)
+    # 15 s: long enough that the verify starts inside the window even on a loaded machine.
+    endpoint.configure(propagation_seconds=0, new_key_propagation_seconds=15)
 
-    run = run_playbook("verify", user_name=iam_user, propagation_seconds=8)
+    run = run_playbook("verify", user_name=iam_user, propagation_seconds=15)
 
     assert run.returncode == 0, run.explain()
     secrets = saved_secrets(tmp_path)
