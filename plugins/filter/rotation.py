@@ -15,6 +15,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import ref
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
+from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
@@ -670,7 +671,8 @@ def planned_switches(plans, hostvars, hosts, host_refs=None):
                 line += f"; would run {facts['rotor_restart_command']}"
             check = facts.get("rotor_health_check") or {}
             if isinstance(check, dict) and (check.get("url") or check.get("command")):
-                line += f"; would check {check.get('url') or check.get('command')}"
+                # A URL may carry user:password@; show it the way the health check reports it.
+                line += f"; would check {redact_url(check['url']) if check.get('url') else check.get('command')}"
             lines.append(line)
     except (KeyError, TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.planned_switches: malformed input ({exc})") from exc

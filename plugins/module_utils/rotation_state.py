@@ -29,6 +29,8 @@ A task that did not run for a host registers ``skipped``; a host never in a phas
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
+
 READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE = "__rotor_read", "__rotor_switch", "__rotor_recheck", "__rotor_drain_check", "__rotor_settle"
 
 # What each later check is called in failure messages.
@@ -58,8 +60,11 @@ def _unreachable(result):
 
 
 def _describe_check(facts):
-    check = facts.get("rotor_health_check") or {}
-    what = check.get("url") or check.get("command") or "" if isinstance(check, dict) else ""
+    check = facts.get("rotor_health_check")
+    if not isinstance(check, dict):
+        return ""
+    # A URL may carry user:password@; name it the way the health check reports it.
+    what = redact_url(check["url"]) if check.get("url") else check.get("command") or ""
     return f" ({what})" if what else ""
 
 

@@ -276,3 +276,14 @@ def test_planned_switches_name_key_paths_restarts_and_checks():
                      db1=dict(read(OLD), rotor_iam_user="db"))
     assert planned_switches({"app": plan(), "db": plan(due=False)}, facts, ["web1", "db1"]) == [
         f"web1: would write the new key of app over {OLD} in /etc/app/credentials; would restart app; would check http://web1/health"]
+
+
+def test_planned_switches_never_show_url_credentials():
+    facts = hostvars(web1=dict(read(OLD), rotor_health_check={"url": "http://ops:s3cr3t@web1/health"}))
+    (line,) = planned_switches({"app": plan()}, facts, ["web1"])
+    assert "s3cr3t" not in line and "web1/health" in line
+
+
+def test_a_failed_recheck_names_the_url_without_its_credentials():
+    facts = dict(HEALTHY, __rotor_recheck={"failed": True, "msg": "HTTP 503"}, rotor_health_check={"url": "http://ops:s3cr3t@h/"})
+    assert host_state(facts)["failure"]["check"] == "health check after deactivating the old key (http://********@h/)"
