@@ -17,9 +17,10 @@ rotation, and adds test hooks:
 * requests without a SigV4 ``Authorization`` header get
   ``MissingAuthenticationToken`` (moto fails them with HTTP 500);
 * ``UpdateAccessKey`` only accepts the statuses AWS accepts;
-* Secrets Manager requests are authorized against the secret's ARN (stock
-  moto evaluates every policy against the resource ``*``), and requests to
-  JSON-protocol services (Secrets Manager, KMS) get JSON error documents with
+* Secrets Manager requests are authorized against the secret's ARN and SSM
+  Parameter Store requests against the parameter's ARN (stock moto evaluates
+  every policy against the resource ``*``), and requests to JSON-protocol
+  services (Secrets Manager, SSM, KMS) get JSON error documents with
   those services' codes (moto's auth checks and this middleware answer XML);
 * per-action fault injection (throttling, 5xx, latency) and call counters;
 * a JSON control API under ``/_rotor/`` (never signed, never counted).
@@ -62,6 +63,7 @@ from moto.iam.models import AccessKey, AccessKeyLastUsed, get_account_id_from, i
 from moto.moto_api._internal.models import moto_api_backend
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
+from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -313,6 +315,36 @@ def authorize_secrets_by_arn() -> None:
     SecretsManagerResponse._determine_resource = secret_resource
 
 
+def parameter_arn(name: str, region: str, account_id: str) -> str:
+    """The ARN of SSM parameter ``name`` (a ``:version`` or ``:label`` selector dropped), as AWS forms it."""
+    if name.startswith("arn:"):
+        return name.split(":parameter/", 1)[0] + ":parameter/" + name.split(":parameter/", 1)[-1].split(":")[0]
+    bare = name.split(":", 1)[0].lstrip("/")
+    return f"arn:{get_partition(region)}:ssm:{region}:{account_id}:parameter/{bare}"
+
+
+def parameter_resource(response: Any) -> str:
+    """The ARN AWS authorizes an SSM Parameter Store call against (moto: always "*").
+
+    Calls on one parameter (GetParameter, PutParameter, GetParameterHistory, LabelParameterVersion,
+    DeleteParameter, ...) are authorized against its ARN, existing or not; GetParameters and
+    DeleteParameters against the ARN of their only name (several names: "*", a simplification);
+    calls that name none (DescribeParameters) against "*", as in AWS.
+    """
+    name = response._get_param("Name")
+    if not isinstance(name, str) or not name:
+        names = response._get_param("Names")
+        name = names[0] if isinstance(names, list) and len(names) == 1 and isinstance(names[0], str) else None
+    if not name:
+        return "*"
+    return parameter_arn(name, response.region, response.current_account)
+
+
+def authorize_parameters_by_arn() -> None:
+    """Make moto evaluate SSM calls against the parameter's ARN (see parameter_resource)."""
+    SimpleSystemManagerResponse._determine_resource = parameter_resource
+
+
 def json_error(status: str, headers: Any, body: bytes) -> Tuple[Any, bytes]:
     """An XML error document (moto's auth checks, aws_error) as the JSON one a JSON-protocol service sends."""
     match = XML_ERROR.search(body)
@@ -540,6 +572,7 @@ class EndpointApp:
         lags: Optional[Dict[str, float]] = None,
     ):
         authorize_secrets_by_arn()
+        authorize_parameters_by_arn()
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.bootstrap_file = bootstrap_file
