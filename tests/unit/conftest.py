@@ -1,4 +1,4 @@
-"""Make ``ansible_collections.rotor.iam`` importable: the collections tree lives in .build/collections."""
+"""Make ``ansible_collections.rotor.iam`` (in .build/collections) and ``fake_iam`` importable."""
 
 import os
 import sys
@@ -6,6 +6,10 @@ import sys
 COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
 if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)
+# fake_iam.py, the one fake IAM client of the unit tests, is imported by name.
+UNIT_TESTS = os.path.dirname(os.path.abspath(__file__))
+if UNIT_TESTS not in sys.path:
+    sys.path.insert(0, UNIT_TESTS)
 
 
 import pytest  # noqa: E402

@@ -3,7 +3,10 @@
 import datetime
 
 import pytest
-from botocore.exceptions import ClientError
+
+from fake_iam import FakeIAM
+from fake_iam import client_error
+from fake_iam import key_metadata
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import cell
@@ -65,56 +68,11 @@ REPORT = "\n".join(
 ) + "\n"
 
 
-def client_error(code, message="AWS says no"):
-    return ClientError({"Error": {"Code": code, "Message": message}}, "Operation")
-
-
-class FakeReportIAM:
-    """The credential report calls of an IAM client, scripted; records every call.
-
-    ``get_answers``: what successive GetCredentialReport calls do (an error code to fail with, or
-    the report's age in seconds); ``generate_states``: the State of successive GenerateCredentialReport answers.
-    """
-
-    def __init__(self, get_answers=(60,), generate_states=("COMPLETE",), content=REPORT, keys=None, errors=None):
-        self.get_answers = list(get_answers)
-        self.generate_states = list(generate_states)
-        self.content = content
-        self.keys = keys or {}
-        self.errors = dict(errors or {})
-        self.calls = []
-
-    def _record(self, name, kwargs):
-        self.calls.append((name, kwargs))
-        if name in self.errors:
-            raise self.errors[name]
-
-    def names(self):
-        return [name for name, dummy in self.calls]
-
-    def get_credential_report(self, **kwargs):
-        self._record("get_credential_report", kwargs)
-        answer = self.get_answers.pop(0) if len(self.get_answers) > 1 else self.get_answers[0]
-        if isinstance(answer, str):
-            raise client_error(answer)
-        return {"Content": self.content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW - datetime.timedelta(seconds=answer)}
-
-    def generate_credential_report(self, **kwargs):
-        self._record("generate_credential_report", kwargs)
-        state = self.generate_states.pop(0) if len(self.generate_states) > 1 else self.generate_states[0]
-        return {"State": state}
-
-    def list_access_keys(self, UserName, **kwargs):
-        self._record("list_access_keys", dict(kwargs, UserName=UserName))
-        if UserName not in self.keys:
-            raise client_error("NoSuchEntity", f"The user with name {UserName} cannot be found.")
-        return {
-            "AccessKeyMetadata": [
-                {"AccessKeyId": key_id, "UserName": UserName, "Status": status, "CreateDate": ago(age)}
-                for key_id, status, age in self.keys[UserName]
-            ],
-            "IsTruncated": False,
-        }
+def report_iam(get_answers=(60,), generate_states=("COMPLETE",), keys=None, errors=None):
+    """The fake IAM account of the report tests: REPORT, scripted report answers, {user: [(key id, status, age in days)]}."""
+    keys = keys or {}
+    return FakeIAM(keys=[key_metadata(key_id, user, status, age, now=NOW) for user, rows in keys.items() for key_id, status, age in rows],
+                   users=keys, errors=errors, report=REPORT, report_answers=get_answers, generate_states=generate_states, server_now=NOW)
 
 
 class Clock:
@@ -172,7 +130,7 @@ def test_parse_rejects_a_report_without_the_user_column():
 
 
 def test_a_recent_report_costs_one_call():
-    client = FakeReportIAM(get_answers=[60])
+    client = report_iam(get_answers=[60])
     report = fetch_credential_report(client, max_age_seconds=3600, now=NOW)
 
     assert client.names() == ["get_credential_report"]
@@ -182,7 +140,7 @@ def test_a_recent_report_costs_one_call():
 
 
 def test_an_old_report_is_regenerated_then_fetched_again():
-    client = FakeReportIAM(get_answers=[7200, 5])
+    client = report_iam(get_answers=[7200, 5])
     report = fetch_credential_report(client, max_age_seconds=3600, now=NOW)
 
     assert client.names() == ["get_credential_report", "generate_credential_report", "get_credential_report"]
@@ -191,7 +149,7 @@ def test_an_old_report_is_regenerated_then_fetched_again():
 
 def test_a_missing_report_is_generated_polling_until_complete():
     clock = Clock()
-    client = FakeReportIAM(get_answers=["ReportNotPresent", 1], generate_states=["STARTED", "INPROGRESS", "COMPLETE"])
+    client = report_iam(get_answers=["ReportNotPresent", 1], generate_states=["STARTED", "INPROGRESS", "COMPLETE"])
     report = fetch_credential_report(client, max_age_seconds=3600, now=NOW, sleep=clock.sleep, clock=clock)
 
     assert client.names() == ["get_credential_report"] + ["generate_credential_report"] * 3 + ["get_credential_report"]
@@ -201,13 +159,13 @@ def test_a_missing_report_is_generated_polling_until_complete():
 
 @pytest.mark.parametrize("code", ["ReportExpired", "ReportInProgress"])
 def test_expired_or_unfinished_reports_are_generated(code):
-    client = FakeReportIAM(get_answers=[code, 1])
+    client = report_iam(get_answers=[code, 1])
     assert fetch_credential_report(client, 3600, now=NOW, sleep=lambda s: None)["requested"] is True
 
 
 def test_generation_that_never_completes_fails_naming_report_timeout():
     clock = Clock()
-    client = FakeReportIAM(get_answers=["ReportNotPresent"], generate_states=["INPROGRESS"])
+    client = report_iam(get_answers=["ReportNotPresent"], generate_states=["INPROGRESS"])
     with pytest.raises(RotorIAMError, match="raise report_timeout") as caught:
         fetch_credential_report(client, 3600, timeout=20, now=NOW, sleep=clock.sleep, clock=clock)
     assert caught.value.code == "ReportTimeout"
@@ -216,14 +174,14 @@ def test_generation_that_never_completes_fails_naming_report_timeout():
 
 def test_a_report_iam_will_not_refresh_is_returned_as_stale():
     # IAM regenerates at most every 4 hours: asking again may return the same old report.
-    client = FakeReportIAM(get_answers=[20000, 20000])
+    client = report_iam(get_answers=[20000, 20000])
     report = fetch_credential_report(client, max_age_seconds=60, now=NOW)
     assert report["requested"] is True and report["stale"] is True
     assert client.names().count("generate_credential_report") == 1
 
 
 def test_access_denied_names_both_report_permissions():
-    client = FakeReportIAM(errors={"get_credential_report": client_error("AccessDenied", "not authorized")})
+    client = report_iam(errors={"get_credential_report": client_error("AccessDenied", "not authorized")})
     with pytest.raises(RotorIAMError) as caught:
         fetch_credential_report(client, 3600, now=NOW)
     assert "iam:GenerateCredentialReport and iam:GetCredentialReport" in caught.value.message
@@ -249,7 +207,7 @@ def test_positions_match_listed_keys_by_creation_second():
 
 
 def test_all_users_without_ids_costs_only_the_report():
-    client = FakeReportIAM()
+    client = report_iam()
     found = describe_account_keys(client, max_age_days=90, now=NOW)
 
     assert client.names() == ["get_credential_report"]
@@ -270,12 +228,12 @@ def test_all_users_without_ids_costs_only_the_report():
 
 
 def test_without_max_age_there_is_no_rotation_due():
-    found = describe_account_keys(FakeReportIAM(), now=NOW)
+    found = describe_account_keys(report_iam(), now=NOW)
     assert all("rotation_due" not in k for k in found["access_keys"])
 
 
 def test_all_users_resolves_ids_only_for_the_users_asked():
-    client = FakeReportIAM(keys={"alice": [("AKIAALICEOLD", "Active", 120), ("AKIAALICENEW", "Active", 10)]})
+    client = report_iam(keys={"alice": [("AKIAALICEOLD", "Active", 120), ("AKIAALICENEW", "Active", 10)]})
     found = describe_account_keys(client, resolve_key_ids_for=["alice", "ghost"], max_age_days=90, now=NOW)
 
     assert client.names() == ["get_credential_report", "list_access_keys", "list_access_keys"]
@@ -287,7 +245,7 @@ def test_all_users_resolves_ids_only_for_the_users_asked():
 
 def test_user_names_resolves_ids_and_takes_status_from_the_listing():
     # bob's key was re-activated after the report: the listing is current.
-    client = FakeReportIAM(keys={"bob": [("AKIABOB", "Active", 200)]})
+    client = report_iam(keys={"bob": [("AKIABOB", "Active", 200)]})
     found = describe_account_keys(client, user_names=["bob", "bob"], max_age_days=90, now=NOW)
 
     assert [u["user_name"] for u in found["users"]] == ["bob"]
@@ -297,13 +255,13 @@ def test_user_names_resolves_ids_and_takes_status_from_the_listing():
 
 
 def test_user_names_with_a_user_that_does_not_exist_fails_naming_it():
-    client = FakeReportIAM(keys={})
+    client = report_iam(keys={})
     with pytest.raises(RotorIAMError, match="'ghost' does not exist"):
         describe_account_keys(client, user_names=["ghost"], now=NOW)
 
 
 def test_a_user_created_after_the_report_is_listed_with_a_warning():
-    client = FakeReportIAM(keys={"erin": [("AKIAERIN", "Active", 0)]})
+    client = report_iam(keys={"erin": [("AKIAERIN", "Active", 0)]})
     found = describe_account_keys(client, user_names=["erin"], now=NOW)
     (key,) = found["access_keys"]
     assert key["access_key_id"] == "AKIAERIN" and key["position"] is None and key["last_used_date"] is None
@@ -311,7 +269,7 @@ def test_a_user_created_after_the_report_is_listed_with_a_warning():
 
 
 def test_a_stale_report_after_asking_warns_with_its_age():
-    client = FakeReportIAM(get_answers=[20000, 20000])
+    client = report_iam(get_answers=[20000, 20000])
     found = describe_account_keys(client, report_max_age=60, now=NOW)
     assert found["report"]["requested"] is True
     assert "older than report_max_age (60s)" in found["warnings"][0]

@@ -4,8 +4,9 @@ import datetime
 
 import pytest
 
-botocore = pytest.importorskip("botocore")
 pytest.importorskip("botocore.exceptions")
+
+from fake_iam import FakeIAM  # noqa: E402
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError  # noqa: E402
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import list_user_tags  # noqa: E402
@@ -106,37 +107,15 @@ def test_owner_is_free_text_trimmed():
 # --------------------------------------------------------------------------- reading
 
 
-def client_error(code):
-    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": f"{code} said AWS"}}, "ListUserTags")
-
-
-class FakeIAM:
-    """list_user_tags from a table: {user: [pages of tags] or an error code}; records the calls."""
-
-    def __init__(self, users):
-        self.users = users
-        self.calls = []
-
-    def list_user_tags(self, UserName, MaxItems, Marker=None, aws_retry=False):  # noqa: N803 (boto3's names)
-        self.calls.append((UserName, Marker, MaxItems, aws_retry))
-        answer = self.users[UserName]
-        if isinstance(answer, str):
-            raise client_error(answer)
-        page = int(Marker or 0)
-        response = {"Tags": [{"Key": k, "Value": v} for k, v in answer[page].items()], "IsTruncated": page + 1 < len(answer)}
-        if response["IsTruncated"]:
-            response["Marker"] = str(page + 1)
-        return response
-
-
 def test_list_user_tags_follows_the_pages_with_retries():
-    client = FakeIAM({"alice": [{"rotor:owner": "team-a"}, {"rotor:exempt": "x"}]})
+    client = FakeIAM(tags={"alice": [{"rotor:owner": "team-a"}, {"rotor:exempt": "x"}]})
     assert list_user_tags(client, "alice") == ({"rotor:owner": "team-a", "rotor:exempt": "x"}, 2)
-    assert client.calls == [("alice", None, 100, True), ("alice", "1", 100, True)]
+    assert client.calls == [("list_user_tags", {"UserName": "alice", "MaxItems": 100, "aws_retry": True}),
+                            ("list_user_tags", {"UserName": "alice", "Marker": "1", "MaxItems": 100, "aws_retry": True})]
 
 
 def test_one_call_per_user_and_a_user_that_cannot_be_read_does_not_stop_the_others():
-    client = FakeIAM({"alice": [{"rotor:owner": "team-a"}], "gone": "NoSuchEntity", "hidden": "AccessDenied", "bob": [{}]})
+    client = FakeIAM(tags={"alice": [{"rotor:owner": "team-a"}], "gone": "NoSuchEntity", "hidden": "AccessDenied", "bob": [{}]})
     found = read_users_tags(client, ["alice", "gone", "hidden", "bob", "alice"])
     assert found["tags"] == {"alice": {"rotor:owner": "team-a"}, "gone": None, "hidden": None, "bob": {}}
     assert set(found["errors"]) == {"gone", "hidden"} and "iam:ListUserTags" in found["errors"]["hidden"]
@@ -145,4 +124,4 @@ def test_one_call_per_user_and_a_user_that_cannot_be_read_does_not_stop_the_othe
 
 def test_throttling_past_the_retries_fails_the_read():
     with pytest.raises(RotorIAMError, match="throttled"):
-        read_users_tags(FakeIAM({"alice": "Throttling"}), ["alice"])
+        read_users_tags(FakeIAM(tags={"alice": "Throttling"}), ["alice"])
