@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-from rotation_helpers import ansible_playbook, playbook_env, secret_lines
+from harness import assert_no_leaks, leaks_in_texts
+from rotation_helpers import ansible_playbook, playbook_env
 
 PLAYBOOK = "rotor.iam.audit"
 PLAYBOOK_TIMEOUT = 300
@@ -124,15 +125,8 @@ def run_audit(
 
 def assert_no_secrets_in(run: AuditRun, secrets: Iterable[str]) -> None:
     """No secret appears in the run's output or in any report it wrote (names lines, never the secret)."""
-    leaks = []
-    texts = run.outputs()
-    for index, secret in enumerate(secrets):
-        assert secret and len(secret) >= 20, f"secret #{index} is not a secret access key"
-        for name, text in texts.items():
-            lines = secret_lines(text, secret)
-            if lines:
-                leaks.append(f"secret #{index} in {name} on lines {lines[:5]}")
-    assert not leaks, f"secret material in the audit's output or reports: {leaks[:20]}"
+    labelled = {f"secret #{index}": secret for index, secret in enumerate(secrets)}
+    assert_no_leaks(leaks_in_texts(run.outputs(), labelled), "the audit's output or reports")
 
 
 def chromium() -> Optional[str]:

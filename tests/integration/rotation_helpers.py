@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+from harness import ansible_env, assert_no_leaks, leaks_in_texts, secret_lines  # noqa: E402,F401  (secret_lines: re-exported)
+
 # AWS propagates every key change with a lag (new, deactivated, reactivated, deleted); the test endpoint
 # does too, a few seconds each, unless a test is about something else. ROTOR_TEST_IAM_LAG overrides it.
 IAM_LAG_SECONDS = float(os.environ.get("ROTOR_TEST_IAM_LAG", "2"))
@@ -65,19 +67,7 @@ def ansible_playbook() -> str:
 
 def playbook_env(endpoint) -> Dict[str, str]:
     """The caller's environment without AWS settings, plus the endpoint's admin credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_"))}
-    env.update(endpoint.admin_env())
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-    )
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
-    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
-    return env
+    return ansible_env(endpoint)
 
 
 class RotationProcess:
@@ -254,21 +244,10 @@ def write_host_overrides(path: Path, host_vars: Dict[str, Dict[str, object]], gr
     return str(path)
 
 
-def secret_lines(text: str, secret: str) -> List[int]:
-    """1-based numbers of the lines of ``text`` that contain ``secret`` (never the secret itself)."""
-    return [n for n, line in enumerate(text.splitlines(), 1) if secret in line]
-
-
 def assert_no_secrets(run: RotationRun, secrets: Dict[str, str]) -> None:
     """None of ``secrets`` ({label: secret}) appears in stdout, stderr or the log of ``run``."""
-    leaks = []
-    for label, secret in secrets.items():
-        assert secret and len(secret) >= 20, f"{label} is not a secret access key"
-        for source, text in (("stdout", run.stdout), ("stderr", run.stderr), ("log", run.log)):
-            lines = secret_lines(text, secret)
-            if lines:
-                leaks.append(f"{label} in {source} on lines {lines[:10]}")
-    assert not leaks, f"secret material in the output of the run ({run.log_path}): {leaks}"
+    texts = {"stdout": run.stdout, "stderr": run.stderr, "log": run.log}
+    assert_no_leaks(leaks_in_texts(texts, secrets), f"the output of the run ({run.log_path})")
 
 
 class KeyWatcher:

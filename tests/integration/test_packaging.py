@@ -26,6 +26,8 @@ from typing import Dict, List
 import pytest
 import yaml
 
+from harness import ansible_env
+
 REPO = Path(__file__).resolve().parents[2]
 AMAZON_AWS = REPO / ".build" / "collections" / "ansible_collections" / "amazon" / "aws"
 TOOL_TIMEOUT = 180
@@ -50,15 +52,8 @@ def tool(name: str) -> str:
 
 
 def clean_env(collections_path: Path, **extra: str) -> Dict[str, str]:
-    """Only ``collections_path`` as collections: the repository's own link must not be found."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_NOCOLOR="1", ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
-    )
-    env.update(extra)
-    return env
+    """Only ``collections_path`` as collections, none of the caller's Ansible settings: the repository's own link must not be found."""
+    return ansible_env(collections_path=collections_path, keep_ansible=False, **extra)
 
 
 def run(command: List[str], env: Dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
