@@ -6,6 +6,8 @@ Two halves:
   actions scoped to ``arn:aws:iam::<account>:user/<path>/*``, credential-report actions on
   ``*`` (they have no resource), journal tags limited to the ``rotor:`` keys, Secrets Manager
   actions (rotor.iam.pending_secret) scoped to ``secret:rotor/pending/*``, their tags to ``rotor:``;
+  the secret destinations' (rotor.iam.secret_destination) to ``secret:rotor/keys/*`` and SSM
+  ``parameter/rotor/keys/*``;
 * the calls: an identity holding only this policy (moto enforces it, with every Resource
   read as "*", see conftest.policy_for_moto) runs a check-mode rotation, a rotation that
   leaves the old key Inactive, the later run that deletes it, and the account-wide audit.
@@ -14,7 +16,10 @@ Two halves:
 * the same for Secrets Manager: every state of rotor.iam.pending_secret runs under the policy
   and calls exactly its Secrets Manager actions, and under another prefix every state is
   denied. The endpoint authorizes Secrets Manager calls against the secret's ARN, so these
-  statements keep their Resource (the IAM ones still become "*", see policy_for_endpoint).
+  statements keep their Resource (the IAM ones still become "*", see policy_for_endpoint);
+* the same for the destinations: rotor.iam.secret_destination's states on a Secrets Manager
+  secret and an SSM parameter under rotor/keys/ call exactly the destination statements'
+  actions, and outside rotor/keys/ they are denied (the endpoint authorizes SSM by parameter ARN).
 
 ``sts:GetCallerIdentity`` (access_key_verify proves a new key with it, signed by that key)
 needs no permission in AWS, even under an explicit Deny, so it is observed but not granted.
@@ -48,9 +53,15 @@ ACCOUNT_LEVEL = {"iam:GenerateCredentialReport", "iam:GetCredentialReport"}
 USER_ARN = re.compile(r"^arn:aws:iam::\d{12}:user/([A-Za-z0-9+=,.@_-]+/)+\*$")
 # Secrets Manager: rotor.iam.pending_secret's secrets only (Secrets Manager appends "-XXXXXX" to ARNs).
 PENDING_SECRET_ARN = "arn:aws:secretsmanager:*:*:secret:rotor/pending/*"
+# Secret destinations (rotor.iam.secret_destination): the documented names, adjusted by users to theirs.
+DESTINATION_ARNS = {"secretsmanager": "arn:aws:secretsmanager:*:*:secret:rotor/keys/*",
+                    "ssm": "arn:aws:ssm:*:*:parameter/rotor/keys/*"}
+SSM_ACTIONS = {"GetParameter", "PutParameter", "GetParameterHistory", "GetParameters", "DeleteParameter",
+               "DescribeParameters", "LabelParameterVersion"}
 # The Secrets Manager actions the endpoint may count (its counters name the action, not the service).
 SECRETSMANAGER_ACTIONS = {"CreateSecret", "DescribeSecret", "GetSecretValue", "PutSecretValue", "DeleteSecret",
-                          "TagResource", "UntagResource", "UpdateSecret", "ListSecrets", "RestoreSecret"}
+                          "TagResource", "UntagResource", "UpdateSecret", "ListSecrets", "RestoreSecret",
+                          "UpdateSecretVersionStage"}
 PLAYBOOK_TIMEOUT = 180
 
 
@@ -79,8 +90,9 @@ def test_policy_document_is_explicit_allow_only_and_scoped():
 
     assert policy["Version"] == "2012-10-17"
     assert policy["Statement"], "no statement"
-    actions = policy_actions(policy)
-    assert len(actions) == len(set(actions)), f"an action is granted twice: {actions}"
+    grants = [(action, resource) for statement in policy["Statement"]
+              for action in policy_actions({"Statement": [statement]}) for resource in resources_of(statement)]
+    assert len(grants) == len(set(grants)), f"an action is granted twice on one resource: {grants}"
     for statement in policy["Statement"]:
         name = statement.get("Sid", statement)
         assert statement.get("Sid"), f"statement without Sid: {statement}"
@@ -88,13 +100,17 @@ def test_policy_document_is_explicit_allow_only_and_scoped():
         assert not {"NotAction", "NotResource", "Principal"} & set(statement), f"{name}: NotAction/NotResource/Principal"
         granted = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         for action in granted:
-            assert re.fullmatch(r"(iam|sts|secretsmanager):[A-Z][A-Za-z]+", action), (
-                f"{name}: {action!r} is not one explicit IAM/STS/Secrets Manager action")
+            assert re.fullmatch(r"(iam|sts|secretsmanager|ssm):[A-Z][A-Za-z]+", action), (
+                f"{name}: {action!r} is not one explicit IAM/STS/Secrets Manager/SSM action")
         resources = resources_of(statement)
         services = {action.split(":")[0] for action in granted}
-        if "secretsmanager" in services:
+        if "ssm" in services:
+            assert services == {"ssm"}, f"{name}: mixes SSM and other actions"
+            assert resources == [DESTINATION_ARNS["ssm"]], f"{name}: SSM actions only on {DESTINATION_ARNS['ssm']}"
+        elif "secretsmanager" in services:
             assert services == {"secretsmanager"}, f"{name}: mixes Secrets Manager and other actions"
-            assert resources == [PENDING_SECRET_ARN], f"{name}: Secrets Manager actions only on {PENDING_SECRET_ARN}"
+            allowed = (PENDING_SECRET_ARN, DESTINATION_ARNS["secretsmanager"])
+            assert len(resources) == 1 and resources[0] in allowed, f"{name}: Secrets Manager actions only on {allowed}"
         elif set(granted) <= ACCOUNT_LEVEL:
             assert resources == ["*"], f"{name}: credential report actions have no resource; use \"*\""
         else:
@@ -138,7 +154,7 @@ def run_as(identity_env: Dict[str, str], endpoint, playbook: str, inventory: str
                                capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT)
     calls = endpoint.calls()["calls"]
     (workdir / f"{label}.out").write_text(completed.stdout + completed.stderr)
-    denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts|secretsmanager):[A-Za-z]+)", completed.stdout)))
+    denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts|secretsmanager|ssm):[A-Za-z]+)", completed.stdout)))
     assert completed.returncode == 0, (
         f"{label}: {playbook} failed as the policy's identity after {time.monotonic() - began:.0f}s"
         f"{' (denied: ' + ', '.join(denied) + ')' if denied else ''}; output in {workdir / (label + '.out')}\n{completed.stdout[-5000:]}"
@@ -153,6 +169,8 @@ def qualified(calls: Dict[str, int]) -> Set[str]:
 def _service_of(action: str) -> str:
     if action in STS_ACTIONS:
         return "sts"
+    if action in SSM_ACTIONS:
+        return "ssm"
     return "secretsmanager" if action in SECRETSMANAGER_ACTIONS else "iam"
 
 
@@ -167,7 +185,7 @@ def policy_for_endpoint(policy: Dict) -> Dict:
     statements = []
     for statement in policy["Statement"]:
         statement = {key: value for key, value in statement.items() if key != "Condition"}
-        if not any(action.startswith("secretsmanager:") for action in policy_actions({"Statement": [statement]})):
+        if not any(action.startswith(("secretsmanager:", "ssm:")) for action in policy_actions({"Statement": [statement]})):
             statement["Resource"] = "*"
         statements.append(statement)
     return dict(policy, Statement=statements)
@@ -248,7 +266,7 @@ def test_policy_grants_exactly_the_secrets_manager_actions_pending_secret_calls(
     run_as(identity, endpoint, str(PENDING_TARGETS / "policy_denied.yml"), "localhost,", tmp_path, "pending-denied",
            dict(pending, prefix="other/pending/"))
 
-    granted = of_services(policy_actions(load_rotation_policy()), "secretsmanager")
+    granted = statement_actions(PENDING_SECRET_ARN)
     seen = of_services(qualified(calls), "secretsmanager")
     assert seen == granted, f"pending_secret called {sorted(seen)}; docs/iam-policy.json grants {sorted(granted)}"
     # The same identity, straight through boto3: nothing outside the prefix.
@@ -256,3 +274,52 @@ def test_policy_grants_exactly_the_secrets_manager_actions_pending_secret_calls(
     with pytest.raises(ClientError) as denied:
         secrets.create_secret(Name="other/pending/policy-app", SecretString="{}")
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def statement_actions(*resources: str) -> Set[str]:
+    """The actions docs/iam-policy.json grants on exactly these resources."""
+    return {action for statement in load_rotation_policy()["Statement"] if resources_of(statement)[0] in resources
+            for action in policy_actions({"Statement": [statement]})}
+
+
+DESTINATION_TARGETS = REPO / "tests" / "integration" / "targets" / "secret_destination"
+
+
+def test_policy_grants_exactly_the_actions_secret_destination_calls(policy_endpoint, tmp_path):
+    """rotor.iam.secret_destination's states (read, present, idempotent present, restored, with and without the
+    previous version id, creation) on a secret and a parameter under rotor/keys/ work with exactly the documented
+    policy and call all of the destination statements' actions; outside rotor/keys/ they are denied."""
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+
+    endpoint = policy_endpoint
+    admin = endpoint.boto3_client("iam")
+    admin.create_user(UserName="rotor-destinations")
+    admin.put_user_policy(UserName="rotor-destinations", PolicyName="rotor-iam-rotation",
+                          PolicyDocument=json.dumps(policy_for_endpoint(load_rotation_policy())))
+    key = admin.create_access_key(UserName="rotor-destinations")["AccessKey"]
+    identity = endpoint.aws_env(key["AccessKeyId"], key["SecretAccessKey"])
+    old = {"AccessKeyId": "AKIAPOLICYOLD0000000", "SecretAccessKey": "o" * 40}
+    endpoint.boto3_client("secretsmanager").create_secret(Name="rotor/keys/app", SecretString=json.dumps(old))
+    endpoint.boto3_client("ssm").put_parameter(Name="/rotor/keys/app", Type="SecureString", Value=json.dumps(old))
+    endpoint.boto3_client("secretsmanager").create_secret(Name="other/app", SecretString=json.dumps(old))
+    common = {"old_key_id": old["AccessKeyId"], "new_key_id": "AKIAPOLICYNEW0000000", "new_secret": "n" * 40,
+              "endpoint_url": endpoint.endpoint_url, "work_dir": str(tmp_path)}
+
+    seen: Set[str] = set()
+    for kind, name in (("secretsmanager", "rotor/keys/app"), ("ssm", "/rotor/keys/app")):
+        calls = run_as(identity, endpoint, str(DESTINATION_TARGETS / "lifecycle.yml"), "localhost,", tmp_path,
+                       f"destination-{kind}", dict(common, dest_type=kind, dest_name=name))
+        seen |= of_services(qualified(calls), "secretsmanager", "ssm")
+        calls = run_as(identity, endpoint, str(DESTINATION_TARGETS / "create.yml"), "localhost,", tmp_path,
+                       f"destination-create-{kind}", dict(common, dest_type=kind, dest_name=name + "-new"))
+        seen |= of_services(qualified(calls), "secretsmanager", "ssm")
+
+    granted = statement_actions(*DESTINATION_ARNS.values())
+    assert seen == granted, f"secret_destination called {sorted(seen)}; docs/iam-policy.json grants {sorted(granted)}"
+    for client, call in ((endpoint.boto3_client("secretsmanager", key["AccessKeyId"], key["SecretAccessKey"]),
+                          lambda c: c.get_secret_value(SecretId="other/app")),
+                         (endpoint.boto3_client("ssm", key["AccessKeyId"], key["SecretAccessKey"]),
+                          lambda c: c.put_parameter(Name="/other/app", Type="SecureString", Value="{}"))):
+        with pytest.raises(ClientError) as denied:
+            call(client)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
