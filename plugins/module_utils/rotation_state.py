@@ -25,6 +25,11 @@ Registered results, by phase: ``__rotor_read`` (state=read), ``__rotor_switch`` 
 ``__rotor_recheck`` (state=checked, once the old key is proven disabled), ``__rotor_drain_check``
 (state=checked, after the drain), ``__rotor_settle`` (state=restored on rollback, backups_absent on cutover).
 A task that did not run for a host registers ``skipped``; a host never in a phase's batch has no result.
+
+A finish job (rotor.iam.rotate_finish) did not switch the hosts itself: separate distribute jobs did. It registers
+``__rotor_observed`` (state=checked) for each host whose plan-time read shows the run's new key, and that counts
+as the host's switch: it wrote the new key (its backups are found by key id), healthy or not as the check says,
+and failed when its files hold different keys (a switch stopped between two files).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 
 READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE = "__rotor_read", "__rotor_switch", "__rotor_recheck", "__rotor_drain_check", "__rotor_settle"
+OBSERVED = "__rotor_observed"
 
 # What each later check is called in failure messages.
 CHECK_NAMES = {
@@ -106,6 +112,19 @@ def host_state(facts, user=None, in_play=True):
             state.update(state="failed", wrote=bool(switch.get("wrote")), failure=_failure(switch, "switching to the new key"))
         else:
             state.update(state="healthy", wrote=bool(switch.get("wrote")))
+    observed = _ran(facts.get(OBSERVED)) if switch is None else None
+    if observed is not None:
+        state["wrote"] = True
+        if observed.get("unreachable"):
+            state.update(state="unreachable", failure=_unreachable(observed))
+        elif len(state["key_ids"]) > 1 or (state["key_ids"] and "" in state["file_key_ids"]):
+            held = ", ".join(k or "(no key)" for k in state["file_key_ids"])
+            state.update(state="failed", failure={"check": "switching to the new key",
+                                                  "msg": f"its files hold different keys ({held}): its switch did not finish"})
+        elif observed.get("failed"):
+            state.update(state="failed", failure=_failure(observed, "health check on the new key" + _describe_check(facts)))
+        else:
+            state["state"] = "healthy"
     for register in (RECHECK, DRAIN_CHECK):
         check = _ran(facts.get(register))
         if check is None or state["state"] != "healthy":
