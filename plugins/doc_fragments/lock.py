@@ -18,4 +18,12 @@ options:
         gone), nor in check mode, where no run holds locks.
     type: str
     version_added: 0.3.0
+  lock_lease:
+    description:
+      - The lease of the run named by O(lock_run_id), as M(rotor.iam.rotation_journal) returned it (RV(rotor.iam.rotation_journal#module:lease)).
+        While it holds (on the controller and boot that took it, before its C(valid_until)), no other run can have taken
+        the lock, so the lock is not read (no C(iam:ListUserTags)). A lease that does not hold is ignored and the lock
+        is read as without it.
+    type: dict
+    version_added: 0.4.0
 """

@@ -44,7 +44,8 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
                 # The journal names the IAM user alone; across accounts, say which one.
                 refused[ref] = message if ref == (users.get(ref) or {}).get("user_name", ref) else f"{ref}: {message}"
             else:
-                journals[lock["item"]] = lock.get("journal") or {}
+                # The lease rides with the journal into the plan (plan.lease), for the steps that follow.
+                journals[lock["item"]] = dict(lock.get("journal") or {}, lease=lock.get("lease"))
         refused.update({ref: entry["error"] for ref, entry in users.items() if entry.get("error") and ref not in refused})
         hosts = {host: dict(info, user=host_refs.get(host, info.get("user"))) for host, info in dict(hosts).items()}
         infos = []

@@ -207,13 +207,14 @@ def get_access_key_last_used(client, access_key_id, user_name=None):
     }
 
 
-def describe_access_keys(client, user_name, max_age_days=None, include_last_used=True, now=None):
-    """Keys of ``user_name`` with age, last use and (if max_age_days) rotation_due."""
+def describe_access_keys(client, user_name, max_age_days=None, include_last_used=True, now=None, skip_last_used_for=()):
+    """Keys of ``user_name`` with age, last use (but for the keys in ``skip_last_used_for``) and (if max_age_days)
+    rotation_due."""
     now = now or utcnow()
     keys = []
     for key in list_access_keys(client, user_name):
         key["age_days"] = age_days(key["create_date"], now)
-        if include_last_used:
+        if include_last_used and key["access_key_id"] not in set(skip_last_used_for or ()):
             key.update(get_access_key_last_used(client, key["access_key_id"], user_name=user_name))
         if max_age_days is not None:
             key["rotation_due"] = key["status"] == "Active" and key["age_days"] is not None and key["age_days"] >= max_age_days
@@ -367,23 +368,34 @@ def _remove_orphans(client, user_name, known_ids, started, clock):
     return {k["access_key_id"] for k in keys} - set(orphans)
 
 
+def _known_key(user_name, access_key_id, known_status):
+    """The key as the caller last saw it (its status from an earlier listing): what a change is judged on
+    when the module is told not to list the keys again."""
+    return {"access_key_id": access_key_id, "user_name": user_name, "status": known_status.capitalize()}
+
+
 def set_access_key_status(client, user_name, access_key_id, status, check_mode=False, force=False, signing_access_key_id=None,
-                          before_change=None):
+                          before_change=None, known_status=None):
     """Set ``status`` (Active/Inactive). Returns ``changed``, ``access_key``, ``previous_status``.
 
     IAM calls: ListAccessKeys (the only way to know the status before, hence ``changed`` and
     ``previous_status``), then UpdateAccessKey only when the status differs. ``before_change`` (the lock
-    check) runs right before that write, and not at all when nothing is to change.
+    check) runs right before that write, and not at all when nothing is to change. With ``known_status``
+    (the status the caller read, e.g. in the plan's listing of the same run) there is no listing: the
+    change is judged on it, and UpdateAccessKey answers NoSuchEntity for a key that is gone.
     """
     status = status.capitalize()
-    keys = list_access_keys(client, user_name)
-    key = find_key(keys, access_key_id)
-    if key is None:
-        raise RotorIAMError(
-            f"Access key {access_key_id} does not belong to IAM user {user_name!r}; the user's keys are: "
-            f"{key_summary(keys)}. Check access_key_id and user_name.",
-            code="NoSuchEntity",
-        )
+    if known_status:
+        key = _known_key(user_name, access_key_id, known_status)
+    else:
+        keys = list_access_keys(client, user_name)
+        key = find_key(keys, access_key_id)
+        if key is None:
+            raise RotorIAMError(
+                f"Access key {access_key_id} does not belong to IAM user {user_name!r}; the user's keys are: "
+                f"{key_summary(keys)}. Check access_key_id and user_name.",
+                code="NoSuchEntity",
+            )
     previous = key["status"]
     if previous == status:
         return {"changed": False, "access_key": key, "previous_status": previous}
@@ -411,17 +423,22 @@ def set_access_key_status(client, user_name, access_key_id, status, check_mode=F
     return {"changed": True, "access_key": after, "previous_status": previous}
 
 
-def delete_access_key(client, user_name, access_key_id, check_mode=False, force=False, before_change=None):
+def delete_access_key(client, user_name, access_key_id, check_mode=False, force=False, before_change=None, known_status=None):
     """Delete a key. Absent is fine; an Active key needs ``force``. Returns ``changed``, ``access_key``.
 
     IAM calls: ListAccessKeys (the key's status decides whether it may go without ``force``, and its
     metadata is returned), then DeleteAccessKey only when the key exists. ``before_change`` (the lock
-    check) runs right before that write, and not at all when the key is already gone.
+    check) runs right before that write, and not at all when the key is already gone. With ``known_status``
+    (the status the caller knows, e.g. Inactive because the same run deactivated it) there is no listing:
+    DeleteAccessKey alone, and a key already gone is reported unchanged (check mode then assumes it exists).
     """
-    keys = list_access_keys(client, user_name)
-    key = find_key(keys, access_key_id)
-    if key is None:
-        return {"changed": False, "access_key": None}
+    if known_status:
+        key = _known_key(user_name, access_key_id, known_status)
+    else:
+        keys = list_access_keys(client, user_name)
+        key = find_key(keys, access_key_id)
+        if key is None:
+            return {"changed": False, "access_key": None}
     if key["status"] == "Active" and not force:
         raise RotorIAMError(
             f"Refusing to delete {access_key_id} of IAM user {user_name!r}: the key is Active, so something may "
@@ -432,7 +449,8 @@ def delete_access_key(client, user_name, access_key_id, check_mode=False, force=
     if not check_mode:
         if before_change is not None:
             before_change()
-        _delete_key(client, user_name, access_key_id)
+        if not _delete_key(client, user_name, access_key_id):
+            return {"changed": False, "access_key": None}
     return {"changed": True, "access_key": key}
 
 

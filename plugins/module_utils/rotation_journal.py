@@ -102,6 +102,11 @@ REQUIRED_FIELDS = {
     "rolled_back": (),
 }
 JOURNAL_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
+# A lease ends this long before the lock's expiry (at most 5 minutes, a quarter of the TTL for short ones):
+# other controllers judge the expiry on their own clocks, which may run ahead of ours.
+LEASE_MARGIN_SECONDS = 300.0
+# A lease claiming to hold longer than this is not one this collection wrote (IAM tags cap nothing, a TTL can).
+LEASE_MAX_SECONDS = 7 * 86400.0
 
 
 def allowed_phases(phase):
@@ -402,6 +407,76 @@ def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
     )
 
 
+def boot_id():
+    """This boot's id (Linux): a monotonic time means nothing after a reboot or on another machine."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def lease_margin(ttl_minutes):
+    """How long before the lock's expiry the holder stops trusting its lease."""
+    return min(LEASE_MARGIN_SECONDS, ttl_minutes * 60.0 / 4.0)
+
+
+def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_count, expires):
+    """The lease of ``run_id`` on ``user_name``'s lock, written at ``taken_at`` (this controller's monotonic clock,
+    read before the TagUser that wrote the lock): while it holds, no other run may take the lock (except with
+    break_lock), so the holder needs no read before a key change or a journal write. ``journal``: the journal
+    fields as this run left them; ``tags``: the rotor: tags the user has now."""
+    return {
+        "user_name": user_name,
+        "run_id": run_id,
+        "valid_until": round(taken_at + ttl_minutes * 60.0 - lease_margin(ttl_minutes), 3),
+        "boot_id": boot_id(),
+        "expires": expires,
+        "journal": {name: journal.get(name) or None for name in ("phase",) + JOURNAL_FIELDS},
+        "tags": sorted(tags),
+        "tag_count": int(tag_count),
+    }
+
+
+def lease_valid(lease, user_name, run_id, clock=time.monotonic):
+    """Does ``lease`` (as an earlier rotation_journal call returned it) still hold for ``run_id`` on ``user_name``?
+
+    Only on the controller and boot that took it, before its ``valid_until``; anything else (a lease from another
+    job, a malformed value) is no lease, and the caller reads the lock as if none were given."""
+    if not isinstance(lease, dict) or not run_id or lease.get("run_id") != run_id or lease.get("user_name") != user_name:
+        return False
+    here = boot_id()
+    if not here or lease.get("boot_id") != here:
+        return False
+    try:
+        left = float(lease.get("valid_until")) - clock()
+    except (TypeError, ValueError):
+        return False
+    return 0 < left <= LEASE_MAX_SECONDS and isinstance(lease.get("journal"), dict)
+
+
+def lease_journal(lease, user_name):
+    """The journal as the lease's holder left it: what a write under the lease is judged and derived on."""
+    known = lease.get("journal") or {}
+    journal = {field: (known.get(field) or None) for field in FIELD_TAGS}
+    journal.update(user_name=user_name, lock={"run_id": lease["run_id"], "expired": False, "expires": lease.get("expires")},
+                   tags=sorted(lease.get("tags") or []), tag_count=int(lease.get("tag_count") or 0), policy={}, problems=[])
+    journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
+    return journal
+
+
+def _after_write(journal, values, removed=()):
+    """The journal fields and rotor: tags once ``values`` ({tag: value}) are written and ``removed`` tags gone."""
+    tags = (set(journal.get("tags") or []) | set(values)) - set(removed)
+    fields = {name: journal.get(name) for name in ("phase",) + JOURNAL_FIELDS}
+    by_tag = {tag: name for name, tag in FIELD_TAGS.items()}
+    for tag, value in values.items():
+        if by_tag.get(tag) in fields:
+            fields[by_tag[tag]] = value or None
+    count = int(journal.get("tag_count") or 0) + len(set(values) - set(journal.get("tags") or [])) - len(set(removed) & set(journal.get("tags") or []))
+    return fields, tags, count
+
+
 def read_tags(client, user_name):
     tags = []
     request = {"UserName": user_name}
@@ -476,47 +551,60 @@ def changed_fields(journal, values):
 
 
 def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
-                 check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None):
+                 check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None, lease=None, clock=time.monotonic):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
 
     IAM calls: taking the lock 3 (read, TagUser, read back after the settle wait), and one TagUser more
-    for fields; renewing without fields 3 (read, TagUser, read back); fields by the run that holds the
-    lock 2 (read, TagUser: the read just made confirmed the lock, see docs/journal.md).
-    A phase the transition table does not allow is refused after the first read, before any write.
-    Returns {changed, journal (as read before), lock_note, taken}.
+    for fields; renewing or writing fields by the run that holds the lock 2 (read, TagUser; a pure renewal
+    reads back: 3). With a valid ``lease`` (the one an earlier call returned, see ``lease_valid``) a write by the
+    holder is 1 call, a TagUser of the fields and the renewed lock, with no read: while the lease holds no other
+    run may take the lock, so there is nothing a read could find (docs/journal.md, "The lease").
+    A phase the transition table does not allow is refused before any write.
+    Returns {changed, journal (as read or known before), lock_note, taken, lease (this run's lease after the call)}.
     """
     identity = identity or controller_identity()
+    moment = now or utcnow()
+    expires = moment + datetime.timedelta(minutes=ttl_minutes)
+    if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
+        journal = lease_journal(lease, user_name)
+        to_write = check_write(journal, user_name, fields or {})
+        values = field_values(to_write, run_id, now=moment, journal=journal)
+        lock_values = _lock_values(run_id, owner or lease.get("owner") or identity.get("owner") or "", identity, expires)
+        result = {"changed": bool(changed_fields(journal, values)), "journal": journal, "lock_note": None, "taken": False}
+        if check_mode:
+            result["lease"] = lease
+            return result
+        taken_at = clock()
+        _tag(client, user_name, {**values, **lock_values}, journal=journal)
+        known, tags, count = _after_write(journal, {**values, **lock_values})
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)),
+                               owner=lock_values[LOCK_TAGS["owner"]])
+        return result
     journal = read_journal(client, user_name, now=now)
     allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
     if not allowed:
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     to_write = check_write(journal, user_name, fields or {})
     taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
-    moment = now or utcnow()
-    expires = moment + datetime.timedelta(minutes=ttl_minutes)
     values = field_values(to_write, run_id, now=moment, journal=journal)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
-    lock_values = {
-        LOCK_TAGS["run_id"]: run_id,
-        LOCK_TAGS["owner"]: owner,
-        LOCK_TAGS["host"]: identity.get("host") or "",
-        LOCK_TAGS["machine"]: identity.get("machine") or "",
-        LOCK_TAGS["pid"]: identity.get("pid") or "",
-        LOCK_TAGS["started"]: identity.get("started") or "",
-        LOCK_TAGS["expires"]: iso_now(expires),
-    }
+    lock_values = _lock_values(run_id, owner, identity, expires)
     result = {"changed": True, "journal": journal, "lock_note": note, "taken": taking}
     if check_mode:
         result["changed"] = taking or bool(changed_fields(journal, values))
         return result
+    taken_at = clock()
     if not taking:
         _tag(client, user_name, {**values, **lock_values}, journal=journal)
+        known, tags, count = _after_write(journal, {**values, **lock_values})
         if not values:
             # A pure renewal (the drain's, before a long wait) reads back: a run that broke our lock
             # meanwhile must stop us here. A field write needs no read-back: the read above confirmed the
-            # lock, and the run's next step (a key change with lock_run_id, a journal write) reads it again.
-            _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
+            # lock, and only rotor_break_lock could have taken it since.
+            after = _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
+            known, tags, count = after, after["tags"], after["tag_count"]
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
         return result
     _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
@@ -534,8 +622,23 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         )
     # Judge and derive the fields again on the journal as it is now that the lock is ours.
     to_write = check_write(after, user_name, fields or {})
-    _tag(client, user_name, field_values(to_write, run_id, now=moment, journal=after), journal=after)
+    values = field_values(to_write, run_id, now=moment, journal=after)
+    _tag(client, user_name, values, journal=after)
+    known, tags, count = _after_write(after, values)
+    result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
     return result
+
+
+def _lock_values(run_id, owner, identity, expires):
+    return {
+        LOCK_TAGS["run_id"]: run_id,
+        LOCK_TAGS["owner"]: owner,
+        LOCK_TAGS["host"]: identity.get("host") or "",
+        LOCK_TAGS["machine"]: identity.get("machine") or "",
+        LOCK_TAGS["pid"]: identity.get("pid") or "",
+        LOCK_TAGS["started"]: identity.get("started") or "",
+        LOCK_TAGS["expires"]: iso_now(expires),
+    }
 
 
 def _require_own_lock(journal, user_name, run_id, doing):
@@ -561,11 +664,12 @@ def require_lock(client, user_name, run_id, doing="changing a key", now=None):
     return _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, doing)
 
 
-def lock_guard(client, user_name, lock_run_id, doing, check_mode=False):
+def lock_guard(client, user_name, lock_run_id, doing, check_mode=False, lease=None, clock=time.monotonic):
     """The lock check of every key-changing module (option lock_run_id), as a callable the module runs
     right before its IAM write: one ListUserTags, refusing with LockLost unless ``lock_run_id`` still holds
-    an unexpired lock. None when no run is named, or in check mode, where no run holds locks."""
-    if not lock_run_id or check_mode:
+    an unexpired lock. None when no run is named, in check mode (no run holds locks there), or while the
+    run's ``lease`` (option lock_lease) holds: then no other run can have taken the lock."""
+    if not lock_run_id or check_mode or lease_valid(lease, user_name, lock_run_id, clock=clock):
         return None
 
     def check():
@@ -574,19 +678,24 @@ def lock_guard(client, user_name, lock_run_id, doing, check_mode=False):
     return check
 
 
-def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None):
+def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None,
+                   lease=None, clock=time.monotonic):
     """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock.
 
     IAM calls: one read, one TagUser when a field changes, one UntagUser when there is a lock to
-    release; so completing and releasing (phase completed, unlock) is 3 calls in one module call.
-    A phase the transition table does not allow is refused after the read, before any write.
+    release; so completing and releasing (phase completed, unlock) is 3 calls in one module call, 2 with a
+    valid ``lease`` (no read: the lease says what the journal holds).
+    A phase the transition table does not allow is refused before any write.
     """
-    journal = read_journal(client, user_name, now=now)
-    lock = journal["lock"]
-    if lock and lock["run_id"] != run_id and not break_lock:
-        allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
-        if not allowed:
-            raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
+    if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
+        journal = lease_journal(lease, user_name)
+    else:
+        journal = read_journal(client, user_name, now=now)
+        lock = journal["lock"]
+        if lock and lock["run_id"] != run_id and not break_lock:
+            allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
+            if not allowed:
+                raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     values = field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal)
     to_change = changed_fields(journal, values)
     release = [tag for tag in LOCK_TAGS.values() if tag in journal["tags"]] if unlock else []
@@ -601,8 +710,19 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
     return result
 
 
-def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, break_lock=False, identity=None):
-    """Remove every rotor: tag; refuses while another live run holds the lock, unless ``break_lock``."""
+def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, break_lock=False, identity=None, lease=None,
+                  clock=time.monotonic):
+    """Remove every rotor: tag; refuses while another live run holds the lock, unless ``break_lock``.
+
+    IAM calls: a read and one UntagUser; with a valid ``lease`` of ``run_id`` only the UntagUser, of every journal
+    and lock tag the user may have (IAM ignores keys it does not have): how a rotation completes and releases
+    the user in one call."""
+    if lease_valid(lease, user_name, run_id, clock=clock):
+        journal = lease_journal(lease, user_name)
+        tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()))
+        if not check_mode:
+            _untag(client, user_name, tags)
+        return {"changed": True, "journal": journal, "lock_note": None}
     journal = read_journal(client, user_name, now=now)
     note = None
     if journal["lock"] and journal["lock"]["run_id"] != run_id:

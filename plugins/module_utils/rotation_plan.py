@@ -176,6 +176,15 @@ def _resume(plan, journal, by_id, held, now, outside):
         else:
             plan["old_key_disabled"] = True
             plan["notes"].append(_disabled_note(old_id))
+    elif old["status"] != "Active" and not rotor_deactivated(journal, old_id):
+        # The derived cutover: the journal's last word is "distributing" (the role records no separate cutover
+        # when there is no drain), IAM shows the old key Inactive and hosts hold the new one. Whoever deactivated
+        # it, the journal does not say rotor.iam did, so it is never turned back on: the run finishes forward.
+        plan["old_key_disabled"] = True
+        plan["notes"].append(
+            f"the old key {old_id} is Inactive and the journal (phase {phase}) does not record who deactivated it: run "
+            f"{run} may have died right after its cutover, or someone disabled the key; it is never reactivated, the "
+            f"rotation is finished on the new key {new_id}, and a host that fails on it is reported, not rolled back")
     return old
 
 
@@ -286,6 +295,9 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "hosts_outside_play": sorted(set(fleet_hosts or []) - set(host_key_ids)),
         "staged": False,
         "old_key_disabled": False,
+        "old_key_status": None,
+        # This run's lease on the user's lock (rotor.iam.rotation_journal), for the writes and key changes that follow.
+        "lease": journal.get("lease"),
         "owner": None,
         "max_age_days": max_age_days,
         "exempt": None,
@@ -339,6 +351,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     if old:
         plan["old_key_id"] = old["access_key_id"]
         plan["old_key_age_days"] = old.get("age_days")
+        plan["old_key_status"] = old["status"]
 
     # Inactive keys left by a deactivate-only rotation are deleted once they have been Inactive long enough,
     # and never while a host still holds them. The journal knows when rotor.iam deactivated a key.
@@ -481,6 +494,15 @@ def seconds_left_to_drain(inactive_since, users, drain_seconds, now=None):
     return max(0, int(max(waits) + 0.999))
 
 
+def known_old_key_status(plan):
+    """The old key's status the cutover may take as known without listing the keys again (lower case), or None
+    when this run changes it before the cutover (a reactivation on resume, an incident's deactivation first)."""
+    status = plan.get("old_key_status")
+    if not status or plan.get("reactivate_old") or plan.get("deactivate_first"):
+        return None
+    return status.lower()
+
+
 def refused_user_plan(message, user_name=None):
     """A plan that does nothing for a user and says why (e.g. another run holds its lock)."""
     plan = plan_user(user_name or "", [], {})
@@ -540,6 +562,7 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             )
             continue
         _name_owner(plans[user])
+        plans[user]["old_key_known_status"] = known_old_key_status(plans[user])
         if user in unreachable and plans[user]["due"]:
             plans[user]["error"] = (
                 f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "

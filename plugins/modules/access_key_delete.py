@@ -33,6 +33,15 @@ options:
       - Delete the key even when it is Active.
     type: bool
     default: false
+  known_status:
+    description:
+      - The key's status as the caller knows it (for example V(inactive) because the same run deactivated it and
+        AWS was proven to reject it). When given, the keys are not listed: an V(active) key is still refused without
+        O(force), and C(DeleteAccessKey) alone decides whether the key existed (already gone is unchanged; in check
+        mode the key is assumed present). RV(access_key) then holds only the id, the user and this status.
+    type: str
+    choices: [active, inactive]
+    version_added: 0.4.0
 extends_documentation_fragment:
   - rotor.iam.lock
   - rotor.iam.attributes
@@ -43,7 +52,8 @@ extends_documentation_fragment:
 notes:
   - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey); with O(lock_run_id), C(iam:ListUserTags).
   - One C(ListAccessKeys) call (the only way to know whether the key is Active, which needs O(force), and its metadata for RV(access_key)), then, only when
-    there is something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey).
+    there is something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey). With O(known_status) no
+    C(ListAccessKeys); with a valid O(lock_lease) no lock check: one call in all.
 seealso:
   - module: rotor.iam.access_key_status
 """
@@ -103,6 +113,8 @@ def main():
         access_key_id=dict(type="str", required=True),
         force=dict(type="bool", default=False),
         lock_run_id=dict(type="str"),
+        lock_lease=dict(type="dict", no_log=False),
+        known_status=dict(type="str", choices=["active", "inactive"]),
     )
     module = build_module(argument_spec)
     params = module.params
@@ -115,7 +127,9 @@ def main():
             params["access_key_id"],
             check_mode=module.check_mode,
             force=params["force"],
-            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode),
+            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode,
+                                     lease=params["lock_lease"]),
+            known_status=params["known_status"],
         )
         result["access_key_id"] = params["access_key_id"]
         if result["changed"]:

@@ -64,6 +64,16 @@ options:
       - The credential report always carries last use, so this does not apply to O(user_names) and O(all_users).
     type: bool
     default: true
+  skip_last_used_for:
+    description:
+      - With O(user_name) and O(include_last_used=true), key ids whose last use is not looked up (one
+        C(iam:GetAccessKeyLastUsed) saved per key). rotor.iam.rotate gives the keys its hosts hold: the plan
+        decides nothing from their last use. Their RV(access_keys[].last_used_date) is then not returned.
+      - Elements may also be lists of key ids (one per host), which are flattened.
+    type: list
+    elements: raw
+    default: []
+    version_added: 0.4.0
   include_tags:
     version_added: 0.3.0
     description:
@@ -394,6 +404,16 @@ def add_user_tags(client, users):
     return found["calls"]
 
 
+def _flat_key_ids(values):
+    """Key ids from a list whose elements are key ids or lists of them (each host's)."""
+    found = set()
+    for value in values or []:
+        for key_id in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(key_id, str) and key_id:
+                found.add(key_id)
+    return found
+
+
 def main():
     argument_spec = dict(
         user_name=dict(type="str", aliases=["user"]),
@@ -403,6 +423,7 @@ def main():
         max_age_days=dict(type="int"),
         include_tags=dict(type="bool", default=False),
         include_last_used=dict(type="bool", default=True),
+        skip_last_used_for=dict(type="list", elements="raw", default=[]),
         report_max_age=dict(type="int", default=14400),
         report_timeout=dict(type="int", default=300),
     )
@@ -419,6 +440,7 @@ def main():
             params["user_name"],
             max_age_days=params["max_age_days"],
             include_last_used=params["include_last_used"],
+            skip_last_used_for=_flat_key_ids(params["skip_last_used_for"]),
         )
         result = {"changed": False, "user_name": params["user_name"], "access_keys": keys}
         if params["include_tags"]:

@@ -40,6 +40,15 @@ options:
       - Deactivate the key even if it is the one signing this module's own requests.
     type: bool
     default: false
+  known_status:
+    description:
+      - The key's status as the caller read it earlier (for example the plan's C(ListAccessKeys) in the same run).
+        When given, the keys are not listed again: C(changed) and RV(previous_status) are judged on it, and
+        C(UpdateAccessKey) is called only when it differs from O(status). Give it only when nothing else changes the
+        key meanwhile (the run holds the user's lock).
+    type: str
+    choices: [active, inactive]
+    version_added: 0.4.0
 extends_documentation_fragment:
   - rotor.iam.lock
   - rotor.iam.attributes
@@ -50,7 +59,8 @@ extends_documentation_fragment:
 notes:
   - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey); with O(lock_run_id), C(iam:ListUserTags).
   - One C(ListAccessKeys) call (the only way to know the status before, which C(changed) and RV(previous_status) report), then, only when
-    there is something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey).
+    there is something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey). With O(known_status) no
+    C(ListAccessKeys); with a valid O(lock_lease) no lock check: one call in all.
 seealso:
   - module: rotor.iam.access_key_verify
   - module: rotor.iam.access_key_delete
@@ -125,6 +135,8 @@ def main():
         status=dict(type="str", required=True, choices=["active", "inactive"]),
         force=dict(type="bool", default=False),
         lock_run_id=dict(type="str"),
+        lock_lease=dict(type="dict", no_log=False),
+        known_status=dict(type="str", choices=["active", "inactive"]),
     )
     module = build_module(argument_spec)
     params = module.params
@@ -138,7 +150,9 @@ def main():
             params["status"],
             check_mode=module.check_mode,
             force=params["force"],
-            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode),
+            before_change=lock_guard(client, params["user_name"], params["lock_run_id"], DOING, check_mode=module.check_mode,
+                                     lease=params["lock_lease"]),
+            known_status=params["known_status"],
             signing_access_key_id=signing_access_key_id(client),
         )
         key = result["access_key"]

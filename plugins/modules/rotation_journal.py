@@ -26,6 +26,14 @@ description:
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
     lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
+  - Every O(state=locked) call returns RV(lease): while it holds (measured on this controller's monotonic clock
+    from before the C(TagUser) that wrote the lock, until the lock's expiry less a margin of a quarter of
+    O(lock_ttl_minutes), at most 5 minutes), no other run may take the lock except with O(break_lock=true). Given
+    back as O(lease) by the same run on the same controller, a write needs no read of the journal: a phase write
+    is one C(TagUser) (the fields and the renewed lock), O(state=unlocked) a C(TagUser) and an C(UntagUser), and
+    O(state=absent) one C(UntagUser) of every journal and lock tag (how a rotation completes and releases the user
+    in one call). The transition table and the derived fields are judged on the journal the lease says this run
+    left. A lease that has run out, belongs to another run, user, controller or boot counts as not given.
   - A O(phase) is written only where the transition table allows it from the phase recorded; otherwise the task
     fails with C(IllegalTransition), naming the user and both phases, before anything is written (also in check
     mode). From no journal (or only a lock) only V(creating) may follow; V(creating) may follow any phase (a run
@@ -108,6 +116,13 @@ options:
   inactive_since:
     description: When O(previous_key_id) was deactivated, ISO 8601; V(now) records the current time; empty clears it.
     type: str
+  lease:
+    description:
+      - The RV(lease) an earlier O(state=locked) call of this run returned (the latest one). While it holds, the
+        write reads nothing first (see the description). Ignored with O(break_lock=true) and when it does not
+        hold; then the journal is read as without it.
+    type: dict
+    version_added: 0.4.0
 extends_documentation_fragment:
   - rotor.iam.attributes
   - rotor.iam.attributes.action_group
@@ -118,7 +133,8 @@ notes:
   - Needs C(iam:ListUserTags), C(iam:TagUser) and C(iam:UntagUser) on the user.
   - "IAM calls: V(read) 1; taking the lock 3 (read, C(TagUser), read back after O(settle_seconds)), 4 with a phase;
     renewing it 3 (read, C(TagUser), read back); a phase written by the run that holds the lock 2 (read, C(TagUser));
-    V(unlocked) 2, or 3 with fields (read, C(TagUser), C(UntagUser)); V(absent) 2."
+    V(unlocked) 2, or 3 with fields (read, C(TagUser), C(UntagUser)); V(absent) 2. With a valid O(lease) the read is
+    skipped: a phase write or a renewal 1, V(unlocked) 1 or 2, V(absent) 1."
   - Clearing a field whose tag does not exist writes nothing for it, so the journal uses no more of the user's
     50 tags than it needs.
 """
@@ -152,6 +168,30 @@ EXAMPLES = r"""
     run_id: "{{ run_id }}"
     phase: cutover
     inactive_since: now
+
+- name: Lock the user and keep the lease
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ run_id }}"
+  register: lock
+
+- name: Record the new key under the lease (1 IAM call, TagUser)
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ run_id }}"
+    lease: "{{ lock.lease }}"
+    phase: distributing
+    current_key_id: AKIAOLDKEYEXAMPLE0001
+    pending_key_id: AKIANEWKEYEXAMPLE0002
+
+- name: Complete and release in one call (UntagUser of every rotor journal and lock tag)
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: absent
+    run_id: "{{ run_id }}"
+    lease: "{{ lock.lease }}"
 
 - name: Finish the rotation and release the lock in one call (the old key deleted, so previous is cleared)
   rotor.iam.rotation_journal:
@@ -206,6 +246,40 @@ lock_note:
   description: How the lock was taken when it was not free (expired, owner gone, broken), else null.
   returned: always
   type: str
+lease:
+  description:
+    - This run's lease on the lock after the call; give it back as O(lease) (and to the key modules as
+      C(lock_lease)) so that later steps need not read the lock. It holds no secret.
+  returned: with O(state=locked), when not in check mode
+  type: dict
+  contains:
+    user_name:
+      description: The IAM user.
+      type: str
+    run_id:
+      description: The run that holds the lock.
+      type: str
+    valid_until:
+      description: Until when the lease holds, in seconds of this controller's monotonic clock.
+      type: float
+      sample: 123456.789
+    boot_id:
+      description: The boot of this controller the monotonic clock belongs to.
+      type: str
+    expires:
+      description: The lock's expiry as written in C(rotor:lock-expires).
+      type: str
+      sample: "2026-12-01T15:00:00+00:00"
+    journal:
+      description: The journal fields (phase, key ids, inactive_since) as this run left them.
+      type: dict
+    tags:
+      description: The C(rotor:) tags the user has after the call.
+      type: list
+      elements: str
+    tag_count:
+      description: How many tags the user has after the call.
+      type: int
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
@@ -238,6 +312,7 @@ def main():
         current_key_id=dict(type="str"),
         previous_key_id=dict(type="str"),
         inactive_since=dict(type="str"),
+        lease=dict(type="dict", no_log=False),
     )
     module = build_module(argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
     params = module.params
@@ -262,16 +337,17 @@ def main():
             result = {"changed": False, "journal": read_journal(client, user_name), "lock_note": None}
         elif state == "absent":
             result = clear_journal(client, user_name, check_mode=module.check_mode, run_id=params["run_id"],
-                                   break_lock=params["break_lock"], identity=controller_identity())
+                                   break_lock=params["break_lock"], identity=controller_identity(), lease=params["lease"])
         elif state == "locked":
             result = lock_journal(
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
                 settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
-                identity=controller_identity(), owner=params["owner"],
+                identity=controller_identity(), owner=params["owner"], lease=params["lease"],
             )
         else:
             result = update_journal(
                 client, user_name, params["run_id"], fields, unlock=True, break_lock=params["break_lock"], check_mode=module.check_mode,
+                lease=params["lease"],
             )
         result.pop("taken", None)
         result["journal"] = public_journal(result["journal"])
