@@ -16,6 +16,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.audit import audit_accou
 from ansible_collections.rotor.iam.plugins.module_utils.audit import audit_connections as _audit_connections
 from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
 from ansible_collections.rotor.iam.plugins.module_utils.audit import combine_accounts
+from ansible_collections.rotor.iam.plugins.module_utils.audit import destination_records
 from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
@@ -47,20 +48,22 @@ def audit_accounts(identities, hosts, hostvars):
     return _guard("audit_accounts", _audit_accounts, identities or [], hosts or {}, hostvars)
 
 
-def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None):
+def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None):
     def build():
         info, records, spanned = combine_accounts(key_info, accounts, hosts)
-        return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned)
+        return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
+                           destinations=destination_records(destinations))
     return _guard("audit_report", build)
 
 
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
                     chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
-                    fail_list_max=20, accounts=None):
+                    fail_list_max=20, accounts=None, destinations=None):
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
-    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts)
+    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
+                          destinations=destinations)
     return _guard(
         "audit_documents", render_all, report,
         chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),

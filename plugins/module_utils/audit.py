@@ -10,6 +10,7 @@ The public face of ``plugins/module_utils/_audit/`` (used by the ``rotor.iam.aud
 * ``_audit/hosts.py``: each host's record, from what ``rotor.iam.credentials_file state=read`` registered;
 * ``_audit/accounts.py``: many accounts - the hosts' AWS connections, the account each reaches, and users
   named ``ACCOUNT:NAME`` when the audit spans several;
+* ``_audit/destinations.py``: the key id each secret destination (rotor.iam.secret_destination) holds;
 * ``_audit/model.py``: ``build_audit``, the report from access_key_info's result (keys from the credential
   report, users with their tags), the hosts' records and the default policy; every judgement is there;
 * ``user_policy.py``: what the users' tags rotor:exempt, rotor:exempt-until, rotor:owner and
@@ -24,6 +25,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import a
 from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import audit_connections
 from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import combine_accounts
 from ansible_collections.rotor.iam.plugins.module_utils._audit.cells import duration
+from ansible_collections.rotor.iam.plugins.module_utils._audit.destinations import destination_records
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import collect_hosts
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import host_record
@@ -54,6 +56,7 @@ __all__ = [
     "build_audit",
     "collect_hosts",
     "combine_accounts",
+    "destination_records",
     "duration",
     "host_record",
     "render_all",

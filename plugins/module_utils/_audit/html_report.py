@@ -219,6 +219,10 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         f"<h2>Host findings ({s['host_findings']})</h2>",
         _html_table(["Host", "User", "File", "Finding", "Owner"],
                     [[f["host"], f["user"], f.get("path"), f["problem"], f.get("owner")] for f in report["host_findings"]]),
+        f"<h2>Secret destinations ({len(report.get('destinations') or [])})</h2>",
+        _html_table(["User", "Type", "Name", "Key", "Status", "Finding"],
+                    [[d["user"], d["type"], d["name"], d["access_key_id"], d["status"], d["finding"]]
+                     for d in report.get("destinations") or []]),
         f"<h2>All access keys ({s['access_keys']})</h2>",
         "<details><summary>Show every key</summary>",
         _html_table(

@@ -120,4 +120,13 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         "",
         _md_table(["Host", "User", "File", "Finding", "Owner"], [finding_row(f) for f in report["host_findings"]], max_rows),
     ]
+    destinations = report.get("destinations") or []
+    if destinations:
+        out += [
+            f"## Secret destinations ({len(destinations)})",
+            "",
+            _md_table(["User", "Type", "Name", "Key", "Status", "Finding"],
+                      [[d["user"], d["type"], d["name"], d["access_key_id"] or "", d["status"] or "", d["finding"] or ""]
+                       for d in destinations], max_rows),
+        ]
     return "\n".join(out)

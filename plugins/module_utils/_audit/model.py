@@ -15,6 +15,7 @@ there is no secret in the inputs to leak.
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils._audit.destinations import destination_section
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
@@ -29,7 +30,8 @@ def _days_since(value, now):
     return None if moment is None else max(0, (now - moment).days)
 
 
-def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None, accounts=None):
+def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None, accounts=None,
+                destinations=None):
     """The audit report (a JSON-ready dict) from access_key_info's result and the hosts' records.
 
     A key is past its policy when Active and at least its user's max age old (IAM user tag
@@ -39,6 +41,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
 
     ``accounts`` (from ``accounts.combine_accounts``, when the audit spans several accounts): the report
     then lists them in ``accounts``, ``account_id`` is None and users are named ``ACCOUNT:NAME``.
+
+    ``destinations`` (from ``destinations.destination_records``): the key id each secret destination holds,
+    reported in ``destinations`` with the key's IAM status and a finding when it is not an Active key of its user.
     """
     if not isinstance(key_info, dict) or not isinstance(key_info.get("access_keys"), list):
         raise AuditInputError("the audit needs the registered result of rotor.iam.access_key_info (with access_keys)")
@@ -129,6 +134,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
         "users": [policies[u["user_name"]] for u in users],
         "hosts": [dict(host=name, **record) for name, record in sorted(hosts.items())],
     }
+    report["destinations"] = destination_section(destinations or [], keys)
+    report["summary"]["destinations"] = len(report["destinations"])
+    report["summary"]["destination_findings"] = sum(1 for d in report["destinations"] if d["finding"])
     if accounts:
         report["accounts"] = list(accounts)
     return report

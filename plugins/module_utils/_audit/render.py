@@ -38,6 +38,8 @@ def summary_text(report):
         f"{s['unused']} unused for {policy['unused_days']}+ days, {s['users_with_two_active_keys']} users with two Active keys; "
         f"{s['hosts']} hosts audited ({s['hosts_unreachable']} unreachable), {s['host_findings']} host findings."
     )
+    if s.get("destinations"):
+        text += f" {s['destinations']} secret destinations read, {s['destination_findings']} destination findings."
     if tags["read"]:
         text += (
             f" User tags read for {tags['users']} users in {tags['calls']} ListUserTags calls: {s['exempt_users']} exempt "
@@ -66,6 +68,8 @@ def due_message(report, list_max=20):
 def findings_messages(report):
     """One line per host finding and per policy tag problem, for the play's output."""
     lines = [f"{f['host']}: {f['problem']}" for f in report["host_findings"]]
+    lines += [f"{d['type']} destination {d['name']} (user {d['user']}): {d['finding']}"
+              for d in report.get("destinations") or [] if d["finding"]]
     for problem in report["policy_problems"]:
         owner = f" (owner: {problem['owner']})" if problem["owner"] else ""
         lines.append(f"IAM user {problem['user_name']}{owner}: {problem['problem']}")
@@ -97,6 +101,7 @@ def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=
         ],
         "policy_problems": [dict(p, label=f"{p['user_name']}: {p['problem']}") for p in report["policy_problems"]],
         "host_findings": report["host_findings"],
+        "destinations": report.get("destinations") or [],
         "summary_text": summary_text(report),
         "due_message": due_message(report, fail_list_max),
         "messages": findings_messages(report),
