@@ -286,7 +286,8 @@ def test_workflow_prepare_four_concurrent_slices_finish_cuts_over(workflow_endpo
     assert_hosts_on_key(fleet, new_id)
     assert pending_secrets(workflow_endpoint) == []
     tags = journal_tags(workflow_endpoint, user)
-    assert tags.get("rotor:phase") == "completed" and "rotor:lock-run" not in tags, tags
+    # Completion clears the journal with the lock (one UntagUser of every rotor: tag, docs/journal.md).
+    assert tags.get("rotor:phase") in (None, "completed") and "rotor:lock-run" not in tags, tags
     rotation = finish.artifacts["rotor_rotation"][user]
     assert rotation["action"] == "cutover" and rotation["new_access_key_id"] == new_id, rotation
     assert finish.artifacts["rotor_rotation_run"]["run_id"] == str(WORKFLOW_ID), finish.artifacts

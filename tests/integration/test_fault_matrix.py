@@ -245,7 +245,8 @@ class Case:
         assert monitor.max_keys <= 2
         assert not monitor.violations, "invariants broken during the runs:\n  " + "\n  ".join(monitor.violations[:20])
         journal = {t["Key"]: t["Value"] for t in self.endpoint.boto3_client("iam").list_user_tags(UserName=USER)["Tags"]}
-        assert journal.get("rotor:phase") == "completed", journal
+        # Completion clears the journal with the lock (one UntagUser); IAM shows it: one key, the new one.
+        assert journal.get("rotor:phase") in (None, "completed") and not journal.get("rotor:pending"), journal
         assert not any(name.startswith("rotor:lock") for name in journal), f"lock left behind: {journal}"
         return new_id
 
@@ -641,7 +642,7 @@ def test_kill_after_create_then_the_security_team_disables_the_old_key(case):
     (new_id,) = keys
     assert_hosts_on_key(current.fleet, new_id)
     assert_all_healthy_on(current.fleet, new_id)
-    assert journal_tags(current.endpoint).get("rotor:phase") == "completed"
+    assert journal_tags(current.endpoint).get("rotor:phase") in (None, "completed")  # completion clears the journal
     current.assert_no_secret_anywhere()
 
 
