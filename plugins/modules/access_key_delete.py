@@ -36,7 +36,7 @@ options:
   known_status:
     description:
       - The key's status as the caller knows it (for example V(inactive) because the same run deactivated it and
-        AWS was proven to reject it). When given, the keys are not listed: an V(active) key is still refused without
+        AWS was proven to reject it). When given, the keys are not listed. An V(active) key is still refused without
         O(force), and C(DeleteAccessKey) alone decides whether the key existed (already gone is unchanged; in check
         mode the key is assumed present). RV(access_key) then holds only the id, the user and this status.
     type: str
@@ -53,7 +53,7 @@ notes:
   - Needs C(iam:ListAccessKeys) and C(iam:DeleteAccessKey); with O(lock_run_id), C(iam:ListUserTags).
   - One C(ListAccessKeys) call (the only way to know whether the key is Active, which needs O(force), and its metadata for RV(access_key)), then, only when
     there is something to change, the lock check of O(lock_run_id) and C(iam:DeleteAccessKey). With O(known_status) no
-    C(ListAccessKeys); with a valid O(lock_lease) no lock check: one call in all.
+    C(ListAccessKeys); with a valid O(lock_lease) no lock check, so one call in all.
 seealso:
   - module: rotor.iam.access_key_status
 """

@@ -67,7 +67,7 @@ options:
   skip_last_used_for:
     description:
       - With O(user_name) and O(include_last_used=true), key ids whose last use is not looked up (one
-        C(iam:GetAccessKeyLastUsed) saved per key). rotor.iam.rotate gives the keys its hosts hold: the plan
+        C(iam:GetAccessKeyLastUsed) saved per key). rotor.iam.rotate gives the keys its hosts hold, since the plan
         decides nothing from their last use. Their RV(access_keys[].last_used_date) is then not returned.
       - Elements may also be lists of key ids (one per host), which are flattened.
     type: list

@@ -43,7 +43,7 @@ options:
   known_status:
     description:
       - The key's status as the caller read it earlier (for example the plan's C(ListAccessKeys) in the same run).
-        When given, the keys are not listed again: C(changed) and RV(previous_status) are judged on it, and
+        When given, the keys are not listed again, C(changed) and RV(previous_status) are judged on it, and
         C(UpdateAccessKey) is called only when it differs from O(status). Give it only when nothing else changes the
         key meanwhile (the run holds the user's lock).
     type: str
@@ -60,7 +60,7 @@ notes:
   - Needs C(iam:ListAccessKeys) and C(iam:UpdateAccessKey); with O(lock_run_id), C(iam:ListUserTags).
   - One C(ListAccessKeys) call (the only way to know the status before, which C(changed) and RV(previous_status) report), then, only when
     there is something to change, the lock check of O(lock_run_id) and C(iam:UpdateAccessKey). With O(known_status) no
-    C(ListAccessKeys); with a valid O(lock_lease) no lock check: one call in all.
+    C(ListAccessKeys); with a valid O(lock_lease) no lock check, so one call in all.
 seealso:
   - module: rotor.iam.access_key_verify
   - module: rotor.iam.access_key_delete

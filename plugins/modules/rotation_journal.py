@@ -26,10 +26,10 @@ description:
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
     lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
-  - Every O(state=locked) call returns RV(lease): while it holds (measured on this controller's monotonic clock
+  - Every O(state=locked) call returns RV(lease). While it holds (measured on this controller's monotonic clock
     from before the C(TagUser) that wrote the lock, until the lock's expiry less a margin of a quarter of
     O(lock_ttl_minutes), at most 5 minutes), no other run may take the lock except with O(break_lock=true). Given
-    back as O(lease) by the same run on the same controller, a write needs no read of the journal: a phase write
+    back as O(lease) by the same run on the same controller, a write needs no read of the journal. A phase write
     is one C(TagUser) (the fields and the renewed lock), O(state=unlocked) a C(TagUser) and an C(UntagUser), and
     O(state=absent) one C(UntagUser) of every journal and lock tag (how a rotation completes and releases the user
     in one call). The transition table and the derived fields are judged on the journal the lease says this run
