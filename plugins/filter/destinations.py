@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+# The filters of the rotate role's secret destinations (rotor_secret_destinations, roles/rotate/tasks/destinations_*.yml);
+# each is documented in plugins/filter/<name>.yml. Plain functions over the variable and registered results:
+# only key ids, version ids and messages pass through them, never a secret.
+
+from ansible.errors import AnsibleFilterError
+
+TYPES = ("secretsmanager", "ssm")
+CONNECTION = ("profile", "region", "endpoint_url")
+
+
+def check_destinations(destinations):
+    """Each destination, validated and completed with its defaults; raises naming the bad entry."""
+    if destinations is None:
+        return []
+    if not isinstance(destinations, list):
+        raise AnsibleFilterError(
+            f"rotor_secret_destinations must be a list of {{user, type, name}} entries, not {type(destinations).__name__}")
+    checked, seen = [], set()
+    for index, dest in enumerate(destinations):
+        where = f"rotor_secret_destinations[{index}]"
+        if not isinstance(dest, dict):
+            raise AnsibleFilterError(f"{where} must be a mapping with user, type and name, not {dest!r:.100}")
+        for required in ("user", "type", "name"):
+            if not isinstance(dest.get(required), str) or not dest.get(required):
+                raise AnsibleFilterError(f"{where} needs '{required}' (a non-empty string); it has {sorted(dest)}")
+        if dest["type"] not in TYPES:
+            raise AnsibleFilterError(f"{where} has type {dest['type']!r}: use one of {', '.join(TYPES)}")
+        health = dest.get("health_check") or {}
+        if not isinstance(health, dict):
+            raise AnsibleFilterError(f"{where}.health_check must be a mapping like rotor_health_check (url or command)")
+        if (dest["type"], dest["name"]) in seen:
+            raise AnsibleFilterError(f"{where}: {dest['type']} {dest['name']!r} is listed twice")
+        seen.add((dest["type"], dest["name"]))
+        entry = {
+            "user": dest["user"], "type": dest["type"], "name": dest["name"],
+            "access_key_id_field": dest.get("access_key_id_field") or "AccessKeyId",
+            "secret_access_key_field": dest.get("secret_access_key_field") or "SecretAccessKey",
+            "kms_key_id": dest.get("kms_key_id") or "",
+            "restart_command": dest.get("restart_command") or "",
+            "health_check": dict(health),
+        }
+        entry.update({option: dest.get(option) or "" for option in CONNECTION})
+        checked.append(entry)
+    return checked
+
+
+def destinations_due(destinations, plans, create_errors=None, users=None):
+    """The destinations to write: those of users due in the plan whose new key was made and verified.
+
+    ``users`` (the role's C(__rotor_users)) fills in each destination's connection from its user's when the
+    destination has none of its own. A destination of a user this run does not know is not written (see
+    C(rotor.iam.destinations_unknown)).
+    """
+    create_errors = dict(create_errors or {})
+    known = dict((users or {}).get("users") or {})
+    due = []
+    for dest in check_destinations(destinations):
+        plan = dict(plans).get(dest["user"])
+        if not plan or not plan.get("due") or plan.get("error") or dest["user"] in create_errors:
+            continue
+        connection = (known.get(dest["user"]) or {}).get("connection") or {}
+        due.append(dict(dest, **{option: dest[option] or connection.get(option) or "" for option in CONNECTION}))
+    return due
+
+
+def destinations_unknown(destinations, plans):
+    """The destinations whose user is not an IAM user of this run (no host of the play names it)."""
+    return [d for d in check_destinations(destinations) if d["user"] not in dict(plans)]
+
+
+def _item(result):
+    return result.get("item") if isinstance(result.get("item"), dict) else {}
+
+
+def _results(registered):
+    if isinstance(registered, dict):
+        registered = registered.get("results")
+    return [r for r in (registered or []) if isinstance(r, dict) and not r.get("skipped")]
+
+
+def destination_failures(writes, checks=None, previous=None):
+    """{user: message} for the users with a destination whose write, restart or health check failed.
+
+    ``writes``: the registered write loop (items: destinations); ``checks``: the registered restart/health-check
+    loop (items: the write results). ``previous``: failures found earlier, kept (the first one per user wins).
+    """
+    failures = dict(previous or {})
+    for result in _results(writes):
+        dest = _item(result)
+        if result.get("failed") and dest.get("user") not in failures:
+            failures[dest["user"]] = (f"writing the new key into {dest['type']} destination {dest['name']} failed: "
+                                      f"{result.get('msg') or 'no message'}")
+    for result in _results(checks):
+        dest = _item(_item(result))
+        if result.get("failed") and dest.get("user") not in failures:
+            failures[dest["user"]] = (f"{dest['type']} destination {dest['name']} failed its restart or health check on the "
+                                      f"new key: {result.get('msg') or 'no message'}")
+    return failures
+
+
+def destinations_written(writes, users=None):
+    """The write results that changed a destination (optionally only those of ``users``): what a rollback undoes,
+    and what the health checks run after."""
+    chosen = None if users is None else set(users)
+    return [r for r in _results(writes)
+            if not r.get("failed") and r.get("changed") and (chosen is None or _item(r).get("user") in chosen)]
+
+
+def destinations_to_check(writes, users=None):
+    """The successful writes (changed or already holding the key) whose destination has a restart command or a
+    health check, optionally only those of ``users``."""
+    chosen = None if users is None else set(users)
+    return [r for r in _results(writes)
+            if not r.get("failed") and (chosen is None or _item(r).get("user") in chosen)
+            and (_item(r).get("restart_command") or _item(r).get("health_check"))]
+
+
+def destination_lines(writes, check_mode=False):
+    """One line per destination written (or, in check mode, that would be): key ids only."""
+    lines = []
+    for result in _results(writes):
+        dest = _item(result)
+        where = f"{dest.get('type')} {dest.get('name')} ({dest.get('user')})"
+        if result.get("failed"):
+            lines.append(f"{where}: FAILED - {result.get('msg')}")
+        elif result.get("changed"):
+            verb = "would move" if check_mode else "moved"
+            lines.append(f"{where}: {verb} from {result.get('previous_access_key_id') or '(none)'} to {result.get('access_key_id')}")
+        else:
+            lines.append(f"{where}: already holds {result.get('access_key_id')}")
+    return lines
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "destinations_due": destinations_due,
+            "destinations_unknown": destinations_unknown,
+            "destination_failures": destination_failures,
+            "destinations_written": destinations_written,
+            "destinations_to_check": destinations_to_check,
+            "destination_lines": destination_lines,
+        }
