@@ -55,8 +55,19 @@ secret_occurrences = secret_lines  # the one secret scan is tests/harness.py's
 
 @pytest.fixture(scope="session")
 def iam_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint"))) as endpoint:
+    """The one IAM endpoint of the session (of each xdist worker), lagging like AWS; test files share it
+    through ``endpoint`` (state kept, tests make their own users) or ``empty_endpoint`` (reset)."""
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def empty_endpoint(iam_endpoint):
+    """The session endpoint reset to an empty account (only rotor-admin): no IAM state, faults or counters,
+    the lags it started with."""
+    iam_endpoint.reset()
+    yield iam_endpoint
+    iam_endpoint.reset()  # the next test of the plain ``endpoint`` fixture finds no account-wide leftovers
 
 
 @pytest.fixture

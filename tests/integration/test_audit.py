@@ -23,7 +23,6 @@ from audit_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
     run_audit,
 )
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.seed import seed_account  # noqa: E402  pylint: disable=wrong-import-position
 
 REPORT_ACTIONS = {"GetCredentialReport", "GenerateCredentialReport"}
@@ -32,17 +31,12 @@ IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 FAKE_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation key id: never a real key here
 
 
-@pytest.fixture(scope="module")
-def audit_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("audit-iam"))) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def endpoint(audit_endpoint):
-    """The module's endpoint with no IAM state left by an earlier test (only rotor-admin)."""
-    audit_endpoint.reset()
-    return audit_endpoint
+def endpoint(empty_endpoint):
+    """The session's endpoint with no IAM state left by an earlier test (only rotor-admin), without lags:
+    the audit changes no key."""
+    empty_endpoint.configure(propagation_seconds=0)
+    return empty_endpoint
 
 
 def seed_team(endpoint):
@@ -81,61 +75,62 @@ def without_tags(calls):
 # --------------------------------------------------------------------------- the 1,000-user account
 
 
-def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_per_user(tmp_path):
+def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_per_user(empty_endpoint, tmp_path):
     """The whole account from the credential report: every number in the reports matches what was
     seeded, in at most 5 IAM calls for the keys (and, with the users' tags, one ListUserTags per user;
     without them, 5 calls in all), and the HTML chart renders the ages in Chromium."""
-    with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
-        account = seed_account(endpoint, users=1000, prefix="acct")
+    endpoint = empty_endpoint  # the session endpoint, reset (tests/integration/conftest.py)
+    endpoint.configure(propagation_seconds=0)  # this test is about something else
+    account = seed_account(endpoint, users=1000, prefix="acct")
 
-        run = run_audit(endpoint, tmp_path / "run1", label="first")
+    run = run_audit(endpoint, tmp_path / "run1", label="first")
 
-        assert run.returncode == 0, run.explain()
-        report_calls = without_tags(run.calls)
-        assert sum(report_calls.values()) <= 5 and set(report_calls) <= REPORT_ACTIONS, run.calls
-        assert run.calls[TAGS_ACTION] == 1001, run.calls  # one per user, rotor-admin included
-        print(f"\naudit of 1,000 users with their tags: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
-        report = run.report()
-        seeded = {(k.user_name, k.position): k for k in account.keys}
-        keys = {pos: k for pos, k in by_position(report["access_keys"]).items() if pos[0] != "rotor-admin"}
-        assert set(keys) == set(seeded)
-        wrong = [
-            (pos, k["age_days"], seeded[pos].age_days)
-            for pos, k in keys.items()
-            if (k["age_days"], k["status"]) != (seeded[pos].age_days, seeded[pos].status)
-        ]
-        assert not wrong, f"ages/status differ from the seed (report, seeded): {wrong[:10]}"
-        due = {(k["user_name"], k["position"]) for k in report["rotation_due"]}
-        assert due == {(k.user_name, k.position) for k in account.due(90)}
-        unused = {(k["user_name"], k["position"]) for k in report["unused"]}
-        assert unused == {(k.user_name, k.position) for k in account.unused(90)}
-        assert [u["user_name"] for u in report["users_with_two_active_keys"]] == account.two_active()
-        summary = report["summary"]
-        assert summary["users"] == 1001  # with rotor-admin, the endpoint's own user
-        assert summary["rotation_due"] == len(account.due(90)) > 100
-        assert summary["access_keys"] == len(account.keys) + 1
-        assert report["policy"] == {"max_age_days": 90, "unused_days": 90}
-        assert report["credential_report"]["generated_time"]  # moto's is fixed; AWS's is real
-        assert report["user_tags"] == {"read": True, "users": 1001, "unreadable": 0, "calls": 1001}
+    assert run.returncode == 0, run.explain()
+    report_calls = without_tags(run.calls)
+    assert sum(report_calls.values()) <= 5 and set(report_calls) <= REPORT_ACTIONS, run.calls
+    assert run.calls[TAGS_ACTION] == 1001, run.calls  # one per user, rotor-admin included
+    print(f"\naudit of 1,000 users with their tags: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
+    report = run.report()
+    seeded = {(k.user_name, k.position): k for k in account.keys}
+    keys = {pos: k for pos, k in by_position(report["access_keys"]).items() if pos[0] != "rotor-admin"}
+    assert set(keys) == set(seeded)
+    wrong = [
+        (pos, k["age_days"], seeded[pos].age_days)
+        for pos, k in keys.items()
+        if (k["age_days"], k["status"]) != (seeded[pos].age_days, seeded[pos].status)
+    ]
+    assert not wrong, f"ages/status differ from the seed (report, seeded): {wrong[:10]}"
+    due = {(k["user_name"], k["position"]) for k in report["rotation_due"]}
+    assert due == {(k.user_name, k.position) for k in account.due(90)}
+    unused = {(k["user_name"], k["position"]) for k in report["unused"]}
+    assert unused == {(k.user_name, k.position) for k in account.unused(90)}
+    assert [u["user_name"] for u in report["users_with_two_active_keys"]] == account.two_active()
+    summary = report["summary"]
+    assert summary["users"] == 1001  # with rotor-admin, the endpoint's own user
+    assert summary["rotation_due"] == len(account.due(90)) > 100
+    assert summary["access_keys"] == len(account.keys) + 1
+    assert report["policy"] == {"max_age_days": 90, "unused_days": 90}
+    assert report["credential_report"]["generated_time"]  # moto's is fixed; AWS's is real
+    assert report["user_tags"] == {"read": True, "users": 1001, "unreadable": 0, "calls": 1001}
 
-        markdown = run.markdown_path.read_text()
-        assert f"| Due for rotation | {summary['rotation_due']} |" in markdown
-        assert f"| Users | 1001 ({summary['users_with_keys']} with keys) |" in markdown
-        assert_no_secrets_in(run, account.secrets() + [endpoint.admin_secret_access_key])
+    markdown = run.markdown_path.read_text()
+    assert f"| Due for rotation | {summary['rotation_due']} |" in markdown
+    assert f"| Users | 1001 ({summary['users_with_keys']} with keys) |" in markdown
+    assert_no_secrets_in(run, account.secrets() + [endpoint.admin_secret_access_key])
 
-        if chromium():
-            measured = measurements(render_headless(run.html_path, tmp_path))
-            oldest = sorted((k["age_days"] for k in report["access_keys"]), reverse=True)[:200]
-            assert [shape["age"] for shape in measured["bars"]] == oldest  # the 200 oldest, oldest first
-            assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age in oldest]
-            assert measured["policy"]["label"] == "policy: 90 days"
+    if chromium():
+        measured = measurements(render_headless(run.html_path, tmp_path))
+        oldest = sorted((k["age_days"] for k in report["access_keys"]), reverse=True)[:200]
+        assert [shape["age"] for shape in measured["bars"]] == oldest  # the 200 oldest, oldest first
+        assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age in oldest]
+        assert measured["policy"]["label"] == "policy: 90 days"
 
-        # A second run without the tags: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
-        again = run_audit(endpoint, tmp_path / "run2", label="second", extra_vars={"rotor_audit_user_tags": False})
-        assert again.returncode == 0, again.explain()
-        assert again.iam_calls <= 5 and set(again.calls) <= REPORT_ACTIONS, again.calls
-        print(f"audit of 1,000 users without tags: {again.iam_calls} IAM calls {again.calls}, {again.seconds:.1f}s")
-        assert again.report()["user_tags"]["read"] is False
+    # A second run without the tags: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
+    again = run_audit(endpoint, tmp_path / "run2", label="second", extra_vars={"rotor_audit_user_tags": False})
+    assert again.returncode == 0, again.explain()
+    assert again.iam_calls <= 5 and set(again.calls) <= REPORT_ACTIONS, again.calls
+    print(f"audit of 1,000 users without tags: {again.iam_calls} IAM calls {again.calls}, {again.seconds:.1f}s")
+    assert again.report()["user_tags"]["read"] is False
 
 
 # --------------------------------------------------------------------------- hosts and key ids

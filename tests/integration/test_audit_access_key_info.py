@@ -13,7 +13,6 @@ pytest.importorskip("moto")
 
 from audit_helpers import assert_no_secrets_in  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import ansible_playbook, playbook_env  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 import subprocess  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
@@ -62,15 +61,15 @@ PLAYBOOK = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def report_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("report-iam"))) as endpoint:
-        yield endpoint
+@pytest.fixture
+def report_endpoint(empty_endpoint):
+    """The session's endpoint, reset, without lags: these tests read keys, they change none."""
+    empty_endpoint.configure(propagation_seconds=0)
+    return empty_endpoint
 
 
 def test_all_users_and_user_names(report_endpoint, tmp_path):
     endpoint = report_endpoint
-    endpoint.reset()
     made = endpoint.seed(
         [
             {"user_name": "alice", "keys": [{"age_days": 120, "last_used_days_ago": 3, "service": "s3", "region": "eu-west-1"}, {"age_days": 5}]},
@@ -174,7 +173,6 @@ TAGS_PLAYBOOK = textwrap.dedent(
 
 def test_include_tags_reads_each_users_tags_once(report_endpoint, tmp_path):
     endpoint = report_endpoint
-    endpoint.reset()
     endpoint.seed([{"user_name": "alice", "keys": [{"age_days": 10}]}, {"user_name": "bob", "keys": []}])
     endpoint.boto3_client("iam").tag_user(
         UserName="alice", Tags=[{"Key": "rotor:owner", "Value": "team-a@example.com"}, {"Key": "rotor:max-age-days", "Value": "30"}]

@@ -32,7 +32,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 pytest.importorskip("ansible_runner")
 
-from rotation_helpers import IAM_LAG_SECONDS, assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -201,17 +201,10 @@ def assert_nothing_prompted(job: RunnerJob) -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def awx_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("awx-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def job_endpoint(awx_endpoint):
-    """The module's endpoint, empty: no IAM state, faults or counters of an earlier test."""
-    awx_endpoint.reset()
-    return awx_endpoint
+def job_endpoint(empty_endpoint):
+    """The session's endpoint, empty: no IAM state, faults or counters of an earlier test."""
+    return empty_endpoint
 
 
 @pytest.fixture

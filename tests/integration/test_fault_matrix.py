@@ -47,7 +47,6 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     write_host_overrides,
 )
 from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -115,9 +114,9 @@ class InvariantMonitor:
 
 
 @pytest.fixture(scope="module")
-def matrix_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("fault-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        yield endpoint
+def matrix_endpoint(iam_endpoint):
+    """The session's endpoint (tests/integration/conftest.py); each case resets it."""
+    return iam_endpoint
 
 
 class Case:

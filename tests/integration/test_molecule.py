@@ -42,8 +42,6 @@ MOLECULE_TIMEOUT = 240
 sys.path.insert(0, str(REPO / "tests"))
 
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
-from rotation_helpers import IAM_LAG_SECONDS  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _molecule():
@@ -95,40 +93,40 @@ def _molecule_env(endpoint, inventory, seeded_key_id, ephemeral):
     return env
 
 
-def test_molecule_default_scenario(tmp_path):
+def test_molecule_default_scenario(empty_endpoint, tmp_path):
     assert (SCENARIO / "molecule.yml").is_file()
-    with IAMEndpoint().start(workdir=str(tmp_path / "iam"), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        iam = endpoint.boto3_client("iam")
-        iam.create_user(UserName=USER)
-        seeded = iam.create_access_key(UserName=USER)["AccessKey"]
-        seeded_id, seeded_secret = seeded["AccessKeyId"], seeded["SecretAccessKey"]
-        endpoint.backdate(USER, seeded_id, 120)
+    endpoint = empty_endpoint  # the session endpoint, reset (tests/integration/conftest.py)
+    iam = endpoint.boto3_client("iam")
+    iam.create_user(UserName=USER)
+    seeded = iam.create_access_key(UserName=USER)["AccessKey"]
+    seeded_id, seeded_secret = seeded["AccessKeyId"], seeded["SecretAccessKey"]
+    endpoint.backdate(USER, seeded_id, 120)
 
-        with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url,
-                   region=endpoint.region, users=USER, initial_keys={USER: (seeded_id, seeded_secret)}) as fleet:
-            inventory = fleet.write_inventory()
-            assert all(report["healthy"] for report in fleet.health().values()), fleet.health()
+    with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url,
+               region=endpoint.region, users=USER, initial_keys={USER: (seeded_id, seeded_secret)}) as fleet:
+        inventory = fleet.write_inventory()
+        assert all(report["healthy"] for report in fleet.health().values()), fleet.health()
 
-            ephemeral = tmp_path / "molecule-ephemeral"
-            completed = subprocess.run(
-                [_molecule(), "test", "-s", "default"],
-                cwd=str(REPO),  # the collection root: galaxy.yml + extensions/molecule/
-                env=_molecule_env(endpoint, inventory, seeded_id, ephemeral),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=MOLECULE_TIMEOUT,
-                check=False,
-            )
-            output = completed.stdout
-            log = tmp_path / "molecule.log"
-            log.write_text(output)
+        ephemeral = tmp_path / "molecule-ephemeral"
+        completed = subprocess.run(
+            [_molecule(), "test", "-s", "default"],
+            cwd=str(REPO),  # the collection root: galaxy.yml + extensions/molecule/
+            env=_molecule_env(endpoint, inventory, seeded_id, ephemeral),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=MOLECULE_TIMEOUT,
+            check=False,
+        )
+        output = completed.stdout
+        log = tmp_path / "molecule.log"
+        log.write_text(output)
 
-            # The outcome as seen from outside molecule.
-            keys = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
-            after = fleet.health()
-            new_secrets = {fleet.read_credentials(host)[1] for host in fleet.hosts}
+        # The outcome as seen from outside molecule.
+        keys = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+        after = fleet.health()
+        new_secrets = {fleet.read_credentials(host)[1] for host in fleet.hosts}
 
     output = ANSI.sub("", output)
     tail = output[-8000:]

@@ -143,36 +143,36 @@ def test_installed_tarball_documents_every_module_and_role(installed_collections
 
 
 @pytest.mark.slow
-def test_installed_tarball_plans_a_rotation_by_fqcn(installed_collections, tmp_path):
+def test_installed_tarball_plans_a_rotation_by_fqcn(installed_collections, empty_endpoint, tmp_path):
     """ansible-playbook rotor.iam.rotate --check --diff from the installed collection, against the
     test IAM endpoint and a fleet of 2 hosts: the plan, no IAM write, no host change."""
     pytest.importorskip("boto3")
     pytest.importorskip("moto")
     from fleet.fleet import Fleet  # pylint: disable=import-outside-toplevel
-    from iam_endpoint.control import IAMEndpoint  # pylint: disable=import-outside-toplevel
     from rotation_helpers import file_states, key_statuses, seed_user  # pylint: disable=import-outside-toplevel
 
-    with IAMEndpoint().start(workdir=str(tmp_path / "iam")) as endpoint:
-        old_id, old_secret = seed_user(endpoint, "pkg-app", 120)
-        with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
-                   users="pkg-app", initial_keys={"pkg-app": (old_id, old_secret)}) as fleet:
-            inventory = fleet.write_inventory()
-            before = file_states(fleet)
-            env = clean_env(installed_collections, **endpoint.admin_env())
-            endpoint.reset_calls()
+    endpoint = empty_endpoint  # the session endpoint, reset (tests/integration/conftest.py)
+    endpoint.configure(propagation_seconds=0)  # this test is about something else
+    old_id, old_secret = seed_user(endpoint, "pkg-app", 120)
+    with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+               users="pkg-app", initial_keys={"pkg-app": (old_id, old_secret)}) as fleet:
+        inventory = fleet.write_inventory()
+        before = file_states(fleet)
+        env = clean_env(installed_collections, **endpoint.admin_env())
+        endpoint.reset_calls()
 
-            planned = run([tool("ansible-playbook"), "rotor.iam.rotate", "-i", inventory, "--check", "--diff",
-                           "-e", f"rotor_aws_endpoint_url={endpoint.endpoint_url}"], env, cwd=tmp_path)
+        planned = run([tool("ansible-playbook"), "rotor.iam.rotate", "-i", inventory, "--check", "--diff",
+                       "-e", f"rotor_aws_endpoint_url={endpoint.endpoint_url}"], env, cwd=tmp_path)
 
-            calls = endpoint.calls()["calls"]
-            assert planned.returncode == 0, planned.stdout[-6000:] + planned.stderr[-2000:]
-            listed = json.loads(run([tool("ansible-galaxy"), "collection", "list", "rotor.iam", "--format", "json"], env).stdout)
-            assert list(listed) == [str(installed_collections / "ansible_collections")], f"rotor.iam found elsewhere: {listed}"
-            assert re.search(rf"pkg-app: +ROTATE - key {old_id} is 120 days old", planned.stdout), planned.stdout[-6000:]
-            assert not any(calls.get(action) for action in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")), calls
-            assert file_states(fleet) == before
-            assert key_statuses(endpoint, "pkg-app") == {old_id: "Active"}
-            assert old_secret not in planned.stdout + planned.stderr
+        calls = endpoint.calls()["calls"]
+        assert planned.returncode == 0, planned.stdout[-6000:] + planned.stderr[-2000:]
+        listed = json.loads(run([tool("ansible-galaxy"), "collection", "list", "rotor.iam", "--format", "json"], env).stdout)
+        assert list(listed) == [str(installed_collections / "ansible_collections")], f"rotor.iam found elsewhere: {listed}"
+        assert re.search(rf"pkg-app: +ROTATE - key {old_id} is 120 days old", planned.stdout), planned.stdout[-6000:]
+        assert not any(calls.get(action) for action in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")), calls
+        assert file_states(fleet) == before
+        assert key_statuses(endpoint, "pkg-app") == {old_id: "Active"}
+        assert old_secret not in planned.stdout + planned.stderr
 
 
 # --------------------------------------------------------------------------- the execution environment

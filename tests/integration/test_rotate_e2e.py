@@ -19,7 +19,6 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
-    IAM_LAG_SECONDS,
     KeyWatcher,
     assert_hosts_on_key,
     assert_no_secrets,
@@ -32,7 +31,6 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     write_host_overrides,
 )
 from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -42,18 +40,10 @@ NO_WRITES = {"CreateAccessKey": 0, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def e2e_endpoint(tmp_path_factory):
-    """One IAM endpoint (moto behind our wrapper, auth enforced, Inactive keys rejected) for this module."""
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("e2e-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def rotor_endpoint(e2e_endpoint):
-    """The module's endpoint with no IAM state, faults or counters left by an earlier test."""
-    e2e_endpoint.reset()
-    return e2e_endpoint
+def rotor_endpoint(empty_endpoint):
+    """The session's endpoint with no IAM state, faults or counters left by an earlier test."""
+    return empty_endpoint
 
 
 @pytest.fixture(scope="module")

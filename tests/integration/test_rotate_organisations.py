@@ -17,7 +17,6 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
-    IAM_LAG_SECONDS,
     assert_hosts_on_key,
     assert_no_secrets,
     key_statuses,
@@ -26,23 +25,16 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     write_host_overrides,
 )
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
 FAST = {"rotor_lock_settle_seconds": 0.5, "rotor_verify_timeout": 60}
 
 
-@pytest.fixture(scope="module")
-def org_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("org-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture
-def endpoint(org_endpoint):
-    org_endpoint.reset()
-    return org_endpoint
+def endpoint(empty_endpoint):
+    """The session's endpoint, reset: these tests count and list account-wide."""
+    return empty_endpoint
 
 
 @pytest.fixture
