@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import urllib.error
 from urllib.parse import urlsplit, urlunsplit
@@ -129,11 +130,9 @@ def probe_url(url, status_codes, timeout):
     """(healthy, status, detail) of one GET of url; detail carries no credentials."""
     parts = urlsplit(url)
     if plain_http(parts):
-        import http.client  # pylint: disable=import-outside-toplevel
-
         try:
             status = _http_status(parts, timeout)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
+        except (OSError, ValueError) as exc:
             return False, None, scrub(f"no answer ({exc})", url)
         if status not in _REDIRECTS:
             return status in status_codes, status, f"HTTP {status}"
@@ -143,31 +142,46 @@ def probe_url(url, status_codes, timeout):
 
 # What open_url's follow_redirects="safe" follows for a GET.
 _REDIRECTS = (301, 302, 303, 307, 308)
+_STATUS_LINE_RE = re.compile(rb"HTTP/[0-9](?:\.[0-9])? ([0-9]{3})(?:[ \r\n]|\Z)")
+_UNSAFE_TARGET_RE = re.compile(r"[\x00-\x20\x7f]")
+_MAX_STATUS_LINE = 8192
 
 
 def plain_http(parts):
     """Whether a GET of this URL can go straight to the server: http, no credentials, no proxy configured.
 
-    ansible.module_utils.urls costs about a quarter of a host run's start-up (ssl contexts, cookies, proxies,
-    authentication handlers: 45-60 ms of CPU here, as much as all of rotor.iam's own code); a plain
-    http://127.0.0.1:8080/health needs none of it. Any other URL goes through open_url.
+    ansible.module_utils.urls (ssl, email, http.client, cookies, proxy and authentication handlers) costs
+    45-60 ms of CPU here, a quarter of a host run, as much as all of rotor.iam's own code; a check of
+    http://127.0.0.1:8080/health needs only its status line. Any other URL goes through open_url.
     """
-    if parts.scheme != "http" or "@" in parts.netloc:
+    if parts.scheme != "http" or "@" in parts.netloc or not parts.hostname or not parts.netloc.isascii():
+        return False
+    target = parts.path + parts.query
+    if not target.isascii() or _UNSAFE_TARGET_RE.search(target):
         return False
     return not any(value for name, value in os.environ.items() if name.lower() in ("http_proxy", "all_proxy"))
 
 
 def _http_status(parts, timeout):
-    """The status of one GET of an http URL (split), without following redirects."""
-    import http.client  # pylint: disable=import-outside-toplevel
-
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        connection.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                           headers={"User-Agent": "ansible-httpget"})
-        return connection.getresponse().status
-    finally:
-        connection.close()
+    """The status code of one HTTP/1.1 GET of an http URL (split), read from the status line; no redirect followed."""
+    port = parts.port or 80
+    host = "[%s]" % parts.hostname if ":" in parts.hostname else parts.hostname
+    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    request = ("GET %s HTTP/1.1\r\nHost: %s%s\r\nUser-Agent: ansible-httpget\r\nAccept: */*\r\n"
+               "Connection: close\r\n\r\n" % (target, host, "" if parts.port is None else ":%d" % port))
+    with socket.create_connection((parts.hostname, port), timeout=timeout) as connection:
+        connection.sendall(request.encode("ascii", "strict"))
+        received = b""
+        while b"\n" not in received and len(received) < _MAX_STATUS_LINE:
+            chunk = connection.recv(_MAX_STATUS_LINE)
+            if not chunk:
+                break
+            received += chunk
+    match = _STATUS_LINE_RE.match(received)
+    if not match:
+        raise ValueError("not an HTTP response: %r" % received.split(b"\n", 1)[0][:80] if received
+                         else "the server closed the connection without a response")
+    return int(match.group(1))
 
 
 def _probe_with_open_url(url, status_codes, timeout):

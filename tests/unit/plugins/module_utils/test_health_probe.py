@@ -9,6 +9,7 @@ import http.server
 import socket
 import sys
 import threading
+import time
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -69,6 +70,8 @@ def free_port():
         ("https://127.0.0.1/health", False),
         ("http://user:secret@127.0.0.1/health", False),
         ("http://user@127.0.0.1/health", False),
+        ("http://127.0.0.1/sant\u00e9", False),
+        ("http://b\u00fccher.example/health", False),
     ],
 )
 def test_which_urls_skip_open_url(url, plain):
@@ -117,3 +120,45 @@ def test_https_and_credentials_still_go_through_open_url():
         health.probe_url("http://user:secret@127.0.0.1:1/health", [200], 1)
     assert [c.args[0] for c in open_url_probe.call_args_list] == ["https://127.0.0.1:1/health",
                                                                   "http://user:secret@127.0.0.1:1/health"]
+
+
+def test_a_server_that_does_not_speak_http_is_no_answer():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        healthy, status, detail = health.probe_url("http://127.0.0.1:%d/" % listener.getsockname()[1], [200], 5)
+        thread.join(5)
+    assert (healthy, status) == (False, None)
+    assert detail == "no answer (not an HTTP response: b'SSH-2.0-OpenSSH_9.2\\r')"
+
+
+def test_a_status_line_split_over_several_packets_is_read_whole():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer():
+            connection, _ = listener.accept()
+            with connection:
+                request = connection.recv(4096)
+                Answers.seen.append(("raw", request.decode()))
+                for piece in (b"HTTP/1.", b"1 2", b"04 No Content\r\n\r\n"):
+                    connection.sendall(piece)
+                    time.sleep(0.05)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        port = listener.getsockname()[1]
+        assert health.probe_url("http://127.0.0.1:%d/x?y=1" % port, [204], 5) == (True, 204, "HTTP 204")
+        thread.join(5)
+    request = [text for label, text in Answers.seen if label == "raw"][-1]
+    assert request.startswith("GET /x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port)
