@@ -192,13 +192,10 @@ def policy_for_endpoint(policy: Dict) -> Dict:
 
 
 @pytest.fixture
-def policy_endpoint(tmp_path_factory):
-    pytest.importorskip("boto3")
-    pytest.importorskip("moto")
-    from iam_endpoint.control import IAMEndpoint  # pylint: disable=import-outside-toplevel
-
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("policy-iam"))) as endpoint:
-        yield endpoint
+def policy_endpoint(empty_endpoint):
+    """The session's endpoint, reset, without lags: these tests are about permissions."""
+    empty_endpoint.configure(propagation_seconds=0)
+    return empty_endpoint
 
 
 @pytest.mark.slow
