@@ -203,7 +203,7 @@ def argument_spec():
     return dict(
         type=dict(type="str", choices=["secretsmanager", "ssm"], required=True),
         name=dict(type="str", required=True),
-        access_key_id_field=dict(type="str", default=DEFAULT_ID_FIELD),
+        access_key_id_field=dict(type="str", default=DEFAULT_ID_FIELD, no_log=False),
         secret_access_key_field=dict(type="str", default=DEFAULT_SECRET_FIELD, no_log=False),
         kms_key_id=dict(type="str", no_log=False),
         state=dict(type="str", choices=["read", "present", "restored"], default="read"),
