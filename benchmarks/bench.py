@@ -54,6 +54,7 @@ NAIVE_PLAYBOOK = os.path.join(HERE, "naive", "rotate.yml")
 ROTOR_PLAYBOOK = "rotor.iam.rotate"
 AUDIT_PLAYBOOK = os.path.join(ROOT, "playbooks", "audit.yml")
 KEY_AGE_DAYS = 120
+SCALE_BEGIN, SCALE_END = "<!-- scale:begin -->", "<!-- scale:end -->"  # benchmarks/scale.py's section
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -546,6 +547,21 @@ def where_time_goes(results):
 
 # --------------------------------------------------------------------------- main
 
+def write_results(text):
+    """Rewrite RESULTS.md, keeping the section benchmarks/scale.py wrote (between its markers) at the end."""
+    kept = ""
+    try:
+        with open(RESULTS) as handle:
+            current = handle.read()
+        begin, end = current.find(SCALE_BEGIN), current.find(SCALE_END)
+        if 0 <= begin < end:
+            kept = "\n" + current[begin:end + len(SCALE_END)] + "\n"
+    except OSError:
+        pass
+    with open(RESULTS, "w") as handle:
+        handle.write(text.rstrip("\n") + "\n" + kept)
+
+
 def save_json(path, facts, results, args):
     with open(path, "w") as handle:
         json.dump({"facts": facts, "results": results, "settings": settings_of(args)}, handle, indent=1)
@@ -627,8 +643,7 @@ def main(argv=None):
         with open(args.render) as handle:
             saved = json.load(handle)
         settings = dict(saved["settings"], note=args.note or saved["settings"].get("note", ""))
-        with open(RESULTS, "w") as handle:
-            handle.write(render(saved["results"], saved["facts"], settings))
+        write_results(render(saved["results"], saved["facts"], settings))
         log("wrote %s from %s" % (RESULTS, args.render))
         return 0
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="rotor-bench-"))
@@ -663,8 +678,7 @@ def main(argv=None):
     if args.json:
         save_json(args.json, facts, results, args)
     if args.write:
-        with open(RESULTS, "w") as handle:
-            handle.write(render(results, facts, settings_of(args)))
+        write_results(render(results, facts, settings_of(args)))
         log("wrote %s" % RESULTS)
     return 1 if results["failures"] else 0
 

@@ -1,0 +1,324 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scale figures: one big fleet rotated by one job, and by the workflow with its distribution sliced.
+
+On one fleet (benchmarks/light_fleet.py, 1,000 local hosts by default), in the same run:
+
+1. ``ansible -m ping`` (the floor of one round over the fleet);
+2. ``ansible-playbook rotor.iam.rotate`` (the one-job path);
+3. the workflow as AWX runs it (docs/awx.md): ``rotor.iam.rotate_prepare`` over the fleet, then
+   ``rotor.iam.rotate_distribute`` over N slices (hosts dealt round-robin, as AWX job slicing does)
+   started at the same time, then ``rotor.iam.rotate_finish`` over the fleet.
+
+For each command: wall time, peak memory (largest process, and the whole process tree), load at start
+and end, IAM calls; per host: seconds per host-round at the forks used. From those it projects 10,000
+hosts over 1, 4, 10 and 25 execution nodes: prepare and the controller's IAM work do not grow with hosts;
+each slice's distribute grows with its share of the hosts; finish reads every host from one node.
+All slices share this machine's 2 cores here, so the measured slice times are an upper bound of what
+separate execution nodes would take.
+
+    python benchmarks/scale.py --hosts 1000 --slices 4 --json /tmp/scale.json --write
+    python benchmarks/scale.py --render /tmp/scale.json --write   # only rewrite the section of RESULTS.md
+
+``--write`` replaces the part of benchmarks/RESULTS.md between the ``scale`` markers (bench.py keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench  # noqa: E402  pylint: disable=wrong-import-position
+import report  # noqa: E402  pylint: disable=wrong-import-position
+import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position  (bench put tests/integration on the path)
+from light_fleet import LightFleet  # noqa: E402  pylint: disable=wrong-import-position
+
+BEGIN, END = bench.SCALE_BEGIN, bench.SCALE_END
+PROJECTED_HOSTS = 10000
+PROJECTED_NODES = (1, 4, 10, 25)
+
+
+def deal(hosts, slices):
+    """AWX job slicing: host i goes to slice i mod N (in inventory order)."""
+    return [hosts[index::slices] for index in range(slices)]
+
+
+class ScaleBench(bench.Bench):
+    """bench.Bench's endpoint, counter and measurements, over one light fleet."""
+
+    def rotor_vars(self, extra=None):
+        variables = {"rotor_aws_endpoint_url": self.counter.url, "rotor_aws_region": self.endpoint.region}
+        variables.update(self.args.extra_vars)
+        variables.update(extra or {})
+        return variables
+
+    def run_playbook(self, playbook, inventory, forks, label, variables, limit_file=None):
+        """One ansible-playbook, measured; IAM calls are counted by the caller (slices run at the same time)."""
+        timing_file = os.path.join(self.runs_dir, label + ".timing.json")
+        vars_file = os.path.join(self.runs_dir, label + ".vars.json")
+        with open(vars_file, "w") as handle:
+            json.dump(variables, handle)
+        argv = [rotation_helpers.ansible_playbook(), playbook, "-i", inventory, "-f", str(forks), "-e", "@" + vars_file]
+        if limit_file:
+            argv += ["--limit", "@" + limit_file]
+        result = bench.run_measured(argv, self.env({"ROTOR_BENCH_TIMING_FILE": timing_file}), self.runs_dir, label,
+                                    self.args.timeout)
+        try:
+            with open(timing_file) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            record = {}
+        result["per_host"] = report.per_host_summary(record) or {}
+        # Seconds of the tasks every host ran (module runs and per-host bookkeeping) against the rest (once-per-run
+        # tasks, start-up): the part that grows with hosts and the part that does not.
+        split = report.profile_breakdown(report.task_rows(record)) if record else None
+        result["host_part"] = (split[report.CATEGORIES[0]][1] + split[report.CATEGORIES[1]][1]) if split else None
+        if not result["ok"]:
+            bench.log("%s failed (rc %d); stdout tail:\n%s" % (label, result["returncode"], bench.tail(result["stdout"], 3000)))
+            self.results["failures"].append("%s exited %d (see %s)" % (label, result["returncode"], result["stdout"]))
+        return result
+
+    def measured(self, fleet, old_key, result, calls):
+        result["calls"] = calls
+        return self.check_hosts(fleet, old_key, result)
+
+    def one_job(self, fleet, inventory, forks, user):
+        old_key = self.make_due(user)
+        self.counter.reset()
+        result = self.run_playbook(bench.ROTOR_PLAYBOOK, inventory, forks, "rotate-%d" % len(fleet.hosts), self.rotor_vars())
+        self.measured(fleet, old_key, result, self.counter.calls())
+        self.reset_keys(user)
+        return result
+
+    def workflow(self, fleet, inventory, forks, user, slices):
+        old_key = self.make_due(user)
+        run_id = "bench-workflow-%d" % len(fleet.hosts)
+        variables = self.rotor_vars({"rotor_run_id": run_id, "rotor_pending_store": "secretsmanager",
+                                     "rotor_lock_ttl_minutes": 240})
+        phases = {}
+        self.counter.reset()
+        phases["prepare"] = self.run_playbook("rotor.iam.rotate_prepare", inventory, forks, "prepare", variables)
+        phases["prepare"]["calls"] = self.counter.calls()
+        if not phases["prepare"]["ok"]:
+            return {"phases": phases, "ok": False}
+
+        slice_results = [None] * slices
+        limit_files = []
+        for index, hosts in enumerate(deal(list(fleet.hosts), slices)):
+            path = os.path.join(self.runs_dir, "slice-%d.hosts" % (index + 1))
+            with open(path, "w") as handle:
+                handle.write("\n".join(hosts) + "\n")
+            limit_files.append((path, len(hosts)))
+
+        def distribute(index):
+            path, _count = limit_files[index]
+            slice_results[index] = self.run_playbook("rotor.iam.rotate_distribute", inventory, forks,
+                                                     "distribute-%d" % (index + 1), variables, limit_file=path)
+
+        self.counter.reset()
+        began = bench.time.monotonic()
+        threads = [threading.Thread(target=distribute, args=(index,)) for index in range(slices)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        distribute_wall = bench.time.monotonic() - began
+        distribute_calls = self.counter.calls()
+        for result, (_path, count) in zip(slice_results, limit_files):
+            result["hosts_in_slice"] = count
+
+        self.counter.reset()
+        phases["finish"] = self.run_playbook("rotor.iam.rotate_finish", inventory, forks, "finish", variables)
+        self.measured(fleet, old_key, phases["finish"], self.counter.calls())
+        self.reset_keys(user)
+        return {"phases": phases, "slices": slice_results, "distribute_wall": distribute_wall, "distribute_calls": distribute_calls,
+                "ok": phases["finish"]["ok"] and all(r["ok"] for r in slice_results),
+                "wall": phases["prepare"]["seconds"] + distribute_wall + phases["finish"]["seconds"]}
+
+    def measure(self):
+        args = self.args
+        forks = min(args.hosts, args.max_forks)
+        user = "bench-scale-%d" % args.hosts
+        key = rotation_helpers.seed_user(self.endpoint, user, age_days=bench.KEY_AGE_DAYS)
+        fleet = LightFleet(os.path.join(self.workdir, "fleet-%d" % args.hosts), args.hosts, endpoint_url=self.endpoint.endpoint_url,
+                           region=self.endpoint.region, users=user, initial_keys={user: key})
+        bench.log("starting a light fleet of %d hosts, forks %d" % (args.hosts, forks))
+        with fleet:
+            inventory = fleet.write_inventory()
+            self.ping(inventory, forks, "warm")
+            figures = {"hosts": args.hosts, "forks": forks, "slices": args.slices}
+            figures["ping"] = self.ping(inventory, forks, "ping")
+            bench.log("ping: %.1fs" % figures["ping"]["seconds"])
+            figures["one_job"] = self.one_job(fleet, inventory, forks, user)
+            bench.log("rotor.iam.rotate: %.1fs" % figures["one_job"]["seconds"])
+            figures["workflow"] = self.workflow(fleet, inventory, forks, user, args.slices)
+            bench.log("workflow: %.1fs" % figures["workflow"].get("wall", 0))
+        return figures
+
+
+# --------------------------------------------------------------------------- figures
+
+def linear(result, measured_hosts, hosts):
+    """A run's seconds at ``hosts`` from its measurement at ``measured_hosts``, same forks: the part every host ran
+    scales with the hosts, the rest stays."""
+    host_part = result.get("host_part")
+    if host_part is None:
+        host_part = result["seconds"]
+    return result["seconds"] - host_part + host_part * hosts / float(measured_hosts)
+
+
+def projection(figures):
+    """PROJECTED_HOSTS hosts over N execution nodes, from the measured costs (seconds).
+
+    A node is taken to be this machine. The slices ran at the same time on it, so its throughput is every
+    slice's hosts over the distribute wall time (less one slice's fixed part); a node alone with H/N hosts
+    takes its fixed part plus H/N hosts at that throughput. Prepare and finish run once over every host."""
+    hosts = figures["hosts"]
+    workflow = figures["workflow"]
+    slices = workflow["slices"]
+    slice_fixed = report.median([r["seconds"] - (r.get("host_part") or 0.0) for r in slices])
+    machine_per_host = max(0.0, workflow["distribute_wall"] - slice_fixed) / float(hosts)
+    prepare = linear(workflow["phases"]["prepare"], hosts, PROJECTED_HOSTS)
+    finish = linear(workflow["phases"]["finish"], hosts, PROJECTED_HOSTS)
+    rows = []
+    for nodes in PROJECTED_NODES:
+        distribute = slice_fixed + machine_per_host * PROJECTED_HOSTS / float(nodes)
+        rows.append({"nodes": nodes, "prepare": prepare, "distribute": distribute, "finish": finish,
+                     "total": prepare + distribute + finish})
+    return {"rows": rows, "one_job": linear(figures["one_job"], hosts, PROJECTED_HOSTS), "slice_fixed": slice_fixed,
+            "machine_per_host": machine_per_host,
+            "finish_per_host": (workflow["phases"]["finish"].get("host_part") or 0.0) / float(hosts),
+            "prepare_per_host": (workflow["phases"]["prepare"].get("host_part") or 0.0) / float(hosts),
+            "one_job_per_host": (figures["one_job"].get("host_part") or 0.0) / float(hosts)}
+
+
+def mib(kib):
+    return "-" if not kib else "%d" % round(kib / 1024.0)
+
+
+def render(figures, facts):
+    hosts, forks = figures["hosts"], figures["forks"]
+    workflow = figures["workflow"]
+    lines = [BEGIN, "## Scale: %d hosts, one job and the sliced workflow" % hosts, ""]
+    lines.append("Measured by `benchmarks/scale.py` on commit %s, %s (%s, %s RAM), light fleet of %d local hosts, forks %d, "
+                 "%d distribute slices started at the same time on this one machine."
+                 % (facts.get("rotor_iam_commit", "?"), facts.get("date", "?"), facts.get("cpu", "?"), facts.get("ram", "?"), hosts, forks,
+                    figures["slices"]))
+    lines += ["", "| command | wall s | per host s | IAM calls | peak MiB (largest / tree) | load start-end | healthy on new key |",
+              "|---|---|---|---|---|---|---|"]
+
+    def row(name, result, count_hosts=hosts):
+        calls = result.get("calls") or {}
+        iam = sum(calls.get("iam", {}).values()) if isinstance(calls.get("iam"), dict) else calls.get("iam_total", "-")
+        healthy = "%s/%s" % (result.get("healthy_on_new"), result.get("hosts")) if "hosts" in result else "-"
+        lines.append("| %s | %.1f | %.3f | %s | %s / %s | %s-%s | %s |" % (
+            name, result["seconds"], result["seconds"] / float(count_hosts), iam, mib(result.get("maxrss_kib")),
+            mib(result.get("tree_peak_kib")), report.fmt_load(result["load_start"]), report.fmt_load(result["load_end"]), healthy))
+
+    row("`ansible -m ping`", figures["ping"])
+    row("`rotor.iam.rotate` (one job)", figures["one_job"])
+    row("`rotate_prepare`", workflow["phases"]["prepare"])
+    for index, result in enumerate(workflow.get("slices") or [], 1):
+        row("`rotate_distribute` slice %d (%d hosts)" % (index, result["hosts_in_slice"]), result, result["hosts_in_slice"])
+    row("`rotate_finish`", workflow["phases"]["finish"])
+    lines.append("")
+    lines.append("Workflow wall time: prepare %.1f s + distribute %.1f s (the slowest slice; all %d at once) + finish %.1f s = "
+                 "**%.1f s**, against **%.1f s** for one job and %.1f s for one ping round."
+                 % (workflow["phases"]["prepare"]["seconds"], workflow["distribute_wall"], figures["slices"],
+                    workflow["phases"]["finish"]["seconds"], workflow["wall"], figures["one_job"]["seconds"], figures["ping"]["seconds"]))
+    projected = projection(figures)
+    lines += ["", "What grows with hosts and what does not (from the timing of each task: the tasks every host ran "
+              "against the once-per-run ones):", "",
+              "- **Does not grow**: the IAM work (plan, lock, create, verify, stage, cut over, delete: the same IAM calls "
+              "per user at any size, counted above) and the controller's once-per-run tasks: %.0f s of prepare, %.0f s of "
+              "each slice, %.0f s of finish here." % (
+                  workflow["phases"]["prepare"]["seconds"] - (workflow["phases"]["prepare"].get("host_part") or 0.0),
+                  projected["slice_fixed"],
+                  workflow["phases"]["finish"]["seconds"] - (workflow["phases"]["finish"].get("host_part") or 0.0)),
+              "- **Grows with the hosts of a slice**: distribute (read, write, restart and health-check each host, %d at a "
+              "time per job): this machine got through %.3f s per host with the %d slices at once." % (
+                  forks, projected["machine_per_host"], figures["slices"]),
+              "- **Grows with every host, on one node**: prepare reads every host to plan (%.3f s per host) and finish "
+              "reads and re-checks every host itself, the truth rather than the slices' reports, then removes the backups "
+              "(%.3f s per host)." % (projected["prepare_per_host"], projected["finish_per_host"]),
+              "- **Memory** grows with forks, not hosts: the largest process is one ansible-playbook; the tree is its workers.",
+              "", "Projected for %d hosts, each execution node as fast as this machine (linear in the hosts each job "
+              "drives, from the split above):" % PROJECTED_HOSTS, "",
+              "| execution nodes | prepare s | distribute s (per node, at once) | finish s | total min |", "|---|---|---|---|---|"]
+    for item in projected["rows"]:
+        lines.append("| %d | %.0f | %.0f | %.0f | %.1f |" % (item["nodes"], item["prepare"], item["distribute"], item["finish"],
+                                                          item["total"] / 60.0))
+    lines += ["", "One `rotor.iam.rotate` job for %d hosts: about %.0f min on one node. With slicing, distribute shrinks "
+              "with the nodes while prepare's and finish's reads of every host stay on one node each: past a few nodes they "
+              "are what bounds the workflow." % (PROJECTED_HOSTS, projected["one_job"] / 60.0), END]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text):
+    with open(bench.RESULTS) as handle:
+        current = handle.read()
+    if BEGIN in current and END in current:
+        updated = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", lambda _m: text, current, flags=re.S)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    with open(bench.RESULTS, "w") as handle:
+        handle.write(updated)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--slices", type=int, default=4)
+    parser.add_argument("--max-forks", type=int, default=50)
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--workdir")
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--render", metavar="JSON", help="only render the figures of an earlier --json")
+    parser.add_argument("--write", action="store_true", help="replace the scale section of benchmarks/RESULTS.md")
+    parser.add_argument("--rev", default="HEAD")
+    parser.add_argument("-e", "--extra-var", action="append", default=[], metavar="NAME=JSON")
+    args = parser.parse_args(argv)
+    args.extra_vars = {}
+    for item in args.extra_var:
+        name, _sep, value = item.partition("=")
+        args.extra_vars[name] = json.loads(value)
+    args.env = {}
+    args.fleet = "light"
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.render:
+        with open(args.render) as handle:
+            saved = json.load(handle)
+        figures, facts = saved["figures"], saved["facts"]
+    else:
+        workdir = args.workdir or tempfile.mkdtemp(prefix="rotor-scale-")
+        facts = bench.machine_facts()
+        with ScaleBench(args, workdir) as runner:
+            figures = runner.measure()
+            failures = runner.results["failures"]
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump({"figures": figures, "facts": facts, "failures": failures}, handle, indent=1, default=str)
+        if failures:
+            print("failures:\n  " + "\n  ".join(failures))
+    text = render(figures, facts)
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
