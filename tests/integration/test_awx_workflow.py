@@ -275,6 +275,11 @@ def test_workflow_prepare_four_concurrent_slices_finish_cuts_over(workflow_endpo
         result = job.artifacts["rotor_distribute"]
         assert result["failed"] == {} and len(result["switched"]) == HOSTS // SLICES, result
     assert_distribute_changed_no_key(jobs)
+    # The four slices together: one journal read and one secret read each, nothing else in AWS (GetCallerIdentity:
+    # the applications proving their new key after the restart).
+    calls = workflow_endpoint.calls()["calls"]
+    assert set(calls) <= {"ListUserTags", "DescribeSecret", "GetSecretValue", "GetCallerIdentity"}, calls
+    assert calls.get("ListUserTags") == SLICES and calls.get("GetSecretValue") == SLICES, calls
     assert sorted(h for job in jobs for h in job.artifacts["rotor_distribute"]["switched"]) == sorted(fleet.hosts)
     assert_hosts_on_key(fleet, new_id)
     assert key_statuses(workflow_endpoint, user) == {seeded["old_id"]: "Active", new_id: "Active"}
@@ -354,11 +359,13 @@ def test_a_slice_killed_half_way_is_retried_and_finish_cuts_over(workflow_endpoi
     flow.assert_no_secret_anywhere(secrets_of(workflow_endpoint, seeded, fleet.read_credentials("host1")[1]))
 
 
-def test_a_slice_killed_half_way_then_finish_rolls_back(workflow_endpoint, seeded, workflow):
-    """A slice dies after its first host switched and is not retried: finish finds the slice's second host on
-    the old key and rolls every host back, the switched one from its own backup."""
+def test_a_slice_killed_half_way_and_a_stale_slice_then_finish_rolls_back(workflow_endpoint, seeded, workflow):
+    """Workflow 4712: a slice dies after its first host switched and is not retried; a distribute job of an
+    older workflow (run 4711) comes late and refuses before it reads a secret or touches a host, naming both
+    run ids; finish finds the killed slice's second host on the old key and rolls every host back, the
+    switched ones from their own backups."""
     fleet = seeded["fleet"]
-    flow = workflow()
+    flow = workflow(workflow_id=WORKFLOW_ID + 1)
     new_id = prepared(workflow_endpoint, seeded, flow)
     first, *others = slices(fleet.hosts)
     victim = flow.start("distribute", first)
@@ -369,37 +376,22 @@ def test_a_slice_killed_half_way_then_finish_rolls_back(workflow_endpoint, seede
     for job in rest:
         flow._keep(job.wait(workflow_endpoint), pass_artifacts=False)  # pylint: disable=protected-access
     assert fleet.read_credentials(first[1])[0] == seeded["old_id"], "the kill came too late: both hosts of the slice switched"
+    before, files = journal_tags(workflow_endpoint, seeded["user"]), {name: fleet.read_credentials(name)[0] for name in fleet.hosts}
+
+    workflow_endpoint.reset_calls()
+    stale = flow.start("distribute", first, awx_workflow_job_id=WORKFLOW_ID, rotor_run_id=str(WORKFLOW_ID))
+    stale = flow._keep(stale.wait(workflow_endpoint), pass_artifacts=False)  # pylint: disable=protected-access
+
+    assert stale.status == "failed" and stale.rc != 0, stale.explain()
+    assert f"this distribute job is run {WORKFLOW_ID}" in stale.stdout and f"run {WORKFLOW_ID + 1}" in stale.stdout, stale.explain()
+    assert stale.writes() == {} and "GetSecretValue" not in stale.calls, stale.calls
+    assert journal_tags(workflow_endpoint, seeded["user"]) == before
+    assert {name: fleet.read_credentials(name)[0] for name in fleet.hosts} == files
 
     finish = flow.run("finish")
 
     assert finish.status == "failed", finish.explain()
     assert first[1] in finish.stdout, finish.explain()
-    assert_rolled_back(workflow_endpoint, seeded, new_id)
-    flow.assert_no_secret_anywhere(secrets_of(workflow_endpoint, seeded))
-
-
-def test_a_distribute_job_with_a_stale_run_id_refuses_naming_both(workflow_endpoint, seeded, workflow):
-    """Workflow 4712 prepared the user; a distribute job of workflow 4711 (stale) refuses before it reads a
-    secret or touches a host, naming both run ids; the run's own finish then rolls the untouched run back."""
-    fleet = seeded["fleet"]
-    flow = workflow(workflow_id=WORKFLOW_ID + 1)
-    new_id = prepared(workflow_endpoint, seeded, flow)
-    before = journal_tags(workflow_endpoint, seeded["user"])
-
-    workflow_endpoint.reset_calls()
-    stale = flow.start("distribute", slices(fleet.hosts)[0], awx_workflow_job_id=WORKFLOW_ID, rotor_run_id=str(WORKFLOW_ID))
-    stale = flow._keep(stale.wait(workflow_endpoint), pass_artifacts=False)  # pylint: disable=protected-access
-
-    assert stale.status == "failed" and stale.rc != 0, stale.explain()
-    assert f"this distribute job is run {WORKFLOW_ID}" in stale.stdout and f"run {WORKFLOW_ID + 1}" in stale.stdout, stale.explain()
-    assert stale.writes() == {}, stale.calls
-    assert "GetSecretValue" not in stale.calls, stale.calls
-    assert journal_tags(workflow_endpoint, seeded["user"]) == before
-    assert_hosts_on_key(fleet, seeded["old_id"])
-
-    finish = flow.run("finish")
-
-    assert finish.status == "failed", finish.explain()
     assert_rolled_back(workflow_endpoint, seeded, new_id)
     flow.assert_no_secret_anywhere(secrets_of(workflow_endpoint, seeded))
 
