@@ -150,7 +150,7 @@ class RunningJob:
         os.killpg(self.process.pid, signal.SIGKILL)
 
     def wait(self, endpoint: IAMEndpoint) -> RunnerJob:
-        output, _ = self.process.communicate(timeout=RUNNER_TIMEOUT)
+        output = self.process.communicate(timeout=RUNNER_TIMEOUT)[0]
         completed = subprocess.CompletedProcess(self.process.args, self.process.returncode, output or "", "")
         return RunnerJob(self.pdd, self.ident, completed, time.monotonic() - self.began, endpoint.calls()["calls"])
 
