@@ -86,24 +86,25 @@ def params(**module_args):
 
 
 def run(fake_module, environment=None, **module_args):
-    stdout, stderr, rc = in_process.run_module_main(fake_module, params(**module_args), "legacy", environment)
-    return json.loads(stdout), stderr, rc
+    """(result, exit code) of the fake module."""
+    stdout, _stderr, rc = in_process.run_module_main(fake_module, params(**module_args), "legacy", environment)
+    return json.loads(stdout), rc
 
 
 def test_a_module_result_is_what_it_prints_with_its_invocation(fake_module):
-    result, _, rc = run(fake_module, mode="ok", name="app")
+    result, rc = run(fake_module, mode="ok", name="app")
     assert rc == 0
     assert result["changed"] is True and result["name"] == "app"
     assert result["invocation"]["module_args"] == {"mode": "ok", "name": "app", "secret": None}
 
 
 def test_check_mode_and_diff_reach_the_module(fake_module):
-    result, _, _ = run(fake_module, mode="ok", _ansible_check_mode=True, _ansible_diff=True)
+    result = run(fake_module, mode="ok", _ansible_check_mode=True, _ansible_diff=True)[0]
     assert result["check_mode"] is True and result["diff_mode"] is True and result["changed"] is False
 
 
 def test_no_log_option_is_masked_in_the_invocation_and_anywhere_it_is_echoed(fake_module):
-    stdout, _, _ = in_process.run_module_main(fake_module, params(mode="echo_secret", secret=SECRET), "legacy")
+    stdout, _stderr, _rc = in_process.run_module_main(fake_module, params(mode="echo_secret", secret=SECRET), "legacy")
     assert SECRET not in stdout
     result = json.loads(stdout)
     assert result["invocation"]["module_args"]["secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -111,17 +112,17 @@ def test_no_log_option_is_masked_in_the_invocation_and_anywhere_it_is_echoed(fak
 
 def test_warnings_and_deprecations_go_into_the_result_not_to_the_controller_display(fake_module):
     with mock.patch("ansible.utils.display.Display.warning") as display_warning:
-        result, _, _ = run(fake_module, mode="warn")
+        result = run(fake_module, mode="warn")[0]
     display_warning.assert_not_called()
     assert [w["event"]["msg"] for w in result["warnings"]] == ["careful"]
     assert [d["event"]["msg"] for d in result["deprecations"]] == ["old option"]
     # A second run starts without the first run's warnings, as a new process would.
-    result, _, _ = run(fake_module, mode="ok")
+    result = run(fake_module, mode="ok")[0]
     assert "warnings" not in result
 
 
 def test_a_failure_is_the_module_message_without_traceback(fake_module):
-    result, _, rc = run(fake_module, mode="fail")
+    result, rc = run(fake_module, mode="fail")
     assert rc == 1
     assert result["failed"] is True
     assert result["msg"] == "the user does not exist: give an existing user_name"
@@ -129,26 +130,26 @@ def test_a_failure_is_the_module_message_without_traceback(fake_module):
 
 
 def test_bad_arguments_fail_cleanly(fake_module):
-    result, _, rc = run(fake_module, name="app")
+    result, rc = run(fake_module, name="app")
     assert rc == 1 and result["failed"] is True
     assert "missing required arguments: mode" in result["msg"]
 
 
 def test_an_exception_that_escapes_the_module_is_reported_as_ansiballz_reports_it(fake_module):
-    result, _, rc = run(fake_module, mode="raise")
+    result, rc = run(fake_module, mode="raise")
     assert rc == 1 and result["failed"] is True
     assert result["exception"]["event"]["msg"] == "boom"
     assert not result["exception"]["event"].get("formatted_traceback")
 
 
 def test_a_module_that_does_not_exit_is_a_failure(fake_module):
-    result, _, rc = run(fake_module, mode="return")
+    result, rc = run(fake_module, mode="return")
     assert rc == 1 and "did not handle its own exit" in result["exception"]["event"]["msg"]
 
 
 def test_the_task_environment_applies_to_the_run_only(fake_module, monkeypatch):
     monkeypatch.delenv("ROTOR_TEST_ENV", raising=False)
-    result, _, _ = run(fake_module, environment={"ROTOR_TEST_ENV": "from-task"}, mode="ok")
+    result = run(fake_module, environment={"ROTOR_TEST_ENV": "from-task"}, mode="ok")[0]
     assert result["env"] == "from-task"
     assert "ROTOR_TEST_ENV" not in os.environ
 

@@ -128,7 +128,7 @@ def test_a_server_that_does_not_speak_http_is_no_answer():
         listener.listen(1)
 
         def answer():
-            connection, _ = listener.accept()
+            connection, _address = listener.accept()
             with connection:
                 connection.recv(1024)
                 connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
@@ -147,7 +147,7 @@ def test_a_status_line_split_over_several_packets_is_read_whole():
         listener.listen(1)
 
         def answer():
-            connection, _ = listener.accept()
+            connection, _address = listener.accept()
             with connection:
                 request = connection.recv(4096)
                 Answers.seen.append(("raw", request.decode()))
