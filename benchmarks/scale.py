@@ -255,8 +255,8 @@ def render(figures, facts):
               "drives, from the split above):" % PROJECTED_HOSTS, "",
               "| execution nodes | prepare s | distribute s (per node, at once) | finish s | total min |", "|---|---|---|---|---|"]
     for item in projected["rows"]:
-        lines.append("| %d | %.0f | %.0f | %.0f | %.1f |" % (item["nodes"], item["prepare"], item["distribute"], item["finish"],
-                                                          item["total"] / 60.0))
+        lines.append("| %d | %.0f | %.0f | %.0f | %.1f |" % (
+            item["nodes"], item["prepare"], item["distribute"], item["finish"], item["total"] / 60.0))
     lines += ["", "One `rotor.iam.rotate` job for %d hosts: about %.0f min on one node. With slicing, distribute shrinks "
               "with the nodes while prepare's and finish's reads of every host stay on one node each: past a few nodes they "
               "are what bounds the workflow." % (PROJECTED_HOSTS, projected["one_job"] / 60.0), END]
