@@ -17,32 +17,29 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PlaybookRun, _assert_no_secret_in_output, _playbook_env
+from harness import ansible_env, assert_no_leaks, leaks_in_files, leaks_in_texts
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "audit.yml"
 
 
 @pytest.fixture
 def run_audit(endpoint, tmp_path, known_secrets):
-    """playbooks/audit.yml at -vvvv --diff as the endpoint's admin; the output is scanned for every known secret."""
-    secrets_dir = tmp_path / "secrets"
-    secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    """playbooks/audit.yml at -vvvv --diff as the endpoint's admin; its output is scanned for every known secret."""
 
-    def run(**extra_vars) -> PlaybookRun:
+    def run(**extra_vars) -> subprocess.CompletedProcess:
         vars_file = tmp_path / "audit.vars.json"
         vars_file.write_text(json.dumps(dict(extra_vars, rotor_aws_endpoint_url=endpoint.endpoint_url,
                                              rotor_aws_region=endpoint.region)))
-        env = dict(_playbook_env(endpoint), **endpoint.admin_env())  # as the audit tests run it (AWS_ENDPOINT_URL)
         command = [shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook",
                    "-vvvv", "--diff", "-e", f"@{vars_file}", str(PLAYBOOK)]
         endpoint.reset_calls()
-        completed = subprocess.run(command, check=False, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        completed = subprocess.run(command, check=False, env=ansible_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        log_path = tmp_path / "audit.log"
-        log_path.write_text(completed.stdout)
-        result = PlaybookRun("audit", completed.returncode, completed.stdout, log_path, endpoint.calls())
-        _assert_no_secret_in_output(result, secrets_dir, known_secrets + [endpoint.admin_secret_access_key])
-        return result
+        (tmp_path / "audit.log").write_text(completed.stdout)
+        secrets = {f"known #{n}": s for n, s in enumerate(known_secrets + [endpoint.admin_secret_access_key])}
+        assert_no_leaks(leaks_in_texts({"output": completed.stdout}, secrets), f"the audit's output ({tmp_path / 'audit.log'})")
+        assert_no_leaks(leaks_in_files([Path(extra_vars["rotor_report_dir"])], secrets), "the audit's reports")
+        return completed
 
     return run
 
@@ -74,7 +71,7 @@ def test_audit_lists_the_key_id_each_destination_holds(run_audit, endpoint, iam,
     run = run_audit(rotor_report_dir=str(report_dir), rotor_secret_destinations=destinations,
                     rotor_audit_scope="account", rotor_audit_user_tags=False)
 
-    assert run.returncode == 0, run.explain()
+    assert run.returncode == 0, run.stdout[-5000:]
     report = json.loads((report_dir / "rotor-iam-audit.json").read_text())
     held = {d["name"]: (d["access_key_id"], d["status"], d["finding"]) for d in report["destinations"]}
     assert held == {
