@@ -282,6 +282,10 @@ class Bench:
 
     def env(self, extra=None):
         env = rotation_helpers.playbook_env(self.endpoint)
+        # The test harness points ANSIBLE_COLLECTIONS_PATH at the working tree (.build/collections); the
+        # revision being measured (--rev, exported into the workdir) must win, or every run measures the tree.
+        if os.environ.get("ANSIBLE_COLLECTIONS_PATH"):
+            env["ANSIBLE_COLLECTIONS_PATH"] = os.environ["ANSIBLE_COLLECTIONS_PATH"]
         env.update(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="rotor_bench_timing")
         env.update(self.args.env)
         env.update(extra or {})
