@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-from harness import assert_no_leaks, leaks_in_texts
-from rotation_helpers import ansible_playbook, playbook_env
+from harness import ansible_env, assert_no_leaks, leaks_in_texts
+from rotation_helpers import ansible_playbook
 
 PLAYBOOK = "rotor.iam.audit"
 PLAYBOOK_TIMEOUT = 300
@@ -105,7 +105,8 @@ def run_audit(
     began = time.monotonic()
     completed = subprocess.run(
         command,
-        env=dict(playbook_env(endpoint), **(env_extra or {})),
+        # The endpoint only through rotor_aws_endpoint_url, as a user gives it: none in the environment.
+        env=dict(ansible_env(endpoint, endpoint_in_env=False), **(env_extra or {})),
         cwd=workdir,
         stdin=subprocess.DEVNULL,
         capture_output=True,
