@@ -39,7 +39,8 @@ sys.path.insert(0, HERE)
 
 import bench  # noqa: E402  pylint: disable=wrong-import-position
 import report  # noqa: E402  pylint: disable=wrong-import-position
-import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position  (bench put tests/integration on the path)
+# bench put tests/ and tests/integration on the path
+import rotation_helpers  # noqa: E402  pylint: disable=wrong-import-position
 from light_fleet import LightFleet  # noqa: E402  pylint: disable=wrong-import-position
 
 BEGIN, END = bench.SCALE_BEGIN, bench.SCALE_END
@@ -275,7 +276,7 @@ def write_section(text):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--slices", type=int, default=4)
     parser.add_argument("--max-forks", type=int, default=50)

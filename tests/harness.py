@@ -29,11 +29,13 @@ def ansible_env(endpoint=None, collections_path: Optional[Path] = None, endpoint
 
     ``endpoint``: its admin credentials and region (and, with ``endpoint_in_env``, its URL as
     ``AWS_ENDPOINT_URL*``; tests of the modules' own ``endpoint_url`` option pass False).
-    ``collections_path``: only that tree is searched for collections (default: the repository's
-    .build/collections). ``keep_ansible=False`` drops the caller's ``ANSIBLE_*`` settings too, for runs
+    ``collections_path``: only that tree is searched for collections (default: the caller's
+    ``ANSIBLE_COLLECTIONS_PATH``, else the repository's .build/collections). ``keep_ansible=False`` drops the caller's ``ANSIBLE_*`` settings too, for runs
     that must behave like a user's fresh shell (the packaging tests). ``extra`` goes in last.
     """
     dropped = ("AWS_", "BOTO_") if keep_ansible else ("AWS_", "BOTO_", "ANSIBLE_")
+    # The caller's collections path stays (benchmarks point it at an exported revision) unless one is given.
+    inherited = os.environ.get("ANSIBLE_COLLECTIONS_PATH") if keep_ansible else None
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "ANSIBLE_COLLECTIONS_PATH"}
     if endpoint is not None:
         aws = endpoint.admin_env()
@@ -44,7 +46,7 @@ def ansible_env(endpoint=None, collections_path: Optional[Path] = None, endpoint
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_path or COLLECTIONS_PATH),
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path or inherited or COLLECTIONS_PATH),
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="false",

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts, secret_lines  # noqa: E402,F401  (secret_lines: re-exported)
+from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402
 
 # AWS propagates every key change with a lag (new, deactivated, reactivated, deleted); the test endpoint
 # does too, a few seconds each, unless a test is about something else. ROTOR_TEST_IAM_LAG overrides it.

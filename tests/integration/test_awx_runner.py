@@ -34,6 +34,7 @@ pytest.importorskip("ansible_runner")
 
 from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from harness import assert_no_leaks, leaks_in_files, leaks_in_texts  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -178,18 +179,10 @@ def run_job(endpoint: IAMEndpoint, pdd: Path, ident: str) -> RunnerJob:
 
 def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str], except_files=()) -> None:
     """No secret in any file of the job's artifacts (events, stdout, command, fact cache) nor on the CLI."""
-    leaks = []
     files = [path for path in job.artifact_dir.rglob("*") if path.is_file() and path.name not in except_files]
     assert any(path.parent.name == "job_events" for path in files), f"no job events in {job.artifact_dir}"
-    for label, secret in secrets.items():
-        assert secret and len(secret) >= 20, f"{label} is not a secret access key"
-        for path in files:
-            if secret in path.read_text(errors="replace"):
-                leaks.append(f"{label} in {path.relative_to(job.artifact_dir)}")
-        if secret in job.cli_output:
-            leaks.append(f"{label} in the ansible-runner output")
-    # The message names files, never the secret.
-    assert not leaks, f"secret material in job {job.ident}: {leaks}"
+    found = leaks_in_files(files, secrets) + leaks_in_texts({"the ansible-runner output": job.cli_output}, secrets)
+    assert_no_leaks(found, f"job {job.ident}")
 
 
 def assert_nothing_prompted(job: RunnerJob) -> None:

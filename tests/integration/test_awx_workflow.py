@@ -30,7 +30,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 pytest.importorskip("ansible_runner")
 
-from rotation_helpers import IAM_LAG_SECONDS, assert_hosts_on_key, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from test_awx_runner import RunnerJob, assert_no_secret_in_job, assert_nothing_prompted, write_json  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
@@ -185,9 +185,9 @@ def wait_for_file_key(fleet: Fleet, host: str, key_id: str, timeout: float = 90)
 
 
 @pytest.fixture(scope="module")
-def workflow_endpoint(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("awx-workflow-iam")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
-        yield endpoint
+def workflow_endpoint(iam_endpoint):
+    """The session's endpoint (tests/integration/conftest.py); ``seeded`` resets it for each case."""
+    return iam_endpoint
 
 
 @pytest.fixture

@@ -41,12 +41,12 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     assert_hosts_on_key,
     assert_no_secrets,
     key_statuses,
-    secret_lines,
     seed_user,
     spawn_rotation,
     write_host_overrides,
 )
 from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
+from harness import assert_no_leaks, leaks_in_files  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -256,20 +256,11 @@ class Case:
             secrets["new secret"] = new_secret
         for run in self.runs:
             assert_no_secrets(run, secrets)
-        leaks = []
         credentials_files = {Path(self.fleet.credentials_file(name)).resolve() for name in self.fleet.hosts}
         roots = [self.tmp / "facts", self.tmp / "retry", self.tmp / "local-tmp", self.tmp / "remote-tmp", self.tmp / "runs",
                  Path(self.fleet.workdir)] + self.job_artifacts  # job events, runner's stdout and fact cache
-        for root in roots:
-            for path in root.rglob("*"):
-                if not path.is_file() or path.resolve() in credentials_files or path.name.endswith(".vars.json"):
-                    continue
-                try:
-                    text = path.read_text(errors="replace")
-                except OSError:
-                    continue
-                leaks += [f"{label} in {path} (lines {secret_lines(text, secret)[:5]})" for label, secret in secrets.items() if secret in text]
-        assert not leaks, "secrets left in files:\n  " + "\n  ".join(leaks)
+        found = leaks_in_files(roots, secrets, skip=lambda path: path.resolve() in credentials_files or path.name.endswith(".vars.json"))
+        assert_no_leaks(found, "files the runs left")
 
 
 @pytest.fixture

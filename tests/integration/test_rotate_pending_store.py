@@ -13,10 +13,9 @@ import time
 import pytest
 
 from rotation_helpers import assert_hosts_on_key, key_statuses, spawn_rotation
-# The end-to-end tests' fixtures: one endpoint per module, fleets, the rotation runner.
+# The end-to-end tests' fixtures: the reset session endpoint, fleets, the rotation runner.
 from test_rotate_e2e import (  # noqa: F401  pylint: disable=unused-import
     assert_rotated_and_clean,
-    e2e_endpoint,
     make_fleet,
     rotate,
     rotor_endpoint,

@@ -43,7 +43,7 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
                  last_used=None, report="", report_answers=(60,), generate_states=("COMPLETE",), server_now=NOW):
         self.keys = [dict(k) for k in keys]
         # tags: {user: {key: value} | [page of tags, ...] | "ErrorCode"}; users default to those named anywhere
-        self.tags = {user: value for user, value in (tags or {}).items()}
+        self.tags = dict(tags or {})
         named = set(users or ()) | {k["UserName"] for k in self.keys} | set(self.tags)
         self.users = named
         self.page_size = page_size

@@ -31,7 +31,7 @@ def figures(distribute_wall=50.0):
     return {"hosts": 1000, "forks": 50, "slices": 4,
             "one_job": {"seconds": 300.0, "host_part": 250.0},
             "workflow": {"phases": {"prepare": {"seconds": 60.0, "host_part": 20.0}, "finish": {"seconds": 90.0, "host_part": 70.0}},
-                         "slices": [dict(slice_run) for _ in range(4)], "distribute_wall": distribute_wall}}
+                         "slices": [dict(slice_run) for index in range(4)], "distribute_wall": distribute_wall}}
 
 
 def test_projection_divides_distribution_by_nodes_and_keeps_prepare_and_finish_on_one():
