@@ -377,3 +377,34 @@ def test_tag_values_keep_what_iam_accepts_and_replace_the_rest():
     assert sanitize_tag_value("AWX job 12 (ops@example.com)") == "AWX job 12 _ops@example.com_"
     assert sanitize_tag_value("x" * 300) == "x" * 256
     assert sanitize_tag_value(None) == ""
+
+
+# --------------------------------------------------------------------------- who holds the lock
+
+
+def fake_processes(monkeypatch, table, me):
+    """``table``: {pid: (ppid, cmdline)}; ``me``: this process's pid."""
+    from ansible_collections.rotor.iam.plugins.module_utils import rotation_journal  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(rotation_journal, "_proc_parent_and_cmdline", lambda pid: table.get(pid, (None, "")))
+    monkeypatch.setattr(rotation_journal.os, "getpid", lambda: me)
+    monkeypatch.setattr(rotation_journal.os, "getppid", lambda: table[me][0])
+    return rotation_journal.playbook_pid
+
+
+PLAYBOOK = "/venv/bin/python /venv/bin/ansible-playbook rotor.iam.rotate -i inventory"
+
+
+@pytest.mark.parametrize("table, me, holder", [
+    # a module run: python (AnsiballZ) <- sh <- worker <- ansible-playbook <- a shell
+    ({50: (40, "/usr/bin/python3"), 40: (30, "/bin/sh -c /usr/bin/python3"), 30: (20, PLAYBOOK), 20: (10, PLAYBOOK),
+      10: (1, "bash")}, 50, 20),
+    # in process: the worker itself runs the module
+    ({30: (20, PLAYBOOK), 20: (10, PLAYBOOK), 10: (1, "bash")}, 30, 20),
+    # in process, its ansible-playbook killed: the orphaned worker names itself, a pid that dies with it
+    ({30: (1, PLAYBOOK)}, 30, 30),
+    # no ansible-playbook at all (python -m ansible, another OS): unknown
+    ({50: (10, "python -m ansible playbook x.yml"), 10: (1, "bash")}, 50, None),
+])
+def test_the_lock_names_the_playbook_process_and_never_nothing_from_a_worker(monkeypatch, table, me, holder):
+    assert fake_processes(monkeypatch, table, me)() == holder
