@@ -21,5 +21,9 @@ fi
 
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-python -m pytest tests/unit tests/integration -q "$@"
+# Two workers, each test file on one of them (its fixtures and fleets stay together); most of a test's time
+# is spent waiting on AWS-like lags and on hosts, so two share the machine's cores well. ROTOR_TEST_WORKERS=0: one process.
+workers="${ROTOR_TEST_WORKERS:-2}"
+if [ "$workers" = 0 ]; then parallel=(); else parallel=(-n "$workers" --dist loadfile); fi
+python -m pytest tests/unit tests/integration -q "${parallel[@]}" "$@"
 scripts/sanity.sh
