@@ -43,8 +43,8 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
                  last_used=None, report="", report_answers=(60,), generate_states=("COMPLETE",), server_now=NOW):
         self.keys = [dict(k) for k in keys]
         # tags: {user: {key: value} | [page of tags, ...] | "ErrorCode"}; users default to those named anywhere
-        self.tags = dict(tags or {})
-        named = set(users or ()) | {k["UserName"] for k in self.keys} | set(self.tags)
+        self.user_tag_table = dict(tags or {})
+        named = set(users or ()) | {k["UserName"] for k in self.keys} | set(self.user_tag_table)
         self.users = named
         self.page_size = page_size
         self.tag_page_size = tag_page_size
@@ -146,7 +146,7 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------------ tags
 
     def _tag_pages(self, user_name):
-        value = self.tags.get(user_name, {})
+        value = self.user_tag_table.get(user_name, {})
         if isinstance(value, str):
             raise client_error(value, operation="ListUserTags")
         if isinstance(value, list):  # given as pages
@@ -175,7 +175,7 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
         self._require_user(UserName)
         merged = self._flat_tags(UserName)
         merged.update({tag["Key"]: tag["Value"] for tag in Tags})
-        self.tags[UserName] = merged
+        self.user_tag_table[UserName] = merged
         return self._answer({})
 
     def untag_user(self, UserName, TagKeys, **kwargs):  # noqa: N803
@@ -184,7 +184,7 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
         merged = self._flat_tags(UserName)
         for name in TagKeys:
             merged.pop(name, None)
-        self.tags[UserName] = merged
+        self.user_tag_table[UserName] = merged
         return self._answer({})
 
     def user_tags(self, user_name):
@@ -205,3 +205,64 @@ class FakeIAM:  # pylint: disable=too-many-instance-attributes
         self._record("generate_credential_report", kwargs)
         state = self.generate_states.pop(0) if len(self.generate_states) > 1 else self.generate_states[0]
         return self._answer({"State": state})
+
+
+def action_name(method):
+    """boto3's method name as IAM names the action: list_user_tags -> ListUserTags."""
+    return "".join(part.capitalize() for part in method.split("_"))
+
+
+class OneUserIAM(FakeIAM):
+    """The account of one IAM user, as the journal and lease tests see it.
+
+    ``tags``: the user's tags, a live dict (a test may change it to play a rival run); ``keys``:
+    ``{access_key_id: status}``. ``calls`` lists the IAM actions made, by IAM's names, in order
+    (``requests`` keeps FakeIAM's ``(method, kwargs)`` records); ``tag_writes`` the tag changes, as
+    ``("tag", {key: value})`` or ``("untag", [key, ...])``.
+    """
+
+    def __init__(self, tags=None, keys=None, user="app", **options):
+        super().__init__(keys=[key_metadata(key_id, user, status, days_old=0) for key_id, status in (keys or {}).items()],
+                         users=[user], **options)
+        self.user = user
+        self.tags = dict(tags or {})
+        self.requests = []
+        self.tag_writes = []
+
+    @property
+    def tags(self):
+        return self.user_tag_table[self.user]
+
+    @tags.setter
+    def tags(self, value):
+        self.user_tag_table[self.user] = dict(value)
+
+    def _record(self, name, kwargs):
+        self.requests.append((name, {k: v for k, v in kwargs.items() if v is not None}))
+        self.calls.append(action_name(name))
+        if name == "tag_user":
+            self.tag_writes.append(("tag", {tag["Key"]: tag["Value"] for tag in kwargs["Tags"]}))
+        elif name == "untag_user":
+            self.tag_writes.append(("untag", list(kwargs["TagKeys"])))
+        if name in self.errors:
+            raise self.errors[name]
+
+    def _require_user(self, user_name):
+        """One user's account: whatever name a test's call uses is that user."""
+
+    def _tag_pages(self, user_name):
+        return [self.tags]
+
+    def tag_user(self, UserName, Tags, **kwargs):  # noqa: N803
+        self._record("tag_user", dict(kwargs, UserName=UserName, Tags=Tags))
+        self.tags.update({tag["Key"]: tag["Value"] for tag in Tags})
+        return self._answer({})
+
+    def untag_user(self, UserName, TagKeys, **kwargs):  # noqa: N803
+        self._record("untag_user", dict(kwargs, UserName=UserName, TagKeys=TagKeys))
+        for name in TagKeys:
+            self.tags.pop(name, None)
+        return self._answer({})
+
+    def key_statuses(self):
+        return {key["AccessKeyId"]: key["Status"] for key in self.keys}

@@ -1,7 +1,6 @@
 """Unit tests for plugins/module_utils/access_keys.py: fake IAM clients, no network."""
 
 import datetime
-import email.utils
 
 import pytest
 from botocore.exceptions import ClientError
@@ -17,10 +16,10 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import list_
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import plan_free_slot
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
+from fake_iam import FakeIAM as SharedFakeIAM
 
 USER = "alice"
 NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
-WRITE_CALLS = ("create_access_key", "update_access_key", "delete_access_key")
 
 
 def client_error(code, message="AWS says no", operation="Operation"):
@@ -35,93 +34,9 @@ def metadata(key_id, status="Active", days_old=10, user=USER):
     return {"AccessKeyId": key_id, "UserName": user, "Status": status, "CreateDate": NOW - datetime.timedelta(days=days_old)}
 
 
-class FakeIAM:
-    """Enough of a boto3 IAM client for access_keys: keeps keys in memory and records every call.
-
-    ``create_failures``: what the next CreateAccessKey calls do instead of answering, in order, as
-    ``(exception, key_created_anyway)``; the second item models a request AWS carried out but whose
-    answer was lost.
-    """
-
-    def __init__(self, keys=(), users=(USER,), page_size=100, create_failures=(), errors=None, last_used=None):
-        self.keys = [dict(k) for k in keys]
-        self.users = set(users)
-        self.page_size = page_size
-        self.create_failures = list(create_failures)
-        self.errors = dict(errors or {})  # method name -> exception raised on every call
-        self.last_used = dict(last_used or {})
-        self.calls = []
-        self.created = 0
-        self.server_now = NOW  # AWS's clock: the Date header of every answer, and the CreateDate of new keys
-
-    def _record(self, name, kwargs):
-        self.calls.append((name, kwargs))
-        if name in self.errors:
-            raise self.errors[name]
-
-    def _require_user(self, user_name):
-        if user_name not in self.users:
-            raise client_error("NoSuchEntity", f"The user with name {user_name} cannot be found.")
-
-    def names(self):
-        return [name for name, dummy in self.calls]
-
-    def writes(self):
-        return [(name, kwargs) for name, kwargs in self.calls if name in WRITE_CALLS]
-
-    def key_ids(self):
-        return [k["AccessKeyId"] for k in self.keys]
-
-    def list_access_keys(self, UserName, Marker=None, **kwargs):
-        self._record("list_access_keys", dict(kwargs, UserName=UserName, Marker=Marker))
-        self._require_user(UserName)
-        mine = [k for k in self.keys if k["UserName"] == UserName]
-        start = int(Marker or 0)
-        page = mine[start:start + self.page_size]
-        response = {"AccessKeyMetadata": [dict(k) for k in page], "IsTruncated": start + self.page_size < len(mine),
-                    "ResponseMetadata": {"HTTPHeaders": {"date": email.utils.format_datetime(self.server_now, usegmt=True)}}}
-        if response["IsTruncated"]:
-            response["Marker"] = str(start + self.page_size)
-        return response
-
-    def get_access_key_last_used(self, AccessKeyId, **kwargs):
-        self._record("get_access_key_last_used", dict(kwargs, AccessKeyId=AccessKeyId))
-        return {"UserName": USER, "AccessKeyLastUsed": self.last_used.get(AccessKeyId, {"ServiceName": "N/A", "Region": "N/A"})}
-
-    def create_access_key(self, UserName, **kwargs):
-        self._record("create_access_key", dict(kwargs, UserName=UserName))
-        self._require_user(UserName)
-        if self.create_failures:
-            exc, created_anyway = self.create_failures.pop(0)
-            if created_anyway:
-                self._new_key(UserName)
-            raise exc
-        if len([k for k in self.keys if k["UserName"] == UserName]) >= 2:
-            raise client_error("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2")
-        key = self._new_key(UserName)
-        return {"AccessKey": dict(key, SecretAccessKey=f"secret-of-{key['AccessKeyId']}")}
-
-    def _new_key(self, user_name):
-        self.created += 1
-        key = {"AccessKeyId": f"AKIANEW{self.created}", "UserName": user_name, "Status": "Active", "CreateDate": self.server_now}
-        self.keys.append(key)
-        return key
-
-    def update_access_key(self, UserName, AccessKeyId, Status, **kwargs):
-        self._record("update_access_key", dict(kwargs, UserName=UserName, AccessKeyId=AccessKeyId, Status=Status))
-        for key in self.keys:
-            if key["AccessKeyId"] == AccessKeyId:
-                key["Status"] = Status
-                return {}
-        raise client_error("NoSuchEntity", f"The Access Key with id {AccessKeyId} cannot be found.")
-
-    def delete_access_key(self, UserName, AccessKeyId, **kwargs):
-        self._record("delete_access_key", dict(kwargs, UserName=UserName, AccessKeyId=AccessKeyId))
-        before = len(self.keys)
-        self.keys = [k for k in self.keys if k["AccessKeyId"] != AccessKeyId]
-        if len(self.keys) == before:
-            raise client_error("NoSuchEntity", f"The Access Key with id {AccessKeyId} cannot be found.")
-        return {}
+def FakeIAM(keys=(), users=(USER,), **options):  # noqa: N802  (the tests' name for the shared fake)
+    """The one fake IAM client (tests/unit/fake_iam.py) with alice as its user; see its docstring for the options."""
+    return SharedFakeIAM(keys=keys, users=users, **options)
 
 
 class Sleeps(list):
@@ -140,7 +55,7 @@ def test_list_access_keys_follows_every_page_and_passes_the_marker():
     keys = list_access_keys(client, USER)
 
     assert [k["access_key_id"] for k in keys] == ["AKIA0", "AKIA1", "AKIA2", "AKIA3", "AKIA4"]
-    assert [kwargs["Marker"] for dummy, kwargs in client.calls] == [None, "2", "4"]
+    assert [kwargs.get("Marker") for dummy, kwargs in client.calls] == [None, "2", "4"]
     assert all(kwargs["aws_retry"] is True for dummy, kwargs in client.calls)
 
 

@@ -16,6 +16,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delet
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
 ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242}
@@ -30,39 +31,7 @@ class Clock:
         return self.now
 
 
-class CountingIAM:
-    """One user's tags and keys; counts every call by IAM action."""
-
-    def __init__(self, tags=None, keys=None):
-        self.tags = dict(tags or {})
-        self.keys = dict(keys or {})
-        self.calls = []
-
-    def list_user_tags(self, UserName, aws_retry=False, **kwargs):
-        self.calls.append("ListUserTags")
-        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "IsTruncated": False}
-
-    def tag_user(self, UserName, Tags, aws_retry=False):
-        self.calls.append("TagUser")
-        self.tags.update({t["Key"]: t["Value"] for t in Tags})
-
-    def untag_user(self, UserName, TagKeys, aws_retry=False):
-        self.calls.append("UntagUser")
-        for name in TagKeys:
-            self.tags.pop(name, None)
-
-    def list_access_keys(self, UserName, aws_retry=False, **kwargs):
-        self.calls.append("ListAccessKeys")
-        return {"AccessKeyMetadata": [{"AccessKeyId": k, "Status": s, "UserName": UserName, "CreateDate": NOW}
-                                      for k, s in self.keys.items()], "IsTruncated": False}
-
-    def update_access_key(self, UserName, AccessKeyId, Status, aws_retry=False):
-        self.calls.append("UpdateAccessKey")
-        self.keys[AccessKeyId] = Status
-
-    def delete_access_key(self, UserName, AccessKeyId, aws_retry=False):
-        self.calls.append("DeleteAccessKey")
-        self.keys.pop(AccessKeyId, None)
+CountingIAM = OneUserIAM  # the one fake IAM client (tests/unit/fake_iam.py), one user; calls by IAM action
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +129,7 @@ def test_known_status_changes_a_key_in_one_call():
     assert set_access_key_status(iam, "app", OLD, "inactive", known_status="inactive")["changed"] is False
     assert iam.calls == []
     deleted = delete_access_key(iam, "app", OLD, known_status="inactive")
-    assert deleted["changed"] is True and iam.calls == ["DeleteAccessKey"] and OLD not in iam.keys
+    assert deleted["changed"] is True and iam.calls == ["DeleteAccessKey"] and OLD not in iam.key_statuses()
 
 
 def test_known_status_still_refuses_an_active_key_without_force():

@@ -16,6 +16,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import journal_from_tags
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
+from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
 ME = {"owner": "ops@ctl", "host": "ctl", "machine": "a" * 32, "pid": 4242, "started": "100"}
@@ -28,25 +29,7 @@ TAG_OF = {"phase": "rotor:phase", "pending_key_id": "rotor:pending", "current_ke
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-class TagStore:
-    """One user's tags, as IAM keeps them; counts the calls made."""
-
-    def __init__(self, tags=None):
-        self.tags = dict(tags or {})
-        self.calls = []
-
-    def list_user_tags(self, UserName, aws_retry=False, **kwargs):
-        self.calls.append("ListUserTags")
-        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "IsTruncated": False}
-
-    def tag_user(self, UserName, Tags, aws_retry=False):
-        self.calls.append("TagUser")
-        self.tags.update({t["Key"]: t["Value"] for t in Tags})
-
-    def untag_user(self, UserName, TagKeys, aws_retry=False):
-        self.calls.append("UntagUser")
-        for name in TagKeys:
-            self.tags.pop(name, None)
+TagStore = OneUserIAM  # the one fake IAM client (tests/unit/fake_iam.py), one user
 
 
 def lock(run_id=RUN):

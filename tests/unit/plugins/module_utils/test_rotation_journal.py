@@ -11,6 +11,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
+from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
 ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242}
@@ -20,24 +21,7 @@ def at(minutes):
     return (NOW + datetime.timedelta(minutes=minutes)).isoformat()
 
 
-class TagStore:
-    """A stand-in IAM client holding one user's tags; ``interloper`` writes a rival lock during the settle wait."""
-
-    def __init__(self, tags=None):
-        self.tags = dict(tags or {})
-        self.writes = []
-
-    def list_user_tags(self, UserName, aws_retry=False, **kwargs):
-        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "IsTruncated": False}
-
-    def tag_user(self, UserName, Tags, aws_retry=False):
-        self.writes.append(("tag", {t["Key"]: t["Value"] for t in Tags}))
-        self.tags.update({t["Key"]: t["Value"] for t in Tags})
-
-    def untag_user(self, UserName, TagKeys, aws_retry=False):
-        self.writes.append(("untag", list(TagKeys)))
-        for name in TagKeys:
-            self.tags.pop(name, None)
+TagStore = OneUserIAM  # the one fake IAM client (tests/unit/fake_iam.py), one user
 
 
 def lock_tags(run_id="run-other", expires_in=30, host="other-ctl", pid=99):
@@ -100,7 +84,7 @@ def test_lock_taken_then_fields_written_after_the_settle_wait():
                  identity=ME, sleep=waits.append, settle_seconds=1.5, now=NOW)
 
     assert waits == [1.5]
-    assert store.writes[0][1]["rotor:lock-run"] == "run-me" and "rotor:phase" not in store.writes[0][1]
+    assert store.tag_writes[0][1]["rotor:lock-run"] == "run-me" and "rotor:phase" not in store.tag_writes[0][1]
     assert store.tags["rotor:phase"] == "creating" and store.tags["rotor:current"] == "AKIAOLD"
     assert store.tags["rotor:run"] == "run-me"
 
@@ -122,12 +106,12 @@ def test_losing_a_lock_race_stops_without_writing_fields():
 def test_check_mode_neither_locks_nor_writes_but_still_refuses():
     store = TagStore()
     result = lock_journal(store, "app", "run-me", identity=ME, check_mode=True, now=NOW)
-    assert result["changed"] is True and store.writes == []
+    assert result["changed"] is True and store.tag_writes == []
 
     held = TagStore(lock_tags())
     with pytest.raises(RotorIAMError):
         lock_journal(held, "app", "run-me", identity=ME, check_mode=True, now=NOW)
-    assert held.writes == []
+    assert held.tag_writes == []
 
 
 def test_unlock_releases_only_the_lock_and_records_fields():
@@ -143,7 +127,7 @@ def test_unlock_of_someone_elses_lock_is_refused():
     store = TagStore(lock_tags())
     with pytest.raises(RotorIAMError):
         update_journal(store, "app", "run-me", {}, unlock=True, now=NOW, identity=ME)
-    assert store.writes == []
+    assert store.tag_writes == []
 
 
 # --- the planner resuming an interrupted run -----------------------------------
@@ -311,7 +295,7 @@ def test_a_renewal_reads_the_lock_back_and_stops_when_another_run_took_it():
     original = store.tag_user
 
     def rival_breaks_in(UserName, Tags, aws_retry=False):
-        original(UserName, Tags, aws_retry)
+        original(UserName, Tags, aws_retry=aws_retry)
         store.tags.update(lock_tags(run_id="run-rival"))
 
     store.tag_user = rival_breaks_in
@@ -355,7 +339,7 @@ def test_a_user_at_the_tag_limit_gets_an_error_that_says_so_and_nothing_is_writt
     with pytest.raises(RotorIAMError) as caught:
         lock_journal(store, "app", "run-me", identity=ME, now=NOW, sleep=lambda s: None)
     assert caught.value.code == "TagLimitExceeded" and "48 tags" in caught.value.message and "50" in caught.value.message
-    assert store.writes == []
+    assert store.tag_writes == []
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import IAM_KEY_LIMIT
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotor_deactivated
+from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
 KEY_IDS = ["AKIAAAAAAAAAAAAAAAA1", "AKIAAAAAAAAAAAAAAAA2", "AKIAAAAAAAAAAAAAAAA3"]
@@ -196,21 +197,7 @@ def test_one_users_state_never_changes_another_users_plan(alice, bob, force):
 # --------------------------------------------------------------------------- the journal and its lock
 
 
-class TagStore:
-    """One user's tags, as IAM keeps them (the client calls the journal makes)."""
-
-    def __init__(self):
-        self.tags = {}
-
-    def list_user_tags(self, UserName, aws_retry=False, **kwargs):
-        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "IsTruncated": False}
-
-    def tag_user(self, UserName, Tags, aws_retry=False):
-        self.tags.update({t["Key"]: t["Value"] for t in Tags})
-
-    def untag_user(self, UserName, TagKeys, aws_retry=False):
-        for name in TagKeys:
-            self.tags.pop(name, None)
+TagStore = OneUserIAM  # the one fake IAM client (tests/unit/fake_iam.py), one user
 
 
 RUNS = {
