@@ -405,5 +405,8 @@ def test_phase_playbooks_refuse_without_a_run_id_or_a_pending_store(workflow_end
     assert "needs rotor_run_id" in job.stdout, job.explain()
     job = flow.run("distribute", rotor_pending_store="none")
     assert job.status == "failed" and "rotor_pending_store=secretsmanager" in job.stdout, job.explain()
+    # Destinations: the finish job could not restore them on a rollback, so prepare refuses them.
+    job = flow.run("prepare", rotor_secret_destinations=[{"user": seeded["user"], "type": "ssm", "name": "/rotor/keys/wf-app"}])
+    assert job.status == "failed" and "does not write rotor_secret_destinations" in job.stdout, job.explain()
     assert key_statuses(workflow_endpoint, seeded["user"]) == {seeded["old_id"]: "Active"}
     assert journal_tags(workflow_endpoint, seeded["user"]) == {}
