@@ -57,7 +57,9 @@ secret_occurrences = secret_lines  # the one secret scan is tests/harness.py's
 def iam_endpoint(tmp_path_factory):
     """The one IAM endpoint of the session (of each xdist worker), lagging like AWS; test files share it
     through ``endpoint`` (state kept, tests make their own users) or ``empty_endpoint`` (reset)."""
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint")), propagation_seconds=IAM_LAG_SECONDS) as endpoint:
+    # Generous: every test of this worker needs it, and moto's import alone takes long on a loaded machine.
+    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint")), propagation_seconds=IAM_LAG_SECONDS,
+                             timeout=180) as endpoint:
         yield endpoint
 
 
