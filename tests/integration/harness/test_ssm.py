@@ -5,7 +5,6 @@ permissions to parameter ARNs, which stock moto (every policy evaluated against 
 The real server runs in a subprocess.
 """
 
-import json
 import os
 import sys
 
@@ -14,15 +13,13 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from iam_endpoint.control import IAMEndpoint  # noqa: E402
+from service_auth import NO_RETRIES, client_as, endpoint, outcome, user_with_policy  # noqa: E402,F401  pylint: disable=unused-import
 from iam_endpoint.server import parameter_arn  # noqa: E402
 
-NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 APP_ONLY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -35,36 +32,8 @@ APP_ONLY = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("ssm-endpoint"))) as ep:
-        yield ep
-
-
-@pytest.fixture
-def endpoint(server):
-    server.reset()
-    return server
-
-
-def outcome(call, **kwargs):
-    """"ok", or (error code, HTTP status) of a ClientError."""
-    try:
-        call(**kwargs)
-    except ClientError as exc:
-        return exc.response["Error"]["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
-    return "ok"
-
-
-def user_with_policy(endpoint, name, policy):
-    iam = endpoint.boto3_client("iam", config=NO_RETRIES)
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    return iam.create_access_key(UserName=name)["AccessKey"]
-
-
 def ssm_as(endpoint, key_id, secret):
-    return endpoint.boto3_client("ssm", key_id, secret, config=NO_RETRIES)
+    return client_as(endpoint, "ssm", key_id, secret)
 
 
 @pytest.mark.parametrize("name, arn", [
