@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 TARGETS = Path(__file__).resolve().parent / "targets" / "access_keys"
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts, secret_lines  # noqa: E402
+from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402
 from iam_endpoint.control import IAMEndpoint  # noqa: E402
 from rotation_helpers import IAM_LAG_SECONDS  # noqa: E402
 
@@ -48,9 +48,6 @@ class PlaybookRun:
 
     def explain(self) -> str:
         return f"ansible-playbook {self.playbook} exited {self.returncode}; full output in {self.log_path}\n{self.output[-6000:]}"
-
-
-secret_occurrences = secret_lines  # the one secret scan is tests/harness.py's
 
 
 @pytest.fixture(scope="session")
