@@ -31,6 +31,8 @@ except ImportError:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
+from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
+from ansible_collections.rotor.iam.plugins.module_utils.service_errors import explain_service_error
 
 TYPES = ("secretsmanager", "ssm")
 DEFAULT_ID_FIELD = "AccessKeyId"
@@ -42,13 +44,14 @@ PREVIOUS = "AWSPREVIOUS"
 RETRY_CODES = ("ThrottlingException", "InternalServiceError", "InternalServerError")
 
 _NOT_FOUND = frozenset(("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"))
-_THROTTLING = frozenset(("ThrottlingException", "Throttling", "TooManyRequestsException"))
-_REJECTED_CREDENTIALS = frozenset(
-    ("UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId", "SignatureDoesNotMatch",
-     "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException")
+_ERROR_HINTS = ErrorHints(
+    docs="docs/iam-policy.json and docs/destinations.md",
+    kms_identity="this identity",
+    quote_aws_on_rejected_credentials=False,
+    scheduled_deletion=False,
+    quote_connection_error=False,
+    network="network access",
 )
-_DENIED = frozenset(("AccessDeniedException", "AccessDenied"))
-_KMS = frozenset(("EncryptionFailure", "DecryptionFailure", "InvalidKeyId"))
 
 
 class Destination:
@@ -89,34 +92,7 @@ def _label(kind):
 
 def explain_error(exc, action, dest):
     """A botocore error from ``action`` (e.g. ``ssm:PutParameter``) on ``dest``, explained."""
-    code = error_code(exc)
-    try:
-        aws_message = exc.response["Error"].get("Message") or str(exc)
-    except (AttributeError, KeyError, TypeError):
-        aws_message = str(exc)
-    if code in _DENIED:
-        message = (
-            f"Access denied for {action} on {dest.label}: the identity running this task needs {action} on it "
-            f"(see docs/iam-policy.json and docs/destinations.md; with kms_key_id, the KMS key's policy must also "
-            f"allow it). AWS said: {aws_message}"
-        )
-    elif code in _REJECTED_CREDENTIALS:
-        message = (
-            f"AWS rejected the credentials used for {action} on {dest.label} ({code}): the access key in use is "
-            f"unknown, inactive or has a wrong secret. Check the connection options (access_key/secret_key/profile)."
-        )
-    elif code in _THROTTLING:
-        message = f"{action} on {dest.label} was throttled by AWS and retries ran out ({code}); retry later."
-    elif code and (code.startswith("KMS") or code in _KMS):
-        message = (
-            f"{action} on {dest.label} failed with {code}: the KMS key cannot be used. Check kms_key_id and that "
-            f"the key is enabled and its key policy allows this identity. AWS said: {aws_message}"
-        )
-    elif code is None:
-        message = f"{action} on {dest.label} failed: {type(exc).__name__}. Check endpoint_url, region and network access."
-    else:
-        message = f"{action} on {dest.label} failed with {code}: {aws_message}"
-    return RotorIAMError(message, code=code, action=action)
+    return explain_service_error(exc, action, dest.label, "it", _ERROR_HINTS)
 
 
 def _call(dest, action, func, missing_ok=False, **kwargs):

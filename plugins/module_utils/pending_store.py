@@ -30,6 +30,8 @@ except ImportError:
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import iso
+from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
+from ansible_collections.rotor.iam.plugins.module_utils.service_errors import explain_service_error
 
 DEFAULT_PREFIX = "rotor/pending/"
 TAG_RUN_ID = "rotor:run-id"
@@ -47,12 +49,14 @@ _TAG_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,256}")
 _SECRET_NAME_MAX = 512
 _ESCAPES = {"=": "=3D", ",": "=2C"}
 _NOT_FOUND = "ResourceNotFoundException"
-_THROTTLING = frozenset(("ThrottlingException", "Throttling", "TooManyRequestsException"))
-_REJECTED_CREDENTIALS = frozenset(
-    ("UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId", "SignatureDoesNotMatch",
-     "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException")
+_ERROR_HINTS = ErrorHints(
+    docs="docs/iam-policy.json",
+    kms_identity="this identity through Secrets Manager",
+    quote_aws_on_rejected_credentials=True,
+    scheduled_deletion=True,
+    quote_connection_error=True,
+    network="network access to AWS",
 )
-_DENIED = frozenset(("AccessDeniedException", "AccessDenied"))
 
 
 def _escape(text):
@@ -91,40 +95,9 @@ def check_run_id(run_id):
 
 def explain_error(exc, action, name):
     """A botocore error from ``action`` (e.g. ``secretsmanager:GetSecretValue``) on secret ``name``, explained."""
-    code = error_code(exc)
-    try:
-        aws_message = exc.response["Error"].get("Message") or str(exc)
-    except (AttributeError, KeyError, TypeError):
-        aws_message = str(exc)
-    if code in _DENIED:
-        message = (
-            f"Access denied for {action} on secret {name!r}: the identity running this task needs {action} on "
-            f"arn:aws:secretsmanager:<region>:<account>:secret:{name}-* (see docs/iam-policy.json; with "
-            f"kms_key_id, the KMS key's policy must also allow it). AWS said: {aws_message}"
-        )
-    elif code in _REJECTED_CREDENTIALS:
-        message = (
-            f"AWS rejected the credentials used for {action} on secret {name!r} ({code}): the access key in use is "
-            f"unknown, inactive "
-            f"or has a wrong secret. Check the connection options (access_key/secret_key/profile). AWS said: {aws_message}"
-        )
-    elif code in _THROTTLING:
-        message = f"{action} on secret {name!r} was throttled by AWS and retries ran out ({code}); retry later."
-    elif code and code.startswith("KMS") or code in ("EncryptionFailure", "DecryptionFailure"):
-        message = (
-            f"{action} on secret {name!r} failed with {code}: the KMS key cannot be used. Check kms_key_id and that "
-            f"the key is enabled and its key policy allows this identity through Secrets Manager. AWS said: {aws_message}"
-        )
-    elif code == "InvalidRequestException" and "deletion" in aws_message:
-        message = (
-            f"Secret {name!r} is scheduled for deletion, so {action} cannot use it. Restore it or delete it for "
-            f"good (aws secretsmanager delete-secret --force-delete-without-recovery), then retry. AWS said: {aws_message}"
-        )
-    elif code is None:
-        message = f"{action} on secret {name!r} failed: {exc}. Check endpoint_url, region and network access to AWS."
-    else:
-        message = f"{action} on secret {name!r} failed with {code}: {aws_message}"
-    return RotorIAMError(message, code=code, action=action)
+    return explain_service_error(
+        exc, action, f"secret {name!r}", f"arn:aws:secretsmanager:<region>:<account>:secret:{name}-*", _ERROR_HINTS
+    )
 
 
 def _call(action, name, func, **kwargs):
