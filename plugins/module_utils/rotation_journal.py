@@ -389,6 +389,7 @@ def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
 
     The lock is free, ours, expired, held by a run that died on this very
     controller (its ansible-playbook process is gone), or broken on request.
+    A lock that names no process (a detached one, see ``lock_journal``) is never taken over for a process gone.
     """
     now = now or utcnow()
     lock = journal.get("lock")
@@ -403,9 +404,17 @@ def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
         return True, f"took over the expired lock of {held}, which expired at {lock.get('expires')}"
     if _same_controller(lock, identity) and lock.get("pid") and not process_is_playbook(lock["pid"], lock.get("started")):
         return True, f"took over the lock of {held}: its ansible-playbook process {lock['pid']} on this controller is gone"
+    if not lock.get("pid"):
+        # A detached lock (a workflow's, written by a job that has exited) names no process to outlive.
+        return False, (
+            f"IAM user {journal.get('user_name')!r} is locked by another rotation, {held}, for its whole workflow "
+            f"(taken on {lock.get('host') or '?'}; no process recorded: it is freed only when it expires or with "
+            f"rotor_break_lock), until {lock.get('expires')}. Wait for it to finish; if that run is dead, run again "
+            f"after the lock expires or with rotor_break_lock=true (-e rotor_break_lock=true)."
+        )
     return False, (
         f"IAM user {journal.get('user_name')!r} is locked by another rotation, {held} on {lock.get('host') or '?'} "
-        f"(pid {lock.get('pid') or '?'}), until {lock.get('expires')}. Wait for it to finish; if that run is dead, "
+        f"(pid {lock['pid']}), until {lock.get('expires')}. Wait for it to finish; if that run is dead, "
         f"run again after the lock expires or with rotor_break_lock=true (-e rotor_break_lock=true)."
     )
 
@@ -554,8 +563,14 @@ def changed_fields(journal, values):
 
 
 def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
-                 check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None, lease=None, clock=time.monotonic):
+                 check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None, lease=None, clock=time.monotonic,
+                 detached=False):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
+
+    ``detached``: the lock belongs to the run id alone, not to this ansible-playbook process (a workflow's prepare
+    job exits and leaves it to the jobs that follow): it is written without a pid and start time, so no run takes it
+    over because a process is gone, only once it expires or with ``break_lock``. Every write of this call (take,
+    renewal, lease) is detached; a later call without it records its own process again.
 
     IAM calls: taking the lock 3 (read, TagUser, read back after the settle wait), and one TagUser more
     for fields; renewing or writing fields by the run that holds the lock 2 (read, TagUser; a pure renewal
@@ -566,13 +581,15 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     Returns {changed, journal (as read or known before), lock_note, taken, lease (this run's lease after the call)}.
     """
     identity = identity or controller_identity()
+    # What the lock records; the verdict on another run's lock still judges it from this process (identity).
+    holder = dict(identity, pid=None, started=None) if detached else identity
     moment = now or utcnow()
     expires = moment + datetime.timedelta(minutes=ttl_minutes)
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
         to_write = check_write(journal, user_name, fields or {})
         values = field_values(to_write, run_id, now=moment, journal=journal)
-        lock_values = _lock_values(run_id, owner or lease.get("owner") or identity.get("owner") or "", identity, expires)
+        lock_values = _lock_values(run_id, owner or lease.get("owner") or identity.get("owner") or "", holder, expires)
         result = {"changed": bool(changed_fields(journal, values)), "journal": journal, "lock_note": None, "taken": False}
         if check_mode:
             result["lease"] = lease
@@ -592,7 +609,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     values = field_values(to_write, run_id, now=moment, journal=journal)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
-    lock_values = _lock_values(run_id, owner, identity, expires)
+    lock_values = _lock_values(run_id, owner, holder, expires)
     result = {"changed": True, "journal": journal, "lock_note": note, "taken": taking}
     if check_mode:
         result["changed"] = taking or bool(changed_fields(journal, values))

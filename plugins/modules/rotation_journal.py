@@ -22,7 +22,8 @@ description:
   - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
     controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)), not the
     same hostname, which containers share; the process is judged by its pid and its start time, so a reused pid does
-    not keep a dead run's lock alive.
+    not keep a dead run's lock alive. A lock written with O(detached=true) names no process and is taken over only
+    once it has expired or with O(break_lock=true).
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
     lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
@@ -100,6 +101,18 @@ options:
     description: Take or release the lock even though another live run holds it.
     type: bool
     default: false
+  detached:
+    description:
+      - With O(state=locked), the lock belongs to O(run_id) alone, not to this ansible-playbook process. It is written
+        without a process id and start time (C(rotor:lock-pid) and C(rotor:lock-started) empty), so no other run takes
+        it over because a process is gone, only once it has expired (O(lock_ttl_minutes)) or with O(break_lock=true).
+      - Meant for a workflow whose jobs share one run id, where C(rotor.iam.rotate_prepare) takes the lock and exits,
+        and the later jobs of the same run id carry on under it. Every write of the call is detached (taking, renewing, a write under
+        O(lease)); a later call of the same run without it records that call's process again.
+      - Ignored with the other states.
+    type: bool
+    default: false
+    version_added: 0.4.0
   phase:
     description: The phase to record.
     type: str
@@ -168,6 +181,14 @@ EXAMPLES = r"""
     run_id: "{{ run_id }}"
     phase: cutover
     inactive_since: now
+
+- name: Lock the user for a workflow's run id, beyond this job's process (freed only by expiry or break_lock)
+  rotor.iam.rotation_journal:
+    user_name: app-backup
+    state: locked
+    run_id: "{{ rotor_run_id }}"
+    detached: true
+    lock_ttl_minutes: 240
 
 - name: Lock the user and keep the lease
   rotor.iam.rotation_journal:
@@ -240,7 +261,9 @@ journal:
       description: Whether a rotation was interrupted (phase creating, distributing, cutover or rolling_back).
       type: bool
     lock:
-      description: The lock, or null; C(run_id), C(owner), C(host), C(pid), C(expires), C(expired).
+      description:
+        - The lock, or null; C(run_id), C(owner), C(host), C(pid), C(expires), C(expired).
+        - C(pid) is null for a lock that names no process (written with O(detached=true)).
       type: dict
 lock_note:
   description: How the lock was taken when it was not free (expired, owner gone, broken), else null.
@@ -307,6 +330,7 @@ def main():
         lock_ttl_minutes=dict(type="int", default=60),
         settle_seconds=dict(type="float", default=2.0),
         break_lock=dict(type="bool", default=False),
+        detached=dict(type="bool", default=False),
         phase=dict(type="str", choices=["creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back"]),
         pending_key_id=dict(type="str"),
         current_key_id=dict(type="str"),
@@ -342,7 +366,7 @@ def main():
             result = lock_journal(
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
                 settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
-                identity=controller_identity(), owner=params["owner"], lease=params["lease"],
+                identity=controller_identity(), owner=params["owner"], lease=params["lease"], detached=params["detached"],
             )
         else:
             result = update_journal(
