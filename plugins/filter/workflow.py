@@ -64,10 +64,16 @@ def run_workflow_users(plans, new_keys=None, create_errors=None):
     return _guard("run_workflow_users", workflow_users, plans, new_keys or {}, create_errors or {})
 
 
-def run_slice_result(check, hostvars, hosts, host_refs=None):
-    """What a distribute job did on its hosts (healthy on the new key, failed, untouched), for its artifacts."""
-    check = dict(check)
-    return _guard("run_slice_result", lambda: slice_result(check, host_states(hostvars, list(hosts), dict(host_refs or {})), check.get("run_id")))
+def run_slice_result(check, hostvars, hosts, host_refs=None, check_mode=False):
+    """What a distribute job did on its hosts (healthy on the new key, failed, untouched), for its artifacts;
+    in check mode, what it would do (key ids and paths only)."""
+    check, hosts = dict(check), list(hosts)
+
+    def result():
+        files = {host: [f.get("path") for f in hostvars[host].get("rotor_credentials_files") or []] for host in hosts}
+        return slice_result(check, host_states(hostvars, hosts, dict(host_refs or {})), check.get("run_id"), bool(check_mode), files)
+
+    return _guard("run_slice_result", result)
 
 
 class FilterModule:

@@ -128,7 +128,10 @@ def workflow_users(plans, new_keys, create_errors):
     """What a prepare job publishes for the next jobs, and what it says and refuses.
 
     Returns {users: {ref: {prepared, old_key_id, new_key_id, hosts, message}}, lines: [str], refusals: [str]}:
-    C(refusals) names the users that were due (or refused by the plan) but got no new key."""
+    C(refusals) names the users that were due (or refused by the plan) but got no new key.
+
+    A due user without an error and without a new key is a check-mode run (a real run that cannot make or
+    recover the key fails at that step, or records an error): its line says what the run would stage."""
     users, lines, refusals = {}, [], []
     for ref, plan in sorted(dict(plans or {}).items()):
         plan = dict(plan or {})
@@ -143,14 +146,22 @@ def workflow_users(plans, new_keys, create_errors):
         elif error:
             refusals.append(f"IAM user {ref!r} was not prepared: {message}")
             lines.append(f"{ref}: not prepared - {message}")
+        elif plan.get("due"):
+            hosts = len(users[ref]["hosts"])
+            planned = (f"would stage the new key {plan['new_key_id']} recovered from a host" if plan.get("new_key_id")
+                       else "would make a new key")
+            lines.append(f"{ref}: {planned} for {hosts} hosts (old key {plan.get('old_key_id')}; check mode: none made) - {message}")
         else:
             lines.append(f"{ref}: nothing to do - {message}")
     return {"users": users, "lines": lines, "refusals": refusals}
 
 
-def slice_result(check, host_states, run_id=None):
+def slice_result(check, host_states, run_id=None, check_mode=False, host_files=None):
     """What a distribute job did, from the role's host states (module_utils/rotation_state.py): the hosts that run
-    healthy on the new key, those that failed (with the check and message), those left untouched, and a message."""
+    healthy on the new key, those that failed (with the check and message), those left untouched, and a message.
+
+    In check mode nothing was written: no host is C(switched); C(would_switch) names the hosts the real job would
+    move to the run's new key, and C(lines) says so per host with key ids and paths (``host_files``: {host: [path]})."""
     in_run = set(check.get("in_run") or [])
     switched, failed, untouched = [], {}, []
     for host, state in sorted(dict(host_states).items()):
@@ -163,13 +174,25 @@ def slice_result(check, host_states, run_id=None):
             failed[host] = f"{failure.get('check') or 'switch'}: {failure.get('msg') or 'failed'}"
         else:
             untouched.append(host)
+    would_switch, lines = [], []
+    if check_mode:
+        would_switch, switched = switched, []
+        for host in would_switch:
+            ref = dict(host_states)[host].get("user")
+            journal = (check.get("journals") or {}).get(ref) or {}
+            paths = ", ".join(str(path) for path in (host_files or {}).get(host) or []) or "(no file)"
+            lines.append(f"{host}: would switch to the new key {journal.get('pending_key_id') or '(none)'} of {ref} (run {run_id}; "
+                         f"the run's old key {journal.get('current_key_id') or '(none)'}) in {paths}")
+        lines += [f"{host}: would fail - {why}" for host, why in failed.items()]
     message = ""
     if failed:
-        message = (f"run {run_id}: {len(failed)} hosts of this slice did not take the new key ("
+        message = (f"run {run_id}{' (check mode)' if check_mode else ''}: {len(failed)} hosts of this slice "
+                   + ("would not take" if check_mode else "did not take") + " the new key ("
                    + "; ".join(f"{host} failed {why}" for host, why in failed.items())
                    + (f"; not switched after the failure: {', '.join(untouched)}" if untouched else "")
                    + "). rotor.iam.rotate_finish rolls the run back, or run this slice again once the hosts are fixed.")
-    return {"run_id": run_id, "users": sorted(in_run), "switched": switched, "failed": failed, "untouched": untouched, "message": message}
+    return {"run_id": run_id, "users": sorted(in_run), "switched": switched, "failed": failed, "untouched": untouched, "message": message,
+            "check_mode": bool(check_mode), "would_switch": would_switch, "lines": lines}
 
 
 def finish_plan(plans, check):

@@ -142,6 +142,19 @@ def test_the_slice_result_lists_switched_failed_and_untouched_hosts():
     assert slice_result(check, {"h1": {"user": "a", "state": "healthy"}}, RUN)["message"] == ""
 
 
+def test_a_check_mode_slice_switches_nobody_and_says_which_hosts_would_take_which_key():
+    check = check_run([read("a", journal()), read("b", journal(run=OTHER, phase="completed", lock_run=None))], RUN)
+    states = {"h1": {"user": "a", "state": "healthy"}, "h2": {"user": "a", "state": "failed", "failure": {"check": "read", "msg": "EACCES"}},
+              "h3": {"user": "b", "state": "untouched"}}
+    result = slice_result(check, states, RUN, check_mode=True, host_files={"h1": ["/etc/app/credentials"]})
+    assert result["switched"] == [] and result["would_switch"] == ["h1"] and list(result["failed"]) == ["h2"]
+    assert result["lines"] == [f"h1: would switch to the new key {NEW} of a (run {RUN}; the run's old key {OLD}) in /etc/app/credentials",
+                               "h2: would fail - read: EACCES"]
+    assert result["message"].startswith(f"run {RUN} (check mode): 1 hosts of this slice would not take the new key")
+    real = slice_result(check, states, RUN)
+    assert real["switched"] == ["h1"] and real["would_switch"] == [] and real["lines"] == [] and not real["check_mode"]
+
+
 # --------------------------------------------------------------------------- what a prepare job publishes
 
 
@@ -156,6 +169,19 @@ def test_prepare_publishes_key_ids_and_refuses_users_it_could_not_prepare():
     assert SECRET not in json.dumps(out)
     failed = workflow_users({"a": plans["a"]}, {"a": {"access_key_id": NEW}}, {"a": "could not be stored"})
     assert not failed["users"]["a"]["prepared"] and failed["refusals"]
+
+
+def test_prepare_in_check_mode_says_what_it_would_stage_and_refuses_nothing():
+    plans = {"a": {"due": True, "new_key_id": None, "old_key_id": OLD, "hosts": ["h1", "h2"], "reason": "key is 120 days old"},
+             "b": {"due": True, "new_key_id": NEW, "old_key_id": OLD, "hosts": ["h1"], "reason": "resumed"},
+             "c": {"due": False, "reason": "key is 3 days old"}}
+    out = workflow_users(plans, {}, {})  # check mode: no key made or recovered
+    assert out["refusals"] == [] and not any(user["prepared"] or user["new_key_id"] for user in out["users"].values())
+    assert out["lines"] == [
+        f"a: would make a new key for 2 hosts (old key {OLD}; check mode: none made) - key is 120 days old",
+        f"b: would stage the new key {NEW} recovered from a host for 1 hosts (old key {OLD}; check mode: none made) - resumed",
+        "c: nothing to do - key is 3 days old",
+    ]
 
 
 # --------------------------------------------------------------------------- what a finish job decides with
