@@ -50,6 +50,19 @@ def check_destinations(destinations):
     return checked
 
 
+def _with_connection(dest, known):
+    """The destination with its user's connection (C(rotor.iam.fleet_users)) where it sets none of its own."""
+    connection = (known.get(dest["user"]) or {}).get("connection") or {}
+    return dict(dest, **{option: dest[option] or connection.get(option) or "" for option in CONNECTION})
+
+
+def destinations_to_read(destinations, users=None):
+    """The destinations to read before the plan (which key id each holds): those of the run's IAM users, each
+    with its user's connection where it has none of its own."""
+    known = dict((users or {}).get("users") or {})
+    return [_with_connection(dest, known) for dest in check_destinations(destinations) if dest["user"] in known]
+
+
 def destinations_due(destinations, plans, create_errors=None, users=None):
     """The destinations to write: those of users due in the plan whose new key was made and verified.
 
@@ -64,8 +77,7 @@ def destinations_due(destinations, plans, create_errors=None, users=None):
         plan = dict(plans).get(dest["user"])
         if not plan or not plan.get("due") or plan.get("error") or dest["user"] in create_errors:
             continue
-        connection = (known.get(dest["user"]) or {}).get("connection") or {}
-        due.append(dict(dest, **{option: dest[option] or connection.get(option) or "" for option in CONNECTION}))
+        due.append(_with_connection(dest, known))
     return due
 
 
@@ -137,13 +149,50 @@ def destination_lines(writes, check_mode=False):
     return lines
 
 
+def run_destinations(reads, plans, new_keys, check=None):
+    """What a finish job knows of the run's secret destinations, from its own reads (the truth, as for hosts).
+
+    ``reads``: the plan's registered state=read loop; ``plans``: the finish plan (due users are the run's);
+    ``new_keys``: {user: {access_key_id}} of the run; ``check``: C(rotor.iam.run_journals) (a user the prepare job
+    left in phase rolling_back is rolled back). Returns C({writes: {results: [...]}, failures: {user: message}}):
+    C(writes) lists each destination that holds the run's new key as the write results of
+    C(rotor.iam.secret_destination) state=present would (so a rollback restores it to the plan's old key, and a
+    cutover re-checks it); a destination that holds another key fails its user.
+    """
+    plans, new_keys = dict(plans or {}), dict(new_keys or {})
+    journals = dict((check or {}).get("journals") or {})
+    run_id = (check or {}).get("run_id")
+    results, failures = [], {}
+    for user, journal in sorted(journals.items()):
+        if user in plans and (journal or {}).get("phase") == "rolling_back":
+            failures[user] = (f"the prepare job of run {run_id} left IAM user {user!r} in phase rolling_back (a secret destination "
+                              f"failed there): it is rolled back")
+    for result in _results(reads):
+        dest = _item(result)
+        user = dest.get("user")
+        plan = plans.get(user) or {}
+        new_key_id = (new_keys.get(user) or {}).get("access_key_id")
+        if result.get("failed") or not plan.get("due") or plan.get("error") or not new_key_id:
+            continue
+        held = result.get("access_key_id")
+        if held == new_key_id:
+            results.append({"item": dest, "changed": True, "failed": False, "access_key_id": new_key_id,
+                            "previous_access_key_id": plan.get("old_key_id"), "previous_version_id": None})
+        elif user not in failures:
+            failures[user] = (f"{dest['type']} destination {dest['name']} holds key {held or '(none)'}, not the new key {new_key_id} "
+                              f"of run {run_id}: its write in the prepare job failed, or it was changed since")
+    return {"writes": {"results": results}, "failures": failures}
+
+
 class FilterModule:
     def filters(self):
         return {
+            "destinations_to_read": destinations_to_read,
             "destinations_due": destinations_due,
             "destinations_unknown": destinations_unknown,
             "destination_failures": destination_failures,
             "destinations_written": destinations_written,
             "destinations_to_check": destinations_to_check,
             "destination_lines": destination_lines,
+            "run_destinations": run_destinations,
         }

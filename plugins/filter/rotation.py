@@ -6,6 +6,7 @@ from __future__ import annotations
 
 # Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
+import re
 import time
 
 from ansible.errors import AnsibleFilterError
@@ -22,13 +23,17 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import ho
 
 
 def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
-                  fleet=None, compromised_key_ids=None, users=None, locks=None, hostvars=None, play_hosts=None):
+                  fleet=None, compromised_key_ids=None, users=None, locks=None, hostvars=None, play_hosts=None,
+                  destination_reads=None):
     """Plan every user. With ``users`` (C(rotor.iam.fleet_users)), users are keyed by their reference
     (C(account:name) when the run spans accounts): each access_key_info result's C(item) is that reference,
     and each plan carries C(iam_user_name) and C(connection) for the IAM calls.
 
     ``hosts`` ({host: {user, reachable, key_ids, file_key_ids}}) may instead come from ``hostvars`` and
-    ``play_hosts``: each host's registered plan-time read (see module_utils/rotation_state.py)."""
+    ``play_hosts``: each host's registered plan-time read (see module_utils/rotation_state.py).
+    ``destination_reads``: the registered rotor.iam.secret_destination state=read loop over the run's
+    destinations (C(rotor.iam.destinations_to_read)): the key id each holds counts as a host's does; a
+    destination that cannot be read refuses its user."""
     try:
         if hosts is None:
             hosts = {host: dict(host_read(hostvars[host]), user=hostvars[host].get("rotor_iam_user")) for host in play_hosts or []}
@@ -47,6 +52,8 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
                 # The lease rides with the journal into the plan (plan.lease), for the steps that follow.
                 journals[lock["item"]] = dict(lock.get("journal") or {}, lease=lock.get("lease"))
         refused.update({ref: entry["error"] for ref, entry in users.items() if entry.get("error") and ref not in refused})
+        destinations, unreadable = destination_holdings(destination_reads)
+        refused.update({ref: message for ref, message in unreadable.items() if ref not in refused})
         hosts = {host: dict(info, user=host_refs.get(host, info.get("user"))) for host, info in dict(hosts).items()}
         infos = []
         for result in key_infos:
@@ -65,6 +72,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
             in_use_window_minutes=int(in_use_window_minutes),
             fleet={user: list(names) for user, names in dict(fleet or {}).items()},
             compromised_key_ids=[str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+            destinations=destinations,
         )
         for ref, message in refused.items():
             plans[ref] = refused_user_plan(message, user_name=ref)
@@ -79,6 +87,25 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
         return plans
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
+
+
+def destination_holdings(reads):
+    """({ref: {"TYPE:NAME": key id or None}}, {ref: why a destination of it could not be read}) from the
+    registered state=read loop (each item a destination with its C(user))."""
+    holdings, unreadable = {}, {}
+    for result in (reads or {}).get("results", []) if isinstance(reads, dict) else reads or []:
+        dest = result.get("item") if isinstance(result, dict) and isinstance(result.get("item"), dict) else None
+        if not dest or result.get("skipped"):
+            continue
+        label = f"{dest['type']}:{dest['name']}"
+        if result.get("failed"):
+            unreadable.setdefault(dest["user"], (
+                f"cannot rotate IAM user {dest['user']!r}: its {dest['type']} destination {dest['name']} could not be read "
+                f"({result.get('msg') or 'failed'}), so the key it holds is unknown. Fix the destination's name or the "
+                f"controller's access to it (docs/destinations.md), then run again."))
+            continue
+        holdings.setdefault(dest["user"], {})[label] = result.get("access_key_id") or None
+    return holdings, unreadable
 
 
 def compromised_not_found(compromised_key_ids, key_infos):
@@ -114,7 +141,7 @@ def connections(hostvars, hosts):
     return [seen[key] for key in sorted(seen)]
 
 
-def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable="rotor_iam_user"):
+def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable="rotor_iam_user", destinations=None):
     """Who is rotated: an IAM user is its connection's account and its name.
 
     ``identities``: the registered results of amazon.aws.aws_caller_info over C(rotor.iam.connections) (their
@@ -123,6 +150,9 @@ def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable
     C({users: {ref: {user_name, account, connection, hosts, error}}, host_refs: {host: ref}, fleet: {ref: [hosts]}}):
     C(fleet) holds every inventory host naming the user, outside the play too (hosts whose account is unknown
     count for every user of that name, so the run stays staged rather than retire a key they may use).
+    ``destinations`` (rotor_secret_destinations): a destination whose C(user) no host names adds that user, with
+    no host: its key lives only in its destinations. It is named as given (C(ACCOUNT:NAME) names the account) and
+    reached through the destination's own connection options, else those of the play's first host.
     """
     accounts, failures = {}, {}
     for result in identities or []:
@@ -176,6 +206,21 @@ def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable
         raise AnsibleFilterError(f"rotor.iam.fleet_users: malformed input ({exc})") from exc
     for ref in users:
         users[ref]["hosts"] = sorted(users[ref]["hosts"])
+    default = host_connection(hostvars[hosts[0]]) if hosts else {option: "" for option in CONNECTION_VARIABLES}
+    for dest in destinations or []:
+        ref = dest.get("user") if isinstance(dest, dict) else None
+        if not isinstance(ref, str) or not ref or ref in users:
+            continue
+        account, _sep, name = ref.rpartition(":")
+        account = account if re.fullmatch(r"\d{12}", account) else None
+        name = name if account else ref
+        if any(entry["user_name"] == name for entry in users.values()):
+            # The hosts name this user otherwise (ACCOUNT:NAME or not): never two references to one IAM user.
+            # rotor.iam.destinations_unknown warns about the destination.
+            continue
+        connection = {option: str(dest.get(option) or default[option]) for option in CONNECTION_VARIABLES}
+        users[ref] = {"user_name": name, "account": account, "connection": connection, "hosts": [], "error": None}
+        fleet[ref] = []
     return {"users": users, "host_refs": host_refs, "fleet": {ref: sorted(set(h)) for ref, h in fleet.items()}}
 
 
@@ -581,12 +626,23 @@ def locks_to_renew(plans, locked, renewed_epoch, ttl_minutes, now_epoch=None):
         raise AnsibleFilterError(f"rotor.iam.locks_to_renew: malformed input ({exc})") from exc
 
 
-def planned_cutover(plans, old_key_action="delete"):
-    """What a check-mode run says the cutover would do, one line per due user."""
+def planned_cutover(plans, old_key_action="delete", outcome=None, new_keys=None):
+    """What a check-mode run says the cutover would do, one line per due user.
+
+    ``outcome`` (C(rotor.iam.rotation_result) over what the hosts registered): the decision is already known, as in
+    the finish job of a workflow, whose hosts were switched by earlier jobs; a user it rolls back says so.
+    ``new_keys`` ({user: {access_key_id}}) names the new key a rollback deletes."""
     lines = []
     for user in plan_users(plans, "due"):
         plan = plans[user]
         old = plan.get("old_key_id")
+        decided = (outcome or {}).get(user) or {}
+        if decided.get("action") in ("rollback", "failed"):
+            new = plan.get("new_key_id") or (dict(new_keys or {}).get(user) or {}).get("access_key_id") or "the new key"
+            lines.append(f"{user}: would roll back ({decided.get('message') or 'not every host is healthy on the new key'}): "
+                         + (f"put its hosts back on {old}, reactivate {old} if it is Inactive and delete {new}"
+                            if decided["action"] == "rollback" else f"{old} is disabled: the hosts stay on {new} and are reported"))
+            continue
         if plan.get("staged"):
             lines.append(f"{user}: staged rollout - would write the new key to {', '.join(plan.get('hosts') or [])} only and leave {old} "
                          f"Active for the {len(plan.get('hosts_outside_play') or [])} hosts outside this play")
@@ -642,7 +698,9 @@ def plan_lines(plans, old_key_action="delete"):
                     f"will be {old_fate}")
             if plan.get("free_slot_key_id"):
                 what += f"; key {plan['free_slot_key_id']} is deleted first to free the slot"
-            what += f"; hosts: {', '.join(plan.get('hosts') or [])}"
+            what += f"; hosts: {', '.join(plan.get('hosts') or []) or '(none)'}"
+            if plan.get("destinations"):
+                what += "; destinations: " + ", ".join(f"{label} (on {key_id or 'no key'})" for label, key_id in plan["destinations"].items())
         else:
             what = ("EXEMPT - " if plan.get("exempt") else "skip - ") + str(plan.get("reason") or "")
         if plan.get("stale_inactive_key_ids"):

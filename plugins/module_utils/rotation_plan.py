@@ -87,16 +87,19 @@ def _when(key, field):
     return moment.replace(microsecond=0).isoformat() if moment else "never"
 
 
-def _resume(plan, journal, by_id, held, now, outside):
+def _resume(plan, journal, by_id, held, now, outside, holders=None):
     """Read an interrupted run's journal: which key is old, which is new, what to do with the new one.
 
     ``outside``: hosts of the user that are in the inventory but not in this play (their keys are unknown).
+    ``held``: {key id: hosts}, where a lost secret can be recovered from; ``holders``: the same with the user's
+    secret destinations, for what must never be deleted or left disabled while something holds it.
     Returns the old key (or None to plan as usual). Sets ``plan["error"]`` when resuming would destroy
     something that may be in use.
     """
     phase = journal.get("phase")
     if phase not in IN_PROGRESS_PHASES:
         return None
+    holders = held if holders is None else holders
     run = journal.get("run_id") or "?"
     if phase == "cutover":
         old_id, new_id = journal.get("previous_key_id"), journal.get("current_key_id")
@@ -117,7 +120,7 @@ def _resume(plan, journal, by_id, held, now, outside):
         began = started or parse_time(journal.get("updated"))
         for key in by_id.values():
             created = parse_time(key.get("create_date"))
-            if (key["access_key_id"] != old_id and key["access_key_id"] not in held and not key.get("last_used_date")
+            if (key["access_key_id"] != old_id and key["access_key_id"] not in holders and not key.get("last_used_date")
                     and began and created and (began - created).total_seconds() <= CLOCK_SKEW_SECONDS):
                 plan["replace_key_id"] = key["access_key_id"]
                 plan["notes"].append(f"key {key['access_key_id']} was created by run {run}, which died before recording it: "
@@ -133,6 +136,18 @@ def _resume(plan, journal, by_id, held, now, outside):
         plan["new_key_id"] = new_id
         plan["new_key_holders"] = sorted(held[new_id])
         plan["reason"] = f"{prefix}: {len(held[new_id])} of {len(plan['hosts'])} hosts in this play already hold the new key {new_id}"
+    elif new_id in by_id and holders.get(new_id):
+        # A lost secret is recovered from a host only; a key a destination holds is never deleted.
+        # A workflow's finish job needs no secret: it goes on with the key (module_utils/workflow_run.py).
+        plan["pending_held_by"] = sorted(holders[new_id])
+        plan["error"] = (
+            f"IAM user {user!r}: the pending key {new_id} of run {run} is held by its secret destinations "
+            f"({', '.join(sorted(holders[new_id]))}) but by no host in this play, so rotor.iam.rotate can neither recover "
+            f"its secret nor delete it. If run {run} is a workflow, finish it: rotor.iam.rotate_finish with "
+            f"rotor_run_id={run}. Otherwise put the old key {old_id} back into those destinations, delete {new_id} "
+            f"(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
+            f"then run again."
+        )
     elif new_id in by_id:
         pending = by_id[new_id]
         created = parse_time(pending.get("create_date"))
@@ -169,7 +184,7 @@ def _resume(plan, journal, by_id, held, now, outside):
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
     if plan["error"]:
         return old
-    if old["status"] != "Active" and (held.get(old_id) or not plan["new_key_id"]):
+    if old["status"] != "Active" and (holders.get(old_id) or not plan["new_key_id"]):
         if rotor_deactivated(journal, old_id):
             plan["reactivate_old"] = True
             plan["notes"].append(f"old key {old_id} was deactivated by run {run} while the fleet may still need it: it is reactivated first")
@@ -252,7 +267,7 @@ def _classify_other(other, held, now, in_use_window_minutes, force):
 
 
 def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delete_inactive_after_days=7, now=None,
-              journal=None, in_use_window_minutes=60, fleet_hosts=None, compromised_key_ids=None):
+              journal=None, in_use_window_minutes=60, fleet_hosts=None, compromised_key_ids=None, destination_key_ids=None):
     """Decide what a rotation does for one IAM user.
 
     ``keys``: the user's keys as rotor.iam.access_key_info returns them (with last use).
@@ -264,6 +279,10 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     incident response (the key is deactivated first, never reactivated, deleted at the end).
     The user's own policy comes from ``journal["policy"]`` (its rotor:exempt, rotor:owner and
     rotor:max-age-days tags).
+    ``destination_key_ids``: {label: key id or None} of the user's secret destinations (rotor_secret_destinations,
+    read before the plan). They hold keys as hosts do: the key they run on is the old key, a key they hold is
+    never deleted to make room, and one that is not on the old key makes the user due. A user may have
+    destinations and no host at all.
     """
     now = now or utcnow()
     journal = journal or {}
@@ -271,10 +290,14 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     active = [k for k in keys if k["status"] == "Active"]
     inactive = [k for k in keys if k["status"] != "Active"]
     held = _held_by(host_key_ids)
+    destinations = {str(label): (str(key_id) if key_id else None) for label, key_id in (destination_key_ids or {}).items()}
+    # Who holds each key: hosts and destinations alike (the recovery of a lost secret reads hosts only: _resume).
+    holders = _held_by({**host_key_ids, **{label: [key_id] for label, key_id in destinations.items() if key_id}})
 
     plan = {
         "user_name": user_name,
         "hosts": sorted(host_key_ids),
+        "destinations": dict(sorted(destinations.items())),
         "keys": [{"access_key_id": k["access_key_id"], "status": k["status"], "age_days": k.get("age_days")} for k in keys],
         "due": False,
         "reason": "",
@@ -287,6 +310,8 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "resume": None,
         "new_key_id": None,
         "new_key_holders": [],
+        # Secret destinations that hold a resumed pending key no host holds (see _resume).
+        "pending_held_by": [],
         "replace_key_id": None,
         "reactivate_old": False,
         "finish_journal": False,
@@ -329,7 +354,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         )
         return plan
 
-    old = _resume(plan, journal, by_id, held, now, outside)
+    old = _resume(plan, journal, by_id, held, now, outside, holders)
     if plan["error"]:
         return plan
     resuming = old is not None
@@ -337,9 +362,9 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     if not resuming:
         # The old key is the Active key the fleet runs on; with no host holding one, the oldest Active key.
         # A key the hosts hold that someone else disabled is the old key too: the hosts must leave it.
-        held_active = [k for k in active if k["access_key_id"] in held]
-        held_disabled = [k for k in inactive if k["access_key_id"] in held and not rotor_deactivated(journal, k["access_key_id"])]
-        by_holders = sorted(held_active + held_disabled, key=lambda k: (-len(held.get(k["access_key_id"], [])), k.get("create_date") or ""))
+        held_active = [k for k in active if k["access_key_id"] in holders]
+        held_disabled = [k for k in inactive if k["access_key_id"] in holders and not rotor_deactivated(journal, k["access_key_id"])]
+        by_holders = sorted(held_active + held_disabled, key=lambda k: (-len(holders.get(k["access_key_id"], [])), k.get("create_date") or ""))
         if by_holders:
             old = by_holders[0]
             if old["status"] != "Active":
@@ -362,7 +387,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         if key["access_key_id"] == journal.get("previous_key_id") and as_datetime(journal.get("inactive_since")):
             since = as_datetime(journal.get("inactive_since"))
         old_enough = since is not None and (now - since).total_seconds() >= delete_inactive_after_days * 86400
-        if old_enough and key["access_key_id"] not in held:
+        if old_enough and key["access_key_id"] not in holders:
             plan["stale_inactive_key_ids"].append(key["access_key_id"])
 
     if old is None:
@@ -383,8 +408,8 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         plan["reason"] = (f"key {old['access_key_id']} is compromised (rotor_compromised_key_ids): it is deactivated first, "
                           f"then every host moves to a new key at once; it is never reactivated and is deleted at the end")
         plan["notes"] = [n for n in plan["notes"] if "never reactivated" not in n and "reactivated first" not in n]
-        return _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name)
-    if leaked and leaked[0] not in held and not resuming:
+        return _finish_slot(plan, keys, old, holders, now, in_use_window_minutes, force, user_name)
+    if leaked and leaked[0] not in holders and not resuming:
         # A leaked key the hosts do not run on: it takes the second slot, so it goes, and the fleet's key turns too.
         plan["due"] = True
         plan["reason"] = (f"key {leaked[0]} is compromised (rotor_compromised_key_ids) and no host runs on it: it is deleted "
@@ -401,9 +426,11 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         plan["notes"].append(f"the user is exempt ({policy['exempt']}), but run {plan['resume']['run_id']} left its rotation "
                              f"half done: it is finished first")
     drifted = sorted(h for h, ids in host_key_ids.items() if old["access_key_id"] not in (ids or []))
+    drifted_destinations = [label for label, key_id in sorted(destinations.items()) if key_id != old["access_key_id"]]
+    drifted += drifted_destinations
     age = old.get("age_days") or 0
     used_minutes = _minutes_since(old.get("last_used_date"), now)
-    if (not resuming and not force and old["status"] == "Active" and old["access_key_id"] not in held and not outside
+    if (not resuming and not force and old["status"] == "Active" and old["access_key_id"] not in holders and not outside
             and used_minutes is not None and used_minutes < in_use_window_minutes):
         # No host of the inventory holds the key, yet something signed with it just now.
         where = ", ".join(x for x in (old.get("last_used_service"), old.get("last_used_region")) if x)
@@ -424,12 +451,14 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     elif age >= max_age_days:
         plan["due"], plan["reason"] = True, f"key {old['access_key_id']} is {age} days old (policy: {max_age_days})"
     elif drifted:
-        plan["due"], plan["reason"] = True, f"hosts not on the current key {old['access_key_id']}: {', '.join(drifted)}"
+        what = {(True, False): "hosts", (True, True): "hosts and destinations", (False, True): "destinations"}[
+            (len(drifted) > len(drifted_destinations), bool(drifted_destinations))]
+        plan["due"], plan["reason"] = True, f"{what} not on the current key {old['access_key_id']}: {', '.join(drifted)}"
     else:
         plan["reason"] = f"key {old['access_key_id']} is {age} days old, under the {max_age_days}-day policy"
         return plan
 
-    return _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name)
+    return _finish_slot(plan, keys, old, holders, now, in_use_window_minutes, force, user_name)
 
 
 def _finish_slot(plan, keys, old, held, now, in_use_window_minutes, force, user_name):
@@ -521,10 +550,11 @@ def _describe(keys):
 
 
 def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactive_after_days=7, now=None, journals=None,
-                  in_use_window_minutes=60, fleet=None, compromised_key_ids=None):
+                  in_use_window_minutes=60, fleet=None, compromised_key_ids=None, destinations=None):
     """Plan every user. ``key_infos``: access_key_info results; ``hosts``: {host: {"user": u, "key_ids": [...]}};
     ``journals``: {user: rotation journal}; ``fleet``: {user: [every inventory host naming the user]};
-    ``compromised_key_ids``: leaked keys (incident response for the users that own them).
+    ``compromised_key_ids``: leaked keys (incident response for the users that own them);
+    ``destinations``: {user: {label: key id or None}}, what each secret destination of the user holds.
 
     One user's bad state never stops another: a user whose facts cannot be planned is refused, alone.
     """
@@ -553,6 +583,7 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
                 in_use_window_minutes=in_use_window_minutes,
                 fleet_hosts=fleet.get(user),
                 compromised_key_ids=compromised_key_ids,
+                destination_key_ids=(destinations or {}).get(user),
             ))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             plans[user] = refused_user_plan(
@@ -608,7 +639,8 @@ def rotation_outcome(plans, host_states, user_failures=None):
         healthy = all(s.get("state") == "healthy" for s in hosts.values()) and user not in user_failures
         # A resumed pending key may be held by hosts outside the play: only a key made by this run may be deleted.
         entry["keep_new_key"] = bool(plan.get("staged") and plan.get("new_key_id"))
-        if healthy and hosts:
+        # A user whose key lives only in secret destinations has no host: their writes and checks (user_failures) judge it.
+        if healthy and (hosts or plan.get("destinations")):
             entry["action"] = "staged" if plan.get("staged") else "cutover"
             if plan.get("staged"):
                 entry["message"] = (f"staged: {len(hosts)} of {len(plan.get('fleet_hosts') or hosts)} hosts of {user} run on the "

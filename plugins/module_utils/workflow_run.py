@@ -214,6 +214,14 @@ def finish_plan(plans, check):
         pending = new_key_of(check, ref)
         if plan.get("replace_key_id") == pending:
             plan["replace_key_id"] = None
+        if pending and plan.get("pending_held_by") and plan.get("error") and not plan.get("hosts_outside_play"):
+            # Only secret destinations hold the run's new key (a user without hosts, or none of its hosts switched):
+            # the finish job needs no secret to cut over or roll back, so it goes on with that key.
+            plan.update(error=None, due=True, new_key_id=pending, new_key_holders=[],
+                        reason=f"the new key {pending} of run {check.get('run_id')} is held by {', '.join(plan['pending_held_by'])}")
+            plan["old_key_id"] = plan.get("old_key_id") or ((check.get("journals") or {}).get(ref) or {}).get("current_key_id")
+            result[ref] = plan
+            continue
         if (pending and not plan.get("new_key_id") and plan.get("error") and pending in plan["error"]
                 and "unreachable" not in plan["error"] and not plan.get("hosts_outside_play")):
             # rotor.iam.rotate would not touch a pending key nobody holds that was used (the verify used it) or whose

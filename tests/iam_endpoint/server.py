@@ -61,7 +61,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.utils import utcnow
 from moto.iam.models import AccessKey, AccessKeyLastUsed, get_account_id_from, iam_backends
 from moto.moto_api._internal.models import moto_api_backend
-from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.moto_server.werkzeug_app import (
@@ -313,6 +313,26 @@ def secret_resource(response: Any) -> str:
 def authorize_secrets_by_arn() -> None:
     """Make moto evaluate Secrets Manager calls against the secret's ARN (see secret_resource)."""
     SecretsManagerResponse._determine_resource = secret_resource
+
+
+def follow_current_stage() -> None:
+    """GetSecretValue without a version or stage returns the AWSCURRENT version, as in AWS.
+
+    moto answers it with the version made last (``default_version_id``), which UpdateSecretVersionStage
+    does not move: a secret whose AWSCURRENT was moved back would still serve the newer value.
+    """
+    update = SecretsManagerBackend.update_secret_version_stage
+    if getattr(update, "follows_current_stage", False):
+        return
+
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        result = update(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].default_version_id = move_to_version_id
+        return result
+
+    update_secret_version_stage.follows_current_stage = True
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
 
 
 def parameter_arn(name: str, region: str, account_id: str) -> str:
@@ -573,6 +593,7 @@ class EndpointApp:
     ):
         authorize_secrets_by_arn()
         authorize_parameters_by_arn()
+        follow_current_stage()
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.bootstrap_file = bootstrap_file

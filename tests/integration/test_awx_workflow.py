@@ -405,8 +405,124 @@ def test_phase_playbooks_refuse_without_a_run_id_or_a_pending_store(workflow_end
     assert "needs rotor_run_id" in job.stdout, job.explain()
     job = flow.run("distribute", rotor_pending_store="none")
     assert job.status == "failed" and "rotor_pending_store=secretsmanager" in job.stdout, job.explain()
-    # Destinations: the finish job could not restore them on a rollback, so prepare refuses them.
-    job = flow.run("prepare", rotor_secret_destinations=[{"user": seeded["user"], "type": "ssm", "name": "/rotor/keys/wf-app"}])
-    assert job.status == "failed" and "does not write rotor_secret_destinations" in job.stdout, job.explain()
     assert key_statuses(workflow_endpoint, seeded["user"]) == {seeded["old_id"]: "Active"}
     assert journal_tags(workflow_endpoint, seeded["user"]) == {}
+
+
+# --------------------------------------------------------------------------- secret destinations in a workflow
+
+LONE = "wf-lone"  # a user whose key lives only in a Secrets Manager secret: no host names it
+
+
+def destination_held(endpoint: IAMEndpoint, kind: str, name: str) -> str:
+    """The key id a destination holds now (admin client), as an application reads it."""
+    if kind == "secretsmanager":
+        text = endpoint.boto3_client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    else:
+        text = endpoint.boto3_client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    return json.loads(text)["AccessKeyId"]
+
+
+@pytest.fixture
+def with_destinations(workflow_endpoint, seeded):
+    """The fleet's user also has a secret and a parameter on its key; a second user has only a secret."""
+    lone_id, lone_secret = seed_user(workflow_endpoint, LONE, 120)
+    app = json.dumps({"AccessKeyId": seeded["old_id"], "SecretAccessKey": seeded["old_secret"]})
+    workflow_endpoint.boto3_client("secretsmanager").create_secret(Name="rotor/keys/wf-app", SecretString=app)
+    workflow_endpoint.boto3_client("ssm").put_parameter(Name="/rotor/keys/wf-app", Type="SecureString", Value=app)
+    workflow_endpoint.boto3_client("secretsmanager").create_secret(
+        Name="rotor/keys/wf-lone", SecretString=json.dumps({"AccessKeyId": lone_id, "SecretAccessKey": lone_secret}))
+
+    def entries(ssm_check: str = "true"):
+        return [{"user": seeded["user"], "type": "secretsmanager", "name": "rotor/keys/wf-app"},
+                {"user": seeded["user"], "type": "ssm", "name": "/rotor/keys/wf-app", "health_check": {"command": ssm_check, "retries": 1, "delay": 0}},
+                {"user": LONE, "type": "secretsmanager", "name": "rotor/keys/wf-lone"}]
+    return {"lone_id": lone_id, "lone_secret": lone_secret, "entries": entries}
+
+
+def destination_secrets(endpoint: IAMEndpoint, seeded, with_destinations) -> Dict[str, str]:
+    """Every secret the jobs must not show: those of secrets_of, the lone user's, and what the destinations hold now."""
+    secrets = dict(secrets_of(endpoint, seeded), **{"lone old secret": with_destinations["lone_secret"]})
+    client = endpoint.boto3_client("secretsmanager")
+    for name in ("rotor/keys/wf-app", "rotor/keys/wf-lone"):
+        secrets[f"{name} now"] = json.loads(client.get_secret_value(SecretId=name)["SecretString"])["SecretAccessKey"]
+    return secrets
+
+
+def test_a_workflow_writes_the_destinations_in_prepare_and_finish_cuts_them_over(workflow_endpoint, seeded, workflow, with_destinations):
+    """prepare writes every destination (the lone user's too) before any host; the slices touch none;
+    finish reads them itself and cuts both users over."""
+    user, fleet = seeded["user"], seeded["fleet"]
+    flow = workflow()
+    prepare = flow.run("prepare", rotor_secret_destinations=with_destinations["entries"]())
+    assert prepare.status == "successful", prepare.explain()
+    app_new = next(k for k in key_statuses(workflow_endpoint, user) if k != seeded["old_id"])
+    lone_new = next(k for k in key_statuses(workflow_endpoint, LONE) if k != with_destinations["lone_id"])
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-app") == app_new
+    assert destination_held(workflow_endpoint, "ssm", "/rotor/keys/wf-app") == app_new
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-lone") == lone_new
+    assert_hosts_on_key(fleet, seeded["old_id"])
+    # The lock now belongs to the run, not to the prepare job's process (it has exited).
+    assert journal_tags(workflow_endpoint, LONE).get("rotor:lock-pid", "") == ""
+
+    jobs = flow.distribute(rotor_secret_destinations=with_destinations["entries"]())
+    assert all(job.status == "successful" for job in jobs), [job.explain() for job in jobs]
+    finish = flow.run("finish", rotor_secret_destinations=with_destinations["entries"]())
+
+    assert finish.status == "successful", finish.explain()
+    assert key_statuses(workflow_endpoint, user) == {app_new: "Active"}
+    assert key_statuses(workflow_endpoint, LONE) == {lone_new: "Active"}
+    assert_hosts_on_key(fleet, app_new)
+    assert destination_held(workflow_endpoint, "ssm", "/rotor/keys/wf-app") == app_new
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-lone") == lone_new
+    assert finish.artifacts["rotor_rotation"][LONE]["action"] == "cutover", finish.artifacts
+    flow.assert_no_secret_anywhere(destination_secrets(workflow_endpoint, seeded, with_destinations))
+
+
+def test_a_failing_slice_makes_finish_put_every_destination_back(workflow_endpoint, seeded, workflow, with_destinations):
+    """host3 fails its check in its slice: finish rolls the fleet's user back, its destinations with it
+    (Secrets Manager's AWSCURRENT moves back, the parameter gets its previous value); the lone user cuts over."""
+    user, fleet = seeded["user"], seeded["fleet"]
+    check = f"grep -q {seeded['old_id']} {fleet.host('host3').credentials_path}"
+    flow = workflow(host_overrides={"host3": {"rotor_health_check": {"command": check, "retries": 1, "delay": 0}}})
+    entries = with_destinations["entries"]()
+    assert flow.run("prepare", rotor_secret_destinations=entries).status == "successful"
+    flow.distribute(rotor_secret_destinations=entries)
+
+    finish = flow.run("finish", rotor_secret_destinations=entries)
+
+    assert finish.status == "failed", finish.explain()
+    assert key_statuses(workflow_endpoint, user) == {seeded["old_id"]: "Active"}
+    assert_hosts_on_key(fleet, seeded["old_id"])
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-app") == seeded["old_id"]
+    assert destination_held(workflow_endpoint, "ssm", "/rotor/keys/wf-app") == seeded["old_id"]
+    lone_keys = key_statuses(workflow_endpoint, LONE)
+    assert with_destinations["lone_id"] not in lone_keys and len(lone_keys) == 1, lone_keys
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-lone") in lone_keys
+    flow.assert_no_secret_anywhere(destination_secrets(workflow_endpoint, seeded, with_destinations))
+
+
+def test_a_destination_failing_in_prepare_leaves_the_user_to_the_finish_jobs_rollback(workflow_endpoint, seeded, workflow,
+                                                                                      with_destinations):
+    """The parameter's check fails in prepare: prepare fails naming it and hands the user to the rollback (phase
+    rolling_back); the slices switch none of its hosts; finish restores the secret and deletes the new key."""
+    user, fleet = seeded["user"], seeded["fleet"]
+    flow = workflow()
+    entries = with_destinations["entries"](ssm_check="false")
+    prepare = flow.run("prepare", rotor_secret_destinations=entries)
+    assert prepare.status == "failed", prepare.explain()
+    assert "/rotor/keys/wf-app" in prepare.stdout and "was not prepared" in prepare.stdout, prepare.explain()
+    assert journal_tags(workflow_endpoint, user).get("rotor:phase") == "rolling_back"
+
+    jobs = flow.distribute(rotor_secret_destinations=entries)
+    assert all(job.status == "successful" for job in jobs), [job.explain() for job in jobs]
+    assert_hosts_on_key(fleet, seeded["old_id"])
+    finish = flow.run("finish", rotor_secret_destinations=entries)
+
+    assert finish.status == "failed", finish.explain()
+    assert key_statuses(workflow_endpoint, user) == {seeded["old_id"]: "Active"}
+    assert destination_held(workflow_endpoint, "secretsmanager", "rotor/keys/wf-app") == seeded["old_id"]
+    assert destination_held(workflow_endpoint, "ssm", "/rotor/keys/wf-app") == seeded["old_id"]
+    assert pending_secrets(workflow_endpoint) == []
+    assert journal_tags(workflow_endpoint, user).get("rotor:phase") == "rolled_back"
+    flow.assert_no_secret_anywhere(destination_secrets(workflow_endpoint, seeded, with_destinations))

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from rotation_helpers import assert_hosts_on_key, assert_no_secrets, key_statuses
+from rotation_helpers import assert_hosts_on_key, assert_no_secrets, key_statuses, seed_user
 # The end-to-end tests' fixtures: one endpoint per module, fleets, the rotation runner.
 from test_rotate_e2e import (  # noqa: F401  pylint: disable=unused-import
     make_fleet,
@@ -150,3 +150,49 @@ def test_check_mode_lists_destinations_with_key_ids_and_writes_nothing(rotor_end
     assert parameter_history(rotor_endpoint, parameter_name)[0] == [old_id]
     assert not markers["restarted"].exists()
     assert_no_secrets(run, {"old": old_secret})
+
+
+def test_a_user_whose_key_lives_only_in_destinations_is_rotated_beside_a_fleet(rotor_endpoint, make_fleet, rotate, destinations):
+    """No host names the user: its destinations alone hold its key, and they are written, checked and cut over."""
+    fleet_user, lone_user = "dest-fleet", "dest-lone"
+    fleet, fleet_old_id, fleet_old_secret = seeded_fleet(rotor_endpoint, make_fleet, fleet_user, size=1)
+    lone_old_id, lone_old_secret = seed_user(rotor_endpoint, lone_user, 120)
+    entries, secret_name, parameter_name, markers = destinations(lone_user, (lone_old_id, lone_old_secret))
+
+    run = rotate(fleet, extra_vars={"rotor_secret_destinations": entries})
+
+    assert run.returncode == 0, run.explain()
+    assert f"{lone_user}: ROTATE - key {lone_old_id} is 120 days old" in run.stdout, run.explain()
+    lone_keys = key_statuses(rotor_endpoint, lone_user)
+    assert lone_old_id not in lone_keys and list(lone_keys.values()) == ["Active"], lone_keys
+    lone_new_id = next(iter(lone_keys))
+    stages, current = secret_stages(rotor_endpoint, secret_name)
+    assert stages == {"AWSCURRENT": lone_new_id, "AWSPREVIOUS": lone_old_id}
+    held, parameter = parameter_history(rotor_endpoint, parameter_name)
+    assert held == [lone_old_id, lone_new_id]
+    for kind in ("secretsmanager", "ssm"):
+        assert markers[kind].read_text().split() == [lone_new_id, lone_new_id], kind
+    # The fleet's user turned as usual, in the same run.
+    fleet_keys = key_statuses(rotor_endpoint, fleet_user)
+    assert fleet_old_id not in fleet_keys and len(fleet_keys) == 1
+    assert_hosts_on_key(fleet, next(iter(fleet_keys)))
+    assert_no_secrets(run, {"old": lone_old_secret, "new": current["SecretAccessKey"], "ssm": parameter["SecretAccessKey"],
+                            "fleet-old": fleet_old_secret})
+
+
+def test_a_lone_users_failing_destination_puts_every_destination_back_and_deletes_the_new_key(rotor_endpoint, make_fleet, rotate,
+                                                                                             destinations):
+    fleet_user, lone_user = "dest-fleet-2", "dest-lone-2"
+    fleet, _fleet_old_id, _fleet_old_secret = seeded_fleet(rotor_endpoint, make_fleet, fleet_user, size=1)
+    lone_old_id, lone_old_secret = seed_user(rotor_endpoint, lone_user, 120)
+    entries, secret_name, parameter_name, _markers = destinations(lone_user, (lone_old_id, lone_old_secret), ssm_check_fails=True)
+
+    run = rotate(fleet, extra_vars={"rotor_secret_destinations": entries})
+
+    assert run.returncode != 0, run.explain()
+    assert key_statuses(rotor_endpoint, lone_user) == {lone_old_id: "Active"}
+    stages, _current = secret_stages(rotor_endpoint, secret_name)
+    assert stages["AWSCURRENT"] == lone_old_id
+    held, _parameter = parameter_history(rotor_endpoint, parameter_name)
+    assert held[-1] == lone_old_id
+    assert_no_secrets(run, {"old": lone_old_secret})

@@ -229,6 +229,9 @@ def test_distribute_and_finish_check_change_nothing_and_the_real_run_still_compl
     assert_no_secret_in(finish, secrets)
     # No host holds the new key yet: what the finish would do now is roll the run back (delete the new key).
     assert f"{USER}: ROTATE - no host took the new key {new_id} of run {RUN_ID}: it is deleted" in finish.stdout, finish.explain()
+    decision = task_output(finish.stdout, "Show the cutover or rollback that would follow")
+    assert f"{USER}: would roll back" in decision and f"delete {new_id}" in decision, finish.explain()
+    assert "would write the new key" not in finish.stdout, "the finish job writes no key, its check mode must not say so"
 
     real = phases.run("distribute", rotor_run_id=RUN_ID)
     assert real.returncode == 0, real.explain()
@@ -243,7 +246,7 @@ def test_distribute_and_finish_check_change_nothing_and_the_real_run_still_compl
     assert pending_secrets(endpoint) == before_secrets, "finish --check deleted the pending secret"
     assert iam_state(endpoint) == before_iam, "finish --check changed the user's keys or tags"
     assert_hosts_on_key(fleet, new_id)
-    cutover = task_output(finish_check.stdout, "Show the cutover that would follow")
+    cutover = task_output(finish_check.stdout, "Show the cutover or rollback that would follow")
     assert f"{USER}: would deactivate {old_id}, wait until AWS rejects it" in cutover and f"then delete {old_id}" in cutover, finish_check.explain()
 
     done = phases.run("finish", rotor_run_id=RUN_ID)

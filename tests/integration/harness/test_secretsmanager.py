@@ -88,3 +88,17 @@ def test_kms_key_through_the_endpoint_encrypts_a_secret(endpoint):
     admin = endpoint.boto3_client("secretsmanager")
     admin.create_secret(Name="rotor/pending/k", SecretString="{}", KmsKeyId=kms_key["Arn"])
     assert admin.describe_secret(SecretId="rotor/pending/k")["KmsKeyId"] == kms_key["Arn"]
+
+
+def test_moving_awscurrent_back_changes_what_a_plain_read_returns(endpoint):
+    """As in AWS, GetSecretValue without a stage serves AWSCURRENT, also after UpdateSecretVersionStage moved it
+    back (stock moto keeps serving the newest version)."""
+    client = endpoint.boto3_client("secretsmanager")
+    client.create_secret(Name="rotor/keys/stage-back", SecretString="old")
+    newer = client.put_secret_value(SecretId="rotor/keys/stage-back", SecretString="new")["VersionId"]
+    older = next(version for version, stages in client.describe_secret(SecretId="rotor/keys/stage-back")["VersionIdsToStages"].items()
+                 if "AWSPREVIOUS" in stages)
+    client.update_secret_version_stage(SecretId="rotor/keys/stage-back", VersionStage="AWSCURRENT", MoveToVersionId=older,
+                                       RemoveFromVersionId=newer)
+    assert client.get_secret_value(SecretId="rotor/keys/stage-back")["SecretString"] == "old"
+    assert client.get_secret_value(SecretId="rotor/keys/stage-back", VersionStage="AWSPREVIOUS")["SecretString"] == "new"

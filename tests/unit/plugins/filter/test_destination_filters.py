@@ -10,8 +10,10 @@ from ansible_collections.rotor.iam.plugins.filter.destinations import destinatio
 from ansible_collections.rotor.iam.plugins.filter.destinations import destination_lines
 from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_due
 from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_check
+from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_read
 from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_unknown
 from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_written
+from ansible_collections.rotor.iam.plugins.filter.destinations import run_destinations
 
 PLANS = {"app": {"due": True, "error": None}, "idle": {"due": False, "error": None},
          "locked": {"due": True, "error": "locked by another run"}, "broken": {"due": True, "error": None}}
@@ -102,3 +104,50 @@ def test_never_restore_a_destination_that_was_not_written_nor_miss_a_failure(cas
     assert set(failures) == {user for user, _kind, failed, _changed in cases if failed}
     for user in failures:  # a failing user is never switched: it is in the failures the distribute phase reads
         assert failures[user]
+
+
+def test_destinations_to_read_are_those_of_the_runs_users_with_their_connection():
+    chosen = destinations_to_read([dest("app"), dest("nobody")], USERS)
+    assert [d["user"] for d in chosen] == ["app"] and chosen[0]["endpoint_url"] == "http://iam"
+
+
+def read(entry, key_id=None, failed=False):
+    result = {"item": entry, "changed": False, "access_key_id": key_id}
+    if failed:
+        result.update(failed=True, msg="AccessDenied")
+    return result
+
+
+FINISH_PLANS = {"app": {"due": True, "error": None, "old_key_id": "AKIAOLD"}, "idle": {"due": False, "error": None}}
+NEW_KEYS = {"app": {"access_key_id": "AKIANEW"}}
+
+
+def test_a_finish_job_restores_what_holds_the_new_key_and_fails_a_user_whose_destination_does_not():
+    on_new, on_old = dest("app"), dest("app", kind="ssm")
+    known = run_destinations({"results": [read(on_new, "AKIANEW"), read(on_old, "AKIAOLD"), read(dest("idle"), "AKIAX")]},
+                             FINISH_PLANS, NEW_KEYS, {"run_id": "R1", "journals": {"app": {"phase": "distributing"}}})
+    assert [(r["item"]["type"], r["previous_access_key_id"], r["changed"]) for r in known["writes"]["results"]] == [
+        ("secretsmanager", "AKIAOLD", True)]
+    assert list(known["failures"]) == ["app"]
+    assert "holds key AKIAOLD, not the new key AKIANEW of run R1" in known["failures"]["app"]
+    # The restore loop takes these as it takes the writes of state=present.
+    assert destinations_written(known["writes"], ["app"]) == known["writes"]["results"]
+
+
+def test_a_user_left_rolling_back_by_the_prepare_job_is_rolled_back_even_when_its_destinations_hold_the_new_key():
+    known = run_destinations([read(dest("app"), "AKIANEW")], FINISH_PLANS, NEW_KEYS,
+                             {"run_id": "R1", "journals": {"app": {"phase": "rolling_back"}}})
+    assert "rolling_back" in known["failures"]["app"] and len(known["writes"]["results"]) == 1
+
+
+@given(st.lists(st.tuples(st.sampled_from(["app", "idle", "other"]), st.sampled_from([None, "AKIANEW", "AKIAOLD", "AKIAX"]),
+                          st.booleans()), max_size=8))
+def test_run_destinations_never_restores_a_destination_off_the_new_key_nor_one_of_a_user_outside_the_run(entries):
+    reads = [read(dest(user, name=f"n{index}"), key_id, failed) for index, (user, key_id, failed) in enumerate(entries)]
+    known = run_destinations({"results": reads}, FINISH_PLANS, NEW_KEYS, {"run_id": "R1", "journals": {}})
+    for result in known["writes"]["results"]:
+        assert result["item"]["user"] == "app" and result["access_key_id"] == "AKIANEW"
+    # Every readable destination of the run's user is either restorable or fails the user.
+    off_key = [r for r in reads if r["item"]["user"] == "app" and not r.get("failed") and r["access_key_id"] != "AKIANEW"]
+    assert bool(off_key) == ("app" in known["failures"])
+    assert set(known["failures"]) <= {"app"}

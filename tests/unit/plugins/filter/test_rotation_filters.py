@@ -4,6 +4,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rotor.iam.plugins.filter.rotation import fleet_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import inventory_fleet
 from ansible_collections.rotor.iam.plugins.filter.rotation import key_proofs
 from ansible_collections.rotor.iam.plugins.filter.rotation import proof_failures
@@ -261,6 +262,44 @@ def test_plan_lines_and_planned_cutover_say_what_happens():
     assert "ex: EXEMPT - vendor appliance" in lines and "no: CANNOT ROTATE - locked by run r-1" in lines
     (cutover,) = planned_cutover(plans, "deactivate")
     assert cutover.startswith(f"app: would deactivate {OLD}") and f"leave {OLD} Inactive" in cutover
+
+
+def test_planned_cutover_of_a_finish_job_follows_the_decision_already_known():
+    plans = {"app": plan(reason="resuming", notes=[]), "ok": plan(reason="resuming", notes=[])}
+    outcome = {"app": {"action": "rollback", "message": "host web2 failed health check"}, "ok": {"action": "cutover"}}
+    lines = dict(line.split(": ", 1) for line in planned_cutover(plans, "delete", outcome, {"app": {"access_key_id": "AKIANEW"}}))
+    assert lines["app"].startswith("would roll back (host web2 failed health check)") and "delete AKIANEW" in lines["app"]
+    assert lines["ok"].startswith(f"would deactivate {OLD}") and f"then delete {OLD}" in lines["ok"]
+
+
+def test_plan_lines_name_a_users_destinations():
+    lines = plan_lines({"app": plan(reason="key 120 days old", notes=[], hosts=[], destinations={"ssm:/k/app": OLD})})
+    assert f"hosts: (none); destinations: ssm:/k/app (on {OLD})" in lines[0]
+
+
+def test_fleet_users_adds_a_user_only_destinations_name_with_the_destinations_connection():
+    facts = hostvars(web1=dict(read(OLD), rotor_aws_region="eu-west-1"))
+    destinations = [{"user": "app", "type": "ssm", "name": "/k/app"},  # a user the hosts name: nothing added
+                    {"user": "lambda-app", "type": "secretsmanager", "name": "k/lambda", "region": "us-east-1"},
+                    {"user": "123456789012:batch", "type": "ssm", "name": "/k/batch"}]
+    users = fleet_users(facts, ["web1"], destinations=destinations)["users"]
+    assert sorted(users) == ["123456789012:batch", "app", "lambda-app"]
+    assert users["lambda-app"]["hosts"] == [] and users["lambda-app"]["connection"]["region"] == "us-east-1"
+    assert users["123456789012:batch"]["user_name"] == "batch" and users["123456789012:batch"]["account"] == "123456789012"
+    assert users["123456789012:batch"]["connection"]["region"] == "eu-west-1"  # the play's first host's
+    # A destination that names a user of the hosts another way never makes a second reference to that user.
+    assert "999999999999:app" not in fleet_users(facts, ["web1"], destinations=[{"user": "999999999999:app"}])["users"]
+
+
+def test_rotation_plan_counts_what_destinations_hold_and_refuses_a_user_whose_destination_cannot_be_read():
+    keys = [{"access_key_id": OLD, "status": "Active", "age_days": 120, "create_date": "2026-08-01T00:00:00Z"}]
+    infos = [{"item": user, "user_name": user, "access_keys": keys} for user in ("lone", "broken")]
+    reads = {"results": [{"item": {"user": "lone", "type": "ssm", "name": "/k/lone"}, "access_key_id": OLD},
+                         {"item": {"user": "broken", "type": "ssm", "name": "/k/broken"}, "failed": True, "msg": "AccessDenied"}]}
+    users = {"users": {u: {"user_name": u, "hosts": [], "connection": {}, "error": None} for u in ("lone", "broken")}, "host_refs": {}}
+    plans = rotation_plan(infos, hosts={}, users=users, destination_reads=reads)
+    assert plans["lone"]["due"] and plans["lone"]["destinations"] == {"ssm:/k/lone": OLD} and not plans["lone"]["error"]
+    assert "its ssm destination /k/broken could not be read (AccessDenied)" in plans["broken"]["error"]
 
 
 def test_rotation_plan_reads_the_hosts_registered_reads():

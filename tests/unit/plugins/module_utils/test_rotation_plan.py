@@ -402,3 +402,45 @@ def test_a_compromised_second_key_makes_room_and_the_fleet_key_turns_too():
                   compromised_key_ids=["AKIALEAK"])
     assert result["due"] is True and result["free_slot_key_id"] == "AKIALEAK" and result["free_slot_force"] is True
     assert result["old_key_id"] == "AKIAOLD"
+
+
+# --- secret destinations hold keys as hosts do ---------------------------------
+
+SM, SSM = "secretsmanager:rotor/keys/app", "ssm:/rotor/keys/app"
+
+
+def test_a_user_with_destinations_and_no_host_is_planned_from_what_they_hold():
+    keys = [key("AKIAYOUNG", age=5), key("AKIAOLD", age=120, last_used_days_ago=0)]
+    planned = plan(keys, {}, destination_key_ids={SM: "AKIAOLD", SSM: "AKIAOLD"})
+    # The destinations run on the older key and use it right now: it is the old key, and no "in use outside" refusal.
+    assert planned["error"] is None and planned["due"] and planned["old_key_id"] == "AKIAOLD"
+    assert planned["destinations"] == {SM: "AKIAOLD", SSM: "AKIAOLD"} and planned["hosts"] == []
+
+
+def test_a_destination_off_the_current_key_makes_the_user_due():
+    planned = plan([key("AKIAOLD")], {"web1": ["AKIAOLD"]}, destination_key_ids={SM: "AKIAOLD", SSM: None})
+    assert planned["due"] and planned["reason"] == f"destinations not on the current key AKIAOLD: {SSM}"
+    both = plan([key("AKIAOLD")], {"web1": []}, destination_key_ids={SM: None})
+    assert both["reason"] == f"hosts and destinations not on the current key AKIAOLD: web1, {SM}"
+
+
+def test_a_key_a_destination_holds_is_never_deleted_to_make_room():
+    keys = [key("AKIAOLD", age=120), key("AKIAIDLE", age=60, last_used_days_ago=30)]
+    planned = plan(keys, {"web1": ["AKIAOLD"]}, destination_key_ids={SM: "AKIAIDLE"})
+    assert planned["error"] and "AKIAIDLE" in planned["error"] and planned["free_slot_key_id"] is None
+    assert planned["other_key"]["class"] == "held"
+
+
+def test_a_stale_inactive_key_a_destination_holds_is_kept():
+    keys = [key("AKIAOLD", age=20), key("AKIASTALE", status="Inactive", age=200)]
+    assert plan(keys, {"web1": ["AKIAOLD"]})["stale_inactive_key_ids"] == ["AKIASTALE"]
+    assert plan(keys, {"web1": ["AKIAOLD"]}, destination_key_ids={SM: "AKIASTALE"})["stale_inactive_key_ids"] == []
+
+
+def test_a_user_with_only_destinations_cuts_over_unless_one_of_them_failed():
+    only_destinations = dict(DUE, destinations={SM: "AKIAOLD"})
+    assert rotation_outcome({USER: only_destinations}, {})[USER]["action"] == "cutover"
+    failed = rotation_outcome({USER: only_destinations}, {}, {USER: f"writing the new key into {SM} failed"})
+    assert failed[USER]["action"] == "rollback" and SM in failed[USER]["message"]
+    # Without hosts or destinations there is nothing that proves the new key: never a cutover.
+    assert rotation_outcome({USER: DUE}, {})[USER]["action"] == "rollback"

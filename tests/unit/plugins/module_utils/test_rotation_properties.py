@@ -97,16 +97,25 @@ def user_states(draw, user="app"):
         key["user_name"] = user
     ids = [k["access_key_id"] for k in keys]
     hosts, fleet = draw(fleets(user, ids))
-    return {"keys": keys, "journal": journal_from_tags(draw(journal_tags(ids)), now=NOW), "hosts": hosts, "fleet": fleet}
+    # Secret destinations hold keys as hosts do; a user may have them and no host at all.
+    destinations = {f"secretsmanager:rotor/keys/{user}-{n}": draw(st.sampled_from(ids + [None, UNKNOWN_KEY]))
+                    for n in range(draw(st.sampled_from([0, 0, 1, 2])))}
+    if destinations and draw(st.booleans()):
+        hosts, fleet = {}, []
+    return {"keys": keys, "journal": journal_from_tags(draw(journal_tags(ids)), now=NOW), "hosts": hosts, "fleet": fleet,
+            "destinations": destinations}
 
 
 def plan_one(state, user="app", force=False):
     return plan_rotation([{"user_name": user, "access_keys": state["keys"]}], state["hosts"], force=force, now=NOW,
-                         journals={user: state["journal"]}, in_use_window_minutes=WINDOW, fleet={user: state["fleet"]})[user]
+                         journals={user: state["journal"]}, in_use_window_minutes=WINDOW, fleet={user: state["fleet"]},
+                         destinations={user: state["destinations"]})[user]
 
 
 def held_ids(state):
-    return {key_id for info in state["hosts"].values() for key_id in info["key_ids"]}
+    """Every key a host or a secret destination of the user holds."""
+    return ({key_id for info in state["hosts"].values() for key_id in info["key_ids"]}
+            | {key_id for key_id in state["destinations"].values() if key_id})
 
 
 def deleted_ids(plan):
@@ -188,9 +197,11 @@ def test_one_users_state_never_changes_another_users_plan(alice, bob, force):
         [{"user_name": "alice", "access_keys": alice["keys"]}, {"user_name": "bob", "access_keys": bob["keys"]}],
         dict(alice["hosts"], **bob["hosts"]), force=force, now=NOW, in_use_window_minutes=WINDOW,
         journals={"alice": alice["journal"], "bob": bob["journal"]}, fleet={"alice": alice["fleet"], "bob": bob["fleet"]},
+        destinations={"alice": alice["destinations"], "bob": bob["destinations"]},
     )
     alone = plan_rotation([{"user_name": "alice", "access_keys": alice["keys"]}], alice["hosts"], force=force, now=NOW,
-                          in_use_window_minutes=WINDOW, journals={"alice": alice["journal"]}, fleet={"alice": alice["fleet"]})
+                          in_use_window_minutes=WINDOW, journals={"alice": alice["journal"]}, fleet={"alice": alice["fleet"]},
+                          destinations={"alice": alice["destinations"]})
     assert both["alice"] == alone["alice"]
 
 

@@ -210,6 +210,15 @@ def test_finish_rolls_back_a_pending_key_no_host_took_unless_a_host_is_unknown(e
         assert out["a"]["due"] and out["a"]["old_key_id"] == OLD
 
 
+def test_finish_goes_on_with_a_pending_key_only_secret_destinations_hold():
+    check = check_run([read("a", journal())], RUN, require_lock=False)
+    plan = {"due": False, "error": f"the pending key {NEW} of run 4711 is held by its secret destinations", "new_key_id": None,
+            "old_key_id": None, "hosts_outside_play": [], "pending_held_by": ["secretsmanager:rotor/keys/a"]}
+    out = finish_plan({"a": plan}, check)["a"]
+    assert out["error"] is None and out["due"] and out["new_key_id"] == NEW and out["old_key_id"] == OLD
+    assert "secretsmanager:rotor/keys/a" in out["reason"]
+
+
 def test_finish_keeps_the_refusal_when_hosts_outside_the_play_may_hold_the_key():
     check = check_run([read("a", journal())], RUN, require_lock=False)
     plan = {"due": False, "error": f"the pending key {NEW} of run 4711 ...", "new_key_id": None, "hosts_outside_play": ["h9"]}
