@@ -85,7 +85,9 @@ def explain_service_error(exc, action, label, grant_on, hints):
             f"AWS said: {said}"
         )
     elif code is None:
-        detail = exc if hints.quote_connection_error else type(exc).__name__
+        # botocore's parameter validation quotes the value it rejected, which may be a secret: never quoted.
+        quotable = hints.quote_connection_error and type(exc).__name__ != "ParamValidationError"
+        detail = exc if quotable else type(exc).__name__
         message = f"{action} on {label} failed: {detail}. Check endpoint_url, region and {hints.network}."
     else:
         message = f"{action} on {label} failed with {code}: {said}"

@@ -372,6 +372,14 @@ def test_explain_error_without_an_aws_answer_points_at_the_connection():
     assert "endpoint_url" in error.message
 
 
+def test_explain_error_never_quotes_the_value_botocore_rejected():
+    from botocore.exceptions import ParamValidationError  # pylint: disable=import-outside-toplevel
+
+    rejected = ParamValidationError(report=f"Invalid type for parameter SecretString, value: {{'SecretAccessKey': '{SECRET}'}}")
+    error = explain_error(rejected, "secretsmanager:PutSecretValue", NAME)
+    assert SECRET not in error.message and "ParamValidationError" in error.message
+
+
 @pytest.mark.parametrize("run_id", ["", "a,b", "x" * 257, "run#1"])
 def test_a_run_id_that_cannot_be_a_tag_value_is_refused_before_any_call(run_id):
     client = FakeSecretsManager()
