@@ -180,8 +180,7 @@ def test_a_user_whose_key_lives_only_in_destinations_is_rotated_beside_a_fleet(r
                             "fleet-old": fleet_old_secret})
 
 
-def test_a_lone_users_failing_destination_puts_every_destination_back_and_deletes_the_new_key(rotor_endpoint, make_fleet, rotate,
-                                                                                             destinations):
+def test_a_lone_users_failing_destination_puts_back_every_destination_and_the_key(rotor_endpoint, make_fleet, rotate, destinations):
     fleet_user, lone_user = "dest-fleet-2", "dest-lone-2"
     fleet, _fleet_old_id, _fleet_old_secret = seeded_fleet(rotor_endpoint, make_fleet, fleet_user, size=1)
     lone_old_id, lone_old_secret = seed_user(rotor_endpoint, lone_user, 120)
