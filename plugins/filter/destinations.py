@@ -96,6 +96,25 @@ def _results(registered):
     return [r for r in (registered or []) if isinstance(r, dict) and not r.get("skipped")]
 
 
+def destination_holdings(reads):
+    """({ref: {"TYPE:NAME": key id or None}}, {ref: why a destination of it could not be read}) from the
+    registered state=read loop (each item a destination with its C(user)); the plan counts them as holders."""
+    holdings, unreadable = {}, {}
+    for result in _results(reads):
+        dest = _item(result)
+        if not dest:
+            continue
+        label = f"{dest['type']}:{dest['name']}"
+        if result.get("failed"):
+            unreadable.setdefault(dest["user"], (
+                f"cannot rotate IAM user {dest['user']!r}: its {dest['type']} destination {dest['name']} could not be read "
+                f"({result.get('msg') or 'failed'}), so the key it holds is unknown. Fix the destination's name or the "
+                f"controller's access to it (docs/destinations.md), then run again."))
+            continue
+        holdings.setdefault(dest["user"], {})[label] = result.get("access_key_id") or None
+    return holdings, unreadable
+
+
 def destination_failures(writes, checks=None, previous=None):
     """{user: message} for the users with a destination whose write, restart or health check failed.
 

@@ -11,6 +11,7 @@ import time
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rotor.iam.plugins.filter.destinations import destination_holdings
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
@@ -87,25 +88,6 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
         return plans
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
-
-
-def destination_holdings(reads):
-    """({ref: {"TYPE:NAME": key id or None}}, {ref: why a destination of it could not be read}) from the
-    registered state=read loop (each item a destination with its C(user))."""
-    holdings, unreadable = {}, {}
-    for result in (reads or {}).get("results", []) if isinstance(reads, dict) else reads or []:
-        dest = result.get("item") if isinstance(result, dict) and isinstance(result.get("item"), dict) else None
-        if not dest or result.get("skipped"):
-            continue
-        label = f"{dest['type']}:{dest['name']}"
-        if result.get("failed"):
-            unreadable.setdefault(dest["user"], (
-                f"cannot rotate IAM user {dest['user']!r}: its {dest['type']} destination {dest['name']} could not be read "
-                f"({result.get('msg') or 'failed'}), so the key it holds is unknown. Fix the destination's name or the "
-                f"controller's access to it (docs/destinations.md), then run again."))
-            continue
-        holdings.setdefault(dest["user"], {})[label] = result.get("access_key_id") or None
-    return holdings, unreadable
 
 
 def compromised_not_found(compromised_key_ids, key_infos):
