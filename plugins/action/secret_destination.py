@@ -2,12 +2,13 @@
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Runs rotor.iam.secret_destination in the worker process on the controller, as a module anywhere else."""
+"""Does rotor.iam.secret_destination's work in the action plugin on the controller, runs the module anywhere else."""
 
 from __future__ import annotations
 
-from ansible_collections.rotor.iam.plugins.plugin_utils.in_process import InProcessModuleAction
+from ansible_collections.rotor.iam.plugins.modules import secret_destination
+from ansible_collections.rotor.iam.plugins.plugin_utils.controller_module import ControllerModuleAction
 
 
-class ActionModule(InProcessModuleAction):
-    pass
+class ActionModule(ControllerModuleAction):
+    module = secret_destination

@@ -40,17 +40,22 @@ _ENVIRONMENT_CREDENTIALS = {
 
 def build_module(argument_spec, **kwargs):
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    normalize_connection_params(module.params)
+    return module
+
+
+def normalize_connection_params(params):
+    """The connection options as rotor.iam reads them (in place): for a module run and for its action plugin alike."""
     for name in _CONNECTION_OPTIONS:
-        if module.params.get(name) == "":
-            module.params[name] = None
-    if module.params.get("profile"):
+        if params.get(name) == "":
+            params[name] = None
+    if params.get("profile"):
         # A profile given for a task wins over keys that only come from the environment, as it does in
         # botocore: a controller with default keys in its environment can still reach other accounts.
         for name, variables in _ENVIRONMENT_CREDENTIALS.items():
-            value = module.params.get(name)
+            value = params.get(name)
             if value and value in [os.environ.get(v) for v in variables]:
-                module.params[name] = None
-    return module
+                params[name] = None
 
 
 def iam_client(module, retries=10, delay=1, max_delay=30):

@@ -134,12 +134,16 @@ def _diff(result):
     return {"before": {"access_key_ids": before}, "after": {"access_key_ids": after}}
 
 
-def main():
-    argument_spec = dict(
+def module_spec():
+    """The module's own options (amazon.aws adds the connection options)."""
+    return dict(argument_spec=dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
         when_full=dict(type="str", choices=["fail", "delete_inactive"], default="fail"),
-    )
-    module = build_module(argument_spec)
+    ))
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     client = iam_client(module)
     create_client = plain_iam_client(module)
@@ -161,6 +165,10 @@ def main():
         return result
 
     run(module, operation, action="iam:CreateAccessKey")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

@@ -107,16 +107,20 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 DOING = "deleting the key"
 
 
-def main():
-    argument_spec = dict(
+def module_spec():
+    """The module's own options (amazon.aws adds the connection options)."""
+    return dict(argument_spec=dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
         access_key_id=dict(type="str", required=True),
         force=dict(type="bool", default=False),
         lock_run_id=dict(type="str"),
         lock_lease=dict(type="dict", no_log=False),
         known_status=dict(type="str", choices=["active", "inactive"]),
-    )
-    module = build_module(argument_spec)
+    ))
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     client = iam_client(module)
 
@@ -141,6 +145,10 @@ def main():
         return result
 
     run(module, operation, action="iam:DeleteAccessKey")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

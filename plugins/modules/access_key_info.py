@@ -414,8 +414,9 @@ def _flat_key_ids(values):
     return found
 
 
-def main():
-    argument_spec = dict(
+def module_spec():
+    """The module's own options (amazon.aws adds the connection options)."""
+    return dict(argument_spec=dict(
         user_name=dict(type="str", aliases=["user"]),
         user_names=dict(type="list", elements="str"),
         all_users=dict(type="bool", default=False),
@@ -426,8 +427,11 @@ def main():
         skip_last_used_for=dict(type="list", elements="raw", default=[]),
         report_max_age=dict(type="int", default=14400),
         report_timeout=dict(type="int", default=300),
-    )
-    module = build_module(argument_spec)
+    ))
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     problem = _selection_error(params) or _numbers_error(params)
     if problem:
@@ -483,6 +487,10 @@ def main():
         run(module, one_user, action="iam:ListAccessKeys")
     else:
         run(module, from_report, action="iam:GetCredentialReport")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

@@ -128,8 +128,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 DOING = "changing the key's status"
 
 
-def main():
-    argument_spec = dict(
+def module_spec():
+    """The module's own options (amazon.aws adds the connection options)."""
+    return dict(argument_spec=dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
         access_key_id=dict(type="str", required=True),
         status=dict(type="str", required=True, choices=["active", "inactive"]),
@@ -137,8 +138,11 @@ def main():
         lock_run_id=dict(type="str"),
         lock_lease=dict(type="dict", no_log=False),
         known_status=dict(type="str", choices=["active", "inactive"]),
-    )
-    module = build_module(argument_spec)
+    ))
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     client = iam_client(module)
 
@@ -164,6 +168,10 @@ def main():
         return result
 
     run(module, operation, action="iam:UpdateAccessKey")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

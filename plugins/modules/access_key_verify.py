@@ -120,15 +120,19 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verif
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 
 
-def main():
-    argument_spec = dict(
+def module_spec():
+    """The module's own options (amazon.aws adds the connection options)."""
+    return dict(argument_spec=dict(
         access_key_id=dict(type="str", required=True),
         secret_access_key=dict(type="str", required=True, no_log=True),
         expect=dict(type="str", choices=["valid", "invalid"], default="valid"),
         timeout=dict(type="int", default=120),
         consecutive=dict(type="int", default=3),
-    )
-    module = build_module(argument_spec)
+    ))
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     if params["timeout"] < 0:
         module.fail_json(msg=f"timeout must be 0 or more seconds, got {params['timeout']}.")
@@ -159,6 +163,10 @@ def main():
             elapsed=exc.details.get("elapsed"),
         )
     module.exit_json(changed=False, access_key_id=params["access_key_id"], **result)
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

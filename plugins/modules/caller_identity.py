@@ -66,8 +66,13 @@ except ImportError:
     pass  # AnsibleAWSModule reports missing dependencies
 
 
-def main():
-    module = build_module({})
+def module_spec():
+    """No options of its own (amazon.aws adds the connection options)."""
+    return dict(argument_spec={})
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(retries=5))
 
     def operation():
@@ -75,6 +80,10 @@ def main():
         return {"changed": False, "account": answer.get("Account"), "arn": answer.get("Arn"), "user_id": answer.get("UserId")}
 
     run(module, operation, action="sts:GetCallerIdentity")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

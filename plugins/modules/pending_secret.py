@@ -219,11 +219,16 @@ def dispatch(client, params, check_mode):
                         return_secret=params["return_secret"], **common)
 
 
-def main():
-    module = build_module(
-        argument_spec(),
+def module_spec():
+    """The module's own options and their constraints (amazon.aws adds the connection options)."""
+    return dict(
+        argument_spec=argument_spec(),
         required_if=[("state", "present", ("access_key_id", "secret_access_key", "run_id"))],
     )
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     client = service_client(module, "secretsmanager", extra_retry_codes=RETRY_CODES)
 
     def operation():
@@ -234,6 +239,10 @@ def main():
         return result
 
     run(module, operation, action="the Secrets Manager request")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

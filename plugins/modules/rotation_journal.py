@@ -321,7 +321,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
 
 
-def main():
+def module_spec():
+    """The module's own options and their constraints (amazon.aws adds the connection options)."""
     argument_spec = dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
         state=dict(type="str", default="read", choices=["read", "locked", "unlocked", "absent"]),
@@ -338,7 +339,11 @@ def main():
         inactive_since=dict(type="str"),
         lease=dict(type="dict", no_log=False),
     )
-    module = build_module(argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
+    return dict(argument_spec=argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
     if params["lock_ttl_minutes"] < 1:
         module.fail_json(msg=f"lock_ttl_minutes must be at least 1 (got {params['lock_ttl_minutes']}).")
@@ -378,6 +383,10 @@ def main():
         return result
 
     run(module, operation, action="iam:TagUser")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":

@@ -225,14 +225,19 @@ def dispatch(dest, params, check_mode):
     return read_destination(dest)
 
 
-def main():
-    module = build_module(
-        argument_spec(),
+def module_spec():
+    """The module's own options and their constraints (amazon.aws adds the connection options)."""
+    return dict(
+        argument_spec=argument_spec(),
         required_if=[
             ("state", "present", ("access_key_id", "secret_access_key")),
             ("state", "restored", ("access_key_id",)),
         ],
     )
+
+
+def execute(module):
+    """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
 
     def operation():
@@ -246,6 +251,10 @@ def main():
         return result
 
     run(module, operation, action=f"the {params['type']} request")
+
+
+def main():
+    execute(build_module(**module_spec()))
 
 
 if __name__ == "__main__":
