@@ -352,8 +352,8 @@ def playbook_pid(start=None):
 
     Its forked workers carry the same command line and die after each task, so the
     outermost ancestor with that command line is the one that lives for the whole run.
-    The walk starts at this process itself: a module run in process (plugins/plugin_utils/in_process.py)
-    is a worker. A worker whose ansible-playbook was killed is reparented; it then names itself, a pid
+    The walk starts at this process itself: a module's work done by its action plugin on the controller
+    (plugins/plugin_utils/controller_module.py) runs in a worker. A worker whose ansible-playbook was killed is reparented; it then names itself, a pid
     that is gone as soon as it exits, so the next run may take the lock over (an empty pid could not be).
     """
     pid, found = start or os.getpid(), None

@@ -204,11 +204,11 @@ class ControllerModuleAction(ActionBase):
             return False
         if interpreter.startswith("auto"):
             return False
-        ours = {os.path.abspath(sys.executable)}
+        ours = {python_identity(sys.executable)}
         playbook_python = task_vars.get("ansible_playbook_python")
         if isinstance(playbook_python, string_types):
-            ours.add(os.path.abspath(playbook_python))
-        return os.path.abspath(os.path.expanduser(interpreter)) in ours
+            ours.add(python_identity(playbook_python))
+        return python_identity(os.path.expanduser(interpreter)) in ours
 
     # ------------------------------------------------------------------ how
 
@@ -240,6 +240,15 @@ def run_work(module_code, name, args, environment, check_mode=False, diff=False)
             hidden = module.no_log_values if module is not None else no_log_values(module_code.module_spec()["argument_spec"], args or {})
             return remove_values(dict(failed=True, msg="%s failed: %s: %s" % (name, type(exc).__name__, exc),
                                       exception=traceback.format_exc()), hidden)
+
+
+def python_identity(path):
+    """Which Python ``path`` runs: its real directory (a virtualenv's ``bin``, through symlinks to it) and real binary.
+
+    Both count: every virtualenv's ``python`` resolves to the same base binary, but only one has our ``bin``.
+    """
+    path = os.path.abspath(path)
+    return os.path.realpath(os.path.dirname(path)), os.path.realpath(path)
 
 
 @contextlib.contextmanager

@@ -222,6 +222,18 @@ def test_which_tasks_the_action_plugin_does_itself(case, kwargs, on_controller):
     assert plugin._runs_on_controller(task_vars) is on_controller, case
 
 
+def test_a_virtualenv_reached_through_a_symlink_is_the_same_python_another_virtualenv_is_not(tmp_path):
+    base = os.path.realpath(sys.executable)
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(base)
+    (tmp_path / "linked-venv").symlink_to(tmp_path / "venv")
+    (tmp_path / "other-venv" / "bin").mkdir(parents=True)
+    (tmp_path / "other-venv" / "bin" / "python").symlink_to(base)
+    identity = controller_module.python_identity
+    assert identity(str(tmp_path / "linked-venv" / "bin" / "python")) == identity(str(tmp_path / "venv" / "bin" / "python"))
+    assert identity(str(tmp_path / "other-venv" / "bin" / "python")) != identity(str(tmp_path / "venv" / "bin" / "python"))
+
+
 def plugin_for_run(runs_on_controller, done):
     plugin = object.__new__(access_key_create.ActionModule)
     plugin._task = types.SimpleNamespace(async_val=0, resolved_action="rotor.iam.access_key_create", action="x", args={"user_name": "u"})
