@@ -46,6 +46,7 @@ except ImportError:
     HAS_AWS_SDK = False
 
 from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -80,8 +81,9 @@ class ControllerModule:
     connection options are added to it as ``AnsibleAWSModule`` adds them.
     """
 
-    def __init__(self, name, spec, args, check_mode=False, diff=False):
+    def __init__(self, name, spec, args, check_mode=False, diff=False, inject_invocation=True):
         self._name = name
+        self._inject_invocation = inject_invocation
         self.check_mode = bool(check_mode)
         self._diff = bool(diff)
         self._warnings = []
@@ -139,8 +141,9 @@ class ControllerModule:
         self.fail_json(**failure)
 
     def _finished(self, result):
-        """The result as ``AnsibleModule`` returns it: invocation, warnings, no_log values masked."""
-        result.setdefault("invocation", {"module_args": self.params})
+        """The result as ``AnsibleModule`` returns it: invocation (as configured), warnings, no_log values masked."""
+        if self._inject_invocation:
+            result.setdefault("invocation", {"module_args": self.params})
         if self._warnings:
             result["warnings"] = list(self._warnings)
         return remove_values(plain(result), self.no_log_values)
@@ -161,7 +164,7 @@ class ControllerModuleAction(ActionBase):
         module_name = self._task.resolved_action or self._task.action
         done = None
         if not wrap_async and HAS_AWS_SDK and self._runs_on_controller(task_vars):
-            done = self._run_on_controller(module_name)
+            done = self._run_on_controller(module_name, task_vars)
         if done is not None:
             display.vvv("rotor.iam: %s ran in the action plugin on the controller (no module run)" % module_name,
                         host=self._play_context.remote_addr)
@@ -212,15 +215,23 @@ class ControllerModuleAction(ActionBase):
 
     # ------------------------------------------------------------------ how
 
-    def _run_on_controller(self, module_name):
+    def _run_on_controller(self, module_name, task_vars):
         """The module's result, its work done here; None when only a module run will do."""
         environment = {}
         self._compute_environment_string(raw_environment_out=environment)
-        return run_work(self.module, module_name, self._task.args, environment,
-                        check_mode=self._task.check_mode, diff=self._task.diff)
+        return run_work(self.module, module_name, self._task.args, environment, check_mode=self._task.check_mode,
+                        diff=self._task.diff, inject_invocation=inject_invocation(task_vars))
 
 
-def run_work(module_code, name, args, environment, check_mode=False, diff=False):
+def inject_invocation(task_vars):
+    """Does a module result carry ``invocation``? Always before ansible-core 2.21; from 2.21 when INJECT_INVOCATION says so."""
+    try:
+        return bool(C.config.get_config_value("INJECT_INVOCATION", variables=task_vars))
+    except AnsibleError:  # AnsibleUndefinedConfigEntry: an ansible-core without the setting
+        return True
+
+
+def run_work(module_code, name, args, environment, check_mode=False, diff=False, inject_invocation=True):  # pylint: disable=redefined-outer-name
     """Validate ``args`` and call ``module_code.execute`` with the task's environment in effect: the module's result.
 
     None when the task needs a module run (see :class:`RunAsModule`).
@@ -228,7 +239,8 @@ def run_work(module_code, name, args, environment, check_mode=False, diff=False)
     module = None
     with task_environment(environment):
         try:
-            module = ControllerModule(name, module_code.module_spec(), args, check_mode=check_mode, diff=diff)
+            module = ControllerModule(name, module_code.module_spec(), args, check_mode=check_mode, diff=diff,
+                                      inject_invocation=inject_invocation)
             module_code.execute(module)
             return dict(failed=True, msg="%s did not report a result; this is a bug of rotor.iam." % name)
         except ModuleExit as done:

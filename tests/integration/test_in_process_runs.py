@@ -51,7 +51,9 @@ def in_process_run(endpoint, iam_user, tmp_path, known_secrets):
         json.dump({"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "work_dir": str(tmp_path),
                    "env_access_key_id": ENV_ACCESS_KEY_ID, "env_secret": ENV_SECRET}, handle)
     env = _playbook_env(endpoint)
-    env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp_path / "remote_tmp"), ANSIBLE_FORKS="3")
+    # INJECT_INVOCATION (ansible-core 2.21 and later; earlier lines always inject): the results show their module_args.
+    env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp_path / "remote_tmp"), ANSIBLE_FORKS="3",
+               ANSIBLE_INJECT_INVOCATION="1")
     ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
     completed = subprocess.run(
         [ansible_playbook, "-i", str(inventory), "-vvvv", "--diff", "-e", "@%s" % extra_vars, PLAYBOOK],

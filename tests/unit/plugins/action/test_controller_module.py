@@ -122,6 +122,13 @@ def test_a_secret_the_work_returns_is_masked_everywhere_but_a_key_id_is_not():
     assert result["access_key_id"] == "AKIAEXAMPLE000000001"
 
 
+def test_without_inject_invocation_the_result_has_none_as_a_module_result_from_ansible_core_2_21():
+    code = types.SimpleNamespace(module_spec=caller_identity.module_spec, execute=lambda module: module.exit_json(changed=False),
+                                 __name__="caller_identity")
+    assert action_run(code, {}, inject_invocation=False) == {"changed": False}
+    assert "invocation" in action_run(code, {})
+
+
 def test_an_exception_that_escapes_the_work_is_a_failure_without_the_secret():
     def execute(module):
         raise ValueError("cannot use %s" % module.params["secret_access_key"])
