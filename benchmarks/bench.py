@@ -55,6 +55,7 @@ ROTOR_PLAYBOOK = "rotor.iam.rotate"
 AUDIT_PLAYBOOK = os.path.join(ROOT, "playbooks", "audit.yml")
 KEY_AGE_DAYS = 120
 SCALE_BEGIN, SCALE_END = "<!-- scale:begin -->", "<!-- scale:end -->"  # benchmarks/scale.py's section
+CONTROLLER_TASKS_BEGIN, CONTROLLER_TASKS_END = "<!-- controller-tasks:begin -->", "<!-- controller-tasks:end -->"  # controller_tasks.py's
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -552,14 +553,15 @@ def where_time_goes(results):
 # --------------------------------------------------------------------------- main
 
 def write_results(text):
-    """Rewrite RESULTS.md, keeping the section benchmarks/scale.py wrote (between its markers) at the end."""
+    """Rewrite RESULTS.md, keeping the sections benchmarks/controller_tasks.py and scale.py wrote (between their markers) at the end."""
     kept = ""
     try:
         with open(RESULTS) as handle:
             current = handle.read()
-        begin, end = current.find(SCALE_BEGIN), current.find(SCALE_END)
-        if 0 <= begin < end:
-            kept = "\n" + current[begin:end + len(SCALE_END)] + "\n"
+        for section_begin, section_end in (CONTROLLER_TASKS_BEGIN, CONTROLLER_TASKS_END), (SCALE_BEGIN, SCALE_END):
+            begin, end = current.find(section_begin), current.find(section_end)
+            if 0 <= begin < end:
+                kept += "\n" + current[begin:end + len(section_end)] + "\n"
     except OSError:
         pass
     with open(RESULTS, "w") as handle:
