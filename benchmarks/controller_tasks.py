@@ -22,6 +22,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -155,7 +156,7 @@ def render(measured):
 
     def cell(way):
         if medians[way] is None:
-            return "failed: %s" % measured["failures"].get(way, "not measured")
+            return "failed: %s" % re.sub(r" \(/[^)]*\)", "", measured["failures"].get(way, "not measured"))
         per_task = medians[way] / tasks
         ratio = " (%.2fx module run)" % (medians[way] / module) if module and way != "module" else ""
         return "%.1f s, %.2f s per task%s" % (medians[way], per_task, ratio)
@@ -176,7 +177,7 @@ def render(measured):
         "plugin doing the module's work on public APIs (plugins/plugin_utils/controller_module.py); **module**, the "
         "same collection with a wrapper script as ansible_python_interpreter, so every task is a plain module run. "
         "Ratios are against the module run of the same run; seconds per task include ansible-playbook's own start, "
-        "shared by the tasks." % (
+        "shared by the tasks. The machine (2 cores) was shared with other jobs: compare the ratios, not the seconds." % (
             tasks, measured["repeat"], measured["date"], measured["new_commit"], measured["old_commit"], tasks, measured["repeat"]),
         "",
         "| ansible-core | old (in process, private names) | action (public APIs) | module run |",

@@ -328,4 +328,3 @@ def _json_default(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
