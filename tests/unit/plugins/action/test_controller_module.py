@@ -7,6 +7,7 @@ go through both and the results are compared.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -285,3 +286,16 @@ def test_pending_secret_hides_a_result_that_carries_the_secret():
     plugin = object.__new__(pending_secret.ActionModule)
     assert plugin.postprocess({"secret_access_key": SECRET})["_ansible_no_log"] is True
     assert "_ansible_no_log" not in plugin.postprocess({"secret_access_key": None, "changed": False})
+
+
+CONTROLLER_MODULES = ("access_key_create", "access_key_delete", "access_key_info", "access_key_status", "access_key_verify",
+                      "caller_identity", "pending_secret", "rotation_journal", "secret_destination")
+
+
+@pytest.mark.parametrize("name", CONTROLLER_MODULES)
+def test_each_action_plugin_does_its_own_modules_work(name):
+    action_plugin = importlib.import_module("ansible_collections.rotor.iam.plugins.action.%s" % name)
+    module_code = action_plugin.ActionModule.module
+    assert module_code.__name__ == "ansible_collections.rotor.iam.plugins.modules.%s" % name
+    assert callable(module_code.execute) and callable(module_code.main)
+    assert isinstance(module_code.module_spec()["argument_spec"], dict)
