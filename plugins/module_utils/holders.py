@@ -164,8 +164,8 @@ def verify_holders(hosts, user_keys, owners, users_with_destinations=(), known=N
                             f"(rotor_credentials_files is empty) and {user_name} has no secret destination, so rotor.iam "
                             f"cannot tell where its key lives. Declare its files (check the variable's spelling "
                             f"in host and group vars)")
-        if read is not None and read.get("failed") and read.get("step") == "input":
-            problems.append(f"its rotor_credentials_files cannot be used: {read.get('msg') or 'invalid entry'}")
+        if read is not None and read.get("failed") and (read.get("step") == "input" or not any("exists" in r for r in reports)):
+            problems.append(f"its credentials files cannot be read: {read.get('msg') or 'the read failed'}")
         elif read is not None and not read.get("unreachable"):
             keys = set(user_keys.get(ref) or ())
             for index, entry in enumerate(files):
@@ -207,10 +207,8 @@ def apply_to_plans(plans, verdict, host_users):
     Returns the plans.
     """
     for ref, plan in plans.items():
-        if plan.get("error"):
-            continue
         messages = list(verdict["refusals"].get(ref) or [])
-        for kind, key_id in keys_retired(plan):
+        for kind, key_id in ([] if plan.get("error") else keys_retired(plan)):
             outside = [h for h in verdict["held"].get(key_id) or [] if host_users.get(h, "") != ref]
             if not outside:
                 continue
@@ -229,6 +227,7 @@ def apply_to_plans(plans, verdict, host_users):
                                  f"{'that key' if len(ids) == 1 else 'those keys'}")
         plan["broken_hosts"] = sorted(broken)
         if messages:
+            # The holder problem is the cause; an earlier refusal is often only its symptom ("held by no host").
             first, more = messages[0], len(messages) - 1
             plan["holder_problems"] = messages
             plan.update(due=False, error=(
