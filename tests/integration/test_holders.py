@@ -101,7 +101,7 @@ def test_recovery_with_force_moves_broken_hosts_forward(empty_endpoint, fleet_of
 
 def refusal(run, user):
     """The plan's CANNOT ROTATE line of ``user``."""
-    lines = [line for line in run.stdout.splitlines() if "CANNOT ROTATE" in line and f"'{user}'" in line]
+    lines = [line for line in run.stdout.splitlines() if f"{user}: CANNOT ROTATE" in line]
     assert lines, f"no refusal for {user}:\n{run.explain()}"
     return lines[0]
 
