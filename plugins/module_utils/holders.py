@@ -31,6 +31,7 @@ import re
 
 # A YAML anchor (&rotor_aws) or a private fact (__rotor_x) is not a variable a user sets.
 _PLAYBOOK_VARIABLE = re.compile(r"(?<![\w.&*])rotor_[a-z0-9_]+")
+_PUBLISHED = re.compile(r"^\s+(rotor_[a-z0-9_]+):", re.MULTILINE)
 
 
 def known_variable_names(collection_root):
@@ -50,6 +51,11 @@ def known_variable_names(collection_root):
     for path in glob.glob(os.path.join(collection_root, "playbooks", "*.yml")):
         with open(path, encoding="utf-8") as handle:
             names.update(_PLAYBOOK_VARIABLE.findall(handle.read()))
+    # What the roles publish with set_stats (rotor_prepare, rotor_rotation, ...): AWX passes a workflow job's
+    # artifacts to the jobs after it as extra variables.
+    for path in glob.glob(os.path.join(collection_root, "roles", "*", "tasks", "*.yml")):
+        with open(path, encoding="utf-8") as handle:
+            names.update(_PUBLISHED.findall(handle.read()))
     return {name for name in names if isinstance(name, str) and name.startswith("rotor_")}
 
 

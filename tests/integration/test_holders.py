@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -86,14 +87,17 @@ def test_recovery_with_force_moves_broken_hosts_forward(empty_endpoint, fleet_of
 
     run = rotate(empty_endpoint, inventory, tmp_path, "recover", extra_vars={"rotor_force": True})
 
-    print(run.explain())
     keys = key_statuses(empty_endpoint, user)
-    print(keys, {h: fleet.read_credentials(h)[0] for h in fleet.hosts}, fleet.health())
     assert run.returncode == 0, run.explain()
     assert "host1 holds %s, which IAM no longer has: its applications cannot authenticate" % lost_id in run.stdout, run.explain()
+    assert "rolled back" not in run.stdout, run.explain()
     new_ids = [k for k in keys if k not in (lost_id, orphan)]
-    assert len(new_ids) == 1 and keys[new_ids[0]] == "Active", keys
+    assert len(new_ids) == 1 and keys == {new_ids[0]: "Active"}, keys  # the unheld key of the typo run is retired
     assert_hosts_on_key(fleet, new_ids[0])
+    ended = time.time()
+    time.sleep(1.5)  # three self-checks of every consumer: all healthy on the new key
+    assert fleet.unhealthy_answers(since=ended) == [] and fleet.health_log("host1", since=ended)
+    assert lost_secret not in run.everything
 
 
 # --------------------------------------------------------------------------- refusals (point 1)

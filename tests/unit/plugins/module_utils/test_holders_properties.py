@@ -190,3 +190,17 @@ def test_an_unknown_variable_is_named_with_the_closest_known_one():
     assert unknown_variable_message("rotor_credential_files", known) == (
         "`rotor_credential_files` is not a rotor.iam variable; did you mean `rotor_credentials_files`?")
     assert "did you mean" not in unknown_variable_message("rotor_zzz_qqq_www", known)
+
+
+def test_the_known_variables_are_derived_from_the_collection_itself():
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.rotor.iam.plugins.module_utils.holders import known_variable_names  # pylint: disable=import-outside-toplevel
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(host_credentials.__file__))))
+    known = known_variable_names(root)
+    with open(os.path.join(root, "roles", "rotate", "meta", "argument_specs.yml")) as handle:
+        options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+    assert set(options) <= known
+    # the workflow's variables and what its jobs publish (AWX passes artifacts on as extra variables)
+    assert {"rotor_run_id", "rotor_batch_size", "rotor_prepare", "rotor_distribute", "rotor_audit_scope"} <= known
+    assert "rotor_credential_files" not in known and not any(name.startswith("__") for name in known)
