@@ -233,13 +233,14 @@ def apply_to_plans(plans, verdict, host_users):
                                  f"{'that key' if len(ids) == 1 else 'those keys'}")
         plan["broken_hosts"] = sorted(broken)
         if messages:
-            # The holder problem is the cause; an earlier refusal is often only its symptom ("held by no host").
-            first, more = messages[0], len(messages) - 1
+            # The holder problem comes first: an earlier refusal is often only its symptom ("held by no host").
+            first, more, earlier = messages[0], len(messages) - 1, plan.get("error")
             plan["holder_problems"] = messages
             plan.update(due=False, error=(
                 f"IAM user {plan.get('user_name') or ref!r}: not rotated, because a holder of its key is not what the "
                 f"inventory says - {first}" + (f" (and {more} more: {'; '.join(messages[1:])})" if more else "")
-                + ". Nothing was changed for this user (rotor_force does not override this; docs/mistakes.md)."))
+                + ". Nothing was changed for this user (rotor_force does not override this; docs/mistakes.md)."
+                + (f" Also: {earlier}" if earlier else "")))
     return plans
 
 
