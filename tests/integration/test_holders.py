@@ -205,7 +205,7 @@ def test_a_host_that_names_no_user_keeps_its_key(empty_endpoint, fleet_of, tmp_p
         run = rotate(empty_endpoint, inventory, tmp_path, label, **options)
         assert "host host3 declares credentials files but no rotor_iam_user" in run.everything, run.explain()
         assert f"the keys it holds ({old_id}) are never deactivated or deleted by this run" in run.everything
-        assert f"host3 (names no IAM user)" in refusal(run, user)
+        assert "host3 (names no IAM user)" in refusal(run, user)
         assert_nothing_changed(empty_endpoint, fleet, user, old_id, before, run)
 
 

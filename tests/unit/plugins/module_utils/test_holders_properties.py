@@ -58,7 +58,7 @@ def inventories(draw):
     hosts = {}
     for index in range(draw(st.integers(min_value=2, max_value=4))):
         entries = []
-        for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        for _entry in range(draw(st.integers(min_value=0, max_value=2))):
             entries.append({"mistake": draw(st.sampled_from(MISTAKES)), "held": draw(st.sampled_from(HELD)),
                             "create": draw(st.booleans())})
         hosts["host%d" % index] = {"user": draw(st.sampled_from(["alice", "alice", "bob", ""])), "entries": entries,
