@@ -33,7 +33,7 @@ def decide(hosts, plans):
 
 
 def test_a_typo_in_a_variable_name_names_the_closest_known_one_and_the_empty_files():
-    plans, _ = decide({"web1": host("alice", files=[], reads=read(), variables=["rotor_iam_user", "rotor_credential_files"])},
+    plans, _verdict = decide({"web1": host("alice", files=[], reads=read(), variables=["rotor_iam_user", "rotor_credential_files"])},
                       {"alice": due_plan("alice", ALICE)})
     error = plans["alice"]["error"]
     assert "host web1: `rotor_credential_files` is not a rotor.iam variable; did you mean `rotor_credentials_files`?" in error
@@ -53,7 +53,7 @@ def test_each_file_mistake_is_named_with_what_was_found():
         ({"access_key_id": BOB}, {}, f"holds {BOB}, a key of IAM user 'bob', not of 'alice'"),
     ]
     for found, entry, message in cases:
-        plans, _ = decide({"web1": host("alice", files=[dict({"path": "/etc/app/credentials"}, **entry)], reads=read(found))},
+        plans, _verdict = decide({"web1": host("alice", files=[dict({"path": "/etc/app/credentials"}, **entry)], reads=read(found))},
                           {"alice": due_plan("alice", ALICE)})
         assert message in plans["alice"]["error"], (message, plans["alice"]["error"])
         assert "/etc/app/credentials (rotor_credentials_files[0], format " in plans["alice"]["error"]
@@ -61,7 +61,7 @@ def test_each_file_mistake_is_named_with_what_was_found():
 
 def test_create_true_allows_a_missing_file_or_profile():
     for found in ({"exists": False, "found": False}, {"found": False}, {"found": True}):
-        plans, _ = decide({"web1": host("alice"), "web2": host("alice", files=[{"path": "/etc/new", "create": True}], reads=read(found))},
+        plans, _verdict = decide({"web1": host("alice"), "web2": host("alice", files=[{"path": "/etc/new", "create": True}], reads=read(found))},
                           {"alice": due_plan("alice", ALICE)})
         assert plans["alice"]["error"] is None and plans["alice"]["due"] is True
 
@@ -77,13 +77,13 @@ def test_a_key_held_by_a_host_of_no_user_or_of_another_user_is_never_retired():
 def test_a_stale_key_a_host_holds_is_kept_and_the_user_still_rotates():
     plan = dict(due_plan("alice", ALICE), stale_inactive_key_ids=["AKIAALICE00000000002"])
     hosts = {"web1": host("alice"), "web2": host("", reads=read({"access_key_id": "AKIAALICE00000000002"}))}
-    plans, _ = decide(hosts, {"alice": plan})
+    plans, _verdict = decide(hosts, {"alice": plan})
     assert plans["alice"]["error"] is None and plans["alice"]["stale_inactive_key_ids"] == []
     assert "key AKIAALICE00000000002 is not deleted: web2 hold it" in plans["alice"]["notes"]
 
 
 def test_a_host_on_a_deleted_key_is_named_broken_and_moved_forward():
-    plans, _ = decide({"web1": host("alice", reads=read({"access_key_id": GONE})), "web2": host("alice")},
+    plans, _verdict = decide({"web1": host("alice", reads=read({"access_key_id": GONE})), "web2": host("alice")},
                       {"alice": due_plan("alice", ALICE)})
     assert plans["alice"]["error"] is None and plans["alice"]["broken_hosts"] == ["web1"]
     assert (f"web1 holds {GONE}, which IAM no longer has: its applications cannot authenticate; it is moved onto the new key "
