@@ -92,7 +92,7 @@ def host_vars(workdir, name, port, user):
         "rotor_health_check": {"url": base + "/health", "status_code": 200,
                                "retries": HEALTH_RETRIES, "delay": HEALTH_DELAY},
         "rotor_iam_user": user,
-        "rotor_fleet_consumer_url": base,
+        "fleet_consumer_url": base,
     }
 
 

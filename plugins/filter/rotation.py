@@ -6,18 +6,24 @@ from __future__ import annotations
 
 # Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
+import os
 import re
 import time
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.rotor.iam.plugins.filter.destinations import destination_holdings
+from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils.holders import known_variable_names
+from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import READ
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
@@ -77,6 +83,8 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
         )
         for ref, message in refused.items():
             plans[ref] = refused_user_plan(message, user_name=ref)
+        if hostvars is not None:
+            _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, set(destinations) | set(unreadable))
         for ref, plan in plans.items():
             entry = users.get(ref) or {}
             plan["ref"] = ref
@@ -88,6 +96,40 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
         return plans
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_plan: malformed input ({exc})") from exc
+
+
+def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_with_destinations):
+    """Refuse the users whose key holders are not what the inventory says (module_utils/holders.py); warn about
+    hosts that hold keys but name no user. Changes ``plans`` in place."""
+    hosts = {}
+    for host in play_hosts or []:
+        facts = hostvars[host]
+        name = facts.get("rotor_iam_user")
+        name = name if isinstance(name, str) else ""
+        hosts[host] = {"user": host_refs.get(host, name) if name else "", "user_name": name,
+                       "variables": [key for key in facts.keys() if isinstance(key, str) and key.startswith("rotor_")],
+                       "files": facts.get("rotor_credentials_files"), "read": facts.get(READ)}
+    user_keys, owners = {}, {}
+    for result in key_infos or []:
+        if not isinstance(result, dict) or "access_keys" not in result:
+            continue
+        ref = result.get("item") if isinstance(result.get("item"), str) else result.get("user_name")
+        user_keys[ref] = [k["access_key_id"] for k in result.get("access_keys") or []]
+        owners.update(result.get("key_owners") or {})
+    verdict = verify_holders(hosts, user_keys, owners, users_with_destinations, known=_known_variables())
+    apply_to_plans(plans, verdict, {host: info["user"] for host, info in hosts.items()})
+    for warning in verdict["warnings"]:
+        Display().warning(warning)
+
+
+_KNOWN_VARIABLES = []
+
+
+def _known_variables():
+    """The public rotor_* variables, read once from this collection's own roles and playbooks."""
+    if not _KNOWN_VARIABLES:
+        _KNOWN_VARIABLES.append(known_variable_names(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    return _KNOWN_VARIABLES[0]
 
 
 def compromised_not_found(compromised_key_ids, key_infos):
@@ -247,6 +289,9 @@ def key_proofs(outcome, plans, hostvars, action, users=None):
             candidates = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
             host = next((h for h in candidates if hostvars[h].get("rotor_credentials_files")), None)
             if host is None or not plan.get("old_key_id"):
+                continue
+            if plan.get("broken_hosts") and not any(plan["old_key_id"] in host_read(hostvars[h])["key_ids"] for h in plan.get("hosts") or []):
+                # Its hosts were on a key IAM no longer has: no host ever held the old key's secret, none can prove it.
                 continue
             files = hostvars[host]["rotor_credentials_files"]
             proofs.append({"user": user, "access_key_id": plan["old_key_id"], "host": host, "file": dict(files[0])})
@@ -506,7 +551,8 @@ def hosts_to_settle(outcome, hostvars, hosts, host_refs=None):
     try:
         for host, state in host_states(hostvars, hosts, host_refs).items():
             action = (dict(outcome).get(state["user"]) or {}).get("action")
-            if action == "rollback" and state["wrote"] and state["state"] != "unreachable":
+            broken = host in ((dict(outcome).get(state["user"]) or {}).get("not_restored") or [])
+            if action == "rollback" and state["wrote"] and state["state"] != "unreachable" and not broken:
                 work[host] = {"state": "restored", "backup_files": state["backups"]}
             elif action == "cutover" and state["state"] != "unreachable":
                 work[host] = {"state": "backups_absent", "backup_files": []}

@@ -207,6 +207,13 @@ def get_access_key_last_used(client, access_key_id, user_name=None):
     }
 
 
+def get_access_key_owner(client, access_key_id):
+    """The IAM user that owns ``access_key_id`` (any key of the account); raises RotorIAMError (code NoSuchEntity: no such key)."""
+    response = _call("iam:GetAccessKeyLastUsed", client.get_access_key_last_used, access_key_id=access_key_id,
+                     aws_retry=True, AccessKeyId=access_key_id)
+    return response.get("UserName") or ""
+
+
 def describe_access_keys(client, user_name, max_age_days=None, include_last_used=True, now=None, skip_last_used_for=()):
     """Keys of ``user_name`` with age, last use (but for the keys in ``skip_last_used_for``) and (if max_age_days)
     rotation_due."""

@@ -639,6 +639,10 @@ def rotation_outcome(plans, host_states, user_failures=None):
         healthy = all(s.get("state") == "healthy" for s in hosts.values()) and user not in user_failures
         # A resumed pending key may be held by hosts outside the play: only a key made by this run may be deleted.
         entry["keep_new_key"] = bool(plan.get("staged") and plan.get("new_key_id"))
+        # A host that held a key IAM no longer has is never restored onto it: it keeps the new key (holders.py).
+        not_restored = sorted(set(plan.get("broken_hosts") or []) & set(entry["switched_hosts"]))
+        if not_restored:
+            entry.update(not_restored=not_restored, keep_new_key=True)
         # A user whose key lives only in secret destinations has no host: their writes and checks (user_failures) judge it.
         if healthy and (hosts or plan.get("destinations")):
             entry["action"] = "staged" if plan.get("staged") else "cutover"
@@ -655,6 +659,9 @@ def rotation_outcome(plans, host_states, user_failures=None):
         else:
             pending = sorted(h for h, s in hosts.items() if s.get("state") != "healthy")
             entry["message"] = "rollout stopped by a failure elsewhere before these hosts switched: " + ", ".join(pending)
+        if entry.get("not_restored"):
+            entry["message"] += (f"; {', '.join(entry['not_restored'])} held a key IAM no longer has before the run: "
+                                 f"not restored onto it, they stay on the new key, which is kept")
         if entry["action"] == "failed":
             entry["message"] += (f"; the old key {plan.get('old_key_id')} was disabled outside rotor.iam, so no host is "
                                  f"rolled back onto it: the hosts stay on the new key")

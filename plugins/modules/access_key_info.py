@@ -74,6 +74,16 @@ options:
     elements: raw
     default: []
     version_added: 0.4.0
+  owners_of:
+    description:
+      - With O(user_name), access key ids (elements may be lists of them, one per host) whose owning IAM user is looked
+        up with C(iam:GetAccessKeyLastUsed), which names the user of any key of the account, when they are not keys
+        of O(user_name). rotor.iam.rotate gives the keys the user's hosts hold, to name the user a foreign key
+        belongs to. The answer is in RV(key_owners). Values that are not access key ids are ignored.
+    type: list
+    elements: raw
+    default: []
+    version_added: 0.4.0
   include_tags:
     version_added: 0.3.0
     description:
@@ -168,6 +178,14 @@ user_name:
   returned: when O(user_name) is set
   type: str
   sample: app-backup
+key_owners:
+  description:
+    - With O(owners_of), each of those key ids that is not a key of O(user_name), and the IAM user that owns it; an
+      empty string when no IAM user of the account has that key (deleted, or never existed), V(null) when the owner
+      could not be looked up (for example access denied).
+  returned: when O(user_name) is set
+  type: dict
+  sample: {AKIAI44QH8DHBEXAMPLE: other-app, AKIAIOSFODNN7EXAMPLE: ''}
 access_keys:
   description:
     - With O(user_name), the user's access keys, oldest first.
@@ -347,7 +365,11 @@ summary:
       sample: 42
 """
 
+import re
+
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import describe_access_keys
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import get_access_key_owner
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import ROOT_ACCOUNT
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
@@ -414,6 +436,20 @@ def _flat_key_ids(values):
     return found
 
 
+KEY_ID_RE = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}\Z")
+
+
+def key_owners(client, key_ids, own_key_ids):
+    """{key id: owning user ('' when IAM has no such key, None when it cannot be told)} for ids not in own_key_ids."""
+    owners = {}
+    for key_id in sorted(k for k in key_ids if k not in own_key_ids and KEY_ID_RE.match(k)):
+        try:
+            owners[key_id] = get_access_key_owner(client, key_id)
+        except RotorIAMError as exc:
+            owners[key_id] = "" if exc.code == "NoSuchEntity" else None
+    return owners
+
+
 def module_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
@@ -425,6 +461,7 @@ def module_spec():
         include_tags=dict(type="bool", default=False),
         include_last_used=dict(type="bool", default=True),
         skip_last_used_for=dict(type="list", elements="raw", default=[]),
+        owners_of=dict(type="list", elements="raw", default=[]),
         report_max_age=dict(type="int", default=14400),
         report_timeout=dict(type="int", default=300),
     ))
@@ -446,7 +483,8 @@ def execute(module):
             include_last_used=params["include_last_used"],
             skip_last_used_for=_flat_key_ids(params["skip_last_used_for"]),
         )
-        result = {"changed": False, "user_name": params["user_name"], "access_keys": keys}
+        result = {"changed": False, "user_name": params["user_name"], "access_keys": keys,
+                  "key_owners": key_owners(client, _flat_key_ids(params["owners_of"]), {k["access_key_id"] for k in keys})}
         if params["include_tags"]:
             result["tags"], result["user_tags_calls"] = list_user_tags(client, params["user_name"])
         return result

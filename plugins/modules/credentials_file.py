@@ -159,9 +159,19 @@ options:
       - An unquoted number such as V(600) or V(644), which YAML reads as decimal, is refused with a hint to quote
         it. The setuid, setgid and sticky bits, modes the owner cannot read, and modes that let every user write
         are refused. Symbolic modes such as C(u=rw) are not supported.
-      - A mode that lets the group write or other users read triggers a warning.
+      - If not given, an existing file keeps its mode and a new file is created with V(0600). A mode (given or kept)
+        that lets the group write or other users read triggers a warning; the module never changes a mode it was
+        not given.
     type: raw
-    default: '0600'
+  create:
+    description:
+      - With O(state=present), allow writing where no access key id is yet - a file that does not exist, an
+        O(profile) that is not in the file, or O(variable_names) that are not in it - for a new consumer, on purpose.
+      - When V(false), such a write fails, changing nothing, with a message that names the file and what is missing.
+        So a typo in O(path), a wrong O(profile) or a wrong O(format) never adds a key where no application reads it.
+    type: bool
+    default: false
+    version_added: 0.4.0
   backup:
     description:
       - Before changing the file, keep a copy of it next to the file, with the file's owner, group and mode, named
@@ -226,6 +236,7 @@ EXAMPLES = r"""
     owner: root
     group: backup-agent
     mode: '0640'
+    create: true  # a new consumer: the file does not exist yet
     access_key_id: "{{ new_key.access_key_id }}"
     secret_access_key: "{{ new_key.secret_access_key }}"
 
@@ -349,7 +360,8 @@ def argument_spec():
         secret_access_key=dict(type="str", no_log=True),
         owner=dict(type="str"),
         group=dict(type="str"),
-        mode=dict(type="raw", default="0600"),
+        mode=dict(type="raw"),
+        create=dict(type="bool", default=False),
         backup=dict(type="bool", default=True),
         backup_file=dict(type="path"),
         return_secret=dict(type="bool", default=False),

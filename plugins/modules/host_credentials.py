@@ -77,12 +77,21 @@ options:
         description:
           - Permissions of the file, see O(rotor.iam.credentials_file#module:mode); an unquoted number that YAML
             reads as decimal is refused in the same way. Validated in every state, used by O(state=switched).
+          - If not given, an existing file keeps its mode (a new file gets V(0600)).
         type: raw
-        default: '0600'
+      create:
+        description:
+          - With O(state=switched), allow writing where no access key id is yet (a new file, profile or variables),
+            see O(rotor.iam.credentials_file#module:create). Otherwise such a file fails the write, changing nothing.
+          - The plan of C(rotor.iam.rotate) refuses a user whose file holds no key of that user unless this is set.
+        type: bool
+        default: false
   state:
     description:
-      - V(read) changes nothing and returns the access key id each file holds (never a secret). It runs
-        identically in check mode.
+      - V(read) changes nothing and returns the access key id each file holds (never a secret), and for each file
+        whether it exists, whether the declared profile or variables are in it, why it does not parse and which
+        other format it looks like (RV(files[].exists), RV(files[].found), RV(files[].error),
+        RV(files[].looks_like), RV(files[].mode)). It runs identically in check mode.
       - V(switched) writes O(access_key_id) and O(secret_access_key) into every file, in order, with a backup of each
         (unless O(backup=false)), exactly as O(rotor.iam.credentials_file#module:state=present) does; then restarts
         O(restart_services) and runs O(restart_command); then runs O(health_check). It stops at the first step (or
@@ -277,6 +286,35 @@ files:
       description: Whether this run changed (in check mode, would change) the file or its backups.
       type: bool
       sample: true
+    exists:
+      description: With O(state=read), whether the file exists.
+      type: bool
+      returned: when O(state=read)
+      sample: true
+    found:
+      description:
+        - With O(state=read), whether the declared location is in the file (the [profile] section for
+          V(aws_credentials), the access key id variable or member for V(env) and V(json)).
+      type: bool
+      returned: when O(state=read)
+      sample: true
+    error:
+      description: With O(state=read), why the file cannot be read in its declared format; V(null) when it can.
+      type: str
+      returned: when O(state=read)
+      sample: null
+    looks_like:
+      description:
+        - With O(state=read), the format the file reads as when it does not parse, or holds no key, in its declared
+          format (V(aws_credentials), V(env) or V(json)); else V(null).
+      type: str
+      returned: when O(state=read)
+      sample: null
+    mode:
+      description: With O(state=read), the file's permissions (octal string); V(null) when it does not exist.
+      type: str
+      returned: when O(state=read)
+      sample: '0600'
     backup_file:
       description:
         - With O(state=switched), the backup made before the write (or the marker of an absent file); V(null) if none.
@@ -366,9 +404,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.validation import check_type_float
 from ansible.module_utils.common.validation import check_type_int
 from ansible.module_utils.common.validation import check_type_path
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.rotor.iam.plugins.module_utils import health
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import plans
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
 from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import (
     FORMATS,
     PLACEHOLDER_RE,
@@ -381,7 +421,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import
 )
 
 STATES = ("read", "switched", "checked", "restored", "backups_absent")
-FILE_KEYS = ("path", "format", "profile", "variable_names", "owner", "group", "mode")
+FILE_KEYS = ("path", "format", "profile", "variable_names", "owner", "group", "mode", "create")
 HEALTH_KEYS = ("url", "command", "status_code", "retries", "delay", "timeout")
 HEALTH_DEFAULTS = {"url": None, "command": None, "status_code": [200], "retries": 5, "delay": 2.0, "timeout": 10.0}
 # What each state asks rotor.iam.credentials_file's code to do with each file, and how a failure is described.
@@ -453,13 +493,19 @@ def file_spec(index, entry, state):
         make_target(fmt, profile, variable_names if fmt != "aws_credentials" else None)
     except CredentialsFileError as exc:
         raise _prefixed(label + ".variable_names", exc)
-    mode = entry.get("mode")
-    mode = "0600" if mode is None else mode
+    mode = entry.get("mode")  # None: the file keeps its mode
     try:
-        plans.parse_mode(mode)
+        if mode is not None:
+            plans.parse_mode(mode)
     except CredentialsFileError as exc:
         raise _prefixed(label + ".mode", exc)
-    spec.update(format=fmt, profile=profile, variable_names=variable_names or None, mode=mode)
+    create = entry.get("create")
+    if create is not None and not isinstance(create, bool):
+        try:
+            create = boolean(create)
+        except TypeError:
+            raise InputError("%s.create must be true or false, got '%s'" % (label, printable(str(create), 40)))
+    spec.update(format=fmt, profile=profile, variable_names=variable_names or None, mode=mode, create=bool(create))
     for key, resolve in (("owner", plans.resolve_owner), ("group", plans.resolve_group)):
         spec[key] = _text("%s.%s" % (label, key), entry.get(key))
         if state == "switched":
@@ -588,6 +634,27 @@ def held_key_id(spec, warnings):
     return result["access_key_id"]
 
 
+def inspect_file(spec, index, warnings):
+    """What a file holds where it is declared to hold a key (plans.inspect), for the plan's holder checks;
+    a file readable by every user is a warning, never changed by a read."""
+    try:
+        location = safe_io.locate(spec["path"])
+        try:
+            report = plans.inspect(location, make_target(spec["format"], spec["profile"], spec["variable_names"]))
+        finally:
+            location.close()
+    except CredentialsFileError as exc:
+        return {"exists": None, "found": False, "error": str(exc), "looks_like": None, "mode": None}
+    except Exception as exc:  # pylint: disable=broad-except
+        return {"exists": None, "found": False, "error": unexpected_error_message("reading " + spec["path"], exc),
+                "looks_like": None, "mode": None}
+    if report["mode"] and int(report["mode"], 8) & 0o004:
+        warnings.append("files[%d]: %s is readable by every user on the host (mode %s); rotor.iam keeps that mode "
+                        "(set mode, e.g. '0600' or '0640', to change it)" % (index, spec["path"], report["mode"]))
+    report.pop("access_key_id", None)
+    return report
+
+
 def _file_extra(state, inputs, index):
     if state == "switched":
         return {"access_key_id": inputs["access_key_id"], "secret_access_key": inputs["secret_access_key"],
@@ -645,6 +712,8 @@ def _files_step(inputs, result, warnings, check_mode, diff, now):
                              else error))
             # What the file holds now (a read that failed would only fail again).
             result["files"][index] = _entry(spec["path"], None if state == "read" else held_key_id(spec, warnings))
+            if state == "read":
+                result["files"][index].update(inspect_file(spec, index, []), error=error)
             if state == "switched":
                 break
             continue
@@ -653,6 +722,8 @@ def _files_step(inputs, result, warnings, check_mode, diff, now):
         else:
             key_id = outcome.get("access_key_id")
         result["files"][index] = _entry(spec["path"], key_id, bool(outcome.get("changed")), outcome.get("backup_file"))
+        if state == "read":
+            result["files"][index].update(inspect_file(spec, index, warnings))
         if outcome.get("diff"):
             diffs.append(outcome["diff"])
     # Files a failed switch did not reach: what they hold (a resumed run may have written them already).

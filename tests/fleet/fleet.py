@@ -704,7 +704,7 @@ class Fleet:
             "url": host.consumer_url + "/health", "status_code": 200, "retries": 5, "delay": 1}
         if host.user:
             hostvars["rotor_iam_user"] = host.user
-        hostvars["rotor_fleet_consumer_url"] = host.consumer_url
+        hostvars["fleet_consumer_url"] = host.consumer_url
         return hostvars
 
     def inventory(self):

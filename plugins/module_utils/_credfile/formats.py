@@ -863,3 +863,53 @@ def set_credentials(text, target, access_key_id, secret_access_key, source="<tex
             access_key_id, secret_access_key):
         return text  # botocore already reads this key, possibly inherited from [DEFAULT]
     return _WRITERS[target.format](text, target, access_key_id, secret_access_key, source)
+
+
+# --------------------------------------------------------------------------- what a file holds, for the plan
+
+
+def _fits(fmt, text):
+    """Does the text read as ``fmt`` with the structure that format gives a key? Never raises."""
+    try:
+        if fmt == "json":
+            return parse_json(text) is not None
+        if fmt == "aws_credentials":
+            return bool(parse_ini(text).sections)
+        return any(_ENV_NAME_RE.match(assignment.name) for assignment in parse_env(text))
+    except CredentialsFileError:
+        return False
+
+
+def looks_like(text, declared):
+    """The format the text reads as when it is not ``declared``, or None.
+
+    The strictest reading wins (json, then aws_credentials, then env, which reads almost anything), so an
+    INI file declared env looks like aws_credentials, and one with a wrong profile looks like nothing else.
+    """
+    fmt = next((fmt for fmt in ("json", "aws_credentials", "env") if _fits(fmt, text)), None)
+    return fmt if fmt != declared else None
+
+
+def inspect_text(text, target, source="<text>"):
+    """What a file's text holds at ``target``, for the plan (no secret): {found, access_key_id, error, looks_like}.
+
+    ``found``: the declared location exists (the [profile] section, the id variable, the id member);
+    ``error``: why the text does not parse in its declared format (the message names a line, never a value);
+    ``looks_like``: another format the text reads as, when it does not parse or holds no key where declared.
+    """
+    report = {"found": False, "access_key_id": None, "error": None, "looks_like": None}
+    try:
+        if target.format == "aws_credentials":
+            report["found"] = target.profile in ini_view(parse_ini(text, source), source)
+        elif target.format == "env":
+            report["found"] = target.id_name in env_view(parse_env(text, source))
+        else:
+            document = parse_json(text, source)
+            report["found"] = document is not None and any(m.key == target.id_name for m in document.members)
+        key_id = read_credentials(text, target, source)[0]
+        report["access_key_id"] = key_id if key_id is None or looks_like_key_id(key_id) else None
+    except CredentialsFileError as exc:
+        report["error"] = str(exc)
+    if report["error"] or report["access_key_id"] is None:
+        report["looks_like"] = looks_like(text, target.format)
+    return report

@@ -28,6 +28,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import
     check_access_key_id,
     check_secret,
     decode,
+    inspect_text,
     looks_like_key_id,
     make_target,
     printable,
@@ -185,12 +186,31 @@ class PresentPlan:
         return self.content_changed or self.metadata_changed
 
 
-def plan_present(location, target, access_key_id, secret_access_key, mode, uid, gid, warnings):
-    """What state=present would do; reads only."""
+def _refuse_new_location(before, target, source):
+    """rotor.iam writes only where a key is: a new file, profile or variable needs create=true."""
+    if not before.exists:
+        what = "does not exist"
+    elif target.format == "aws_credentials":
+        what = "has no access key id in profile [%s]" % printable(target.profile)
+    else:
+        what = "has no access key id in %s" % target.id_name
+    raise CredentialsFileError(
+        "%s %s, so it holds no key to replace; nothing was written. Check path, format and profile (or "
+        "variable_names); to add a new file or profile on purpose, set create: true" % (source, what))
+
+
+def plan_present(location, target, access_key_id, secret_access_key, mode, uid, gid, warnings, create=True):
+    """What state=present would do; reads only. ``mode`` None keeps the file's mode (0600 for a new file);
+    ``create`` False refuses a file, profile or variable that holds no key id yet."""
     before = safe_io.read_file(location)
     source = location.path
     text = _text(before, target, source)
     previous_id = key_id_of(before, target, source, warnings)
+    if previous_id is None and not create:
+        _refuse_new_location(before, target, source)
+    if mode is None:
+        mode = before.mode if before.exists else DEFAULT_MODE
+        warnings.extend(mode_warnings(mode, source))
     previous_secret = read_credentials(text, target, source)[1] if before.exists else None
     new_text = set_credentials(text, target, access_key_id, secret_access_key, source)
     after = safe_io.FileState(
@@ -403,6 +423,22 @@ def apply_restore(plan):
 # --------------------------------------------------------------------------- read
 
 
+def inspect(location, target):
+    """What the file holds where it is declared to hold a key, for the plan (never a secret): {exists, found,
+    access_key_id, error, looks_like, mode}. A file that does not parse is reported, not raised."""
+    state = safe_io.read_file(location)
+    report = {"exists": state.exists, "found": False, "access_key_id": None, "error": None, "looks_like": None,
+              "mode": "%04o" % state.mode if state.exists and state.mode is not None else None}
+    if state.exists:
+        try:
+            text = _text(state, target, location.path)
+        except CredentialsFileError as exc:
+            report["error"] = str(exc)
+        else:
+            report.update(inspect_text(text, target, location.path))
+    return report
+
+
 def run_read(location, target, return_secret, warnings):
     state = safe_io.read_file(location)
     result = {"changed": False, "exists": state.exists, "access_key_id": key_id_of(state, target, location.path)}
@@ -565,9 +601,12 @@ def _present_inputs(params, check_mode, warnings):
             % access_key_id)
     check_access_key_id("access_key_id", access_key_id, allow_placeholder=check_mode)
     check_secret("secret_access_key", params.get("secret_access_key"))
-    mode = parse_mode(DEFAULT_MODE if params.get("mode") is None else params["mode"])
-    warnings.extend(mode_warnings(mode, params["path"]))
+    # No mode given: the file keeps its own (a service may read it through its group); a new file gets 0600.
+    mode = None if params.get("mode") is None else parse_mode(params["mode"])
+    if mode is not None:
+        warnings.extend(mode_warnings(mode, params["path"]))
     return {
+        "create": bool(params.get("create")),
         "access_key_id": access_key_id,
         "secret_access_key": params.get("secret_access_key"),
         "mode": mode,
@@ -578,7 +617,7 @@ def _present_inputs(params, check_mode, warnings):
 
 def _run_present(location, target, inputs, params, check_mode, diff, warnings, now):
     plan = plan_present(location, target, inputs["access_key_id"], inputs["secret_access_key"],
-                        inputs["mode"], inputs["uid"], inputs["gid"], warnings)
+                        inputs["mode"], inputs["uid"], inputs["gid"], warnings, create=inputs["create"])
     backup = params.get("backup")
     backup_name = None if check_mode else apply_present(plan, backup=True if backup is None else backup, now=now)
     result = {

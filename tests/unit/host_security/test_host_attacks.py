@@ -204,7 +204,7 @@ def test_swapping_the_directory_for_a_link_during_writes_never_lands_a_file_outs
         outcomes = []
         for attempt in range(40):
             result, _out = run(capsys, credentials_file,
-                               present(os.path.join(host.home, ".aws", "credentials"), backup=False))
+                               present(os.path.join(host.home, ".aws", "credentials"), backup=False, create=True))
             outcomes.append("failed" if result.get("failed") else "written")
             if result.get("failed"):
                 assert "symbolic link owned by uid" in result["msg"] or "does not exist" in result["msg"] \
@@ -226,7 +226,7 @@ def test_a_trusted_link_is_followed_and_kept(capsys, host):
     os.mkdir(os.path.join(trusted, "real"), 0o755)
     os.symlink("real/credentials", os.path.join(trusted, "credentials"))
 
-    result, _out = run(capsys, credentials_file, present(os.path.join(trusted, "credentials")))
+    result, _out = run(capsys, credentials_file, present(os.path.join(trusted, "credentials"), create=True))
 
     assert result["changed"] and os.path.islink(os.path.join(trusted, "credentials"))
     with open(os.path.join(trusted, "real", "credentials")) as handle:
@@ -286,7 +286,10 @@ def test_a_file_with_id_and_secret_swapped_never_returns_or_names_the_secret(cap
     read, out = run(capsys, credentials_file, {"path": host.credentials, "state": "read"})
     assert read["failed"] and "value withheld" in read["msg"] and OLD_SECRET not in out
 
-    written, out = run(capsys, credentials_file, present(host.credentials))
+    refused, out = run(capsys, credentials_file, present(host.credentials))
+    assert refused["failed"] and "holds no key to replace" in refused["msg"] and OLD_SECRET not in out
+
+    written, out = run(capsys, credentials_file, present(host.credentials, create=True))
     assert written["changed"] and written["previous_access_key_id"] is None and OLD_SECRET not in out
     assert all(OLD_SECRET not in name for name in os.listdir(host.home))
 

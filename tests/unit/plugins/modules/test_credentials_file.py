@@ -51,6 +51,7 @@ def present(path, **extra):
 
 
 def test_check_mode_then_real_then_idempotent(capsys, seeded):
+    kept_mode = stat.S_IMODE(os.stat(seeded).st_mode)  # no mode given: the file keeps its own
     checked, _out = run_module(capsys, present(seeded), check_mode=True)
     assert checked["changed"] is True and checked["backup_file"] is None
     assert seeded.read_text() == SEED
@@ -59,7 +60,7 @@ def test_check_mode_then_real_then_idempotent(capsys, seeded):
     assert written["changed"] is True
     assert written["access_key_id"] == NEW_ID and written["previous_access_key_id"] == OLD_ID
     assert os.path.isfile(written["backup_file"])
-    assert stat.S_IMODE(os.stat(seeded).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(seeded).st_mode) == kept_mode
 
     for check_mode in (True, False):
         again, _out = run_module(capsys, present(seeded), check_mode=check_mode)
@@ -155,7 +156,7 @@ def test_errors_are_messages_without_secrets_or_tracebacks(capsys, seeded, args,
 
 
 def test_world_readable_mode_warns(capsys, tmp_path):
-    result, _out = run_module(capsys, present(tmp_path / "aws.env", format="env", mode="0644"))
+    result, _out = run_module(capsys, present(tmp_path / "aws.env", format="env", mode="0644", create=True))
     assert "mode 0644 lets every user" in json.dumps(result["warnings"])  # 2.19 warnings are structured events
     assert stat.S_IMODE(os.stat(tmp_path / "aws.env").st_mode) == 0o644
 

@@ -122,7 +122,9 @@ def test_read_reports_the_key_id_of_every_file_in_file_order(host):
     assert result["key_ids"] == [OLD_ID, MID_ID]
     assert [entry["path"] for entry in result["files"]] == [entry["path"] for entry in files]
     assert result["files"][4] == {"path": str(tmp_path / "missing"), "access_key_id": None, "changed": False,
-                                  "backup_file": None}
+                                  "backup_file": None, "exists": False, "found": False, "error": None,
+                                  "looks_like": None, "mode": None}
+    assert result["files"][3]["exists"] and result["files"][3]["found"] and result["files"][3]["error"] is None
     assert result["changed"] is False and result["step"] is None and result["failure"] is None
     assert result["wrote"] is False and result["switched_at"] is None and result["attempts"] == 0
     assert snapshot(tmp_path) == before
@@ -485,7 +487,7 @@ def _seed(directory, specs):
     files = []
     for index, (fmt, profile, key_id) in enumerate(specs):
         path = os.path.join(directory, "file%d" % index)
-        entry = {"path": path, "format": fmt}
+        entry = {"path": path, "format": fmt, "create": True}
         if fmt == "aws_credentials" and profile:
             entry["profile"] = profile
         if key_id:
