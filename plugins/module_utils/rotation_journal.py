@@ -36,6 +36,7 @@ import time
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _server_time
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_TAG
@@ -73,6 +74,9 @@ KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
 TIME_FIELDS = ("inactive_since", "updated")
 # AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.
 ACCESS_KEY_ID_RE = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
+# A run id is written in tags and compared with what they read back: printable ASCII a tag keeps as it is, bounded.
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_.:/=+@-][A-Za-z0-9_.:/=+@ -]{0,127}")
+RUN_ID_MAX = 128
 # IAM tag values: letters, digits, spaces and _ . : / = + - @, at most 256 characters; at most 50 tags per user.
 TAG_VALUE_MAX = 256
 TAG_LIMIT = 50
@@ -239,6 +243,34 @@ def sanitize_tag_value(value):
     return text[:TAG_VALUE_MAX]
 
 
+def check_run_id(run_id, name="run_id"):
+    """Refuse a run id a tag would not keep as it is (RotorIAMError ``InvalidRunId``), before anything is written.
+
+    A run id is the lock's name: written into rotor:lock-run, then compared with what IAM reads back. A character
+    the tag cannot hold (a newline, say) is replaced on the way in, so the run would never recognise, renew or
+    release its own lock, and it would stay behind until it expires. The message names the problem, never the value.
+    """
+    if run_id is None:
+        return None
+    text = str(run_id)
+    if RUN_ID_RE.fullmatch(text):
+        return text
+    if not text:
+        why = "it is empty"
+    elif len(text) > RUN_ID_MAX:
+        why = f"it has {len(text)} characters, more than {RUN_ID_MAX}"
+    else:
+        position = next(i for i, char in enumerate(text) if not RUN_ID_RE.fullmatch(char if i == 0 else "a" + char))
+        why = f"character {position + 1} of {len(text)} ({'a space' if text[position] == ' ' else 'not printable' if not text[position].isprintable() else 'not allowed'}) is not one a run id may hold"
+    raise RotorIAMError(
+        f"{name} is not a valid run id: {why}. A run id is 1 to {RUN_ID_MAX} characters: ASCII letters, digits, spaces "
+        f"(not first) and _ . : / = + - @. Nothing was written. Give a run id made of those (rotor.iam.rotate makes one "
+        f"from the time and the process id when rotor_run_id is not set).",
+        code="InvalidRunId",
+        action="rotor.iam.rotation_journal",
+    )
+
+
 def is_access_key_id(value):
     return isinstance(value, str) and bool(ACCESS_KEY_ID_RE.match(value))
 
@@ -323,15 +355,39 @@ def process_start_time(pid):
         return None
 
 
+def pid_namespace():
+    """The inode of this process's pid namespace (Linux), else None: a pid means one process only inside it, so two
+    containers on one kernel (same machine id and boot id, maybe the same host name) tell their pids apart by it."""
+    try:
+        match = re.match(r"^pid:\[(\d+)\]$", os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def controller_id(machine=None, boot=None, pid_ns=None):
+    """Where a recorded pid means something: machine id AND boot id AND pid namespace, as one tag value
+    (``m=<machine id>/b=<boot id>/p=<pid namespace>``, ``-`` for what is unknown). A cloned VM shares the machine id
+    but not the boot id; containers share the boot id but not the pid namespace."""
+    parts = (("m", machine or machine_id()), ("b", boot or boot_id()), ("p", pid_ns or pid_namespace()))
+    return "/".join(f"{name}={sanitize_tag_value(value) if value else '-'}" for name, value in parts)
+
+
+def _complete_controller_id(value):
+    """Does a recorded controller id name its boot and pid namespace (what a pid needs to mean one process)?"""
+    parts = dict(part.split("=", 1) for part in (value or "").split("/") if "=" in part)
+    return all(parts.get(name) not in (None, "", "-") for name in ("b", "p"))
+
+
 def controller_identity():
-    """Who holds a lock: login@host, the machine id, and the pid and start time of the ansible-playbook
-    process running us (None when not found)."""
+    """Who holds a lock: login@host, the controller id (machine id, boot id, pid namespace: ``controller_id``), and
+    the pid and start time of the ansible-playbook process running us (None when not found)."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = str(os.getuid())
     pid = playbook_pid()
-    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "machine": machine_id(),
+    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "machine": controller_id(),
             "pid": pid, "started": process_start_time(pid) if pid else None}
 
 
@@ -378,10 +434,11 @@ def process_is_playbook(pid, started=None):
 
 
 def _same_controller(lock, identity):
-    """Did the lock's owner run on this machine? The machine id decides when both sides know it."""
-    if lock.get("machine") and identity.get("machine"):
-        return lock["machine"] == identity["machine"]
-    return bool(lock.get("host")) and lock.get("host") == identity.get("host") and not lock.get("machine")
+    """Did the lock's owner run where its pid means the same process as here? Only the same controller id (machine id,
+    boot id and pid namespace, see ``controller_id``) says so; a host name, or a machine id alone (an older release's,
+    a cloned VM's, a container's), never does: such a lock is taken over only once it expires, or with break_lock."""
+    mine = identity.get("machine")
+    return bool(mine) and lock.get("machine") == mine and _complete_controller_id(mine)
 
 
 def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
@@ -433,7 +490,7 @@ def lease_margin(ttl_minutes):
     return min(LEASE_MARGIN_SECONDS, ttl_minutes * 60.0 / 4.0)
 
 
-def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_count, expires):
+def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_count, expires, aws_offset=None):
     """The lease of ``run_id`` on ``user_name``'s lock, written at ``taken_at`` (this controller's monotonic clock,
     read before the TagUser that wrote the lock): while it holds, no other run may take the lock (except with
     break_lock), so the holder needs no read before a key change or a journal write. ``journal``: the journal
@@ -447,6 +504,8 @@ def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_coun
         "journal": {name: journal.get(name) or None for name in ("phase",) + JOURNAL_FIELDS},
         "tags": sorted(tags),
         "tag_count": int(tag_count),
+        # How far AWS's clock was ahead of ours when the lock was read: the holder writes expiries in AWS time.
+        "aws_offset": aws_offset,
     }
 
 
@@ -490,20 +549,40 @@ def _after_write(journal, values, removed=()):
 
 
 def read_tags(client, user_name):
-    tags = []
+    return read_tags_and_aws_time(client, user_name)[0]
+
+
+def read_tags_and_aws_time(client, user_name):
+    """The user's tags, and AWS's clock when it answered (the Date header of the first answer; None without one)."""
+    tags, aws_time = [], None
     request = {"UserName": user_name}
     while True:
         response = _call("iam:ListUserTags", client.list_user_tags, user_name=user_name, aws_retry=True, **request)
+        aws_time = aws_time or _server_time(response)
         tags.extend(response.get("Tags", []))
         if not response.get("IsTruncated"):
-            return tags
+            return tags, aws_time
         request["Marker"] = response["Marker"]
 
 
 def read_journal(client, user_name, now=None):
-    journal = journal_from_tags(read_tags(client, user_name), now=now)
+    """The journal as IAM holds it now. A lock's expiry is judged on AWS's clock (the answer's Date header), not on
+    this controller's: controllers whose clocks disagree still agree on when a lock expires. ``aws_offset_seconds``:
+    how far AWS's clock is ahead of ours (negative: behind), cut to the second; None when AWS sent no Date."""
+    tags, aws_time = read_tags_and_aws_time(client, user_name)
+    journal = journal_from_tags(tags, now=now or aws_time)
     journal["user_name"] = user_name
+    journal["aws_time"] = aws_time
+    journal["aws_offset_seconds"] = None if aws_time is None else round((aws_time - utcnow()).total_seconds(), 1)
     return journal
+
+
+def aws_now(offset_seconds):
+    """AWS's time now, from an offset measured earlier (``read_journal``); this controller's when there is none."""
+    try:
+        return utcnow() + datetime.timedelta(seconds=float(offset_seconds or 0.0))
+    except (TypeError, ValueError, OverflowError):
+        return utcnow()
 
 
 def _tag(client, user_name, values, journal=None):
@@ -580,10 +659,12 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     A phase the transition table does not allow is refused before any write.
     Returns {changed, journal (as read or known before), lock_note, taken, lease (this run's lease after the call)}.
     """
+    check_run_id(run_id)
     identity = identity or controller_identity()
     # What the lock records; the verdict on another run's lock still judges it from this process (identity).
     holder = dict(identity, pid=None, started=None) if detached else identity
-    moment = now or utcnow()
+    # Times written (the expiry, the journal's) are AWS's: under a lease from the offset measured when it was taken.
+    moment = now or aws_now(lease.get("aws_offset") if isinstance(lease, dict) else None)
     expires = moment + datetime.timedelta(minutes=ttl_minutes)
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
@@ -597,10 +678,15 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         taken_at = clock()
         _tag(client, user_name, {**values, **lock_values}, journal=journal)
         known, tags, count = _after_write(journal, {**values, **lock_values})
-        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)),
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), lease.get("aws_offset")),
                                owner=lock_values[LOCK_TAGS["owner"]])
         return result
     journal = read_journal(client, user_name, now=now)
+    offset = journal.get("aws_offset_seconds")
+    if now is None and journal.get("aws_time") is not None:
+        moment = journal["aws_time"]
+        expires = moment + datetime.timedelta(minutes=ttl_minutes)
+    now = now or journal.get("aws_time")
     allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
     if not allowed:
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
@@ -624,7 +710,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
             # lock, and only rotor_break_lock could have taken it since.
             after = _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
             known, tags, count = after, after["tags"], after["tag_count"]
-        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), offset), owner=owner)
         return result
     _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
@@ -645,7 +731,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     values = field_values(to_write, run_id, now=moment, journal=after)
     _tag(client, user_name, values, journal=after)
     known, tags, count = _after_write(after, values)
-    result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
+    result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), offset), owner=owner)
     return result
 
 
@@ -707,10 +793,13 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
     valid ``lease`` (no read: the lease says what the journal holds).
     A phase the transition table does not allow is refused before any write.
     """
+    check_run_id(run_id)
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
+        now = now or aws_now(lease.get("aws_offset"))
     else:
         journal = read_journal(client, user_name, now=now)
+        now = now or journal.get("aws_time")
         lock = journal["lock"]
         if lock and lock["run_id"] != run_id and not break_lock:
             allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
@@ -737,6 +826,7 @@ def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, br
     IAM calls: a read and one UntagUser; with a valid ``lease`` of ``run_id`` only the UntagUser, of every journal
     and lock tag the user may have (IAM ignores keys it does not have): how a rotation completes and releases
     the user in one call."""
+    check_run_id(run_id)
     if lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
         tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()))
@@ -768,4 +858,6 @@ def public_journal(journal):
               "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
+    # How far AWS's clock is ahead of this controller's (seconds, negative: behind); None when not measured.
+    shown["aws_clock_offset_seconds"] = journal.get("aws_offset_seconds")
     return shown

@@ -20,10 +20,16 @@ description:
   - A lock in the same tags keeps two runs off one user. IAM has no conditional writes, so the lock is taken by
     writing it, waiting O(settle_seconds) and reading it back; of runs that race, only the last writer goes on.
   - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
-    controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)), not the
-    same hostname, which containers share; the process is judged by its pid and its start time, so a reused pid does
+    controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)) AND boot
+    id AND pid namespace (tag C(rotor:lock-machine), V(m=<machine id>/b=<boot id>/p=<pid namespace>)), never the
+    hostname: cloned VMs share a machine id, containers share the boot id and often the hostname, and a pid means
+    one process only inside one pid namespace of one boot. A lock that records less (an older release's) is taken
+    over only once it expires. The process is judged by its pid and its start time, so a reused pid does
     not keep a dead run's lock alive. A lock written with O(detached=true) names no process and is taken over only
     once it has expired or with O(break_lock=true).
+  - Expiries are written and judged on AWS's clock (the C(Date) header of IAM's answers), so controllers whose
+    clocks disagree, by any amount, agree on when a lock expires; RV(journal.aws_clock_offset_seconds) shows how
+    far AWS's clock is ahead of this controller's.
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
     lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
@@ -83,6 +89,8 @@ options:
     description:
       - Identifies the run taking or holding the lock, and is recorded with every field written.
       - Required with O(state=locked) and O(state=unlocked).
+      - 1 to 128 characters, ASCII letters, digits, spaces (not first) and C(_ . : / = + - @): a tag keeps it as it
+        is, so the run recognises its own lock. Anything else fails with C(InvalidRunId) before anything is written.
     type: str
   owner:
     description:
@@ -265,6 +273,11 @@ journal:
         - The lock, or null; C(run_id), C(owner), C(host), C(pid), C(expires), C(expired).
         - C(pid) is null for a lock that names no process (written with O(detached=true)).
       type: dict
+    aws_clock_offset_seconds:
+      description:
+        - How many seconds AWS's clock (the C(Date) header of the answer that read the journal) is ahead of this
+          controller's, negative when behind; null when the journal was not read from IAM or AWS sent no date.
+      type: float
 lock_note:
   description: How the lock was taken when it was not free (expired, owner gone, broken), else null.
   returned: always

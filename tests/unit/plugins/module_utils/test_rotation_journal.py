@@ -14,7 +14,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import sec
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
-ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242}
+# Where a pid means one process: machine id, boot id, pid namespace (rotation_journal.controller_id).
+HERE = "m=" + "c" * 32 + "/b=boot-1/p=4026531836"
+ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242, "machine": HERE}
 
 
 def at(minutes):
@@ -50,7 +52,8 @@ def test_journal_reads_fields_and_lock_from_tags():
         (lock_tags(), "run-me", False, False, "locked by another rotation, run run-other"),
         (lock_tags(expires_in=-1), "run-me", False, True, "took over the expired lock of run run-other"),
         (lock_tags(), "run-me", True, True, "broke the lock of run run-other"),
-        (lock_tags(host="ctl", pid=2 ** 22 + 17), "run-me", False, True, "process 4194321 on this controller is gone"),
+        (dict(lock_tags(host="ctl", pid=2 ** 22 + 17), **{"rotor:lock-machine": HERE}), "run-me", False, True,
+         "process 4194321 on this controller is gone"),
     ],
     ids=["free", "ours", "held", "expired", "broken", "owner-dead-here"],
 )
@@ -260,7 +263,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock  # noqa: E402
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import sanitize_tag_value  # noqa: E402
 
-MACHINE_A, MACHINE_B = "a" * 32, "b" * 32
+MACHINE_A, MACHINE_B = "m=" + "a" * 32 + "/b=boot-1/p=4026531836", "m=" + "b" * 32 + "/b=boot-1/p=4026531836"
 
 
 def machine_lock(run_id="run-other", machine=MACHINE_B, pid=99, started="12345", expires_in=30):
