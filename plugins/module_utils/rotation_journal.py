@@ -39,6 +39,11 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _server_time
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import SEAL_TAG
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import SEALED_FIELDS
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import WINDOW_TAGS
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import seal as seal_of
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import sealed as is_sealed
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
@@ -313,6 +318,9 @@ def journal_from_tags(tags, now=None):
     now = now or utcnow()
     values = dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
     journal = {field: (values.get(tag) or None) for field, tag in FIELD_TAGS.items()}
+    journal.update({field: (values.get(tag) or None) for field, tag in WINDOW_TAGS.items()})
+    journal["seal"] = values.get(SEAL_TAG) or None
+    journal["sealed"] = False  # judged by read_journal, with the seal key
     lock = {field: (values.get(tag) or None) for field, tag in LOCK_TAGS.items()}
     if lock["run_id"]:
         expires = parse_time(lock["expires"])
@@ -501,7 +509,7 @@ def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_coun
         "valid_until": round(taken_at + ttl_minutes * 60.0 - lease_margin(ttl_minutes), 3),
         "boot_id": boot_id(),
         "expires": expires,
-        "journal": {name: journal.get(name) or None for name in ("phase",) + JOURNAL_FIELDS},
+        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS},
         "tags": sorted(tags),
         "tag_count": int(tag_count),
         # How far AWS's clock was ahead of ours when the lock was read: the holder writes expiries in AWS time.
@@ -529,7 +537,7 @@ def lease_valid(lease, user_name, run_id, clock=time.monotonic):
 def lease_journal(lease, user_name):
     """The journal as the lease's holder left it: what a write under the lease is judged and derived on."""
     known = lease.get("journal") or {}
-    journal = {field: (known.get(field) or None) for field in FIELD_TAGS}
+    journal = {field: (known.get(field) or None) for field in list(FIELD_TAGS) + list(WINDOW_TAGS)}
     journal.update(user_name=user_name, lock={"run_id": lease["run_id"], "expired": False, "expires": lease.get("expires")},
                    tags=sorted(lease.get("tags") or []), tag_count=int(lease.get("tag_count") or 0), policy={}, problems=[])
     journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
@@ -539,8 +547,8 @@ def lease_journal(lease, user_name):
 def _after_write(journal, values, removed=()):
     """The journal fields and rotor: tags once ``values`` ({tag: value}) are written and ``removed`` tags gone."""
     tags = (set(journal.get("tags") or []) | set(values)) - set(removed)
-    fields = {name: journal.get(name) for name in ("phase",) + JOURNAL_FIELDS}
-    by_tag = {tag: name for name, tag in FIELD_TAGS.items()}
+    fields = {name: journal.get(name) for name in SEALED_FIELDS}
+    by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
     for tag, value in values.items():
         if by_tag.get(tag) in fields:
             fields[by_tag[tag]] = value or None
@@ -565,13 +573,15 @@ def read_tags_and_aws_time(client, user_name):
         request["Marker"] = response["Marker"]
 
 
-def read_journal(client, user_name, now=None):
+def read_journal(client, user_name, now=None, seal_key=None):
     """The journal as IAM holds it now. A lock's expiry is judged on AWS's clock (the answer's Date header), not on
     this controller's: controllers whose clocks disagree still agree on when a lock expires. ``aws_offset_seconds``:
     how far AWS's clock is ahead of ours (negative: behind), cut to the second; None when AWS sent no Date."""
     tags, aws_time = read_tags_and_aws_time(client, user_name)
     journal = journal_from_tags(tags, now=now or aws_time)
     journal["user_name"] = user_name
+    journal["sealed"] = is_sealed(seal_key, user_name, journal, journal.get("seal"))
+    journal["seal_required"] = bool(seal_key)  # with a seal key, only a sealed record is believed
     journal["aws_time"] = aws_time
     journal["aws_offset_seconds"] = None if aws_time is None else round((aws_time - utcnow()).total_seconds(), 1)
     return journal
@@ -630,10 +640,38 @@ def field_values(fields, run_id, now=None, journal=None):
               if value is not None and not (value == "" and present is not None and FIELD_TAGS[name] not in present)}
     if fields.get("inactive_since") == "now":
         values[FIELD_TAGS["inactive_since"]] = iso_now(now)
+    values.update(window_values(fields, now=now, journal=journal))
     if values:
         values[FIELD_TAGS["run_id"]] = run_id or ""
         values[FIELD_TAGS["updated"]] = iso_now(now)
     return values
+
+
+def window_values(fields, now=None, journal=None):
+    """The creation window a write records (docs/journal.md): ``creating`` opens it (rotor:created-after, AWS time,
+    before CreateAccessKey), and the first ``distributing`` that names a new pending key closes it
+    (rotor:created-before, after CreateAccessKey answered). A resumed write of the same pending key keeps it."""
+    phase = fields.get("phase")
+    if phase == "creating":
+        present = set((journal or {}).get("tags") or []) if journal is not None else {WINDOW_TAGS["created_before"]}
+        closed = {WINDOW_TAGS["created_before"]: ""} if WINDOW_TAGS["created_before"] in present else {}
+        return dict({WINDOW_TAGS["created_after"]: iso_now(now)}, **closed)
+    pending = fields.get("pending_key_id")
+    if phase == "distributing" and pending and pending != (journal or {}).get("pending_key_id"):
+        return {WINDOW_TAGS["created_before"]: iso_now(now)}
+    return {}
+
+
+def with_seal(values, journal, user_name, seal_key):
+    """``values`` plus the rotor:seal of the journal they leave, when a seal key is given and something is written."""
+    if not seal_key or not values:
+        return values
+    after = {name: journal.get(name) for name in SEALED_FIELDS}
+    by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
+    for tag, value in values.items():
+        if tag in by_tag:
+            after[by_tag[tag]] = value or None
+    return dict(values, **{SEAL_TAG: seal_of(seal_key, user_name, after)})
 
 
 def changed_fields(journal, values):
@@ -643,7 +681,7 @@ def changed_fields(journal, values):
 
 def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
                  check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None, lease=None, clock=time.monotonic,
-                 detached=False):
+                 detached=False, seal_key=None):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
 
     ``detached``: the lock belongs to the run id alone, not to this ansible-playbook process (a workflow's prepare
@@ -669,7 +707,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
         to_write = check_write(journal, user_name, fields or {})
-        values = field_values(to_write, run_id, now=moment, journal=journal)
+        values = with_seal(field_values(to_write, run_id, now=moment, journal=journal), journal, user_name, seal_key)
         lock_values = _lock_values(run_id, owner or lease.get("owner") or identity.get("owner") or "", holder, expires)
         result = {"changed": bool(changed_fields(journal, values)), "journal": journal, "lock_note": None, "taken": False}
         if check_mode:
@@ -681,7 +719,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), lease.get("aws_offset")),
                                owner=lock_values[LOCK_TAGS["owner"]])
         return result
-    journal = read_journal(client, user_name, now=now)
+    journal = read_journal(client, user_name, now=now, seal_key=seal_key)
     offset = journal.get("aws_offset_seconds")
     if now is None and journal.get("aws_time") is not None:
         moment = journal["aws_time"]
@@ -692,7 +730,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     to_write = check_write(journal, user_name, fields or {})
     taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
-    values = field_values(to_write, run_id, now=moment, journal=journal)
+    values = with_seal(field_values(to_write, run_id, now=moment, journal=journal), journal, user_name, seal_key)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
     lock_values = _lock_values(run_id, owner, holder, expires)
@@ -728,7 +766,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         )
     # Judge and derive the fields again on the journal as it is now that the lock is ours.
     to_write = check_write(after, user_name, fields or {})
-    values = field_values(to_write, run_id, now=moment, journal=after)
+    values = with_seal(field_values(to_write, run_id, now=moment, journal=after), after, user_name, seal_key)
     _tag(client, user_name, values, journal=after)
     known, tags, count = _after_write(after, values)
     result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), offset), owner=owner)
@@ -785,7 +823,7 @@ def lock_guard(client, user_name, lock_run_id, doing, check_mode=False, lease=No
 
 
 def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None,
-                   lease=None, clock=time.monotonic):
+                   lease=None, clock=time.monotonic, seal_key=None):
     """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock.
 
     IAM calls: one read, one TagUser when a field changes, one UntagUser when there is a lock to
@@ -798,14 +836,14 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
         journal = lease_journal(lease, user_name)
         now = now or aws_now(lease.get("aws_offset"))
     else:
-        journal = read_journal(client, user_name, now=now)
+        journal = read_journal(client, user_name, now=now, seal_key=seal_key)
         now = now or journal.get("aws_time")
         lock = journal["lock"]
         if lock and lock["run_id"] != run_id and not break_lock:
             allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
             if not allowed:
                 raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
-    values = field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal)
+    values = with_seal(field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal), journal, user_name, seal_key)
     to_change = changed_fields(journal, values)
     release = [tag for tag in LOCK_TAGS.values() if tag in journal["tags"]] if unlock else []
     result = {"changed": bool(to_change or release), "journal": journal, "lock_note": None}
@@ -829,7 +867,7 @@ def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, br
     check_run_id(run_id)
     if lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
-        tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()))
+        tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()) | set(WINDOW_TAGS.values()) | {SEAL_TAG})
         if not check_mode:
             _untag(client, user_name, tags)
         return {"changed": True, "journal": journal, "lock_note": None}
@@ -858,6 +896,9 @@ def public_journal(journal):
               "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
+    # The creation window rotor recorded around CreateAccessKey, and whether the record is sealed (docs/journal.md).
+    shown.update(created_after=journal.get("created_after"), created_before=journal.get("created_before"), sealed=journal.get("sealed") is True,
+                 seal_required=bool(journal.get("seal_required")))
     # How far AWS's clock is ahead of this controller's (seconds, negative: behind); None when not measured.
     shown["aws_clock_offset_seconds"] = journal.get("aws_offset_seconds")
     return shown

@@ -137,6 +137,16 @@ options:
   inactive_since:
     description: When O(previous_key_id) was deactivated, ISO 8601; V(now) records the current time; empty clears it.
     type: str
+  seal_key:
+    description:
+      - A secret only rotor.iam holds (from a vault, an AWX credential), used to seal the journal: every write also
+        writes C(rotor:seal), an HMAC-SHA256 over the user name and the journal tags a resumed run acts on, and a
+        read says in RV(journal.sealed) whether the record verifies.
+      - A resumed run reactivates a key only on a sealed record that rotor deactivated it; an unsealed one (no key,
+        or hand-written by someone with C(iam:TagUser)) is advice only. See C(docs/journal.md), "The seal".
+      - Defaults to the environment variable C(ROTOR_JOURNAL_SEAL_KEY), so every task of a run gets it without
+        being told; leave both unset to write no seal.
+    type: str
   lease:
     description:
       - The RV(lease) an earlier O(state=locked) call of this run returned (the latest one). While it holds, the
@@ -265,6 +275,15 @@ journal:
     updated:
       description: When the phase was written.
       type: str
+    created_after:
+      description: When the last V(creating) was written (AWS time), just before C(CreateAccessKey) - the start of the creation window.
+      type: str
+    created_before:
+      description: When the key it made was recorded (AWS time), right after C(CreateAccessKey) - the end of the creation window.
+      type: str
+    sealed:
+      description: Whether the record carries a C(rotor:seal) that verifies with O(seal_key) (always false without one).
+      type: bool
     in_progress:
       description: Whether a rotation was interrupted (phase creating, distributing, cutover or rolling_back).
       type: bool
@@ -318,6 +337,8 @@ lease:
       type: int
 """
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import KEY_FIELDS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import controller_identity
@@ -350,6 +371,7 @@ def main():
         previous_key_id=dict(type="str"),
         inactive_since=dict(type="str"),
         lease=dict(type="dict", no_log=False),
+        seal_key=dict(type="str", no_log=True, fallback=(env_fallback, ["ROTOR_JOURNAL_SEAL_KEY"])),
     )
     module = build_module(argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
     params = module.params
@@ -371,7 +393,7 @@ def main():
     def operation():
         user_name, state = params["user_name"], params["state"]
         if state == "read":
-            result = {"changed": False, "journal": read_journal(client, user_name), "lock_note": None}
+            result = {"changed": False, "journal": read_journal(client, user_name, seal_key=params["seal_key"]), "lock_note": None}
         elif state == "absent":
             result = clear_journal(client, user_name, check_mode=module.check_mode, run_id=params["run_id"],
                                    break_lock=params["break_lock"], identity=controller_identity(), lease=params["lease"])
@@ -380,11 +402,12 @@ def main():
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
                 settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
                 identity=controller_identity(), owner=params["owner"], lease=params["lease"], detached=params["detached"],
+                seal_key=params["seal_key"],
             )
         else:
             result = update_journal(
                 client, user_name, params["run_id"], fields, unlock=True, break_lock=params["break_lock"], check_mode=module.check_mode,
-                lease=params["lease"],
+                lease=params["lease"], seal_key=params["seal_key"],
             )
         result.pop("taken", None)
         result["journal"] = public_journal(result["journal"])

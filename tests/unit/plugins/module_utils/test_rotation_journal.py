@@ -144,9 +144,13 @@ def key(key_id, status="Active", created_minutes_ago=60 * 24 * 120, used=False):
 DEAD_RUN = (NOW - datetime.timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ") + "-4711"  # started 10 minutes ago
 
 
-def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5, inactive_since=None):
+def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5, inactive_since=None, sealed=False):
+    """A journal as a rotor run writes it: the creation window opened a minute before the write (closed by it when
+    distributing), sealed when a seal key was configured (module_utils/_journal_trust.py)."""
     return {"phase": phase, "current_key_id": current, "pending_key_id": pending, "previous_key_id": previous,
-            "run_id": DEAD_RUN, "updated": at(-updated_minutes_ago), "inactive_since": inactive_since}
+            "run_id": DEAD_RUN, "updated": at(-updated_minutes_ago), "inactive_since": inactive_since,
+            "created_after": at(-updated_minutes_ago - 1), "created_before": at(-updated_minutes_ago) if phase == "distributing" else None,
+            "sealed": sealed}
 
 
 def test_resume_distributing_recovers_the_new_key_from_hosts_that_hold_it():
@@ -205,7 +209,7 @@ def test_resume_reactivates_an_inactive_old_key_that_a_host_still_holds():
     hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"]}
 
     result = plan_user("app", keys, hosts, now=NOW, journal=journal("rolling_back", current="AKIAOLD", pending="AKIANEW",
-                                                                    previous="AKIAOLD", inactive_since=at(-3)))
+                                                                    previous="AKIAOLD", inactive_since=at(-3), sealed=True))
 
     assert result["reactivate_old"] is True and result["new_key_holders"] == ["web1"]
     assert result["old_key_disabled"] is False
