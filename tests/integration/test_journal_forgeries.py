@@ -1,0 +1,113 @@
+"""Issue 20, point 2: the journal cannot be used as a weapon. The three forgeries of the red-team review, each
+written with nothing but TagUser (boto3 tag_user, as someone with only iam:TagUser would), then a scheduled run of
+ansible-playbook rotor.iam.rotate against the test endpoint and a local fleet.
+
+Before the fix: the first made the run reactivate a key the security team had disabled; the second got someone's
+unused key deleted as a "lost pending key"; the third got a key made two hours ago by someone else deleted as the
+orphan of a run "stuck in creating" for three days. Now IAM is the truth and an unsealed journal is advice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from typing import List
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+from rotation_helpers import assert_hosts_on_key, key_statuses  # noqa: E402  pylint: disable=wrong-import-position
+from test_fault_matrix import USER, case, matrix_endpoint  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
+pytestmark = pytest.mark.slow
+
+
+def forge(endpoint, **tags):
+    """Write rotor: tags as someone with iam:TagUser only."""
+    endpoint.boto3_client("iam").tag_user(UserName=USER, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+def ago(**delta):
+    return (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta)).replace(microsecond=0)
+
+
+def run_id_of(moment):
+    return moment.strftime("%Y%m%dT%H%M%SZ") + "-4242"
+
+
+class StatusWatch:
+    """Records every status a key has while a run goes on."""
+
+    def __init__(self, endpoint, key_id):
+        self.endpoint, self.key_id, self.seen = endpoint, key_id, []  # type: ignore[var-annotated]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self):
+        while not self.stop.is_set():
+            self.seen.append(key_statuses(self.endpoint, USER).get(self.key_id, "deleted"))
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_a_forged_rollback_never_reactivates_the_key_the_security_team_disabled(case):
+    """phase=rolling_back, previous= the disabled key, inactive-since set, hosts still on it: before, the run took
+    the journal's word that rotor had deactivated it and turned it back on. Now it moves the hosts onto a new key."""
+    current = case()
+    current.endpoint.boto3_client("iam").update_access_key(UserName=USER, AccessKeyId=current.old_id, Status="Inactive")
+    began = ago(hours=1)
+    forge(current.endpoint, **{"rotor:phase": "rolling_back", "rotor:current": current.old_id, "rotor:previous": current.old_id,
+                               "rotor:inactive-since": began.isoformat(), "rotor:run": run_id_of(began), "rotor:updated": began.isoformat()})
+    with StatusWatch(current.endpoint, current.old_id) as watch:
+        run = current.run()
+    assert "Active" not in watch.seen, "the disabled key was reactivated on the journal's word"
+    assert "is not sealed by rotor" in run.stdout and "never reactivated" in run.stdout, run.explain()
+    keys = key_statuses(current.endpoint, USER)
+    assert keys.get(current.old_id) in (None, "Inactive"), keys
+    new_ids = [k for k, status in keys.items() if k != current.old_id and status == "Active"]
+    assert len(new_ids) == 1, keys
+    assert_hosts_on_key(current.fleet, new_ids[0])
+
+
+def test_a_forged_pending_key_naming_someone_elses_unused_key_is_not_deleted(case):
+    """phase=distributing, pending= an unused key someone made for a deployment to come: before, "no host holds it,
+    never used, made after the run started" got it deleted as the run's lost key. It is not rotor's: IAM dates it
+    outside any creation window rotor recorded."""
+    current = case()
+    victim = current.endpoint.boto3_client("iam").create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
+    current.endpoint.backdate(USER, victim, 20 / 1440)  # made 20 minutes ago, not used yet
+    began = ago(hours=1)
+    forge(current.endpoint, **{"rotor:phase": "distributing", "rotor:current": current.old_id, "rotor:pending": victim,
+                               "rotor:run": run_id_of(began), "rotor:updated": began.isoformat()})
+    run = current.run()
+    assert victim in key_statuses(current.endpoint, USER), "someone's key was deleted on the journal's word: " + run.explain()
+    assert run.returncode != 0 and "creation window" in run.stdout, run.explain()
+    assert key_statuses(current.endpoint, USER)[current.old_id] == "Active"
+    assert_hosts_on_key(current.fleet, current.old_id)
+
+
+def test_a_journal_stuck_in_creating_for_days_never_claims_a_key_made_hours_ago(case):
+    """phase=creating written three days ago: before, any key made after the dead run began (here two hours ago, by
+    someone else) counted as its orphan and was deleted, bypassing rotor_in_use_window_minutes. Now a key is the
+    orphan only inside the creation window the run recorded around its CreateAccessKey."""
+    current = case()
+    current.extra_vars["rotor_in_use_window_minutes"] = 240
+    victim = current.endpoint.boto3_client("iam").create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
+    current.endpoint.backdate(USER, victim, 2 / 24)
+    began = ago(days=3)
+    forge(current.endpoint, **{"rotor:phase": "creating", "rotor:current": current.old_id,
+                               "rotor:run": run_id_of(began), "rotor:updated": began.isoformat()})
+    run = current.run()
+    assert victim in key_statuses(current.endpoint, USER), "a key made by someone else was deleted as an orphan: " + run.explain()
+    assert f"key {victim} is not taken for a key run" in run.stdout, run.explain()
+    assert key_statuses(current.endpoint, USER)[current.old_id] == "Active"
