@@ -266,7 +266,9 @@ def check_run_id(run_id, name="run_id"):
         why = f"it has {len(text)} characters, more than {RUN_ID_MAX}"
     else:
         position = next(i for i, char in enumerate(text) if not RUN_ID_RE.fullmatch(char if i == 0 else "a" + char))
-        why = f"character {position + 1} of {len(text)} ({'a space' if text[position] == ' ' else 'not printable' if not text[position].isprintable() else 'not allowed'}) is not one a run id may hold"
+        char = text[position]
+        kind = "a space" if char == " " else "not printable" if not char.isprintable() else "not allowed"
+        why = f"character {position + 1} of {len(text)} ({kind}) is not one a run id may hold"
     raise RotorIAMError(
         f"{name} is not a valid run id: {why}. A run id is 1 to {RUN_ID_MAX} characters: ASCII letters, digits, spaces "
         f"(not first) and _ . : / = + - @. Nothing was written. Give a run id made of those (rotor.iam.rotate makes one "

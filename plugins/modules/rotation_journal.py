@@ -22,8 +22,8 @@ description:
   - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
     controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)) AND boot
     id AND pid namespace (tag C(rotor:lock-machine), V(m=<machine id>/b=<boot id>/p=<pid namespace>)), never the
-    hostname: cloned VMs share a machine id, containers share the boot id and often the hostname, and a pid means
-    one process only inside one pid namespace of one boot. A lock that records less (an older release's) is taken
+    hostname, because cloned VMs share a machine id, containers share the boot id and often the hostname, and a pid
+    means one process only inside one pid namespace of one boot. A lock that records less (an older release's) is taken
     over only once it expires. The process is judged by its pid and its start time, so a reused pid does
     not keep a dead run's lock alive. A lock written with O(detached=true) names no process and is taken over only
     once it has expired or with O(break_lock=true).
@@ -89,8 +89,8 @@ options:
     description:
       - Identifies the run taking or holding the lock, and is recorded with every field written.
       - Required with O(state=locked) and O(state=unlocked).
-      - 1 to 128 characters, ASCII letters, digits, spaces (not first) and C(_ . : / = + - @): a tag keeps it as it
-        is, so the run recognises its own lock. Anything else fails with C(InvalidRunId) before anything is written.
+      - 1 to 128 characters, ASCII letters, digits, spaces (not first) and C(_.:/=+-@), which a tag keeps as
+        they are, so the run recognises its own lock. Anything else fails with C(InvalidRunId) before anything is written.
     type: str
   owner:
     description:
@@ -139,11 +139,11 @@ options:
     type: str
   seal_key:
     description:
-      - A secret only rotor.iam holds (from a vault, an AWX credential), used to seal the journal: every write also
+      - A secret only rotor.iam holds (from a vault, an AWX credential), used to seal the journal. Every write also
         writes C(rotor:seal), an HMAC-SHA256 over the user name and the journal tags a resumed run acts on, and a
         read says in RV(journal.sealed) whether the record verifies.
       - A resumed run reactivates a key only on a sealed record that rotor deactivated it; an unsealed one (no key,
-        or hand-written by someone with C(iam:TagUser)) is advice only. See C(docs/journal.md), "The seal".
+        or hand-written by someone with C(iam:TagUser)) is advice only. See C(docs/journal.md), "The journal is advice".
       - Defaults to the environment variable C(ROTOR_JOURNAL_SEAL_KEY), so every task of a run gets it without
         being told; leave both unset to write no seal.
     type: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from typing import List
 
 import pytest
 

@@ -74,9 +74,9 @@ def lock_tags(iam, user_name):
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a second pid namespace")
 def test_a_controller_in_another_pid_namespace_with_the_same_machine_id_never_takes_a_live_lock(endpoint, iam, iam_user, tmp_path):
+    hold = playbook_command(tmp_path, endpoint, "first", user_name=iam_user, run_id="run-in-a-container", hold_seconds=90)
     first = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["unshare", "--pid", "--fork", "--mount-proc"] + playbook_command(tmp_path, endpoint, "first", user_name=iam_user, run_id="run-in-a-container",
-                                                                           hold_seconds=90),
+        ["unshare", "--pid", "--fork", "--mount-proc"] + hold,
         env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=open(tmp_path / "first.log", "w"),  # pylint: disable=consider-using-with
         stderr=subprocess.STDOUT, start_new_session=True)
     try:

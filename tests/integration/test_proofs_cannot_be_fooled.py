@@ -127,7 +127,8 @@ def test_a_host_account_that_rewrites_the_secret_in_its_backup_cannot_switch_the
     # The account reaches its directory through a descriptor: pytest keeps the directories above it root-only.
     descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     rewriter = subprocess.Popen(  # pylint: disable=consider-using-with
-        [ATTACKER_PYTHON, "-c", REWRITER, str(descriptor), current.old_secret, stale_copy(current.old_secret)], preexec_fn=drop, cwd="/", pass_fds=(descriptor,),
+        [ATTACKER_PYTHON, "-c", REWRITER, str(descriptor), current.old_secret, stale_copy(current.old_secret)],
+        preexec_fn=drop, cwd="/", pass_fds=(descriptor,),
         stdout=open(current.tmp / "rewriter.log", "w"), stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
     try:
         time.sleep(0.5)
