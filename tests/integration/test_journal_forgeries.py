@@ -10,6 +10,11 @@ orphan of a run "stuck in creating" for three days. Now IAM is the truth and an 
 from __future__ import annotations
 
 import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,6 +23,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
+from conftest import PLAYBOOK_TIMEOUT, _playbook_env  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import assert_hosts_on_key, key_statuses  # noqa: E402  pylint: disable=wrong-import-position
 from test_fault_matrix import USER, case, matrix_endpoint  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
@@ -110,3 +116,107 @@ def test_a_journal_stuck_in_creating_for_days_never_claims_a_key_made_hours_ago(
     assert victim in key_statuses(current.endpoint, USER), "a key made by someone else was deleted as an orphan: " + run.explain()
     assert f"key {victim} is not taken for a key run" in run.stdout, run.explain()
     assert key_statuses(current.endpoint, USER)[current.old_id] == "Active"
+
+
+SEAL_PLAYBOOK = """\
+---
+- name: Write and read a sealed journal
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/rotor.iam.iam:
+      endpoint_url: "{{ endpoint_url }}"
+  tasks:
+    - name: Record a cutover as a run does (the seal key comes from ROTOR_JOURNAL_SEAL_KEY)
+      rotor.iam.rotation_journal:
+        user_name: "{{ user_name }}"
+        state: locked
+        run_id: 20261206T120000Z-7
+        settle_seconds: 0.2
+        phase: "{{ item.phase }}"
+        current_key_id: "{{ item.current }}"
+        previous_key_id: "{{ item.previous | default(omit) }}"
+        pending_key_id: "{{ item.pending | default(omit) }}"
+        inactive_since: "{{ item.since | default(omit) }}"
+      loop:
+        - {phase: creating, current: "{{ old_id }}"}
+        - {phase: distributing, current: "{{ old_id }}", pending: "{{ new_id }}"}
+        - {phase: cutover, current: "{{ new_id }}", previous: "{{ old_id }}", since: now}
+
+    - name: Read it back
+      rotor.iam.rotation_journal:
+        user_name: "{{ user_name }}"
+      register: journal
+
+    - name: Save the result for the test
+      ansible.builtin.copy:
+        content: "{{ journal.journal | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+"""
+
+
+def test_a_journal_written_with_the_seal_key_verifies_and_a_hand_edit_breaks_it(endpoint, iam, iam_user, tmp_path):
+    """Through ansible-playbook with ROTOR_JOURNAL_SEAL_KEY: rotor's own writes are sealed, carry the creation window,
+    and one edited tag (someone with iam:TagUser) makes the record unsealed; without the key nothing is believed."""
+    old_id = iam.create_access_key(UserName=iam_user)["AccessKey"]["AccessKeyId"]
+    new_id = iam.create_access_key(UserName=iam_user)["AccessKey"]["AccessKeyId"]
+    (tmp_path / "seal.yml").write_text(SEAL_PLAYBOOK)
+    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+
+    def run(label, seal_key):
+        vars_file = tmp_path / f"{label}.vars.json"
+        vars_file.write_text(json.dumps({"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "old_id": old_id, "new_id": new_id,
+                                         "result_file": str(tmp_path / f"{label}.json")}))
+        env = dict(_playbook_env(endpoint), **({"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {}))
+        completed = subprocess.run([ansible_playbook, "-i", "localhost,", "-vvv", "-e", f"@{vars_file}", str(tmp_path / "seal.yml")],
+                                   env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   timeout=PLAYBOOK_TIMEOUT, check=False)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        assert seal_key is None or seal_key not in completed.stdout + completed.stderr
+        return json.loads((tmp_path / f"{label}.json").read_text())
+
+    journal = run("sealed", "the-fleet-seal-key-0123456789")
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=iam_user)["Tags"]}
+    assert journal["sealed"] is True and tags["rotor:seal"].startswith("v1.")
+    assert journal["created_after"] and journal["created_before"] and journal["created_after"] <= journal["created_before"]
+    assert journal["previous_key_id"] == old_id and journal["inactive_since"]
+
+    iam.tag_user(UserName=iam_user, Tags=[{"Key": "rotor:inactive-since", "Value": "2020-01-01T00:00:00+00:00"}])
+    assert run_read(endpoint, iam_user, tmp_path, "the-fleet-seal-key-0123456789")["sealed"] is False
+    assert run_read(endpoint, iam_user, tmp_path, None)["sealed"] is False
+
+
+READ_PLAYBOOK = """\
+---
+- name: Read a journal
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Read it
+      rotor.iam.rotation_journal:
+        user_name: "{{ user_name }}"
+        endpoint_url: "{{ endpoint_url }}"
+      register: journal
+
+    - name: Save the result for the test
+      ansible.builtin.copy:
+        content: "{{ journal.journal | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+"""
+
+
+def run_read(endpoint, user_name, tmp_path, seal_key):
+    (tmp_path / "read.yml").write_text(READ_PLAYBOOK)
+    result_file = tmp_path / "read.json"
+    vars_file = tmp_path / "read.vars.json"
+    vars_file.write_text(json.dumps({"endpoint_url": endpoint.endpoint_url, "user_name": user_name, "result_file": str(result_file)}))
+    env = dict(_playbook_env(endpoint), **({"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {}))
+    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+    completed = subprocess.run([ansible_playbook, "-i", "localhost,", "-e", f"@{vars_file}", str(tmp_path / "read.yml")],
+                               env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    return json.loads(result_file.read_text())
