@@ -271,13 +271,14 @@ def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
     return {user: sorted(hosts) for user, hosts in fleet.items()}
 
 
-def key_proofs(outcome, plans, hostvars, action, users=None):
+def key_proofs(outcome, plans, hostvars, action, users=None, candidates=1):
     """Where to read each old key back from, to prove AWS's view of it after a status change.
 
     For every user whose outcome is ``action`` (and who is in ``users`` when given): the old key id, a host of
     the user that keeps a backup holding it (one that switched to the new key, else any of its hosts), and that
-    host's first credentials file. The secret itself is read on the host by rotor.iam.credentials_file
-    (O(backup_access_key_id), no_log) and used only by the verify task that follows.
+    host's first credentials file; up to ``candidates`` such hosts per user, so a backup that cannot prove the
+    key (a stale or rewritten secret) does not decide alone. The secret itself is read on the host by
+    rotor.iam.credentials_file (O(backup_access_key_id), no_log) and used only by the verify tasks that follow.
     """
     proofs = []
     try:
@@ -286,16 +287,17 @@ def key_proofs(outcome, plans, hostvars, action, users=None):
             if entry.get("action") != action or (chosen is not None and user not in chosen):
                 continue
             plan = plans[user]
-            candidates = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
-            host = next((h for h in candidates if hostvars[h].get("rotor_credentials_files")), None)
-            if host is None or not plan.get("old_key_id"):
+            hosts_in_order = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
+            hosts = [h for h in hosts_in_order if hostvars[h].get("rotor_credentials_files")][:max(1, int(candidates))]
+            if not plan.get("old_key_id"):
                 continue
             if plan.get("broken_hosts") and not any(plan["old_key_id"] in host_read(hostvars[h])["key_ids"] for h in plan.get("hosts") or []):
                 # Its hosts were on a key IAM no longer has: no host ever held the old key's secret, none can prove it.
                 continue
-            files = hostvars[host]["rotor_credentials_files"]
-            proofs.append({"user": user, "access_key_id": plan["old_key_id"], "host": host, "file": dict(files[0])})
-    except (KeyError, TypeError, AttributeError) as exc:
+            for host in hosts:
+                files = hostvars[host]["rotor_credentials_files"]
+                proofs.append({"user": user, "access_key_id": plan["old_key_id"], "host": host, "file": dict(files[0])})
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.key_proofs: malformed input ({exc})") from exc
     return proofs
 
@@ -345,8 +347,12 @@ def proof_failures(checks, expect):
             if check.get("skipped"):
                 failures[user] = (f"could not prove that AWS {what} key {key_id}: its secret could not be read from a backup on "
                                   f"{host} ({read.get('msg') or 'read failed'})")
+            elif check.get("failed") and check.get("error_code") == "WrongSecret":
+                failures[user] = (f"could not prove that AWS {what} key {key_id}: the secret in the backup on {host} is not "
+                                  f"the key's (AWS answered that the signature does not match), so it proves nothing")
             elif check.get("failed"):
-                failures[user] = f"AWS did not confirm that it {what.split(' ', maxsplit=1)[0]} key {key_id} in time: {check.get('msg') or 'the proof failed'}"
+                failures[user] = (f"AWS did not confirm that it {what.split(' ', maxsplit=1)[0]} key {key_id} in time "
+                                  f"(proof made with the secret from {host}): {check.get('msg') or 'the proof failed'}")
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.proof_failures: malformed input ({exc})") from exc
     return failures

@@ -35,6 +35,13 @@ REJECTED_CREDENTIAL_CODES = frozenset(
     )
 )
 
+# The answers that prove a key disabled (or gone): AWS looked the key id up and refused it, whatever the
+# signature. STS answers InvalidClientTokenId; the others are the same verdict in other services' words.
+DISABLED_KEY_CODES = frozenset(("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure"))
+# The answers that say the key id is known and the secret used is not its secret: they prove nothing about
+# the key's status, only that the proof was made with the wrong secret (a stale file, a rewritten backup).
+WRONG_SECRET_CODES = frozenset(("SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature"))
+
 # Failures after which a CreateAccessKey call may or may not have happened.
 _AMBIGUOUS_CREATE_CODES = frozenset(("InternalFailure", "InternalError", "ServiceUnavailable", "Unavailable"))
 _THROTTLING_CODES = frozenset(("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"))
@@ -488,6 +495,10 @@ def verify_access_key(
     matching answers in a row are required. Transient errors (throttling,
     network) count neither way. Returns ``arn``, ``account``, ``user_id``,
     ``attempts``, ``elapsed``, ``last_error``.
+
+    Only an answer about the key id proves ``invalid`` (``DISABLED_KEY_CODES``). An answer that the
+    signature does not match (``WRONG_SECRET_CODES``) says the secret used is not the key's: it proves
+    neither outcome, so the proof fails at once (code ``WrongSecret``) instead of passing or waiting.
     """
     started = clock()
     attempts = 0
@@ -504,8 +515,17 @@ def verify_access_key(
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc)
             last_error = f"{code}: {_error_message(exc)}"
+            if code in WRONG_SECRET_CODES:
+                raise RotorIAMError(
+                    f"The proof that the key is {expect} cannot be made with this secret: AWS answered {code}, so the "
+                    f"secret used is not the key's (a stale or rewritten copy) and proves nothing about the key. "
+                    f"Prove it with the key's real secret.",
+                    code="WrongSecret",
+                    attempts=attempts,
+                    elapsed=round(clock() - started, 3),
+                ) from exc
             transient = code in _TRANSIENT_CODES
-            matched = expect == "invalid" and code in REJECTED_CREDENTIAL_CODES
+            matched = expect == "invalid" and code in DISABLED_KEY_CODES
         except botocore.exceptions.BotoCoreError as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             transient = True

@@ -36,8 +36,14 @@ import time
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _call
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import _server_time
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import SEAL_TAG
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import SEALED_FIELDS
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import WINDOW_TAGS
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import seal as seal_of
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import sealed as is_sealed
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
@@ -73,6 +79,9 @@ KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
 TIME_FIELDS = ("inactive_since", "updated")
 # AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.
 ACCESS_KEY_ID_RE = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
+# A run id is written in tags and compared with what they read back: printable ASCII a tag keeps as it is, bounded.
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_.:/=+@-][A-Za-z0-9_.:/=+@ -]{0,127}")
+RUN_ID_MAX = 128
 # IAM tag values: letters, digits, spaces and _ . : / = + - @, at most 256 characters; at most 50 tags per user.
 TAG_VALUE_MAX = 256
 TAG_LIMIT = 50
@@ -239,6 +248,36 @@ def sanitize_tag_value(value):
     return text[:TAG_VALUE_MAX]
 
 
+def check_run_id(run_id, name="run_id"):
+    """Refuse a run id a tag would not keep as it is (RotorIAMError ``InvalidRunId``), before anything is written.
+
+    A run id is the lock's name: written into rotor:lock-run, then compared with what IAM reads back. A character
+    the tag cannot hold (a newline, say) is replaced on the way in, so the run would never recognise, renew or
+    release its own lock, and it would stay behind until it expires. The message names the problem, never the value.
+    """
+    if run_id is None:
+        return None
+    text = str(run_id)
+    if RUN_ID_RE.fullmatch(text):
+        return text
+    if not text:
+        why = "it is empty"
+    elif len(text) > RUN_ID_MAX:
+        why = f"it has {len(text)} characters, more than {RUN_ID_MAX}"
+    else:
+        position = next(i for i, char in enumerate(text) if not RUN_ID_RE.fullmatch(char if i == 0 else "a" + char))
+        char = text[position]
+        kind = "a space" if char == " " else "not printable" if not char.isprintable() else "not allowed"
+        why = f"character {position + 1} of {len(text)} ({kind}) is not one a run id may hold"
+    raise RotorIAMError(
+        f"{name} is not a valid run id: {why}. A run id is 1 to {RUN_ID_MAX} characters: ASCII letters, digits, spaces "
+        f"(not first) and _ . : / = + - @. Nothing was written. Give a run id made of those (rotor.iam.rotate makes one "
+        f"from the time and the process id when rotor_run_id is not set).",
+        code="InvalidRunId",
+        action="rotor.iam.rotation_journal",
+    )
+
+
 def is_access_key_id(value):
     return isinstance(value, str) and bool(ACCESS_KEY_ID_RE.match(value))
 
@@ -281,6 +320,9 @@ def journal_from_tags(tags, now=None):
     now = now or utcnow()
     values = dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
     journal = {field: (values.get(tag) or None) for field, tag in FIELD_TAGS.items()}
+    journal.update({field: (values.get(tag) or None) for field, tag in WINDOW_TAGS.items()})
+    journal["seal"] = values.get(SEAL_TAG) or None
+    journal["sealed"] = False  # judged by read_journal, with the seal key
     lock = {field: (values.get(tag) or None) for field, tag in LOCK_TAGS.items()}
     if lock["run_id"]:
         expires = parse_time(lock["expires"])
@@ -323,15 +365,39 @@ def process_start_time(pid):
         return None
 
 
+def pid_namespace():
+    """The inode of this process's pid namespace (Linux), else None: a pid means one process only inside it, so two
+    containers on one kernel (same machine id and boot id, maybe the same host name) tell their pids apart by it."""
+    try:
+        match = re.match(r"^pid:\[(\d+)\]$", os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def controller_id(machine=None, boot=None, pid_ns=None):
+    """Where a recorded pid means something: machine id AND boot id AND pid namespace, as one tag value
+    (``m=<machine id>/b=<boot id>/p=<pid namespace>``, ``-`` for what is unknown). A cloned VM shares the machine id
+    but not the boot id; containers share the boot id but not the pid namespace."""
+    parts = (("m", machine or machine_id()), ("b", boot or boot_id()), ("p", pid_ns or pid_namespace()))
+    return "/".join(f"{name}={sanitize_tag_value(value) if value else '-'}" for name, value in parts)
+
+
+def _complete_controller_id(value):
+    """Does a recorded controller id name its boot and pid namespace (what a pid needs to mean one process)?"""
+    parts = dict(part.split("=", 1) for part in (value or "").split("/") if "=" in part)
+    return all(parts.get(name) not in (None, "", "-") for name in ("b", "p"))
+
+
 def controller_identity():
-    """Who holds a lock: login@host, the machine id, and the pid and start time of the ansible-playbook
-    process running us (None when not found)."""
+    """Who holds a lock: login@host, the controller id (machine id, boot id, pid namespace: ``controller_id``), and
+    the pid and start time of the ansible-playbook process running us (None when not found)."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = str(os.getuid())
     pid = playbook_pid()
-    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "machine": machine_id(),
+    return {"owner": f"{login}@{socket.gethostname()}", "host": socket.gethostname(), "machine": controller_id(),
             "pid": pid, "started": process_start_time(pid) if pid else None}
 
 
@@ -378,10 +444,11 @@ def process_is_playbook(pid, started=None):
 
 
 def _same_controller(lock, identity):
-    """Did the lock's owner run on this machine? The machine id decides when both sides know it."""
-    if lock.get("machine") and identity.get("machine"):
-        return lock["machine"] == identity["machine"]
-    return bool(lock.get("host")) and lock.get("host") == identity.get("host") and not lock.get("machine")
+    """Did the lock's owner run where its pid means the same process as here? Only the same controller id (machine id,
+    boot id and pid namespace, see ``controller_id``) says so; a host name, or a machine id alone (an older release's,
+    a cloned VM's, a container's), never does: such a lock is taken over only once it expires, or with break_lock."""
+    mine = identity.get("machine")
+    return bool(mine) and lock.get("machine") == mine and _complete_controller_id(mine)
 
 
 def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
@@ -433,7 +500,7 @@ def lease_margin(ttl_minutes):
     return min(LEASE_MARGIN_SECONDS, ttl_minutes * 60.0 / 4.0)
 
 
-def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_count, expires):
+def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_count, expires, aws_offset=None):
     """The lease of ``run_id`` on ``user_name``'s lock, written at ``taken_at`` (this controller's monotonic clock,
     read before the TagUser that wrote the lock): while it holds, no other run may take the lock (except with
     break_lock), so the holder needs no read before a key change or a journal write. ``journal``: the journal
@@ -444,9 +511,11 @@ def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_coun
         "valid_until": round(taken_at + ttl_minutes * 60.0 - lease_margin(ttl_minutes), 3),
         "boot_id": boot_id(),
         "expires": expires,
-        "journal": {name: journal.get(name) or None for name in ("phase",) + JOURNAL_FIELDS},
+        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS},
         "tags": sorted(tags),
         "tag_count": int(tag_count),
+        # How far AWS's clock was ahead of ours when the lock was read: the holder writes expiries in AWS time.
+        "aws_offset": aws_offset,
     }
 
 
@@ -470,7 +539,7 @@ def lease_valid(lease, user_name, run_id, clock=time.monotonic):
 def lease_journal(lease, user_name):
     """The journal as the lease's holder left it: what a write under the lease is judged and derived on."""
     known = lease.get("journal") or {}
-    journal = {field: (known.get(field) or None) for field in FIELD_TAGS}
+    journal = {field: (known.get(field) or None) for field in list(FIELD_TAGS) + list(WINDOW_TAGS)}
     journal.update(user_name=user_name, lock={"run_id": lease["run_id"], "expired": False, "expires": lease.get("expires")},
                    tags=sorted(lease.get("tags") or []), tag_count=int(lease.get("tag_count") or 0), policy={}, problems=[])
     journal["in_progress"] = journal["phase"] in IN_PROGRESS_PHASES
@@ -480,8 +549,8 @@ def lease_journal(lease, user_name):
 def _after_write(journal, values, removed=()):
     """The journal fields and rotor: tags once ``values`` ({tag: value}) are written and ``removed`` tags gone."""
     tags = (set(journal.get("tags") or []) | set(values)) - set(removed)
-    fields = {name: journal.get(name) for name in ("phase",) + JOURNAL_FIELDS}
-    by_tag = {tag: name for name, tag in FIELD_TAGS.items()}
+    fields = {name: journal.get(name) for name in SEALED_FIELDS}
+    by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
     for tag, value in values.items():
         if by_tag.get(tag) in fields:
             fields[by_tag[tag]] = value or None
@@ -490,20 +559,42 @@ def _after_write(journal, values, removed=()):
 
 
 def read_tags(client, user_name):
-    tags = []
+    return read_tags_and_aws_time(client, user_name)[0]
+
+
+def read_tags_and_aws_time(client, user_name):
+    """The user's tags, and AWS's clock when it answered (the Date header of the first answer; None without one)."""
+    tags, aws_time = [], None
     request = {"UserName": user_name}
     while True:
         response = _call("iam:ListUserTags", client.list_user_tags, user_name=user_name, aws_retry=True, **request)
+        aws_time = aws_time or _server_time(response)
         tags.extend(response.get("Tags", []))
         if not response.get("IsTruncated"):
-            return tags
+            return tags, aws_time
         request["Marker"] = response["Marker"]
 
 
-def read_journal(client, user_name, now=None):
-    journal = journal_from_tags(read_tags(client, user_name), now=now)
+def read_journal(client, user_name, now=None, seal_key=None):
+    """The journal as IAM holds it now. A lock's expiry is judged on AWS's clock (the answer's Date header), not on
+    this controller's: controllers whose clocks disagree still agree on when a lock expires. ``aws_offset_seconds``:
+    how far AWS's clock is ahead of ours (negative: behind), cut to the second; None when AWS sent no Date."""
+    tags, aws_time = read_tags_and_aws_time(client, user_name)
+    journal = journal_from_tags(tags, now=now or aws_time)
     journal["user_name"] = user_name
+    journal["sealed"] = is_sealed(seal_key, user_name, journal, journal.get("seal"))
+    journal["seal_required"] = bool(seal_key)  # with a seal key, only a sealed record is believed
+    journal["aws_time"] = aws_time
+    journal["aws_offset_seconds"] = None if aws_time is None else round((aws_time - utcnow()).total_seconds(), 1)
     return journal
+
+
+def aws_now(offset_seconds):
+    """AWS's time now, from an offset measured earlier (``read_journal``); this controller's when there is none."""
+    try:
+        return utcnow() + datetime.timedelta(seconds=float(offset_seconds or 0.0))
+    except (TypeError, ValueError, OverflowError):
+        return utcnow()
 
 
 def _tag(client, user_name, values, journal=None):
@@ -551,10 +642,38 @@ def field_values(fields, run_id, now=None, journal=None):
               if value is not None and not (value == "" and present is not None and FIELD_TAGS[name] not in present)}
     if fields.get("inactive_since") == "now":
         values[FIELD_TAGS["inactive_since"]] = iso_now(now)
+    values.update(window_values(fields, now=now, journal=journal))
     if values:
         values[FIELD_TAGS["run_id"]] = run_id or ""
         values[FIELD_TAGS["updated"]] = iso_now(now)
     return values
+
+
+def window_values(fields, now=None, journal=None):
+    """The creation window a write records (docs/journal.md): ``creating`` opens it (rotor:created-after, AWS time,
+    before CreateAccessKey), and the first ``distributing`` that names a new pending key closes it
+    (rotor:created-before, after CreateAccessKey answered). A resumed write of the same pending key keeps it."""
+    phase = fields.get("phase")
+    if phase == "creating":
+        present = set((journal or {}).get("tags") or []) if journal is not None else {WINDOW_TAGS["created_before"]}
+        closed = {WINDOW_TAGS["created_before"]: ""} if WINDOW_TAGS["created_before"] in present else {}
+        return dict({WINDOW_TAGS["created_after"]: iso_now(now)}, **closed)
+    pending = fields.get("pending_key_id")
+    if phase == "distributing" and pending and pending != (journal or {}).get("pending_key_id"):
+        return {WINDOW_TAGS["created_before"]: iso_now(now)}
+    return {}
+
+
+def with_seal(values, journal, user_name, seal_key):
+    """``values`` plus the rotor:seal of the journal they leave, when a seal key is given and something is written."""
+    if not seal_key or not values:
+        return values
+    after = {name: journal.get(name) for name in SEALED_FIELDS}
+    by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
+    for tag, value in values.items():
+        if tag in by_tag:
+            after[by_tag[tag]] = value or None
+    return dict(values, **{SEAL_TAG: seal_of(seal_key, user_name, after)})
 
 
 def changed_fields(journal, values):
@@ -564,7 +683,7 @@ def changed_fields(journal, values):
 
 def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_seconds=2.0, break_lock=False,
                  check_mode=False, identity=None, sleep=time.sleep, now=None, owner=None, lease=None, clock=time.monotonic,
-                 detached=False):
+                 detached=False, seal_key=None):
     """Take (or renew) the lock of ``user_name`` for ``run_id`` and set journal ``fields``.
 
     ``detached``: the lock belongs to the run id alone, not to this ansible-playbook process (a workflow's prepare
@@ -580,15 +699,17 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     A phase the transition table does not allow is refused before any write.
     Returns {changed, journal (as read or known before), lock_note, taken, lease (this run's lease after the call)}.
     """
+    check_run_id(run_id)
     identity = identity or controller_identity()
     # What the lock records; the verdict on another run's lock still judges it from this process (identity).
     holder = dict(identity, pid=None, started=None) if detached else identity
-    moment = now or utcnow()
+    # Times written (the expiry, the journal's) are AWS's: under a lease from the offset measured when it was taken.
+    moment = now or aws_now(lease.get("aws_offset") if isinstance(lease, dict) else None)
     expires = moment + datetime.timedelta(minutes=ttl_minutes)
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
         to_write = check_write(journal, user_name, fields or {})
-        values = field_values(to_write, run_id, now=moment, journal=journal)
+        values = with_seal(field_values(to_write, run_id, now=moment, journal=journal), journal, user_name, seal_key)
         lock_values = _lock_values(run_id, owner or lease.get("owner") or identity.get("owner") or "", holder, expires)
         result = {"changed": bool(changed_fields(journal, values)), "journal": journal, "lock_note": None, "taken": False}
         if check_mode:
@@ -597,16 +718,21 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         taken_at = clock()
         _tag(client, user_name, {**values, **lock_values}, journal=journal)
         known, tags, count = _after_write(journal, {**values, **lock_values})
-        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)),
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), lease.get("aws_offset")),
                                owner=lock_values[LOCK_TAGS["owner"]])
         return result
-    journal = read_journal(client, user_name, now=now)
+    journal = read_journal(client, user_name, now=now, seal_key=seal_key)
+    offset = journal.get("aws_offset_seconds")
+    if now is None and journal.get("aws_time") is not None:
+        moment = journal["aws_time"]
+        expires = moment + datetime.timedelta(minutes=ttl_minutes)
+    now = now or journal.get("aws_time")
     allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
     if not allowed:
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     to_write = check_write(journal, user_name, fields or {})
     taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
-    values = field_values(to_write, run_id, now=moment, journal=journal)
+    values = with_seal(field_values(to_write, run_id, now=moment, journal=journal), journal, user_name, seal_key)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
     lock_values = _lock_values(run_id, owner, holder, expires)
@@ -624,7 +750,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
             # lock, and only rotor_break_lock could have taken it since.
             after = _require_own_lock(read_journal(client, user_name, now=now), user_name, run_id, "renewing it")
             known, tags, count = after, after["tags"], after["tag_count"]
-        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
+        result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), offset), owner=owner)
         return result
     _tag(client, user_name, lock_values, journal=journal)
     # Another run may have written its lock at the same moment: the last write wins, so wait
@@ -642,10 +768,10 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
         )
     # Judge and derive the fields again on the journal as it is now that the lock is ours.
     to_write = check_write(after, user_name, fields or {})
-    values = field_values(to_write, run_id, now=moment, journal=after)
+    values = with_seal(field_values(to_write, run_id, now=moment, journal=after), after, user_name, seal_key)
     _tag(client, user_name, values, journal=after)
     known, tags, count = _after_write(after, values)
-    result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires)), owner=owner)
+    result["lease"] = dict(make_lease(user_name, run_id, taken_at, ttl_minutes, known, tags, count, iso_now(expires), offset), owner=owner)
     return result
 
 
@@ -699,7 +825,7 @@ def lock_guard(client, user_name, lock_run_id, doing, check_mode=False, lease=No
 
 
 def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=False, check_mode=False, now=None, identity=None,
-                   lease=None, clock=time.monotonic):
+                   lease=None, clock=time.monotonic, seal_key=None):
     """Set journal ``fields`` (the caller must hold the lock) and optionally release the lock.
 
     IAM calls: one read, one TagUser when a field changes, one UntagUser when there is a lock to
@@ -707,16 +833,19 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
     valid ``lease`` (no read: the lease says what the journal holds).
     A phase the transition table does not allow is refused before any write.
     """
+    check_run_id(run_id)
     if not break_lock and lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
+        now = now or aws_now(lease.get("aws_offset"))
     else:
-        journal = read_journal(client, user_name, now=now)
+        journal = read_journal(client, user_name, now=now, seal_key=seal_key)
+        now = now or journal.get("aws_time")
         lock = journal["lock"]
         if lock and lock["run_id"] != run_id and not break_lock:
             allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
             if not allowed:
                 raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
-    values = field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal)
+    values = with_seal(field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal), journal, user_name, seal_key)
     to_change = changed_fields(journal, values)
     release = [tag for tag in LOCK_TAGS.values() if tag in journal["tags"]] if unlock else []
     result = {"changed": bool(to_change or release), "journal": journal, "lock_note": None}
@@ -737,9 +866,10 @@ def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, br
     IAM calls: a read and one UntagUser; with a valid ``lease`` of ``run_id`` only the UntagUser, of every journal
     and lock tag the user may have (IAM ignores keys it does not have): how a rotation completes and releases
     the user in one call."""
+    check_run_id(run_id)
     if lease_valid(lease, user_name, run_id, clock=clock):
         journal = lease_journal(lease, user_name)
-        tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()))
+        tags = sorted(set(journal["tags"]) | set(FIELD_TAGS.values()) | set(LOCK_TAGS.values()) | set(WINDOW_TAGS.values()) | {SEAL_TAG})
         if not check_mode:
             _untag(client, user_name, tags)
         return {"changed": True, "journal": journal, "lock_note": None}
@@ -768,4 +898,9 @@ def public_journal(journal):
               "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
+    # The creation window rotor recorded around CreateAccessKey, and whether the record is sealed (docs/journal.md).
+    shown.update(created_after=journal.get("created_after"), created_before=journal.get("created_before"), sealed=journal.get("sealed") is True,
+                 seal_required=bool(journal.get("seal_required")))
+    # How far AWS's clock is ahead of this controller's (seconds, negative: behind); None when not measured.
+    shown["aws_clock_offset_seconds"] = journal.get("aws_offset_seconds")
     return shown

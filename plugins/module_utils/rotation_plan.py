@@ -16,6 +16,8 @@ import re
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import IAM_KEY_LIMIT
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import lost_key_verdict
+from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import proven_deactivated_by_rotor
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import POLICY_TAGS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import parse_time
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
@@ -72,14 +74,16 @@ def run_started(run_id):
 
 
 def rotor_deactivated(journal, key_id):
-    """Did a rotor.iam run deactivate ``key_id``? Only the journal can tell: cutover (or the rollback of one)
-    records it as the previous key together with the time it went Inactive."""
-    return (
-        bool(key_id)
-        and journal.get("phase") in ("cutover", "rolling_back")
-        and journal.get("previous_key_id") == key_id
-        and parse_time(journal.get("inactive_since")) is not None
-    )
+    """Did a rotor.iam run deactivate ``key_id``? Only a sealed journal can tell (module_utils/_journal_trust.py): cutover
+    (or the rollback of one) records it as the previous key with the time it went Inactive, under rotor's seal. Anyone
+    with iam:TagUser can write the same tags unsealed; that is advice, never a reason to turn a key back on."""
+    return proven_deactivated_by_rotor(journal, key_id)
+
+
+def _claims_deactivation(journal, key_id):
+    """Does the journal say, sealed or not, that a rotor run deactivated ``key_id``?"""
+    return (bool(key_id) and journal.get("phase") in ("cutover", "rolling_back") and journal.get("previous_key_id") == key_id
+            and parse_time(journal.get("inactive_since")) is not None)
 
 
 def _when(key, field):
@@ -114,17 +118,19 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
         return None
     user = plan["user_name"]
     prefix = f"resuming run {run}, interrupted in phase {phase}"
-    started = run_started(run)
     if phase == "creating":
-        # The run died around CreateAccessKey: a key it made has no secret anywhere, and it was made after the run began.
-        began = started or parse_time(journal.get("updated"))
+        # The run died around CreateAccessKey: a key it made has no secret anywhere. It is that run's only if IAM dates it
+        # inside the creation window the run recorded before the call, it was never used and nothing holds it.
         for key in by_id.values():
-            created = parse_time(key.get("create_date"))
-            if (key["access_key_id"] != old_id and key["access_key_id"] not in holders and not key.get("last_used_date")
-                    and began and created and (began - created).total_seconds() <= CLOCK_SKEW_SECONDS):
+            if key["access_key_id"] == old_id:
+                continue
+            ours, why = lost_key_verdict(journal, key, holders.get(key["access_key_id"]), require_seal=bool(journal.get("seal_required")))
+            if ours:
                 plan["replace_key_id"] = key["access_key_id"]
                 plan["notes"].append(f"key {key['access_key_id']} was created by run {run}, which died before recording it: "
                                      f"no one holds its secret, so it is deleted")
+            else:
+                plan["notes"].append(f"key {key['access_key_id']} is not taken for a key run {run} lost ({why}): it is not deleted")
         plan["reason"] = prefix
     elif phase == "cutover" and outside:
         plan["error"] = (
@@ -167,11 +173,11 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
                 f"(rotor.iam.access_key_delete force=true) and clear the journal "
                 f"(rotor.iam.rotation_journal state=absent), then run again."
             )
-        elif started is None or created is None or (started - created).total_seconds() > CLOCK_SKEW_SECONDS:
+        elif not lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")))[0]:
             plan["error"] = (
                 f"IAM user {user!r}: the journal names {new_id} as the pending key of run {run}, but that key was "
-                f"created at {_when(pending, 'create_date')}, "
-                + (f"before the run started ({started.isoformat()})" if started else "and the run id does not say when the run started")
+                f"created at {_when(pending, 'create_date')} and "
+                + lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")))[1]
                 + ", so it may not be that run's key and is not deleted. Check who made it; if it is unused, delete it "
                 "(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
                 "then run again."
@@ -190,6 +196,9 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
             plan["notes"].append(f"old key {old_id} was deactivated by run {run} while the fleet may still need it: it is reactivated first")
         else:
             plan["old_key_disabled"] = True
+            if _claims_deactivation(journal, old_id):
+                plan["notes"].append(f"the journal says run {run} deactivated the old key {old_id}, but the record is not sealed "
+                                     f"by rotor (anyone with iam:TagUser can write it), so it is not believed")
             plan["notes"].append(_disabled_note(old_id))
     elif old["status"] != "Active" and not rotor_deactivated(journal, old_id):
         # The derived cutover: the journal's last word is "distributing" (the role records no separate cutover

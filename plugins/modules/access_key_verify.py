@@ -33,8 +33,11 @@ options:
   expect:
     description:
       - V(valid) waits until AWS accepts the key (after creating or reactivating it).
-      - V(invalid) waits until AWS rejects it with C(InvalidClientTokenId) or C(SignatureDoesNotMatch)
-        (after deactivating or deleting it).
+      - V(invalid) waits until AWS rejects the key id with C(InvalidClientTokenId) (after deactivating or
+        deleting it).
+      - Either way, C(SignatureDoesNotMatch) means the secret given is not the key's (a stale or rewritten copy);
+        it proves nothing about the key, so the module fails at once with error_code V(WrongSecret), never
+        counting it as a rejection.
     type: str
     choices: [valid, invalid]
     default: valid

@@ -20,10 +20,16 @@ description:
   - A lock in the same tags keeps two runs off one user. IAM has no conditional writes, so the lock is taken by
     writing it, waiting O(settle_seconds) and reading it back; of runs that race, only the last writer goes on.
   - A lock is taken over when it has expired, when the ansible-playbook process that holds it is gone from this
-    controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)), not the
-    same hostname, which containers share; the process is judged by its pid and its start time, so a reused pid does
+    controller, or with O(break_lock=true). "This controller" means the same machine id (C(/etc/machine-id)) AND boot
+    id AND pid namespace (tag C(rotor:lock-machine), V(m=<machine id>/b=<boot id>/p=<pid namespace>)), never the
+    hostname, because cloned VMs share a machine id, containers share the boot id and often the hostname, and a pid
+    means one process only inside one pid namespace of one boot. A lock that records less (an older release's) is taken
+    over only once it expires. The process is judged by its pid and its start time, so a reused pid does
     not keep a dead run's lock alive. A lock written with O(detached=true) names no process and is taken over only
     once it has expired or with O(break_lock=true).
+  - Expiries are written and judged on AWS's clock (the C(Date) header of IAM's answers), so controllers whose
+    clocks disagree, by any amount, agree on when a lock expires; RV(journal.aws_clock_offset_seconds) shows how
+    far AWS's clock is ahead of this controller's.
   - A renewal (O(state=locked) by the run that holds the lock, without fields) reads the lock back after writing it,
     and fails with C(LockLost) when another run took it meanwhile. A phase or field write by the run that holds the
     lock does not read back, because the read just before it confirmed the lock and the run's next step reads it again.
@@ -83,6 +89,8 @@ options:
     description:
       - Identifies the run taking or holding the lock, and is recorded with every field written.
       - Required with O(state=locked) and O(state=unlocked).
+      - 1 to 128 characters, ASCII letters, digits, spaces (not first) and C(_.:/=+-@), which a tag keeps as
+        they are, so the run recognises its own lock. Anything else fails with C(InvalidRunId) before anything is written.
     type: str
   owner:
     description:
@@ -128,6 +136,16 @@ options:
     type: str
   inactive_since:
     description: When O(previous_key_id) was deactivated, ISO 8601; V(now) records the current time; empty clears it.
+    type: str
+  seal_key:
+    description:
+      - A secret only rotor.iam holds (from a vault, an AWX credential), used to seal the journal. Every write also
+        writes C(rotor:seal), an HMAC-SHA256 over the user name and the journal tags a resumed run acts on, and a
+        read says in RV(journal.sealed) whether the record verifies.
+      - A resumed run reactivates a key only on a sealed record that rotor deactivated it; an unsealed one (no key,
+        or hand-written by someone with C(iam:TagUser)) is advice only. See C(docs/journal.md), "The journal is advice".
+      - Defaults to the environment variable C(ROTOR_JOURNAL_SEAL_KEY), so every task of a run gets it without
+        being told; leave both unset to write no seal.
     type: str
   lease:
     description:
@@ -257,6 +275,15 @@ journal:
     updated:
       description: When the phase was written.
       type: str
+    created_after:
+      description: When the last V(creating) was written (AWS time), just before C(CreateAccessKey) - the start of the creation window.
+      type: str
+    created_before:
+      description: When the key it made was recorded (AWS time), right after C(CreateAccessKey) - the end of the creation window.
+      type: str
+    sealed:
+      description: Whether the record carries a C(rotor:seal) that verifies with O(seal_key) (always false without one).
+      type: bool
     in_progress:
       description: Whether a rotation was interrupted (phase creating, distributing, cutover or rolling_back).
       type: bool
@@ -265,6 +292,11 @@ journal:
         - The lock, or null; C(run_id), C(owner), C(host), C(pid), C(expires), C(expired).
         - C(pid) is null for a lock that names no process (written with O(detached=true)).
       type: dict
+    aws_clock_offset_seconds:
+      description:
+        - How many seconds AWS's clock (the C(Date) header of the answer that read the journal) is ahead of this
+          controller's, negative when behind; null when the journal was not read from IAM or AWS sent no date.
+      type: float
 lock_note:
   description: How the lock was taken when it was not free (expired, owner gone, broken), else null.
   returned: always
@@ -305,6 +337,8 @@ lease:
       type: int
 """
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import KEY_FIELDS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import controller_identity
@@ -338,6 +372,7 @@ def module_spec():
         previous_key_id=dict(type="str"),
         inactive_since=dict(type="str"),
         lease=dict(type="dict", no_log=False),
+        seal_key=dict(type="str", no_log=True, fallback=(env_fallback, ["ROTOR_JOURNAL_SEAL_KEY"])),
     )
     return dict(argument_spec=argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
 
@@ -363,7 +398,7 @@ def execute(module):
     def operation():
         user_name, state = params["user_name"], params["state"]
         if state == "read":
-            result = {"changed": False, "journal": read_journal(client, user_name), "lock_note": None}
+            result = {"changed": False, "journal": read_journal(client, user_name, seal_key=params["seal_key"]), "lock_note": None}
         elif state == "absent":
             result = clear_journal(client, user_name, check_mode=module.check_mode, run_id=params["run_id"],
                                    break_lock=params["break_lock"], identity=controller_identity(), lease=params["lease"])
@@ -372,11 +407,12 @@ def execute(module):
                 client, user_name, params["run_id"], fields=fields, ttl_minutes=params["lock_ttl_minutes"],
                 settle_seconds=params["settle_seconds"], break_lock=params["break_lock"], check_mode=module.check_mode,
                 identity=controller_identity(), owner=params["owner"], lease=params["lease"], detached=params["detached"],
+                seal_key=params["seal_key"],
             )
         else:
             result = update_journal(
                 client, user_name, params["run_id"], fields, unlock=True, break_lock=params["break_lock"], check_mode=module.check_mode,
-                lease=params["lease"],
+                lease=params["lease"], seal_key=params["seal_key"],
             )
         result.pop("taken", None)
         result["journal"] = public_journal(result["journal"])

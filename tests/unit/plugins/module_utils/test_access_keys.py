@@ -612,6 +612,7 @@ REJECTED = "rejected"
 THROTTLED = "throttled"
 TIMED_OUT = "timed-out"
 DENIED = "denied"
+WRONG_SECRET = "wrong-secret"
 
 
 class FakeSTS:
@@ -644,6 +645,8 @@ class FakeSTS:
             raise client_error("Throttling", "Rate exceeded", "GetCallerIdentity")
         if answer == DENIED:
             raise client_error("AccessDenied", "Not allowed", "GetCallerIdentity")
+        if answer == WRONG_SECRET:
+            raise client_error("SignatureDoesNotMatch", "The request signature we calculated does not match", "GetCallerIdentity")
         if answer == TIMED_OUT:
             raise read_timeout()
         raise AssertionError(answer)
@@ -688,6 +691,31 @@ def test_verify_access_key_needs_consecutive_matching_answers(expect, answers, a
 
     assert result["attempts"] == attempts == sts.calls
     assert len(sts.sleeps) == attempts - 1
+
+
+@pytest.mark.parametrize("expect", ["invalid", "valid"])
+@pytest.mark.parametrize("before", [[], [OK], [REJECTED, REJECTED]], ids=["first", "after-acceptance", "after-rejections"])
+def test_a_wrong_secret_fails_the_proof_at_once_and_never_proves_it(expect, before):
+    """SignatureDoesNotMatch: the key id is known and the secret is not its own (a stale file, a rewritten
+    backup). It says nothing about the key's status, so it is never counted as "rejected": the proof fails."""
+    sts = FakeSTS(before + [WRONG_SECRET, REJECTED, REJECTED, REJECTED, OK, OK, OK])
+
+    with pytest.raises(RotorIAMError) as raised:
+        sts.verify(expect=expect, consecutive=3, timeout=120)
+
+    assert raised.value.code == "WrongSecret"
+    assert "not the key's" in raised.value.message
+    assert sts.calls == len(before) + 1
+
+
+def test_only_an_answer_about_the_key_id_proves_it_invalid():
+    for code in ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure"):
+        answers = iter([client_error(code, "no such key", "GetCallerIdentity")] * 2)
+
+        def refuse(answers=answers):
+            raise next(answers)
+
+        assert verify_access_key(refuse, expect="invalid", consecutive=2, sleep=lambda s: None)["attempts"] == 2
 
 
 def test_verify_access_key_valid_returns_the_identity():

@@ -11,7 +11,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import Rotor
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
-MACHINE = "a" * 32
+MACHINE = "m=" + "a" * 32 + "/b=boot-1/p=4026531836"
 # The prepare job's process, and a later rotor.iam.rotate on the same machine.
 PREPARE = {"owner": "awx@ctl", "host": "ctl", "machine": MACHINE, "pid": 4242, "started": "100"}
 LATER = {"owner": "ops@ctl", "host": "ctl", "machine": MACHINE, "pid": 5151, "started": "200"}

@@ -70,8 +70,11 @@ def test_phase_writes_under_the_lease_are_one_tag_user_each_and_read_nothing():
     # Derived on the journal the lease says this run left: the old key stays current.
     assert iam.tags["rotor:phase"] == "distributing" and iam.tags["rotor:current"] == OLD and iam.tags["rotor:pending"] == NEW
     assert iam.tags["rotor:lock-run"] == "run-1"
+    # ... with what a seal covers: the run that wrote it, and the creation window around CreateAccessKey.
     assert distributing["lease"]["journal"] == {"phase": "distributing", "pending_key_id": NEW, "current_key_id": OLD,
-                                                "previous_key_id": None, "inactive_since": None}
+                                                "previous_key_id": None, "inactive_since": None, "run_id": "run-1",
+                                                "updated": NOW.isoformat(), "created_after": NOW.isoformat(),
+                                                "created_before": NOW.isoformat()}
 
 
 def test_an_illegal_transition_under_the_lease_is_refused_before_writing():
@@ -208,7 +211,7 @@ def test_a_recorded_cutover_keeps_its_right_to_reactivate():
     keys = [key(OLD, "Inactive"), key(NEW, minutes=8)]
     plan = plan_user("app", keys, {"web1": [NEW]}, now=NOW,
                      journal={"phase": "cutover", "current_key_id": NEW, "previous_key_id": OLD, "run_id": DEAD_RUN,
-                              "updated": NOW.isoformat(), "inactive_since": NOW.isoformat()})
+                              "updated": NOW.isoformat(), "inactive_since": NOW.isoformat(), "sealed": True})
     assert plan["old_key_disabled"] is False and plan["new_key_id"] == NEW
 
 

@@ -14,7 +14,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import sec
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
-ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242}
+# Where a pid means one process: machine id, boot id, pid namespace (rotation_journal.controller_id).
+HERE = "m=" + "c" * 32 + "/b=boot-1/p=4026531836"
+ME = {"owner": "ops@ctl", "host": "ctl", "pid": 4242, "machine": HERE}
 
 
 def at(minutes):
@@ -50,7 +52,8 @@ def test_journal_reads_fields_and_lock_from_tags():
         (lock_tags(), "run-me", False, False, "locked by another rotation, run run-other"),
         (lock_tags(expires_in=-1), "run-me", False, True, "took over the expired lock of run run-other"),
         (lock_tags(), "run-me", True, True, "broke the lock of run run-other"),
-        (lock_tags(host="ctl", pid=2 ** 22 + 17), "run-me", False, True, "process 4194321 on this controller is gone"),
+        (dict(lock_tags(host="ctl", pid=2 ** 22 + 17), **{"rotor:lock-machine": HERE}), "run-me", False, True,
+         "process 4194321 on this controller is gone"),
     ],
     ids=["free", "ours", "held", "expired", "broken", "owner-dead-here"],
 )
@@ -141,9 +144,13 @@ def key(key_id, status="Active", created_minutes_ago=60 * 24 * 120, used=False):
 DEAD_RUN = (NOW - datetime.timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ") + "-4711"  # started 10 minutes ago
 
 
-def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5, inactive_since=None):
+def journal(phase, current=None, pending=None, previous=None, updated_minutes_ago=5, inactive_since=None, sealed=False):
+    """A journal as a rotor run writes it: the creation window opened a minute before the write (closed by it when
+    distributing), sealed when a seal key was configured (module_utils/_journal_trust.py)."""
     return {"phase": phase, "current_key_id": current, "pending_key_id": pending, "previous_key_id": previous,
-            "run_id": DEAD_RUN, "updated": at(-updated_minutes_ago), "inactive_since": inactive_since}
+            "run_id": DEAD_RUN, "updated": at(-updated_minutes_ago), "inactive_since": inactive_since,
+            "created_after": at(-updated_minutes_ago - 1), "created_before": at(-updated_minutes_ago) if phase == "distributing" else None,
+            "sealed": sealed}
 
 
 def test_resume_distributing_recovers_the_new_key_from_hosts_that_hold_it():
@@ -202,7 +209,7 @@ def test_resume_reactivates_an_inactive_old_key_that_a_host_still_holds():
     hosts = {"web1": ["AKIANEW"], "web2": ["AKIAOLD"]}
 
     result = plan_user("app", keys, hosts, now=NOW, journal=journal("rolling_back", current="AKIAOLD", pending="AKIANEW",
-                                                                    previous="AKIAOLD", inactive_since=at(-3)))
+                                                                    previous="AKIAOLD", inactive_since=at(-3), sealed=True))
 
     assert result["reactivate_old"] is True and result["new_key_holders"] == ["web1"]
     assert result["old_key_disabled"] is False
@@ -260,7 +267,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import require_lock  # noqa: E402
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import sanitize_tag_value  # noqa: E402
 
-MACHINE_A, MACHINE_B = "a" * 32, "b" * 32
+MACHINE_A, MACHINE_B = "m=" + "a" * 32 + "/b=boot-1/p=4026531836", "m=" + "b" * 32 + "/b=boot-1/p=4026531836"
 
 
 def machine_lock(run_id="run-other", machine=MACHINE_B, pid=99, started="12345", expires_in=30):

@@ -1,0 +1,123 @@
+"""Issue 20, point 3: a live lock is never shared, with real ansible-playbook runs against the test endpoint.
+
+- A second controller that shares the machine id, the boot and the host name but runs in its own pid namespace
+  (a container beside another, a cloned VM) never takes over the first one's live lock. Before, the machine id
+  alone made it "this controller", the first run's pid was no ansible-playbook in its namespace, so the lock
+  counted as dead and two runs held one user.
+- A run id with a newline is refused before anything is written. Before, the tag kept it as "run_1", the run never
+  recognised its own lock and left it behind for an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PLAYBOOK_TIMEOUT, _playbook_env
+from rotation_helpers import key_statuses, run_rotation, seed_user
+
+pytest.importorskip("boto3")
+
+HOLD_PLAYBOOK = """\
+---
+- name: Take the rotation lock of one user and hold it
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/rotor.iam.iam:
+      endpoint_url: "{{ endpoint_url }}"
+  tasks:
+    - name: Lock the user for the run
+      rotor.iam.rotation_journal:
+        user_name: "{{ user_name }}"
+        state: locked
+        run_id: "{{ run_id }}"
+        lock_ttl_minutes: 30
+        settle_seconds: 0.2
+      register: lock
+      ignore_errors: true
+
+    - name: Save the result for the test
+      ansible.builtin.copy:
+        content: "{{ lock | to_json }}"
+        dest: "{{ result_file }}"
+        mode: "0600"
+
+    - name: Hold the lock for a while (a live run)
+      ansible.builtin.pause:
+        seconds: "{{ hold_seconds }}"
+"""
+
+
+def playbook_command(tmp_path, endpoint, label, **variables):
+    playbook = tmp_path / "hold.yml"
+    playbook.write_text(HOLD_PLAYBOOK)
+    vars_file = tmp_path / f"{label}.vars.json"
+    fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(dict(variables, endpoint_url=endpoint.endpoint_url, result_file=str(tmp_path / f"{label}.json")), handle)
+    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+    return [ansible_playbook, "-i", "localhost,", "-e", f"@{vars_file}", str(playbook)]
+
+
+def lock_tags(iam, user_name):
+    return {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user_name)["Tags"] if t["Key"].startswith("rotor:lock-")}
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a second pid namespace")
+def test_a_controller_in_another_pid_namespace_with_the_same_machine_id_never_takes_a_live_lock(endpoint, iam, iam_user, tmp_path):
+    hold = playbook_command(tmp_path, endpoint, "first", user_name=iam_user, run_id="run-in-a-container", hold_seconds=90)
+    first = subprocess.Popen(  # pylint: disable=consider-using-with
+        ["unshare", "--pid", "--fork", "--mount-proc"] + hold,
+        env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=open(tmp_path / "first.log", "w"),  # pylint: disable=consider-using-with
+        stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + PLAYBOOK_TIMEOUT
+        while not (tmp_path / "first.json").exists():
+            assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.2)
+        held = lock_tags(iam, iam_user)
+        assert held["rotor:lock-run"] == "run-in-a-container", (tmp_path / "first.log").read_text()[-3000:]
+        with open("/etc/machine-id", encoding="ascii") as handle:
+            assert handle.read().strip() in held["rotor:lock-machine"]  # the same machine (and boot)
+
+        second = subprocess.run(playbook_command(tmp_path, endpoint, "second", user_name=iam_user, run_id="run-beside-it", hold_seconds=0),
+                                env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                timeout=PLAYBOOK_TIMEOUT, check=False)
+        result = json.loads((tmp_path / "second.json").read_text())
+        assert result.get("failed") and "locked by another rotation, run run-in-a-container" in result["msg"], second.stdout[-3000:]
+        assert lock_tags(iam, iam_user)["rotor:lock-run"] == "run-in-a-container"
+        assert first.poll() is None, "the first run must still be alive: its lock was live"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+
+
+def test_a_run_id_with_a_newline_is_refused_and_leaves_no_lock(endpoint, iam, tmp_path):
+    user = "runid-app"
+    endpoint.reset()
+    old_id, _secret = seed_user(endpoint, user, 120)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    app1:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n      rotor_iam_user: {user}\n"
+        f"      rotor_credentials_files: [{{path: {tmp_path / 'credentials'}}}]\n")
+    (tmp_path / "credentials").write_text(f"[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {_secret}\n")
+    os.chmod(tmp_path / "credentials", 0o600)
+
+    run = run_rotation(endpoint, [inventory], tmp_path / "runs", extra_vars={"rotor_run_id": "nightly\n42", "rotor_lock_settle_seconds": 0.2})
+
+    assert run.returncode != 0, run.explain()
+    assert "not a valid run id" in run.stdout and "not printable" in run.stdout, run.explain()
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+    assert not [name for name in tags if name.startswith("rotor:")], tags
+    assert key_statuses(endpoint, user) == {old_id: "Active"}
+    assert endpoint.calls()["calls"].get("TagUser", 0) == 0
