@@ -188,6 +188,8 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
                               f"secret is lost, so it is deleted and replaced")
     else:
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
+        # Nothing of that run is left but the journal's word: the old key is judged as in a fresh rotation.
+        plan["resume"]["new_key_gone"] = True
     if plan["error"]:
         return old
     if old["status"] != "Active" and (holders.get(old_id) or not plan["new_key_id"]):
@@ -439,7 +441,8 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
     drifted += drifted_destinations
     age = old.get("age_days") or 0
     used_minutes = _minutes_since(old.get("last_used_date"), now)
-    if (not resuming and not force and old["status"] == "Active" and old["access_key_id"] not in holders and not outside
+    fresh = not resuming or bool((plan.get("resume") or {}).get("new_key_gone"))
+    if (fresh and not force and old["status"] == "Active" and old["access_key_id"] not in holders and not outside
             and used_minutes is not None and used_minutes < in_use_window_minutes):
         # No host of the inventory holds the key, yet something signed with it just now.
         where = ", ".join(x for x in (old.get("last_used_service"), old.get("last_used_region")) if x)

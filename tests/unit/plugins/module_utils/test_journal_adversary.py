@@ -100,8 +100,11 @@ def test_a_forged_journal_never_reactivates_a_key(state, seal_configured):
 
 
 def protected(key, state):
-    """A key the two-key rules never delete: held, or used or created within rotor_in_use_window_minutes."""
+    """A key the two-key rules never delete: held, or Active and used or created within rotor_in_use_window_minutes
+    (an Inactive key nothing holds serves no one: any rotation may delete it to make room)."""
     held = {key_id for info in state["hosts"].values() for key_id in info["key_ids"]} | {v for v in state["destinations"].values() if v}
+    if key["access_key_id"] not in held and key.get("status") != "Active":
+        return False
     recent = [_time(key.get("last_used_date")), _time(key.get("create_date"))]
     return key["access_key_id"] in held or any(m is not None and (NOW - m).total_seconds() < WINDOW * 60 for m in recent)
 
