@@ -100,6 +100,7 @@ access_key_id:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
+from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -117,6 +118,7 @@ def main():
         known_status=dict(type="str", choices=["active", "inactive"]),
     )
     module = build_module(argument_spec)
+    refuse_non_key_ids(module, "access_key_id")
     params = module.params
     client = iam_client(module)
 

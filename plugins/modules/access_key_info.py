@@ -350,6 +350,8 @@ summary:
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import describe_access_keys
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import ROOT_ACCOUNT
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_tags
+from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -398,7 +400,7 @@ def add_user_tags(client, users):
     found = read_users_tags(client, [user["user_name"] for user in users if user["user_name"] != ROOT_ACCOUNT])
     for user in users:
         if user["user_name"] in found["tags"]:
-            user["tags"] = found["tags"][user["user_name"]]
+            user["tags"] = shown_tags(found["tags"][user["user_name"]])
             if user["user_name"] in found["errors"]:
                 user["tags_error"] = found["errors"][user["user_name"]]
     return found["calls"]
@@ -428,6 +430,7 @@ def main():
         report_timeout=dict(type="int", default=300),
     )
     module = build_module(argument_spec)
+    withhold_options(module, "skip_last_used_for")
     params = module.params
     problem = _selection_error(params) or _numbers_error(params)
     if problem:
@@ -444,7 +447,8 @@ def main():
         )
         result = {"changed": False, "user_name": params["user_name"], "access_keys": keys}
         if params["include_tags"]:
-            result["tags"], result["user_tags_calls"] = list_user_tags(client, params["user_name"])
+            tags, result["user_tags_calls"] = list_user_tags(client, params["user_name"])
+            result["tags"] = shown_tags(tags)
         return result
 
     def from_report():

@@ -117,6 +117,7 @@ last_error:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
+from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 
 
@@ -129,6 +130,7 @@ def main():
         consecutive=dict(type="int", default=3),
     )
     module = build_module(argument_spec)
+    refuse_non_key_ids(module, "access_key_id")
     params = module.params
     if params["timeout"] < 0:
         module.fail_json(msg=f"timeout must be 0 or more seconds, got {params['timeout']}.")
