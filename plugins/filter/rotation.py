@@ -679,6 +679,10 @@ def plan_lines(plans, old_key_action="delete"):
             what = f"CANNOT ROTATE - {plan['error']}"
         elif plan.get("due"):
             old_fate = ("kept Active (staged rollout)" if plan.get("staged") else "deleted" if old_key_action == "delete" else "deactivated")
+            behind = sorted(set(plan.get("hosts_outside_play") or []) | set(plan.get("hosts_unreachable") or []))
+            if plan.get("compromised_key_id") and plan.get("compromised_key_id") == plan.get("old_key_id") and behind:
+                # Incident response deactivates the leaked key whatever the hosts; it goes once none holds it.
+                old_fate = f"deactivated now, and deleted once every host holds the new key (still on it: {', '.join(behind)})"
             what = (("INCIDENT - " if plan.get("compromised_key_id") else "ROTATE - ") + f"{plan.get('reason')}; old key "
                     f"{shown_key_id(plan.get('old_key_id'))} will be {old_fate}")
             if plan.get("free_slot_key_id"):
