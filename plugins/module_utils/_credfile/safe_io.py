@@ -250,10 +250,10 @@ def locate(path):
     return Location(fd, real, name, path)
 
 
-def _too_big(where):
+def _too_big(where, limit=MAX_READ_BYTES):
     return CredentialsFileError(
         "%s is larger than %d bytes, which no credentials file is; refusing to read it. Check the file (is path "
-        "the credentials file?) and shrink or replace it by hand" % (where, MAX_READ_BYTES))
+        "the credentials file?) and shrink or replace it by hand" % (where, limit))
 
 
 def _read_all(fd, where, limit=MAX_READ_BYTES):
@@ -266,7 +266,7 @@ def _read_all(fd, where, limit=MAX_READ_BYTES):
             return b"".join(chunks)
         total += len(chunk)
         if total > limit:
-            raise _too_big(where)
+            raise _too_big(where, limit)
         chunks.append(chunk)
 
 
