@@ -287,8 +287,8 @@ def read_pending(client, user_name, prefix=DEFAULT_PREFIX, access_key_id=None, r
     _refuse_mismatch(name, stored, _escape(user_name), access_key_id, run_id, force, "hand it out")
     if return_secret:
         value = _value(client, name)
-        if not is_access_key_id(value.get("access_key_id")) or (value.get("access_key_id") != stored["access_key_id"]
-                                                                 and not force):
+        held = value.get("access_key_id")
+        if not is_access_key_id(held) or (held != stored["access_key_id"] and not force):
             raise RotorIAMError(
                 f"Secret {name!r} holds access key {shown_key_id(value.get('access_key_id'))} but is tagged with "
                 f"{shown_key_id(stored['access_key_id'])}: it was changed outside rotor. Stage the pending key again "

@@ -124,7 +124,8 @@ NEW_KEYS = {"app": {"access_key_id": "AKIANEW0000000000000"}}
 
 def test_a_finish_job_restores_what_holds_the_new_key_and_fails_a_user_whose_destination_does_not():
     on_new, on_old = dest("app"), dest("app", kind="ssm")
-    known = run_destinations({"results": [read(on_new, "AKIANEW0000000000000"), read(on_old, "AKIAOLD0000000000000"), read(dest("idle"), "AKIAX000000000000000")]},
+    known = run_destinations({"results": [read(on_new, "AKIANEW0000000000000"), read(on_old, "AKIAOLD0000000000000"),
+                                          read(dest("idle"), "AKIAX000000000000000")]},
                              FINISH_PLANS, NEW_KEYS, {"run_id": "R1", "journals": {"app": {"phase": "distributing"}}})
     assert [(r["item"]["type"], r["previous_access_key_id"], r["changed"]) for r in known["writes"]["results"]] == [
         ("secretsmanager", "AKIAOLD0000000000000", True)]
@@ -140,7 +141,8 @@ def test_a_user_left_rolling_back_by_the_prepare_job_is_rolled_back_even_when_it
     assert "rolling_back" in known["failures"]["app"] and len(known["writes"]["results"]) == 1
 
 
-@given(st.lists(st.tuples(st.sampled_from(["app", "idle", "other"]), st.sampled_from([None, "AKIANEW0000000000000", "AKIAOLD0000000000000", "AKIAX000000000000000"]),
+@given(st.lists(st.tuples(st.sampled_from(["app", "idle", "other"]),
+                          st.sampled_from([None, "AKIANEW0000000000000", "AKIAOLD0000000000000", "AKIAX000000000000000"]),
                           st.booleans()), max_size=8))
 def test_run_destinations_never_restores_a_destination_off_the_new_key_nor_one_of_a_user_outside_the_run(entries):
     reads = [read(dest(user, name=f"n{index}"), key_id, failed) for index, (user, key_id, failed) in enumerate(entries)]

@@ -59,8 +59,10 @@ TAGGED = {
 @pytest.fixture
 def report():
     hosts = {
-        "pay1": host_record({"user": "pay", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"}, "access_key_id": "AKIAPAY0000000000000", "exists": True}]}),
-        "vendor1": host_record({"user": "vendor", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"}, "access_key_id": "AKIAVENDOR0000000000", "exists": True}]}),
+        "pay1": host_record({"user": "pay", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"},
+                                                         "access_key_id": "AKIAPAY0000000000000", "exists": True}]}),
+        "vendor1": host_record({"user": "vendor", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"},
+                                                               "access_key_id": "AKIAVENDOR0000000000", "exists": True}]}),
     }
     return build_audit(TAGGED, hosts, max_age_days=90, unused_days=90, now=NOW)
 
