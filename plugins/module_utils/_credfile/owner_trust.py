@@ -9,11 +9,15 @@
 
 The directory of a credentials file often belongs to the service account that uses the key. That account
 can replace a root-only file with a file of its own; keeping "the file's owner" would then hand it the new
-secret. So the file's current owner is kept only when it is root (or the module's user), the ``owner``
-given to the module, or the owner rotor found when it last backed the file up.
+secret. So the file's current owner is kept only when it is root (or the module's user), the ``owner`` given
+to the module, or an owner the account could not have set itself:
 
-A backup copies the owner the file had, so a backup owned by root proves the file was root's when rotor
-made it; one owned by the account proves nothing more than the account's say-so, and cannot outweigh it.
+- the file's directory can be written by root (or the module's user) only, so nobody else put the file there;
+- or rotor's newest backup that the account could not have planted (one owned by root or the module's user)
+  records that owner. A backup copies the file's owner, so a root-owned backup records root: the file was
+  root's when rotor last backed it up, and a file now owned by the account is refused, naming the change.
+
+A backup owned by the account itself proves nothing (the account can plant one), so it is not a record.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ def _name(uid):
         return "uid %d" % uid
 
 
-def _backup_owners(location, file_uid, now):
-    """(backup, uid) of this module's backups of the file that may be trusted, newest first."""
+def _privileged_backups(location, file_uid, now):
+    """This module's backups of the file that the file's owner could not have planted, newest first."""
     found = []
     for backup in bk.list_backups(location):
         if backup.absent or bk.why_not_ours(location, backup, file_uid, now):
@@ -42,33 +46,37 @@ def _backup_owners(location, file_uid, now):
             info = os.stat(backup.name, dir_fd=location.dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             continue
-        found.append((backup, info.st_uid))
+        if info.st_uid in (0, os.geteuid()):
+            found.append((backup, info.st_uid))
     return list(reversed(found))
 
 
+def _directory_only_root_writes(location):
+    info = os.fstat(location.dir_fd)
+    return info.st_uid in (0, os.geteuid()) and not info.st_mode & 0o022
+
+
 def check_owner_trusted(location, before, given_uid, now=None):
-    """Refuse a file whose owner is neither root, nor given_uid, nor the owner in rotor's backups.
+    """Refuse a file whose owner is neither root, nor given_uid, nor one the account could not have set.
 
     ``before`` is the file as read (a FileState). Raises CredentialsFileError naming the change and what to do.
     """
     if not before.exists or before.uid in (0, os.geteuid()) or before.uid == given_uid:
         return
-    now = now or bk.utc_now()
-    recorded = _backup_owners(location, before.uid, now)
-    privileged = [(backup, uid) for backup, uid in recorded if uid in (0, os.geteuid())]
-    if privileged:
-        backup, uid = privileged[0]
+    recorded = _privileged_backups(location, before.uid, now or bk.utc_now())
+    if recorded:
+        backup, uid = recorded[0]
         raise CredentialsFileError(
             "%s is owned by %s, but it was owned by %s when rotor.iam backed it up (%s): the file was replaced "
             "or its owner changed since, so rotor.iam does not write the key into it. Check who changed it; give "
             "owner: to choose the owner of the new file" % (
                 location.path, _name(before.uid), _name(uid), os.path.join(location.directory, bk.display_name(backup))))
-    if recorded:
-        return  # the newest backup rotor made recorded this owner, and no backup says otherwise
+    if _directory_only_root_writes(location):
+        return  # only root could have put a file owned by this account here
     raise CredentialsFileError(
-        "%s is owned by %s, which is neither root nor the given owner, and no backup of rotor.iam records that "
-        "owner: rotor.iam does not keep an owner it cannot trust (the account could have replaced a root-only "
-        "file with its own). Give owner: %s to keep it, or another owner" % (
+        "%s is owned by %s, which is neither root nor the given owner, in a directory root does not keep to itself, "
+        "and no backup of rotor.iam records that owner: rotor.iam does not keep an owner it cannot trust (the account "
+        "could have replaced a root-only file with its own). Give owner: %s to keep it, or another owner" % (
             location.path, _name(before.uid), _name_only(before.uid)))
 
 

@@ -101,14 +101,28 @@ def test_the_host_module_refuses_the_swap_the_same_way(capsys, host):
     assert NEW_SECRET not in out
 
 
-def test_an_owner_given_or_recorded_by_rotor_is_kept(capsys, host):
-    seed(host)  # the account's own file: the operator says so once
+def test_a_backup_the_account_could_have_planted_is_no_record_of_its_owner(capsys, host):
+    seed(host)  # the account's own file, in its own directory: the operator says so
     given, _out = run(capsys, credentials_file, present(host.credentials, owner=host.account.pw_name))
     assert given["changed"] and os.stat(host.credentials).st_uid == host.account.pw_uid
 
-    # The next rotation gives no owner: the backup rotor made records the account, so it is kept.
+    # The backup rotor made is the account's (it keeps the file's owner): the account could have made it itself.
     again, _out = run(capsys, credentials_file, dict(present(host.credentials), access_key_id="AKIANEWER00000000003"))
-    assert again["changed"] and os.stat(host.credentials).st_uid == host.account.pw_uid
+    assert again["failed"] and "give owner: %s" % host.account.pw_name in again["msg"].lower()
+
+
+def test_an_owner_only_root_could_have_set_is_kept(capsys, host):
+    private = os.path.join(host.base, "root-only-dir")
+    os.mkdir(private, 0o755)  # root's, writable by root only: the account cannot put a file here
+    path = os.path.join(private, "credentials")
+    with open(path, "w") as handle:
+        handle.write("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (OLD_ID, OLD_SECRET))
+    os.chown(path, host.account.pw_uid, host.account.pw_gid)
+    os.chmod(path, 0o600)
+
+    result, _out = run(capsys, credentials_file, present(path))
+
+    assert result["changed"] and os.stat(path).st_uid == host.account.pw_uid
 
 
 def test_a_sparse_file_of_768_mib_is_refused_without_being_read(capsys, host):
