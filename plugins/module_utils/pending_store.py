@@ -225,7 +225,7 @@ def ensure_present(client, user_name, access_key_id, secret_access_key, run_id, 
     """
     name = secret_name(user_name, prefix)
     check_run_id(run_id)
-    if not is_access_key_id(access_key_id):
+    if not is_access_key_id(access_key_id) and not (check_mode and shown_key_id(access_key_id) == access_key_id):
         # Its tag is readable by anyone who may describe the secret: only a key id goes there.
         raise RotorIAMError(
             f"access_key_id {shown_key_id(access_key_id)} for secret {name!r}: give the new key's id (AKIA or ASIA and "

@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 
 ACCESS_KEY_ID_RE = re.compile(r"\A(?:AKIA|ASIA)[A-Z0-9]{16}\Z")
+# The key a check-mode run of the rotate role would create is named "NEW-KEY-OF-<IAM user name>" (a dash is in no
+# AWS secret), and is shown like a key id.
+CHECK_MODE_PLACEHOLDER_RE = re.compile(r"\ANEW-KEY-OF-[A-Za-z0-9+=,.@_-]{1,64}\Z")
 WITHHELD = "(withheld: not an access key id)"
 # A value shorter than this cannot be a secret access key (40 characters) and is too short to mask safely.
 _MIN_MASKED = 8
@@ -25,11 +28,16 @@ def is_access_key_id(value):
     return isinstance(value, str) and ACCESS_KEY_ID_RE.match(value) is not None
 
 
+def _shown(value):
+    return is_access_key_id(value) or (isinstance(value, str) and CHECK_MODE_PLACEHOLDER_RE.match(value) is not None)
+
+
 def shown_key_id(value):
-    """value if it is an access key id; None and "" as they are; anything else WITHHELD."""
+    """value if it is an access key id (or the rotate role's check-mode placeholder); None and "" as they are;
+    anything else WITHHELD."""
     if value is None or value == "":
         return value
-    return value if is_access_key_id(value) else WITHHELD
+    return value if _shown(value) else WITHHELD
 
 
 def shown_key_ids(values):
@@ -47,7 +55,7 @@ def not_key_ids(values):
     for value in values:
         if isinstance(value, (list, tuple, set)):
             found += not_key_ids(value)
-        elif isinstance(value, str) and value and not is_access_key_id(value) and len(value) >= _MIN_MASKED:
+        elif isinstance(value, str) and value and not _shown(value) and len(value) >= _MIN_MASKED:
             found.append(value)
     return found
 
@@ -68,14 +76,15 @@ def withhold_options(module, *names):
 
 
 def refuse_non_key_ids(module, *names):
-    """Fail the module, before any AWS call, when one of its key-id options holds something else.
+    """Fail the module, before any AWS call, when one of its key-id options holds something else (in check mode,
+    the rotate role's placeholder for the key it would create is accepted).
 
     The value is masked in the result (invocation included) and named only by its option.
     """
     withhold_options(module, *names)
     for name in names:
         value = module.params.get(name)
-        if value not in (None, "") and not is_access_key_id(value):
+        if value not in (None, "") and not is_access_key_id(value) and not (module.check_mode and _shown(value)):
             module.fail_json(msg=(
                 f"{name} {WITHHELD} does not look like an AWS access key id (AKIA or ASIA and 16 upper-case letters or "
                 f"digits); nothing was changed. Check that the id and the secret are not swapped."))

@@ -36,6 +36,11 @@ def test_near_misses_are_withheld(value):
     assert shown_key_id(value) == WITHHELD
 
 
+def test_the_check_mode_placeholder_is_shown():
+    assert shown_key_id("NEW-KEY-OF-SVC-APP") == "NEW-KEY-OF-SVC-APP"
+    assert scrub("would write NEW-KEY-OF-SVC-APP", ["NEW-KEY-OF-SVC-APP"]) == "would write NEW-KEY-OF-SVC-APP"
+
+
 def test_none_and_empty_stay_as_they_are():
     assert shown_key_id(None) is None and shown_key_id("") == ""
 
