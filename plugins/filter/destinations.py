@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
+
 TYPES = ("secretsmanager", "ssm")
 CONNECTION = ("profile", "region", "endpoint_url")
 
@@ -111,7 +113,7 @@ def destination_holdings(reads):
                 f"({result.get('msg') or 'failed'}), so the key it holds is unknown. Fix the destination's name or the "
                 f"controller's access to it (docs/destinations.md), then run again."))
             continue
-        holdings.setdefault(dest["user"], {})[label] = result.get("access_key_id") or None
+        holdings.setdefault(dest["user"], {})[label] = shown_key_id(result.get("access_key_id")) or None
     return holdings, unreadable
 
 
@@ -162,9 +164,10 @@ def destination_lines(writes, check_mode=False):
             lines.append(f"{where}: FAILED - {result.get('msg')}")
         elif result.get("changed"):
             verb = "would move" if check_mode else "moved"
-            lines.append(f"{where}: {verb} from {result.get('previous_access_key_id') or '(none)'} to {result.get('access_key_id')}")
+            lines.append(f"{where}: {verb} from {shown_key_id(result.get('previous_access_key_id')) or '(none)'} to "
+                         f"{shown_key_id(result.get('access_key_id'))}")
         else:
-            lines.append(f"{where}: already holds {result.get('access_key_id')}")
+            lines.append(f"{where}: already holds {shown_key_id(result.get('access_key_id'))}")
     return lines
 
 
@@ -198,7 +201,8 @@ def run_destinations(reads, plans, new_keys, check=None):
             results.append({"item": dest, "changed": True, "failed": False, "access_key_id": new_key_id,
                             "previous_access_key_id": plan.get("old_key_id"), "previous_version_id": None})
         elif user not in failures:
-            failures[user] = (f"{dest['type']} destination {dest['name']} holds key {held or '(none)'}, not the new key {new_key_id} "
+            failures[user] = (f"{dest['type']} destination {dest['name']} holds key {shown_key_id(held) or '(none)'}, not the new key "
+                              f"{shown_key_id(new_key_id)} "
                               f"of run {run_id}: its write in the prepare job failed, or it was changed since")
     return {"writes": {"results": results}, "failures": failures}
 

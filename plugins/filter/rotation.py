@@ -24,6 +24,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rot
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import READ
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
@@ -135,8 +136,10 @@ def _known_variables():
 def compromised_not_found(compromised_key_ids, key_infos):
     """The leaked key ids that belong to no IAM user of the run (rotor.iam.access_key_info results)."""
     try:
-        return unknown_compromised_keys([str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
-                                        [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
+        unknown = unknown_compromised_keys([str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+                                           [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
+        # A secret listed by mistake is reported, withheld, once.
+        return sorted(set(shown_key_id(key_id) for key_id in unknown))
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.compromised_not_found: malformed input ({exc})") from exc
 
@@ -434,7 +437,7 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
                 state = host_state(hostvars[host])
                 held = (state["key_ids"] or [None])[0]
                 moved = state["wrote"] and not state["restored"] and new_id is not None
-                moves[host] = {"held": held, "moved_to": new_id if moved else None,
+                moves[host] = {"held": shown_key_id(held), "moved_to": shown_key_id(new_id) if moved else None,
                                "moved_at": state["moved_at"] if moved else None}
             summary[user] = {
                 "action": action,
@@ -443,9 +446,9 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
                 "exempt": plan.get("exempt"),
                 "exempt_until": plan.get("exempt_until"),
                 "max_age_days": plan.get("max_age_days"),
-                "compromised_key_id": plan.get("compromised_key_id"),
-                "old_access_key_id": plan.get("old_key_id"),
-                "new_access_key_id": new_id,
+                "compromised_key_id": shown_key_id(plan.get("compromised_key_id")),
+                "old_access_key_id": shown_key_id(plan.get("old_key_id")),
+                "new_access_key_id": shown_key_id(new_id),
                 "old_key": old_key,
                 "hosts": plan.get("hosts") or [],
                 "hosts_outside_play": plan.get("hosts_outside_play") or [],
@@ -480,7 +483,7 @@ def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=Fal
         "users_skipped": users("skipped"),
         "users_exempt": users("exempt"),
         "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
-        "compromised_keys_not_found": sorted(compromised_not_found or []),
+        "compromised_keys_not_found": sorted(set(shown_key_id(k) for k in compromised_not_found or [])),
         "check_mode": bool(check_mode),
     }
 
@@ -728,17 +731,22 @@ def plan_lines(plans, old_key_action="delete"):
             what = f"CANNOT ROTATE - {plan['error']}"
         elif plan.get("due"):
             old_fate = ("kept Active (staged rollout)" if plan.get("staged") else "deleted" if old_key_action == "delete" else "deactivated")
-            what = (("INCIDENT - " if plan.get("compromised_key_id") else "ROTATE - ") + f"{plan.get('reason')}; old key {plan.get('old_key_id')} "
-                    f"will be {old_fate}")
+            behind = sorted(set(plan.get("hosts_outside_play") or []) | set(plan.get("hosts_unreachable") or []))
+            if plan.get("compromised_key_id") and plan.get("compromised_key_id") == plan.get("old_key_id") and behind:
+                # Incident response deactivates the leaked key whatever the hosts; it goes once none holds it.
+                old_fate = f"deactivated now, and deleted once every host holds the new key (still on it: {', '.join(behind)})"
+            what = (("INCIDENT - " if plan.get("compromised_key_id") else "ROTATE - ") + f"{plan.get('reason')}; old key "
+                    f"{shown_key_id(plan.get('old_key_id'))} will be {old_fate}")
             if plan.get("free_slot_key_id"):
-                what += f"; key {plan['free_slot_key_id']} is deleted first to free the slot"
+                what += f"; key {shown_key_id(plan['free_slot_key_id'])} is deleted first to free the slot"
             what += f"; hosts: {', '.join(plan.get('hosts') or []) or '(none)'}"
             if plan.get("destinations"):
-                what += "; destinations: " + ", ".join(f"{label} (on {key_id or 'no key'})" for label, key_id in plan["destinations"].items())
+                what += "; destinations: " + ", ".join(f"{label} (on {shown_key_id(key_id) or 'no key'})"
+                                                       for label, key_id in plan["destinations"].items())
         else:
             what = ("EXEMPT - " if plan.get("exempt") else "skip - ") + str(plan.get("reason") or "")
         if plan.get("stale_inactive_key_ids"):
-            what += f"; stale Inactive keys to delete: {', '.join(plan['stale_inactive_key_ids'])}"
+            what += f"; stale Inactive keys to delete: {', '.join(shown_key_id(k) for k in plan['stale_inactive_key_ids'])}"
         if plan.get("notes"):
             what += "; " + "; ".join(plan["notes"])
         lines.append(f"{user}{owner}: {what}")
@@ -756,7 +764,8 @@ def planned_switches(plans, hostvars, hosts, host_refs=None):
                 continue
             facts = hostvars[host]
             paths = ", ".join(str(f.get("path")) for f in facts.get("rotor_credentials_files") or [])
-            line = (f"{host}: would write the new key of {facts.get('rotor_iam_user')} over {', '.join(state['key_ids']) or '(no key)'} "
+            line = (f"{host}: would write the new key of {facts.get('rotor_iam_user')} over "
+                    f"{', '.join(shown_key_id(k) for k in state['key_ids']) or '(no key)'} "
                     f"in {paths}")
             if facts.get("rotor_restart_services"):
                 line += f"; would restart {', '.join(facts['rotor_restart_services'])}"

@@ -31,6 +31,8 @@ except ImportError:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import explain_service_error
 
@@ -197,6 +199,8 @@ def _version_value(dest, version_id):
 
 
 def _result(dest, changed, access_key_id, version_id, previous_access_key_id, previous_version_id, before_id):
+    # A destination's id field may hold anything (id and secret swapped): only key ids are shown.
+    access_key_id, previous_access_key_id, before_id = shown_key_ids((access_key_id, previous_access_key_id, before_id))
     return {
         "changed": changed,
         "type": dest.kind,
@@ -289,10 +293,10 @@ def ensure_restored(dest, access_key_id, previous_access_key_id=None, previous_v
         return _result(dest, False, holds, now["version_id"], None, None, holds)
     if holds != access_key_id and not force:
         raise RotorIAMError(
-            f"{dest.label} holds access key {holds}, not {access_key_id} (the key rotor wrote): it was changed "
-            f"since, so rotor does not undo that change. Check the destination and restore it by hand, or set "
-            f"force=true to make the version before the current one current again.",
-            destination_access_key_id=holds,
+            f"{dest.label} holds access key {shown_key_id(holds)}, not {shown_key_id(access_key_id)} (the key rotor "
+            f"wrote): it was changed since, so rotor does not undo that change. Check the destination and restore it "
+            f"by hand, or set force=true to make the version before the current one current again.",
+            destination_access_key_id=shown_key_id(holds),
         )
     target = previous_version_id
     if target is None:
@@ -300,8 +304,8 @@ def ensure_restored(dest, access_key_id, previous_access_key_id=None, previous_v
                   else _previous_parameter_version(dest, now["version_id"]))
     if target is None or target == now["version_id"]:
         raise RotorIAMError(
-            f"{dest.label} has no version before the one holding {holds}: rotor created it, so there is no earlier "
-            f"value to restore. Delete it or write a working key into it by hand."
+            f"{dest.label} has no version before the one holding {shown_key_id(holds)}: rotor created it, so there "
+            f"is no earlier value to restore. Delete it or write a working key into it by hand."
         )
     restored_id = previous_access_key_id
     old = None
@@ -312,9 +316,10 @@ def ensure_restored(dest, access_key_id, previous_access_key_id=None, previous_v
         restored_id = _key_id(dest, old)
         if previous_access_key_id and restored_id != previous_access_key_id and not force:
             raise RotorIAMError(
-                f"{dest.label}: version {target} holds access key {restored_id}, not {previous_access_key_id}; rotor "
-                f"does not restore a value it did not replace. Check previous_access_key_id, or set force=true.",
-                destination_access_key_id=holds,
+                f"{dest.label}: version {target} holds access key {shown_key_id(restored_id)}, not "
+                f"{shown_key_id(previous_access_key_id)}; rotor does not restore a value it did not replace. Check "
+                f"previous_access_key_id, or set force=true.",
+                destination_access_key_id=shown_key_id(holds),
             )
     version_id = target if dest.kind == "secretsmanager" else None
     if not check_mode:

@@ -74,6 +74,10 @@ def check_params(params):
 # --------------------------------------------------------------------------- URL credentials
 
 
+# A query (or fragment) parameter whose name says it carries a credential: its value is never shown.
+_SECRET_PARAMETER_RE = re.compile(r"token|secret|passw|pwd|key|sig|auth|credential|session|cookie", re.IGNORECASE)
+
+
 def url_credentials(url):
     """The user-info part of url ('user:password'), or None."""
     try:
@@ -83,30 +87,63 @@ def url_credentials(url):
     return netloc.rpartition("@")[0] or None
 
 
+def _secret_parameters(text):
+    """The values in a query or fragment ``a=1&token=...`` whose names look like credentials."""
+    values = []
+    for part in re.split(r"[&;]", text or ""):
+        name, equals, value = part.partition("=")
+        if equals and value and _SECRET_PARAMETER_RE.search(name):
+            values.append(value)
+    return values
+
+
+def _redact_parameters(text):
+    def one(part):
+        name, equals, value = part.partition("=")
+        return name + "=" + REDACTED if equals and value and _SECRET_PARAMETER_RE.search(name) else part
+    return "".join(one(part) if index % 2 == 0 else part
+                   for index, part in enumerate(re.split(r"([&;])", text)))
+
+
 def url_secrets(url):
-    """The values of url a module must mask (AnsibleModule.no_log_values) in everything it returns."""
-    credentials = url_credentials(url) if isinstance(url, str) and url else None
-    if not credentials:
+    """The values of url a module must mask (AnsibleModule.no_log_values) in everything it returns.
+
+    The user-info (user:password) and the password alone, and the values of query and fragment parameters
+    named like credentials (token, secret, password, key, signature, ...).
+    """
+    if not isinstance(url, str) or not url:
         return []
-    secrets = [credentials]
-    password = credentials.partition(":")[2]
-    if len(password) >= 3:
-        secrets.append(password)
+    secrets = []
+    credentials = url_credentials(url)
+    if credentials:
+        secrets.append(credentials)
+        password = credentials.partition(":")[2]
+        if len(password) >= 3:
+            secrets.append(password)
+    try:
+        parts = urlsplit(url)
+        query, fragment = parts.query, parts.fragment
+    except ValueError:
+        query, fragment = url.partition("?")[2], ""
+    secrets += [value for value in _secret_parameters(query) + _secret_parameters(fragment) if len(value) >= 3]
     return secrets
 
 
 def redact_url(url):
-    """url with any user:password@ replaced by ********@."""
+    """url with any user:password@ replaced by ********@ and credential-named parameters' values by ********."""
     if not url:
         return url
     try:
         parts = urlsplit(url)
     except ValueError:
-        return re.sub(r"//[^/@]*@", "//" + REDACTED + "@", url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, REDACTED + "@" + host, parts.path, parts.query, parts.fragment))
+        redacted = re.sub(r"//[^/@]*@", "//" + REDACTED + "@", url)
+        head, mark, query = redacted.partition("?")
+        return head + mark + _redact_parameters(query)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = REDACTED + "@" + netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, _redact_parameters(parts.query),
+                       _redact_parameters(parts.fragment)))
 
 
 def scrub(text, url):
@@ -114,8 +151,9 @@ def scrub(text, url):
     if not url:
         return text
     text = text.replace(url, redact_url(url))
-    secret = url_credentials(url)
-    return text.replace(secret, REDACTED) if secret else text
+    for secret in sorted(url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def check_description(url, command):

@@ -29,6 +29,8 @@ except ImportError:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
+from ansible_collections.rotor.iam.plugins.module_utils.redact import is_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import iso
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import explain_service_error
@@ -153,7 +155,7 @@ def _view(stored):
     """The public view of a stored secret: key id and run id, never the value."""
     if stored is None:
         return {"exists": False, "access_key_id": None, "run_id": None}
-    return {"exists": True, "access_key_id": stored["access_key_id"], "run_id": stored["run_id"]}
+    return {"exists": True, "access_key_id": shown_key_id(stored["access_key_id"]), "run_id": stored["run_id"]}
 
 
 def _result(name, stored, changed, before):
@@ -190,10 +192,10 @@ def _refuse_mismatch(name, stored, user, access_key_id, run_id, force, doing):
         )
     if access_key_id is not None and stored["access_key_id"] != access_key_id:
         raise RotorIAMError(
-            f"Secret {name!r} holds access key {stored['access_key_id']}, not {access_key_id}; rotor does not "
-            f"{doing}. Another rotation may be pending for user {user!r}: finish or roll back that one, "
+            f"Secret {name!r} holds access key {shown_key_id(stored['access_key_id'])}, not {shown_key_id(access_key_id)}; "
+            f"rotor does not {doing}. Another rotation may be pending for user {user!r}: finish or roll back that one, "
             f"or set force=true.",
-            stored_access_key_id=stored["access_key_id"],
+            stored_access_key_id=shown_key_id(stored["access_key_id"]),
         )
     if run_id is not None and stored["run_id"] != run_id:
         raise RotorIAMError(
@@ -223,6 +225,12 @@ def ensure_present(client, user_name, access_key_id, secret_access_key, run_id, 
     """
     name = secret_name(user_name, prefix)
     check_run_id(run_id)
+    if not is_access_key_id(access_key_id) and not (check_mode and shown_key_id(access_key_id) == access_key_id):
+        # Its tag is readable by anyone who may describe the secret: only a key id goes there.
+        raise RotorIAMError(
+            f"access_key_id {shown_key_id(access_key_id)} for secret {name!r}: give the new key's id (AKIA or ASIA and "
+            f"16 upper-case letters or digits). Check that the id and the secret are not swapped; nothing was written."
+        )
     user = _escape(user_name)
     stored = describe(client, name)
     before = _view(stored)
@@ -279,10 +287,11 @@ def read_pending(client, user_name, prefix=DEFAULT_PREFIX, access_key_id=None, r
     _refuse_mismatch(name, stored, _escape(user_name), access_key_id, run_id, force, "hand it out")
     if return_secret:
         value = _value(client, name)
-        if value.get("access_key_id") != stored["access_key_id"] and not force:
+        held = value.get("access_key_id")
+        if not is_access_key_id(held) or (held != stored["access_key_id"] and not force):
             raise RotorIAMError(
-                f"Secret {name!r} holds access key {value.get('access_key_id')} but is tagged with "
-                f"{stored['access_key_id']}: it was changed outside rotor. Stage the pending key again "
+                f"Secret {name!r} holds access key {shown_key_id(value.get('access_key_id'))} but is tagged with "
+                f"{shown_key_id(stored['access_key_id'])}: it was changed outside rotor. Stage the pending key again "
                 f"(state=present with force=true)."
             )
         result["access_key_id"] = value.get("access_key_id")
@@ -309,5 +318,5 @@ def ensure_absent(client, user_name, prefix=DEFAULT_PREFIX, access_key_id=None, 
         except botocore.exceptions.BotoCoreError as exc:
             raise explain_error(exc, "secretsmanager:DeleteSecret", name) from exc
     result = _result(name, None, True, before)
-    result.update(arn=stored["arn"], access_key_id=stored["access_key_id"], run_id=stored["run_id"])
+    result.update(arn=stored["arn"], access_key_id=shown_key_id(stored["access_key_id"]), run_id=stored["run_id"])
     return result

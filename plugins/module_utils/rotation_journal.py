@@ -44,6 +44,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import SE
 from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import WINDOW_TAGS
 from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import seal as seal_of
 from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import sealed as is_sealed
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
@@ -183,7 +184,7 @@ def check_write(journal, user_name, fields):
     if current is not None and current not in PHASES:
         raise RotorIAMError(
             f"Refused to record phase {phase!r} for IAM user {user_name!r}: its journal tag {FIELD_TAGS['phase']} holds "
-            f"{current!r}, which is not a phase ({', '.join(PHASES)}); it was edited by hand or truncated. Nothing was "
+            f"{_shown_phase(current)!r}, which is not a phase ({', '.join(PHASES)}); it was edited by hand or truncated. Nothing was "
             f"written. Check the user's keys and hosts, then fix the tag or clear the journal "
             f"(rotor.iam.rotation_journal state=absent).",
             code="IllegalTransition",
@@ -220,14 +221,14 @@ def _check_fields(derived, phase, current, user_name):
     pending = derived["pending_key_id"]
     if pending and phase in ("completed", "rolled_back"):
         raise RotorIAMError(
-            f"Refused to record phase {phase!r} for IAM user {user_name!r} with the pending key {pending}: a finished "
+            f"Refused to record phase {phase!r} for IAM user {user_name!r} with the pending key {shown_key_id(pending)}: a finished "
             f"rotation has no pending key. Nothing was written. Give pending_key_id='' (or leave it out).",
             code="InvalidJournalWrite",
             action="rotor.iam.rotation_journal",
         )
     if pending and pending in (derived["current_key_id"], derived["previous_key_id"]):
         raise RotorIAMError(
-            f"Refused to record phase {phase!r} for IAM user {user_name!r}: the pending key {pending} cannot also be the "
+            f"Refused to record phase {phase!r} for IAM user {user_name!r}: the pending key {shown_key_id(pending)} cannot also be the "
             f"current or previous key. Nothing was written.",
             code="InvalidJournalWrite",
             action="rotor.iam.rotation_journal",
@@ -235,7 +236,7 @@ def _check_fields(derived, phase, current, user_name):
     if phase == "cutover" and derived["current_key_id"] == derived["previous_key_id"]:
         raise RotorIAMError(
             f"Refused to record phase 'cutover' for IAM user {user_name!r}: the new current key "
-            f"{derived['current_key_id']} cannot also be the previous key. Nothing was written.",
+            f"{shown_key_id(derived['current_key_id'])} cannot also be the previous key. Nothing was written.",
             code="InvalidJournalWrite",
             action="rotor.iam.rotation_journal",
         )
@@ -278,6 +279,12 @@ def check_run_id(run_id, name="run_id"):
     )
 
 
+def _shown_phase(value):
+    """A phase tag's value for a message: a phase or a short lower-case word, else withheld (a hand-written tag may
+    hold anything, a secret included)."""
+    return value if value is None or value in PHASES or re.match(r"\A[a-z_-]{1,20}\Z", value) else "(withheld: not a phase)"
+
+
 def is_access_key_id(value):
     return isinstance(value, str) and bool(ACCESS_KEY_ID_RE.match(value))
 
@@ -299,11 +306,11 @@ def journal_problems(journal):
     problems = []
     phase = journal.get("phase")
     if phase is not None and phase not in PHASES:
-        problems.append({"tag": FIELD_TAGS["phase"], "value": phase, "why": f"not a phase ({', '.join(PHASES)})"})
+        problems.append({"tag": FIELD_TAGS["phase"], "value": _shown_phase(phase), "why": f"not a phase ({', '.join(PHASES)})"})
     for field in KEY_FIELDS:
         value = journal.get(field)
         if value is not None and not is_access_key_id(value):
-            problems.append({"tag": FIELD_TAGS[field], "value": value, "why": "not an access key id (AKIA/ASIA and 16 letters or digits)"})
+            problems.append({"tag": FIELD_TAGS[field], "value": shown_key_id(value), "why": "not an access key id (AKIA/ASIA and 16 letters or digits)"})
     for field in TIME_FIELDS:
         value = journal.get(field)
         if value is not None and parse_time(value) is None:
@@ -897,6 +904,9 @@ def public_journal(journal):
     fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated",
               "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
+    for name in KEY_FIELDS:
+        shown[name] = shown_key_id(shown[name])  # a hand-written tag may hold anything
+    shown["phase"] = _shown_phase(shown["phase"])
     shown["lock"] = dict(journal["lock"]) if journal.get("lock") else None
     # The creation window rotor recorded around CreateAccessKey, and whether the record is sealed (docs/journal.md).
     shown.update(created_after=journal.get("created_after"), created_before=journal.get("created_before"), sealed=journal.get("sealed") is True,

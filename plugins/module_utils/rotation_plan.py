@@ -516,6 +516,9 @@ def _mark_staged(plan):
     """A due user with hosts outside the play: write the new key to the play's hosts, retire nothing."""
     if plan["due"] and not plan["error"] and plan["hosts_outside_play"]:
         plan["staged"] = True
+        if _is_incident(plan):
+            plan["notes"].append(_incident_staged_note(plan))
+            return plan
         plan["notes"].append(
             f"staged: {len(plan['hosts'])} of {len(plan['fleet_hosts'])} hosts of {plan['user_name']}; the old key "
             f"{plan['old_key_id']} stays Active until a run covers all of them (outside this play: "
@@ -606,13 +609,38 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             continue
         _name_owner(plans[user])
         plans[user]["old_key_known_status"] = known_old_key_status(plans[user])
-        if user in unreachable and plans[user]["due"]:
+        if user in unreachable and plans[user]["due"] and _is_incident(plans[user]):
+            _incident_goes_on_without(plans[user], unreachable[user])
+        elif user in unreachable and plans[user]["due"]:
             plans[user]["error"] = (
                 f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "
                 f"key they hold is unknown and retiring the old key could cut them off. Bring them back and run again."
             )
             _name_owner(plans[user])
     return plans
+
+
+def _is_incident(plan):
+    """Whether the user's rotation is incident response for the key its hosts run on (deactivated first)."""
+    return bool(plan.get("compromised_key_id")) and plan.get("compromised_key_id") == plan.get("old_key_id") and not plan.get("error")
+
+
+def _incident_goes_on_without(plan, hosts):
+    """Incident response never waits on a host: the leaked key is deactivated whatever the hosts' state.
+
+    Hosts that cannot be reached or read are named; they keep the leaked key (Inactive, never deleted while a
+    host may hold it) and the next run that reaches them moves them onto the new key."""
+    plan["hosts_unreachable"] = sorted(hosts)
+    plan["notes"].append(
+        f"hosts {', '.join(sorted(hosts))} cannot be reached or read: the compromised key {plan['old_key_id']} is "
+        f"deactivated anyway; they stay on it (Inactive) and are moved onto the new key by the next run that reaches them"
+    )
+
+
+def _incident_staged_note(plan):
+    return (f"staged: {len(plan['hosts'])} of {len(plan['fleet_hosts'])} hosts of {plan['user_name']}; the compromised key "
+            f"{plan['old_key_id']} is deactivated all the same: the hosts outside this play ({', '.join(plan['hosts_outside_play'])}) "
+            f"stay on it, Inactive, until a run reaches them")
 
 
 def rotation_outcome(plans, host_states, user_failures=None):
@@ -658,7 +686,11 @@ def rotation_outcome(plans, host_states, user_failures=None):
         # A user whose key lives only in secret destinations has no host: their writes and checks (user_failures) judge it.
         if healthy and (hosts or plan.get("destinations")):
             entry["action"] = "staged" if plan.get("staged") else "cutover"
-            if plan.get("staged"):
+            if plan.get("staged") and _is_incident(plan):
+                entry["message"] = (f"staged: {len(hosts)} of {len(plan.get('fleet_hosts') or hosts)} hosts of {user} run on the "
+                                    f"new key; the compromised key {plan.get('old_key_id')} is Inactive and the hosts outside this "
+                                    f"play stay on it until a run covers them")
+            elif plan.get("staged"):
                 entry["message"] = (f"staged: {len(hosts)} of {len(plan.get('fleet_hosts') or hosts)} hosts of {user} run on the "
                                     f"new key; the old key {plan.get('old_key_id')} stays Active until a run covers all of them")
             outcome[user] = entry

@@ -372,6 +372,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import descr
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import get_access_key_owner
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import ROOT_ACCOUNT
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_tags
+from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -420,7 +422,7 @@ def add_user_tags(client, users):
     found = read_users_tags(client, [user["user_name"] for user in users if user["user_name"] != ROOT_ACCOUNT])
     for user in users:
         if user["user_name"] in found["tags"]:
-            user["tags"] = found["tags"][user["user_name"]]
+            user["tags"] = shown_tags(found["tags"][user["user_name"]])
             if user["user_name"] in found["errors"]:
                 user["tags_error"] = found["errors"][user["user_name"]]
     return found["calls"]
@@ -469,6 +471,7 @@ def module_spec():
 
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
+    withhold_options(module, "skip_last_used_for")
     params = module.params
     problem = _selection_error(params) or _numbers_error(params)
     if problem:
@@ -486,7 +489,8 @@ def execute(module):
         result = {"changed": False, "user_name": params["user_name"], "access_keys": keys,
                   "key_owners": key_owners(client, _flat_key_ids(params["owners_of"]), {k["access_key_id"] for k in keys})}
         if params["include_tags"]:
-            result["tags"], result["user_tags_calls"] = list_user_tags(client, params["user_name"])
+            tags, result["user_tags_calls"] = list_user_tags(client, params["user_name"])
+            result["tags"] = shown_tags(tags)
         return result
 
     def from_report():

@@ -120,6 +120,7 @@ last_error:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
+from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 
 
@@ -136,6 +137,7 @@ def module_spec():
 
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
+    refuse_non_key_ids(module, "access_key_id")
     params = module.params
     if params["timeout"] < 0:
         module.fail_json(msg=f"timeout must be 0 or more seconds, got {params['timeout']}.")

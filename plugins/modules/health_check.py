@@ -27,7 +27,8 @@ options:
       - Mutually exclusive with O(command). With neither, the module only restarts.
       - Credentials in the URL (V(https://user:password@host/health)) are sent as HTTP basic authentication and
         redacted (V(https://********@host/health)) in every result and message, including the module's
-        C(invocation).
+        C(invocation). So are the values of query and fragment parameters named like credentials (token, secret,
+        password, key, signature, auth, session, for example V(https://host/health?access_token=********)).
     type: str
   status_code:
     description: Status codes that mean healthy.

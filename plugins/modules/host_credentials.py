@@ -156,7 +156,8 @@ options:
         validation of M(rotor.iam.health_check).
       - An empty dict, or one with neither O(health_check.url) nor O(health_check.command), means no check.
       - Credentials in O(health_check.url) are redacted (V(https://********@host/health)) in every result and message,
-        including the module's C(invocation).
+        including the module's C(invocation); so are the values of query and fragment parameters named like
+        credentials (token, secret, password, key, signature, auth, session).
     type: dict
     default: {}
     suboptions:

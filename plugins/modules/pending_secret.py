@@ -185,6 +185,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.pending_store import RET
 from ansible_collections.rotor.iam.plugins.module_utils.pending_store import ensure_absent
 from ansible_collections.rotor.iam.plugins.module_utils.pending_store import ensure_present
 from ansible_collections.rotor.iam.plugins.module_utils.pending_store import read_pending
+from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import service_client
@@ -229,6 +230,7 @@ def module_spec():
 
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
+    withhold_options(module, "access_key_id")
     client = service_client(module, "secretsmanager", extra_retry_codes=RETRY_CODES)
 
     def operation():

@@ -339,6 +339,8 @@ lease:
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import clear_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import KEY_FIELDS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import controller_identity
@@ -380,6 +382,7 @@ def module_spec():
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
+    withhold_options(module, *KEY_FIELDS)
     if params["lock_ttl_minutes"] < 1:
         module.fail_json(msg=f"lock_ttl_minutes must be at least 1 (got {params['lock_ttl_minutes']}).")
     if params["settle_seconds"] < 0:
@@ -387,8 +390,8 @@ def execute(module):
     fields = {name: params[name] for name in FIELDS}
     for name in KEY_FIELDS:
         if fields[name] and not is_access_key_id(fields[name]):
-            module.fail_json(msg=f"{name} {fields[name]!r} does not look like an AWS access key id (AKIA or ASIA and 16 "
-                                 f"upper-case letters or digits); give the key id, or an empty string to clear the field.")
+            module.fail_json(msg=f"{name} {shown_key_id(fields[name])} does not look like an AWS access key id (AKIA or ASIA "
+                                 f"and 16 upper-case letters or digits); give the key id, or an empty string to clear the field.")
     since = fields["inactive_since"]
     if since and since != "now" and parse_time(since) is None:
         module.fail_json(msg=f"inactive_since {since!r} is not an ISO 8601 time; give one (2026-11-30T12:00:00+00:00), "

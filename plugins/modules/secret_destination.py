@@ -194,6 +194,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.destinations import RETR
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import ensure_present
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import ensure_restored
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import read_destination
+from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import service_client
@@ -239,6 +240,7 @@ def module_spec():
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     params = module.params
+    withhold_options(module, "access_key_id", "previous_access_key_id")
 
     def operation():
         client = service_client(module, params["type"], extra_retry_codes=RETRY_CODES)

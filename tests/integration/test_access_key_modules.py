@@ -9,6 +9,7 @@ state in IAM through boto3 and the endpoint's call counters. The runner
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -331,3 +332,61 @@ def test_status_and_delete_check_the_lock_right_before_a_write_only(iam, iam_use
         "UpdateAccessKey": 1,
         "DeleteAccessKey": 1,
     }, calls
+
+
+# --------------------------------------------------------------------------- issue 20, point 4
+
+
+def test_a_secret_in_any_key_id_slot_is_never_shown(endpoint, iam, iam_user, create_key, run_playbook, tmp_path, known_secrets):
+    """The secret goes into every key-id slot: a destination's id field, pending_secret's access_key_id and its
+    key-id tag, the journal's tags and pending_key_id, the key modules' access_key_id, access_key_info's
+    skip_last_used_for, the compromised-keys report. It never appears in the output (-vvvv --diff, scanned by
+    run_playbook), the registered results, a tag or a pending secret's tag; every slot says it is withheld."""
+    import uuid  # pylint: disable=import-outside-toplevel
+
+    key_id, _key_secret = create_key(iam_user)
+    leaked = "LeakedSecretInAKeyIdSlot/" + uuid.uuid4().hex[:15]
+    known_secrets.append(leaked)
+    secretsmanager = endpoint.boto3_client("secretsmanager")
+    secret_name = f"rotor/keys/swapped-{uuid.uuid4().hex[:6]}"
+    secretsmanager.create_secret(Name=secret_name, SecretString=json.dumps({"AccessKeyId": leaked, "SecretAccessKey": key_id}))
+    tagged_pending = f"rotor/tagged-{uuid.uuid4().hex[:6]}/"
+    secretsmanager.create_secret(Name=f"{tagged_pending}{iam_user}", SecretString=json.dumps(
+        {"access_key_id": leaked, "secret_access_key": "x" * 40}), Tags=[
+        {"Key": "rotor:access-key-id", "Value": leaked}, {"Key": "rotor:user", "Value": iam_user},
+        {"Key": "rotor:run-id", "Value": "20261206T110000Z-000001"}])
+    iam.tag_user(UserName=iam_user, Tags=[{"Key": "rotor:phase", "Value": leaked}, {"Key": "rotor:pending", "Value": leaked},
+                                          {"Key": "rotor:current", "Value": leaked}, {"Key": "rotor:previous", "Value": leaked}])
+
+    run = run_playbook("secret_in_key_id_slots", user_name=iam_user, key_id=key_id, leaked=leaked, secret_name=secret_name,
+                       tagged_pending=tagged_pending)
+
+    assert run.returncode == 0, run.output[-3000:]
+    results_file = tmp_path / "results.json"
+    assert leaked not in results_file.read_text()
+    results = json.loads(results_file.read_text())
+    withheld = "(withheld: not an access key id)"
+    assert results["destination_read"]["access_key_id"] == withheld
+    assert results["destination_check"]["diff"]["before"]["access_key_id"] == withheld
+    assert results["destination_check"]["previous_access_key_id"] == withheld
+    assert results["destination_restore"]["failed"] and withheld in results["destination_restore"]["msg"]
+    assert results["pending_present"]["failed"] and "nothing was written" in results["pending_present"]["msg"]
+    assert results["pending_read"]["access_key_id"] == withheld
+    assert results["pending_mismatch"]["access_key_id"] == withheld
+    journal = results["journal_read"]["journal"]
+    assert journal["pending_key_id"] == journal["current_key_id"] == journal["previous_key_id"] == withheld
+    assert journal["phase"] == "(withheld: not a phase)"
+    for name in ("journal_write", "status_result", "status_known", "verify_result", "delete_result"):
+        assert results[name]["failed"], name
+    for name in ("status_result", "status_known", "verify_result", "delete_result"):
+        assert "does not look like an AWS access key id" in results[name]["msg"], results[name]["msg"]
+    assert {results["info_result"]["tags"][tag] for tag in ("rotor:pending", "rotor:current", "rotor:previous")} == {withheld}
+    assert f"COMPROMISED KEYS NOT FOUND - {withheld}" in run.output
+    assert f"already holds {withheld}" in run.output
+    # Nothing went to AWS for the key modules, nothing was tagged with the secret by rotor.
+    assert not {"UpdateAccessKey", "DeleteAccessKey"} & set(run.calls["calls"]), run.calls
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=iam_user)["Tags"]}
+    assert all(tags.get(name) == leaked for name in ("rotor:phase", "rotor:pending", "rotor:current", "rotor:previous")), tags
+    assert not any(leaked in value for key, value in tags.items() if key not in ("rotor:phase", "rotor:pending", "rotor:current", "rotor:previous"))
+    staged = secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": ["rotor/pending/"]}])["SecretList"]
+    assert all(leaked not in json.dumps(s.get("Tags") or []) for s in staged)

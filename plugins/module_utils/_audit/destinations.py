@@ -13,6 +13,7 @@ Input: the results registered by ``rotor.iam.secret_destination state=read`` loo
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 
 def destination_records(results):
@@ -33,7 +34,7 @@ def destination_records(results):
             "user": item.get("user"),
             "type": item.get("type") or result.get("type"),
             "name": item.get("name") or result.get("name"),
-            "access_key_id": None if failed else result.get("access_key_id"),
+            "access_key_id": None if failed else shown_key_id(result.get("access_key_id")) or None,
             "exists": None if failed else bool(result.get("exists")),
             "error": str(result.get("msg") or "could not be read") if failed else None,
         })

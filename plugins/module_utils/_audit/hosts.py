@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
+
 
 class AuditInputError(ValueError):
     """The audit's input is not what access_key_info / credentials_file return."""
@@ -34,7 +36,8 @@ def host_record(facts):
         elif "access_key_id" not in result:
             files.append({"path": path, "access_key_id": None, "exists": None, "error": str(result.get("msg") or "could not be read")})
         else:
-            files.append({"path": path, "access_key_id": result.get("access_key_id"), "exists": result.get("exists"), "error": None})
+            files.append({"path": path, "access_key_id": shown_key_id(result.get("access_key_id")) or None, "exists": result.get("exists"),
+                          "error": None})
     return {"user": facts["user"], "reachable": not unreachable, "files": files}
 
 

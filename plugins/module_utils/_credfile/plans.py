@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import backups as bk
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.owner_trust import check_owner_trusted
 from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import (
     PLACEHOLDER_RE,
     CredentialsFileError,
@@ -203,6 +204,7 @@ def plan_present(location, target, access_key_id, secret_access_key, mode, uid, 
     """What state=present would do; reads only. ``mode`` None keeps the file's mode (0600 for a new file);
     ``create`` False refuses a file, profile or variable that holds no key id yet."""
     before = safe_io.read_file(location)
+    check_owner_trusted(location, before, uid)
     source = location.path
     text = _text(before, target, source)
     previous_id = key_id_of(before, target, source, warnings)

@@ -41,6 +41,8 @@ _DIRECTORY_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_NOCTTY | _O_CLOEXEC
 _MAX_LINKS = 40
+# A credentials file is a few hundred bytes; anything bigger is refused without being read whole.
+MAX_READ_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -248,12 +250,23 @@ def locate(path):
     return Location(fd, real, name, path)
 
 
-def _read_all(fd):
+def _too_big(where, limit=MAX_READ_BYTES):
+    return CredentialsFileError(
+        "%s is larger than %d bytes, which no credentials file is; refusing to read it. Check the file (is path "
+        "the credentials file?) and shrink or replace it by hand" % (where, limit))
+
+
+def _read_all(fd, where, limit=MAX_READ_BYTES):
+    """The file's bytes, at most limit of them: a bigger file (it may grow while read) is refused."""
     chunks = []
+    total = 0
     while True:
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.read(fd, min(1 << 16, limit + 1 - total))
         if not chunk:
             return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            raise _too_big(where, limit)
         chunks.append(chunk)
 
 
@@ -289,7 +302,9 @@ def read_at(dir_fd, name, where):
     try:
         info = os.fstat(fd)
         check_regular(info, where)
-        content = _read_all(fd)
+        if info.st_size > MAX_READ_BYTES:
+            raise _too_big(where)
+        content = _read_all(fd, where)
     finally:
         os.close(fd)
     return FileState(True, content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, (info.st_dev, info.st_ino))

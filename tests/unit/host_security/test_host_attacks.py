@@ -286,10 +286,10 @@ def test_a_file_with_id_and_secret_swapped_never_returns_or_names_the_secret(cap
     read, out = run(capsys, credentials_file, {"path": host.credentials, "state": "read"})
     assert read["failed"] and "value withheld" in read["msg"] and OLD_SECRET not in out
 
-    refused, out = run(capsys, credentials_file, present(host.credentials))
+    refused, out = run(capsys, credentials_file, present(host.credentials, owner=host.account.pw_name))
     assert refused["failed"] and "holds no key to replace" in refused["msg"] and OLD_SECRET not in out
 
-    written, out = run(capsys, credentials_file, present(host.credentials, create=True))
+    written, out = run(capsys, credentials_file, present(host.credentials, create=True, owner=host.account.pw_name))
     assert written["changed"] and written["previous_access_key_id"] is None and OLD_SECRET not in out
     assert all(OLD_SECRET not in name for name in os.listdir(host.home))
 
@@ -357,7 +357,7 @@ def test_a_failed_write_removes_the_backup_it_made(capsys, host, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safe_io.os, "rename", broken_rename)
-    result, _out = run(capsys, credentials_file, present(host.credentials))
+    result, _out = run(capsys, credentials_file, present(host.credentials, owner=host.account.pw_name))
     monkeypatch.undo()
     assert result["failed"] and "No space left on device" in result["msg"]
     assert os.listdir(host.home) == ["credentials"]

@@ -24,7 +24,7 @@ def dest(user, kind="secretsmanager", name=None, **extra):
     return dict({"user": user, "type": kind, "name": name or f"rotor/keys/{user}-{kind}"}, **extra)
 
 
-def write(entry, failed=False, changed=True, key_id="AKIANEW", previous="AKIAOLD"):
+def write(entry, failed=False, changed=True, key_id="AKIANEW0000000000000", previous="AKIAOLD0000000000000"):
     result = {"item": entry, "changed": changed and not failed, "access_key_id": key_id, "previous_access_key_id": previous}
     if failed:
         result.update(failed=True, msg="Access denied for ssm:PutParameter")
@@ -84,8 +84,8 @@ def test_what_a_rollback_restores_and_what_is_checked():
 def test_plan_lines_show_key_ids_only():
     lines = destination_lines({"results": [write(dest("app")), write(dest("app", kind="ssm"), changed=False),
                                            write(dest("app", name="n"), failed=True)]}, check_mode=True)
-    assert lines == ["secretsmanager rotor/keys/app-secretsmanager (app): would move from AKIAOLD to AKIANEW",
-                     "ssm rotor/keys/app-ssm (app): already holds AKIANEW",
+    assert lines == ["secretsmanager rotor/keys/app-secretsmanager (app): would move from AKIAOLD0000000000000 to AKIANEW0000000000000",
+                     "ssm rotor/keys/app-ssm (app): already holds AKIANEW0000000000000",
                      "secretsmanager n (app): FAILED - Access denied for ssm:PutParameter"]
 
 
@@ -118,36 +118,38 @@ def read(entry, key_id=None, failed=False):
     return result
 
 
-FINISH_PLANS = {"app": {"due": True, "error": None, "old_key_id": "AKIAOLD"}, "idle": {"due": False, "error": None}}
-NEW_KEYS = {"app": {"access_key_id": "AKIANEW"}}
+FINISH_PLANS = {"app": {"due": True, "error": None, "old_key_id": "AKIAOLD0000000000000"}, "idle": {"due": False, "error": None}}
+NEW_KEYS = {"app": {"access_key_id": "AKIANEW0000000000000"}}
 
 
 def test_a_finish_job_restores_what_holds_the_new_key_and_fails_a_user_whose_destination_does_not():
     on_new, on_old = dest("app"), dest("app", kind="ssm")
-    known = run_destinations({"results": [read(on_new, "AKIANEW"), read(on_old, "AKIAOLD"), read(dest("idle"), "AKIAX")]},
+    known = run_destinations({"results": [read(on_new, "AKIANEW0000000000000"), read(on_old, "AKIAOLD0000000000000"),
+                                          read(dest("idle"), "AKIAX000000000000000")]},
                              FINISH_PLANS, NEW_KEYS, {"run_id": "R1", "journals": {"app": {"phase": "distributing"}}})
     assert [(r["item"]["type"], r["previous_access_key_id"], r["changed"]) for r in known["writes"]["results"]] == [
-        ("secretsmanager", "AKIAOLD", True)]
+        ("secretsmanager", "AKIAOLD0000000000000", True)]
     assert list(known["failures"]) == ["app"]
-    assert "holds key AKIAOLD, not the new key AKIANEW of run R1" in known["failures"]["app"]
+    assert "holds key AKIAOLD0000000000000, not the new key AKIANEW0000000000000 of run R1" in known["failures"]["app"]
     # The restore loop takes these as it takes the writes of state=present.
     assert destinations_written(known["writes"], ["app"]) == known["writes"]["results"]
 
 
 def test_a_user_left_rolling_back_by_the_prepare_job_is_rolled_back_even_when_its_destinations_hold_the_new_key():
-    known = run_destinations([read(dest("app"), "AKIANEW")], FINISH_PLANS, NEW_KEYS,
+    known = run_destinations([read(dest("app"), "AKIANEW0000000000000")], FINISH_PLANS, NEW_KEYS,
                              {"run_id": "R1", "journals": {"app": {"phase": "rolling_back"}}})
     assert "rolling_back" in known["failures"]["app"] and len(known["writes"]["results"]) == 1
 
 
-@given(st.lists(st.tuples(st.sampled_from(["app", "idle", "other"]), st.sampled_from([None, "AKIANEW", "AKIAOLD", "AKIAX"]),
+@given(st.lists(st.tuples(st.sampled_from(["app", "idle", "other"]),
+                          st.sampled_from([None, "AKIANEW0000000000000", "AKIAOLD0000000000000", "AKIAX000000000000000"]),
                           st.booleans()), max_size=8))
 def test_run_destinations_never_restores_a_destination_off_the_new_key_nor_one_of_a_user_outside_the_run(entries):
     reads = [read(dest(user, name=f"n{index}"), key_id, failed) for index, (user, key_id, failed) in enumerate(entries)]
     known = run_destinations({"results": reads}, FINISH_PLANS, NEW_KEYS, {"run_id": "R1", "journals": {}})
     for result in known["writes"]["results"]:
-        assert result["item"]["user"] == "app" and result["access_key_id"] == "AKIANEW"
+        assert result["item"]["user"] == "app" and result["access_key_id"] == "AKIANEW0000000000000"
     # Every readable destination of the run's user is either restorable or fails the user.
-    off_key = [r for r in reads if r["item"]["user"] == "app" and not r.get("failed") and r["access_key_id"] != "AKIANEW"]
+    off_key = [r for r in reads if r["item"]["user"] == "app" and not r.get("failed") and r["access_key_id"] != "AKIANEW0000000000000"]
     assert bool(off_key) == ("app" in known["failures"])
     assert set(known["failures"]) <= {"app"}

@@ -22,7 +22,7 @@ def key(user, key_id, age, status="Active"):
 
 
 KEY_INFO = {
-    "access_keys": [key("app", "AKIAAPPNEW", 3), key("app", "AKIAAPPOLD", 100, "Inactive"), key("old", "AKIAOLD", 200)],
+    "access_keys": [key("app", "AKIAAPPNEW0000000000", 3), key("app", "AKIAAPPOLD0000000000", 100, "Inactive"), key("old", "AKIAOLD0000000000000", 200)],
     "users": [{"user_name": u, "arn": f"arn:aws:iam::123456789012:user/{u}", "access_key_count": 1, "active_key_count": 1}
               for u in ("app", "old")],
     "report_generated_time": NOW.isoformat(), "report_age_seconds": 1, "report_requested": False,
@@ -37,11 +37,11 @@ def read(user, kind, name, access_key_id=None, exists=True, **result):
 
 
 READS = {"results": [
-    read("app", "secretsmanager", "rotor/keys/app", "AKIAAPPNEW"),
-    read("app", "ssm", "/rotor/keys/app", "AKIAAPPOLD"),
+    read("app", "secretsmanager", "rotor/keys/app", "AKIAAPPNEW0000000000"),
+    read("app", "ssm", "/rotor/keys/app", "AKIAAPPOLD0000000000"),
     read("app", "ssm", "/rotor/keys/gone", None, exists=False),
-    read("app", "secretsmanager", "rotor/keys/deleted", "AKIADELETED"),
-    read("old", "secretsmanager", "rotor/keys/old", "AKIAOLD"),
+    read("app", "secretsmanager", "rotor/keys/deleted", "AKIADELETED000000000"),
+    read("old", "secretsmanager", "rotor/keys/old", "AKIAOLD0000000000000"),
     read("app", "secretsmanager", "rotor/keys/denied", failed=True, msg="Access denied for secretsmanager:GetSecretValue"),
     {"skipped": True, "item": {"user": "x", "type": "ssm", "name": "/skipped"}},
 ]}
@@ -54,10 +54,10 @@ def report():
 
 @pytest.mark.parametrize("name, status, finding", [
     ("rotor/keys/app", "Active", None),
-    ("/rotor/keys/app", "Inactive", "holds AKIAAPPOLD, which is Inactive"),
+    ("/rotor/keys/app", "Inactive", "holds AKIAAPPOLD0000000000, which is Inactive"),
     ("/rotor/keys/gone", None, "does not exist"),
-    ("rotor/keys/deleted", None, "holds AKIADELETED, which is not an access key of app (deleted?)"),
-    ("rotor/keys/old", "Active", "holds AKIAOLD, which is due for rotation"),
+    ("rotor/keys/deleted", None, "holds AKIADELETED000000000, which is not an access key of app (deleted?)"),
+    ("rotor/keys/old", "Active", "holds AKIAOLD0000000000000, which is due for rotation"),
     ("rotor/keys/denied", None, "could not be read: Access denied for secretsmanager:GetSecretValue"),
 ])
 def test_each_destination_with_its_keys_state_and_finding(report, name, status, finding):
@@ -74,9 +74,9 @@ def test_every_rendering_shows_the_key_ids_and_messages_name_the_findings(report
     rendered = render_all(report)
     assert json.loads(rendered["documents"]["json"])["destinations"] == report["destinations"]
     assert "## Secret destinations (6)" in rendered["documents"]["md"]
-    assert "| app | ssm | /rotor/keys/app | AKIAAPPOLD | Inactive |" in rendered["documents"]["md"]
+    assert "| app | ssm | /rotor/keys/app | AKIAAPPOLD0000000000 | Inactive |" in rendered["documents"]["md"]
     assert "<h2>Secret destinations (6)</h2>" in rendered["documents"]["html"]
-    assert "AKIADELETED" in rendered["documents"]["html"]
+    assert "AKIADELETED000000000" in rendered["documents"]["html"]
     assert "ssm destination /rotor/keys/gone (user app): does not exist" in rendered["messages"]
     assert "6 secret destinations read, 5 destination findings" in rendered["summary_text"]
 

@@ -28,10 +28,10 @@ def user(name, tags, keys=1, **extra):
 
 TAGGED = {
     "access_keys": [
-        key("alice", 1, 120, key_id="AKIAALICE"),
-        key("vendor", 1, 200, key_id="AKIAVENDOR"),
+        key("alice", 1, 120, key_id="AKIAALICE00000000000"),
+        key("vendor", 1, 200, key_id="AKIAVENDOR0000000000"),
         key("legacy", 1, 150),
-        key("pay", 1, 40, key_id="AKIAPAY"),
+        key("pay", 1, 40, key_id="AKIAPAY0000000000000"),
         key("archive", 1, 200),
         key("typo", 1, 100),
         key("fuzzy", 1, 95),
@@ -59,8 +59,10 @@ TAGGED = {
 @pytest.fixture
 def report():
     hosts = {
-        "pay1": host_record({"user": "pay", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"}, "access_key_id": "AKIAPAY", "exists": True}]}),
-        "vendor1": host_record({"user": "vendor", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"}, "access_key_id": "AKIAVENDOR", "exists": True}]}),
+        "pay1": host_record({"user": "pay", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"},
+                                                         "access_key_id": "AKIAPAY0000000000000", "exists": True}]}),
+        "vendor1": host_record({"user": "vendor", "results": [{"path": "/etc/a", "item": {"path": "/etc/a"},
+                                                               "access_key_id": "AKIAVENDOR0000000000", "exists": True}]}),
     }
     return build_audit(TAGGED, hosts, max_age_days=90, unused_days=90, now=NOW)
 
@@ -85,7 +87,7 @@ def test_exempt_users_with_reason_end_and_the_keys_past_their_policy(report):
     vendor = exempt["vendor"]
     assert (vendor["reason"], vendor["exempt_until"], vendor["exemption_ends"], vendor["until_valid"], vendor["owner"]) == (
         "appliance cannot reload keys", "2027-03-31", "2027-04-01T00:00:00+00:00", True, "ops")
-    assert [k["access_key_id"] for k in vendor["keys_past_max_age"]] == ["AKIAVENDOR"]
+    assert [k["access_key_id"] for k in vendor["keys_past_max_age"]] == ["AKIAVENDOR0000000000"]
     assert (exempt["fuzzy"]["until_valid"], exempt["fuzzy"]["exemption_ends"]) == (False, None)
     assert report["summary"]["exempt_users"] == 2 and report["summary"]["exempt_keys_past_max_age"] == 2
 
@@ -121,7 +123,7 @@ def test_owners_are_on_every_key_row_and_finding(report):
     findings = {f["host"]: f for f in report["host_findings"]}
     assert set(findings) == {"pay1"}  # vendor1's key is past its policy, but its user is exempt
     assert findings["pay1"]["owner"] == "payments"
-    assert findings["pay1"]["problem"] == "holds AKIAPAY, which is due for rotation (40 days old; its own policy is 30 days)"
+    assert findings["pay1"]["problem"] == "holds AKIAPAY0000000000000, which is due for rotation (40 days old; its own policy is 30 days)"
     assert report["summary"]["users_with_owner"] == 4
     users = {u["user_name"]: u for u in report["users"]}
     assert users["alice"]["owner"] == "team-a@example.com" and users["hidden"]["tags_read"] is False

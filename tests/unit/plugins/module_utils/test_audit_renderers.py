@@ -30,14 +30,14 @@ def test_markdown_has_a_section_per_policy_finding_and_an_owner_column(report):
     text = render_markdown(report)
     assert "| Exempt users | 2 (2 keys past their policy) |" in text
     assert "## Exempt users (2)" in text
-    assert "| vendor | appliance cannot reload keys | 2027-03-31 | AKIAVENDOR (200) | ops |" in text
+    assert "| vendor | appliance cannot reload keys | 2027-03-31 | AKIAVENDOR0000000000 (200) | ops |" in text
     assert "| fuzzy | migration | soon (invalid: no end) | (position 1) (95) | — |" in text
     assert "## Expired exemptions (1)" in text and "| legacy | legacy batch | 2026-11-01T00:00:00+00:00 |" in text
     assert "## Users with their own max age (2)" in text and "| pay | 30 | 1 | payments |" in text
     assert "## Policy tag problems (3)" in text and "| typo | rotor:max-age-days | ninety |" in text
     # Owner is the last column of the key tables; the rule that applied is next to it.
     assert "| User | Key | Age (days) | Last used | Hosts | Policy (days) | Owner |" in text
-    assert re.search(r"\| pay \| AKIAPAY \| 40 \| [-0-9]+ \| — \| 30 \| payments \|", text)
+    assert re.search(r"\| pay \| AKIAPAY0000000000000 \| 40 \| [-0-9]+ \| — \| 30 \| payments \|", text)
     assert "Policy: rotate Active keys at 90 days (2 users have their own, IAM user tag rotor:max-age-days)" in text
     assert "read for 8 users in 9 ListUserTags calls; 1 could not be read." in text
 
@@ -46,7 +46,7 @@ def test_html_has_the_same_sections_owners_and_an_amber_bar_for_exempt_keys(repo
     page = render_html(report)
     for section in ("exempt-users", "expired-exemptions", "users-with-their-own-max-age", "policy-tag-problems"):
         assert f'<h2 id="{section}">' in page
-    assert "<td>vendor</td><td>appliance cannot reload keys</td><td>2027-03-31</td><td>AKIAVENDOR (200)</td><td>ops</td>" in page
+    assert "<td>vendor</td><td>appliance cannot reload keys</td><td>2027-03-31</td><td>AKIAVENDOR0000000000 (200)</td><td>ops</td>" in page
     assert "<td>typo</td><td>rotor:max-age-days</td><td>ninety</td>" in page
     assert 'data-metric="exempt_users"><span class="n">2</span>' in page
     assert 'data-metric="policy_problems"><span class="n">3</span>' in page
@@ -70,10 +70,10 @@ def test_the_role_gets_its_messages_from_python(report):
     assert "2 exempt (2 keys past their policy), 1 expired exemptions, 2 with their own max age, 3 policy tag problems" in out["summary_text"]
     assert out["due_message"] == (
         "5 access key(s) are due for rotation (Active and at least 90 days old, or their own rotor:max-age-days): "
-        "legacy key 1 (150 days); alice AKIAALICE (120 days, owner team-a@example.com); and 3 more. "
+        "legacy key 1 (150 days); alice AKIAALICE00000000000 (120 days, owner team-a@example.com); and 3 more. "
         "Rotate them with rotor.iam.rotate; the reports list every key.")
     assert any(m.startswith("IAM user typo (owner: data): rotor:max-age-days holds 'ninety'") for m in out["messages"])
-    assert [d["label"] for d in out["rotation_due"]][-1] == "pay AKIAPAY (40 days, policy 30 days, owner payments)"
+    assert [d["label"] for d in out["rotation_due"]][-1] == "pay AKIAPAY0000000000000 (40 days, policy 30 days, owner payments)"
     assert out["user_tags"]["calls"] == 9
 
 

@@ -43,10 +43,10 @@ def key(user, position, age, status="Active", used=None, key_id=None):
 
 KEY_INFO = {
     "access_keys": [
-        key("alice", 1, 120, used=1, key_id="AKIAALICEOLD"),
-        key("alice", 2, 10, used=0, key_id="AKIAALICENEW"),
-        key("bob", 1, 30, used=None, key_id="AKIABOB"),
-        key("bob", 2, 300, status="Inactive", key_id="AKIABOBOLD"),
+        key("alice", 1, 120, used=1, key_id="AKIAALICEOLD00000000"),
+        key("alice", 2, 10, used=0, key_id="AKIAALICENEW00000000"),
+        key("bob", 1, 30, used=None, key_id="AKIABOB0000000000000"),
+        key("bob", 2, 300, status="Inactive", key_id="AKIABOBOLD0000000000"),
         key("carol", 1, 95, used=None),  # due and never used
         key("dave", 1, 200, used=100),  # due and unused for 100 days
         key("erin", 1, 90, used=89),  # exactly at the policy: due, used recently enough
@@ -74,14 +74,14 @@ def read_result(path, key_id=None, exists=True, **extra):
 
 
 HOSTS = {
-    "host1": host_record({"user": "alice", "results": [read_result("/etc/a", "AKIAALICEOLD")]}),
-    "host2": host_record({"user": "alice", "results": [read_result("/etc/a", "AKIAALICENEW"), read_result("/etc/b", "AKIAALICENEW")]}),
-    "host3": host_record({"user": "bob", "results": [read_result("/etc/a", "AKIABOBOLD")]}),
-    "host4": host_record({"user": "bob", "results": [read_result("/etc/a", "AKIADELETED")]}),
+    "host1": host_record({"user": "alice", "results": [read_result("/etc/a", "AKIAALICEOLD00000000")]}),
+    "host2": host_record({"user": "alice", "results": [read_result("/etc/a", "AKIAALICENEW00000000"), read_result("/etc/b", "AKIAALICENEW00000000")]}),
+    "host3": host_record({"user": "bob", "results": [read_result("/etc/a", "AKIABOBOLD0000000000")]}),
+    "host4": host_record({"user": "bob", "results": [read_result("/etc/a", "AKIADELETED000000000")]}),
     "host5": host_record({"user": "bob", "unreachable": True, "results": []}),
     "host6": host_record({"user": "bob", "results": [read_result("/etc/a", msg="/etc/a: line 3 is not valid")]}),
     "host7": host_record({"user": "bob", "results": [read_result("/etc/a", None, exists=False)]}),
-    "host8": host_record({"user": "ghost", "results": [read_result("/etc/a", "AKIAGHOST")]}),
+    "host8": host_record({"user": "ghost", "results": [read_result("/etc/a", "AKIAGHOST00000000000")]}),
 }
 
 
@@ -104,7 +104,7 @@ def test_unused_keys_are_active_and_idle_for_the_period(report):
 
 def test_users_with_two_active_keys(report):
     assert [u["user_name"] for u in report["users_with_two_active_keys"]] == ["alice"]
-    assert [k["access_key_id"] for k in report["users_with_two_active_keys"][0]["access_keys"]] == ["AKIAALICEOLD", "AKIAALICENEW"]
+    assert [k["access_key_id"] for k in report["users_with_two_active_keys"][0]["access_keys"]] == ["AKIAALICEOLD00000000", "AKIAALICENEW00000000"]
 
 
 def test_summary_counts(report):
@@ -119,22 +119,22 @@ def test_summary_counts(report):
 
 def test_which_hosts_hold_which_key(report):
     rows = {(r["user_name"], r["access_key_id"]): (r["status"], r["rotation_due"], r["hosts"]) for r in report["host_keys"]}
-    assert rows[("alice", "AKIAALICEOLD")] == ("Active", True, ["host1"])
-    assert rows[("alice", "AKIAALICENEW")] == ("Active", False, ["host2"])  # two files, one host
-    assert rows[("bob", "AKIABOBOLD")] == ("Inactive", False, ["host3"])
-    assert rows[("bob", "AKIADELETED")][0] == "not a key of this user"
-    assert rows[("ghost", "AKIAGHOST")][0] == "user does not exist"
+    assert rows[("alice", "AKIAALICEOLD00000000")] == ("Active", True, ["host1"])
+    assert rows[("alice", "AKIAALICENEW00000000")] == ("Active", False, ["host2"])  # two files, one host
+    assert rows[("bob", "AKIABOBOLD0000000000")] == ("Inactive", False, ["host3"])
+    assert rows[("bob", "AKIADELETED000000000")][0] == "not a key of this user"
+    assert rows[("ghost", "AKIAGHOST00000000000")][0] == "user does not exist"
     keys = {k["access_key_id"]: k for k in report["access_keys"] if k["access_key_id"]}
-    assert keys["AKIAALICEOLD"]["hosts"] == ["host1"]
-    assert keys["AKIABOB"]["hosts"] == []
+    assert keys["AKIAALICEOLD00000000"]["hosts"] == ["host1"]
+    assert keys["AKIABOB0000000000000"]["hosts"] == []
 
 
 def test_host_findings_name_the_host_and_the_problem(report):
     problems = {f["host"]: f["problem"] for f in report["host_findings"]}
     assert "due for rotation (120 days old)" in problems["host1"]
     assert "host2" not in problems
-    assert "AKIABOBOLD, which is Inactive" in problems["host3"]
-    assert "AKIADELETED, which is not an access key of bob" in problems["host4"]
+    assert "AKIABOBOLD0000000000, which is Inactive" in problems["host3"]
+    assert "AKIADELETED000000000, which is not an access key of bob" in problems["host4"]
     assert problems["host5"].startswith("unreachable")
     assert "line 3 is not valid" in problems["host6"]
     assert "holds no access key" in problems["host7"]
@@ -179,11 +179,11 @@ def test_markdown_summary_has_the_numbers_and_tables(report):
     assert "| Due for rotation | 4 |" in text
     assert "## Keys due for rotation (4)" in text
     assert "| dave | (position 1) | 200 |" in text
-    assert "| alice | AKIAALICEOLD | 120 |" in text
+    assert "| alice | AKIAALICEOLD00000000 | 120 |" in text
     assert "## Keys unused for 90 days or more (2)" in text
     assert "## Users with two Active keys (1)" in text
-    assert "| alice | AKIAALICEOLD | Active | 120 | yes | host1 |" in text
-    assert "holds AKIADELETED, which is not an access key of bob" in text
+    assert "| alice | AKIAALICEOLD00000000 | Active | 120 | yes | host1 |" in text
+    assert "holds AKIADELETED000000000, which is not an access key of bob" in text
 
 
 def test_markdown_tables_are_cut_at_max_rows(report):

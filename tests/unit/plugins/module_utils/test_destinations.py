@@ -121,57 +121,57 @@ def no_secret_in(result, *secrets):
 
 @pytest.mark.parametrize("kind", ["secretsmanager", "ssm"])
 def test_present_then_restored_puts_the_old_key_back_and_keeps_other_fields(kind):
-    client, dest = holding(kind, "AKIAOLD", "old-secret", {"Region": "eu-west-1"})
-    written = ensure_present(dest, "AKIANEW", "new-secret")
-    assert (written["changed"], written["access_key_id"], written["previous_access_key_id"]) == (True, "AKIANEW", "AKIAOLD")
-    assert client.current() == {"Region": "eu-west-1", "AccessKeyId": "AKIANEW", "SecretAccessKey": "new-secret"}
-    assert ensure_present(dest, "AKIANEW", "new-secret")["changed"] is False
-    restored = ensure_restored(dest, "AKIANEW", "AKIAOLD", written["previous_version_id"])
-    assert restored["changed"] and restored["access_key_id"] == "AKIAOLD"
+    client, dest = holding(kind, "AKIAOLD0000000000000", "old-secret", {"Region": "eu-west-1"})
+    written = ensure_present(dest, "AKIANEW0000000000000", "new-secret")
+    assert (written["changed"], written["access_key_id"], written["previous_access_key_id"]) == (True, "AKIANEW0000000000000", "AKIAOLD0000000000000")
+    assert client.current() == {"Region": "eu-west-1", "AccessKeyId": "AKIANEW0000000000000", "SecretAccessKey": "new-secret"}
+    assert ensure_present(dest, "AKIANEW0000000000000", "new-secret")["changed"] is False
+    restored = ensure_restored(dest, "AKIANEW0000000000000", "AKIAOLD0000000000000", written["previous_version_id"])
+    assert restored["changed"] and restored["access_key_id"] == "AKIAOLD0000000000000"
     assert client.current()["SecretAccessKey"] == "old-secret"
-    assert ensure_restored(dest, "AKIANEW", "AKIAOLD")["changed"] is False
+    assert ensure_restored(dest, "AKIANEW0000000000000", "AKIAOLD0000000000000")["changed"] is False
     for result in (written, restored, read_destination(dest)):
         assert no_secret_in(result, "old-secret", "new-secret")
 
 
 def test_secrets_manager_restore_moves_the_label_and_never_reads_the_old_version():
-    client, dest = holding("secretsmanager", "AKIAOLD", "old-secret")
-    written = ensure_present(dest, "AKIANEW", "new-secret")
+    client, dest = holding("secretsmanager", "AKIAOLD0000000000000", "old-secret")
+    written = ensure_present(dest, "AKIANEW0000000000000", "new-secret")
     client.calls.clear()
-    ensure_restored(dest, "AKIANEW", "AKIAOLD", written["previous_version_id"])
+    ensure_restored(dest, "AKIANEW0000000000000", "AKIAOLD0000000000000", written["previous_version_id"])
     assert client.calls == ["get_secret_value", "update_secret_version_stage"]  # the current (new) value only
 
 
 @pytest.mark.parametrize("kind", ["secretsmanager", "ssm"])
 def test_check_mode_writes_nothing(kind):
-    client, dest = holding(kind, "AKIAOLD", "old-secret")
-    assert ensure_present(dest, "AKIANEW", "new-secret", check_mode=True)["diff"] == {
-        "before": {"access_key_id": "AKIAOLD"}, "after": {"access_key_id": "AKIANEW"}}
-    written = ensure_present(dest, "AKIANEW", "new-secret")
+    client, dest = holding(kind, "AKIAOLD0000000000000", "old-secret")
+    assert ensure_present(dest, "AKIANEW0000000000000", "new-secret", check_mode=True)["diff"] == {
+        "before": {"access_key_id": "AKIAOLD0000000000000"}, "after": {"access_key_id": "AKIANEW0000000000000"}}
+    written = ensure_present(dest, "AKIANEW0000000000000", "new-secret")
     client.calls.clear()
-    ensure_restored(dest, "AKIANEW", "AKIAOLD", written["previous_version_id"], check_mode=True)
+    ensure_restored(dest, "AKIANEW0000000000000", "AKIAOLD0000000000000", written["previous_version_id"], check_mode=True)
     assert not set(client.calls) & set(WRITES)
 
 
 @pytest.mark.parametrize("kind", ["secretsmanager", "ssm"])
 def test_a_destination_changed_by_someone_else_is_not_restored(kind):
-    client, dest = holding(kind, "AKIAOLD", "old-secret")
-    ensure_present(dest, "AKIANEW", "new-secret")
-    ensure_present(dest, "AKIATHEIRS", "their-secret")
-    with pytest.raises(RotorIAMError, match="holds access key AKIATHEIRS, not AKIANEW"):
-        ensure_restored(dest, "AKIANEW", "AKIAOLD")
-    assert client.current()["AccessKeyId"] == "AKIATHEIRS"
+    client, dest = holding(kind, "AKIAOLD0000000000000", "old-secret")
+    ensure_present(dest, "AKIANEW0000000000000", "new-secret")
+    ensure_present(dest, "AKIATHEIRS0000000000", "their-secret")
+    with pytest.raises(RotorIAMError, match="holds access key AKIATHEIRS0000000000, not AKIANEW0000000000000"):
+        ensure_restored(dest, "AKIANEW0000000000000", "AKIAOLD0000000000000")
+    assert client.current()["AccessKeyId"] == "AKIATHEIRS0000000000"
 
 
 def test_a_plain_string_parameter_and_a_non_json_value_are_refused():
     ssm = FakeSSM(kind="String")
     ssm.history.append("{}")
     with pytest.raises(RotorIAMError, match="not SecureString"):
-        ensure_present(Destination(ssm, "ssm", "/app/key"), "AKIANEW", "s")
+        ensure_present(Destination(ssm, "ssm", "/app/key"), "AKIANEW0000000000000", "s")
     client = FakeSecretsManager()
     client._put("plain text")
     with pytest.raises(RotorIAMError, match="is not a JSON object"):
-        ensure_present(Destination(client, "secretsmanager", "app"), "AKIANEW", "s")
+        ensure_present(Destination(client, "secretsmanager", "app"), "AKIANEW0000000000000", "s")
     assert "put_secret_value" not in client.calls and "put_parameter" not in ssm.calls
 
 
