@@ -214,6 +214,11 @@ def apply_to_plans(plans, verdict, host_users):
     """
     for ref, plan in plans.items():
         messages = list(verdict["refusals"].get(ref) or [])
+        if _is_incident(plan):
+            # Incident response never waits on a host that cannot be read: the plan already names it (hosts_unreachable),
+            # it is not written and keeps the leaked key, Inactive, until a run can read it. Other holder problems refuse.
+            waived = tuple(f"host {host}: " for host in plan.get("hosts_unreachable") or [])
+            messages = [m for m in messages if not (waived and m.startswith(waived))]
         for kind, key_id in ([] if plan.get("error") else keys_retired(plan)):
             outside = [h for h in verdict["held"].get(key_id) or [] if host_users.get(h, "") != ref]
             if not outside:
@@ -242,6 +247,11 @@ def apply_to_plans(plans, verdict, host_users):
                 + ". Nothing was changed for this user (rotor_force does not override this; docs/mistakes.md)."
                 + (f" Also: {earlier}" if earlier else "")))
     return plans
+
+
+def _is_incident(plan):
+    """Is the user's rotation incident response for the key its hosts run on (rotor_compromised_key_ids)?"""
+    return bool(plan.get("compromised_key_id")) and plan.get("compromised_key_id") == plan.get("old_key_id") and not plan.get("error")
 
 
 def _named(user):
