@@ -2,8 +2,10 @@
 # tested with, and how to find a Python for each. Functions only; nothing runs when sourced.
 
 # The supported (tested) lines, by `ansible` package major version; meta/runtime.yml's requires_ansible
-# states the same range of ansible-core.
-ROTOR_TESTED_LINES="11 12 13 14"
+# states the same range of ansible-core. Line 11 (ansible-core 2.18, out of upstream support since November
+# 2026) and 2.22 (a release candidate) can be built for trying, but are not supported: on 2.18 a template
+# that yields null passes '' to the module, so check mode stops at the rotation journal's lease.
+ROTOR_TESTED_LINES="12 13 14"
 
 # rotor_line_info LINE: LINE_WHEEL (the `ansible` wheel amazon.aws comes from), LINE_CORE (ansible-core
 # X.Y), LINE_CORE_SPEC (pip requirement), LINE_PYTHONS (controller Pythons, in order of preference),
@@ -19,7 +21,7 @@ rotor_line_info() {
     14) LINE_WHEEL=14.5.0 LINE_CORE=2.21 LINE_PYTHONS="3.12 3.13 3.14" ;;
     # Not supported yet (release candidate): ansible-core 2.22 with ansible 14's amazon.aws, for trying.
     2.22) LINE_WHEEL=14.5.0 LINE_CORE=2.22 LINE_PYTHONS="3.13 3.14" ;;
-    *) echo "unknown ROTOR_ANSIBLE line '$1': use one of $ROTOR_TESTED_LINES (ansible package major version) or 2.22" >&2
+    *) echo "unknown ROTOR_ANSIBLE line '$1': use one of $ROTOR_TESTED_LINES (ansible package major version), or 11 or 2.22 to try them" >&2
        return 1 ;;
   esac
   local minor="${LINE_CORE#2.}"

@@ -6,9 +6,9 @@
 #
 # Default: the newest Python >= 3.12 found (PATH, then pyenv's versions) with ansible 14 (ansible-core
 # 2.21) in .venv/ and .build/collections/; without Python 3.12 or newer, Python 3.11 with ansible 12
-# (ansible-core 2.19). ROTOR_ANSIBLE=11|12|13|14 builds another line beside it, in .build/lines/NN/
-# (venv/ and collections/), with the oldest Python that line supports; ROTOR_ANSIBLE=2.22 builds the
-# ansible-core 2.22 release candidate (not supported: for trying only). PYTHON=/path/to/python
+# (ansible-core 2.19). ROTOR_ANSIBLE=12|13|14 builds another line beside it, in .build/lines/NN/
+# (venv/ and collections/), with the oldest Python that line supports; ROTOR_ANSIBLE=11 (ansible-core
+# 2.18) and ROTOR_ANSIBLE=2.22 (its release candidate) build lines that are not supported, for trying. PYTHON=/path/to/python
 # overrides the choice of interpreter. `ROTOR_ANSIBLE=NN source scripts/env.sh` selects a line.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
