@@ -30,18 +30,23 @@ source scripts/env.sh
 source scripts/lines.sh
 default_line="$(sed -n 's/^line=\([^ ]*\) .*/\1/p' .venv/.rotor-line)"
 
-# The other lines run beside the default run, each in the background with its own log.
+# The other lines run beside the default run (ROTOR_TEST_LINES_AFTER=1: after it), each in the background,
+# all at once, with its own log.
 if [ "$#" -gt 0 ]; then other_lines=""; else other_lines="${ROTOR_TEST_LINES-$ROTOR_TESTED_LINES}"; fi
 ci="$ROOT/.build/ci"
 mkdir -p "$ci"
 declare -A line_pids=()
-for line in $other_lines; do
-  [ "$line" = "$default_line" ] && continue
-  rm -f "$ci/line-$line.summary"
-  scripts/test-line.sh "$line" "$ci/line-$line.summary" > "$ci/line-$line.log" 2>&1 &
-  line_pids[$line]=$!
-  echo "test: ansible line $line: set up and smoke set in the background, log in ${ci#"$ROOT"/}/line-$line.log"
-done
+start_lines() {
+  local line
+  for line in $other_lines; do
+    [ "$line" = "$default_line" ] && continue
+    rm -f "$ci/line-$line.summary"
+    scripts/test-line.sh "$line" "$ci/line-$line.summary" > "$ci/line-$line.log" 2>&1 &
+    line_pids[$line]=$!
+    echo "test: ansible line $line: set up, unit tests, smoke set and sanity in the background, log in ${ci#"$ROOT"/}/line-$line.log"
+  done
+}
+[ "${ROTOR_TEST_LINES_AFTER:-0}" = 1 ] || start_lines
 
 # Two workers, each test file on one of them (its fixtures and fleets stay together); most of a test's time
 # is spent waiting on AWS-like lags and on hosts, so two share the machine's cores well. ROTOR_TEST_WORKERS=0: one process.
@@ -54,11 +59,12 @@ pytest_seconds=$((SECONDS - main_started))
 sanity_started="$SECONDS"
 scripts/sanity.sh || main=FAILED
 sanity_seconds=$((SECONDS - sanity_started))
+[ "${ROTOR_TEST_LINES_AFTER:-0}" != 1 ] || start_lines
 
 status=0
 [ "$main" = passed ] || status=1
 summary=("line $default_line (default, ansible-core $(python -c 'import ansible.release; print(ansible.release.__version__)'), Python $(python -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')): $main: unit + integration ${pytest_seconds}s, sanity + lint ${sanity_seconds}s")
-for line in "${!line_pids[@]}"; do
+for line in $(printf '%s\n' "${!line_pids[@]}" | sort -n); do
   if ! wait "${line_pids[$line]}"; then
     status=1
     echo "test: ansible line $line FAILED; the end of ${ci#"$ROOT"/}/line-$line.log:"
