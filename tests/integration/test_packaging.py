@@ -119,6 +119,11 @@ def test_build_ignore_keeps_planted_junk_out(tmp_path):
     assert junk_in(names) == []
 
 
+def warnings_about_us(stderr: str) -> list:
+    """stderr's [WARNING] lines, less ansible-core 2.21's own about its internal collections (no MANIFEST.json there)."""
+    return [line for line in stderr.splitlines() if "[WARNING]" in line and "/ansible/_internal/ansible_collections/" not in line]
+
+
 def test_installed_tarball_documents_every_module_and_role(installed_collections):
     """ansible-doc from the installed copy (only that collections path): every module, every role."""
     installed = installed_collections / "ansible_collections" / "rotor" / "iam"
@@ -133,12 +138,12 @@ def test_installed_tarball_documents_every_module_and_role(installed_collections
     for module in modules:
         assert re.search(rf"^rotor\.iam\.{module}\s", listing.stdout, re.M), f"ansible-doc -l does not list {module}"
         shown = run([tool("ansible-doc"), "-t", "module", "--json", f"rotor.iam.{module}"], env)
-        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc rotor.iam.{module}:\n{shown.stderr}"
+        assert shown.returncode == 0 and not warnings_about_us(shown.stderr), f"ansible-doc rotor.iam.{module}:\n{shown.stderr}"
         doc = json.loads(shown.stdout)[f"rotor.iam.{module}"]["doc"]
         assert doc["short_description"] and doc["filename"].startswith(str(installed)), doc.get("filename")
     for role in roles:
         shown = run([tool("ansible-doc"), "-t", "role", f"rotor.iam.{role}"], env)
-        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc -t role rotor.iam.{role}:\n{shown.stderr}"
+        assert shown.returncode == 0 and not warnings_about_us(shown.stderr), f"ansible-doc -t role rotor.iam.{role}:\n{shown.stderr}"
         assert re.search(r"ENTRY POINT: \W*main\b", shown.stdout) and "rotor_" in shown.stdout, shown.stdout[:2000]
 
 
