@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402
 from iam_endpoint.control import IAMEndpoint  # noqa: E402
-from rotation_helpers import IAM_LAG_SECONDS  # noqa: E402
+from rotation_helpers import IAM_LAG_SECONDS, wait_until_accepted  # noqa: E402
 
 PLAYBOOK_TIMEOUT = 150
 
@@ -133,14 +133,17 @@ def iam_user(make_iam_user) -> str:
 
 
 @pytest.fixture
-def create_key(iam, known_secrets):
-    """Factory: create an access key through boto3 (admin) and remember its secret; returns (id, secret)."""
+def create_key(endpoint, iam, known_secrets):
+    """Factory: create an access key through boto3 (admin) and remember its secret; returns (id, secret).
+    ``signs=True``: the test signs with the key, so wait until its propagation is over."""
 
-    def create(user_name: str, status: str = "Active"):
+    def create(user_name: str, status: str = "Active", signs: bool = False):
         key = iam.create_access_key(UserName=user_name)["AccessKey"]
         known_secrets.append(key["SecretAccessKey"])
         if status != "Active":
             iam.update_access_key(UserName=user_name, AccessKeyId=key["AccessKeyId"], Status=status)
+        elif signs:
+            wait_until_accepted(endpoint, key["AccessKeyId"])
         return key["AccessKeyId"], key["SecretAccessKey"]
 
     return create
@@ -303,6 +306,7 @@ def make_rotator():
             PolicyDocument=json.dumps(policy_for_moto(load_rotation_policy())),
         )
         key = admin.create_access_key(UserName=user_name)["AccessKey"]
+        wait_until_accepted(endpoint, key["AccessKeyId"])  # the rotator signs every call of the test
         return user_name, key["AccessKeyId"], key["SecretAccessKey"]
 
     return make

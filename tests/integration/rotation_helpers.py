@@ -171,6 +171,18 @@ def seed_user(endpoint, user_name: str, age_days: float = 120) -> Tuple[str, str
     return key["AccessKeyId"], key["SecretAccessKey"]
 
 
+def wait_until_accepted(endpoint, access_key_id: str, timeout: Optional[float] = None) -> None:
+    """Wait out a new key's propagation, as the rotation does before relying on it: until the endpoint
+    accepts a request signed with it (asked of the endpoint, so the key records no use). A test that signs
+    with a key it has just created calls this first; on a loaded machine the lag outlasts the test's setup."""
+    lag = float(endpoint.config().get("new_key_propagation_seconds", IAM_LAG_SECONDS))
+    deadline = time.monotonic() + (lag + 30 if timeout is None else timeout)
+    while not endpoint.accepted(access_key_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{access_key_id} is still rejected: {endpoint.key_view(access_key_id)['reason']}")
+        time.sleep(0.1)
+
+
 def key_statuses(endpoint, user_name: str) -> Dict[str, str]:
     """The user's keys in IAM as {access_key_id: status}."""
     iam = endpoint.boto3_client("iam")

@@ -158,7 +158,7 @@ def test_status_deactivates_and_reactivates_idempotently(iam_user, create_key, r
 def test_status_refuses_to_deactivate_its_own_signing_key_unless_forced(endpoint, iam, make_iam_user, create_key, run_playbook, key_statuses):
     endpoint.configure(propagation_seconds=0)  # about the signing key, not about lag: it must sign at once
     user = make_iam_user("self", actions=ALL_IAM_ON_ITSELF)
-    own_key_id, own_secret = create_key(user)
+    own_key_id, own_secret = create_key(user, signs=True)
     other_key_id = create_key(user)[0]
 
     run = run_playbook("status_self", user_name=user, own_key_id=own_key_id, own_secret=own_secret, other_key_id=other_key_id)
@@ -188,8 +188,10 @@ def test_delete_absent_is_ok_and_active_needs_force(endpoint, iam_user, create_k
 def test_error_paths_unknown_user_access_denied_and_rejected_credentials(make_iam_user, create_key, run_playbook, key_statuses):
     user = make_iam_user()
     target_key_id = create_key(user)[0]
-    nobody_key_id, nobody_secret = create_key(make_iam_user("nobody"))
-    lister_key_id, lister_secret = create_key(make_iam_user("lister", actions=["iam:ListAccessKeys"]))
+    # Both sign the playbook's calls: a key still inside its propagation lag would be refused as unknown
+    # (InvalidClientTokenId) instead of denied, so wait it out as a rotation does.
+    nobody_key_id, nobody_secret = create_key(make_iam_user("nobody"), signs=True)
+    lister_key_id, lister_secret = create_key(make_iam_user("lister", actions=["iam:ListAccessKeys"]), signs=True)
 
     run = run_playbook(
         "errors",

@@ -160,6 +160,7 @@ def team_fleet(endpoint, tmp_path):
         fleet.stop()
 
 
+@pytest.mark.smoke
 def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     fleet, keys = team_fleet
     alice_old, alice_new, bob_key = keys[("alice", 1)][0], keys[("alice", 2)][0], keys[("bob", 1)][0]

@@ -259,6 +259,7 @@ def assert_rolled_back(endpoint: IAMEndpoint, seeded, new_id: str) -> None:
 # --------------------------------------------------------------------------- cases
 
 
+@pytest.mark.smoke
 def test_workflow_prepare_four_concurrent_slices_finish_cuts_over(workflow_endpoint, seeded, workflow):
     """All succeed: prepare stages the key; 4 slice jobs at once switch their hosts without touching IAM keys or
     the lock; finish reads every host itself and cuts over; each node's artifacts carry what the next needs."""

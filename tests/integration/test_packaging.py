@@ -119,6 +119,11 @@ def test_build_ignore_keeps_planted_junk_out(tmp_path):
     assert junk_in(names) == []
 
 
+def warnings_about_us(stderr: str) -> list:
+    """stderr's [WARNING] lines, less ansible-core 2.21's own about its internal collections (no MANIFEST.json there)."""
+    return [line for line in stderr.splitlines() if "[WARNING]" in line and "/ansible/_internal/ansible_collections/" not in line]
+
+
 def test_installed_tarball_documents_every_module_and_role(installed_collections):
     """ansible-doc from the installed copy (only that collections path): every module, every role."""
     installed = installed_collections / "ansible_collections" / "rotor" / "iam"
@@ -133,12 +138,12 @@ def test_installed_tarball_documents_every_module_and_role(installed_collections
     for module in modules:
         assert re.search(rf"^rotor\.iam\.{module}\s", listing.stdout, re.M), f"ansible-doc -l does not list {module}"
         shown = run([tool("ansible-doc"), "-t", "module", "--json", f"rotor.iam.{module}"], env)
-        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc rotor.iam.{module}:\n{shown.stderr}"
+        assert shown.returncode == 0 and not warnings_about_us(shown.stderr), f"ansible-doc rotor.iam.{module}:\n{shown.stderr}"
         doc = json.loads(shown.stdout)[f"rotor.iam.{module}"]["doc"]
         assert doc["short_description"] and doc["filename"].startswith(str(installed)), doc.get("filename")
     for role in roles:
         shown = run([tool("ansible-doc"), "-t", "role", f"rotor.iam.{role}"], env)
-        assert shown.returncode == 0 and "[WARNING]" not in shown.stderr, f"ansible-doc -t role rotor.iam.{role}:\n{shown.stderr}"
+        assert shown.returncode == 0 and not warnings_about_us(shown.stderr), f"ansible-doc -t role rotor.iam.{role}:\n{shown.stderr}"
         assert re.search(r"ENTRY POINT: \W*main\b", shown.stdout) and "rotor_" in shown.stdout, shown.stdout[:2000]
 
 
@@ -186,7 +191,9 @@ def create_build_context(definition: Path, work: Path) -> Path:
     assert created.returncode == 0, created.stdout + created.stderr
     containerfile = (context / "Containerfile").read_text()
     assert re.search(r'^ARG EE_BASE_IMAGE="[^"]+"', containerfile, re.M), containerfile[:500]
-    assert "ansible-core>=2.19,<2.20" in containerfile and "ansible-runner" in containerfile
+    # The current ansible-core line (the development environment's default, scripts/lines.sh) on a Python it supports.
+    assert "ansible-core>=2.21,<2.22" in containerfile and "ansible-runner" in containerfile
+    assert "python3.12" in containerfile, containerfile[:2000]
     assert "introspect" in containerfile and "ansible-galaxy collection install" in containerfile
     for source in re.findall(r"^(?:COPY|ADD)\s+(?!--from)(\S+)", containerfile, re.M):
         assert (context / source).exists(), f"Containerfile copies {source}, which is not in the build context"

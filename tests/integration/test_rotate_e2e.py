@@ -125,6 +125,7 @@ def assert_rotated_and_clean(endpoint, fleet, user, old_id, old_secret):
 # --------------------------------------------------------------------------- cases
 
 
+@pytest.mark.smoke
 def test_happy_path_local_fleet(rotor_endpoint, make_fleet, rotate):
     """1. A 120-day-old key, 3 local hosts: new key everywhere, old key deleted, backups removed."""
     fleet, old_id, old_secret = seeded_fleet(rotor_endpoint, make_fleet, "e2e-happy")
@@ -136,6 +137,7 @@ def test_happy_path_local_fleet(rotor_endpoint, make_fleet, rotate):
     assert_rotated_and_clean(rotor_endpoint, fleet, "e2e-happy", old_id, old_secret)
 
 
+@pytest.mark.smoke
 def test_check_mode_changes_nothing_and_shows_the_plan(rotor_endpoint, make_fleet, rotate):
     """2. --check --diff: no IAM write, no file touched, the plan names user, key age, old key and hosts."""
     user = "e2e-check"
@@ -207,7 +209,7 @@ def test_deactivate_then_delete_inactive_key(rotor_endpoint, make_fleet, rotate)
     assert_hosts_on_key(fleet, new_id)
 
 
-@pytest.mark.parametrize("failing_check", ["on-new-key", "always"])
+@pytest.mark.parametrize("failing_check", [pytest.param("on-new-key", marks=pytest.mark.smoke), "always"])
 def test_failed_health_check_rolls_back_everything(rotor_endpoint, make_fleet, rotate, tmp_path, failing_check):
     """5. host2's health check fails before cutover: every host back on the old key, new key deleted.
 

@@ -3,7 +3,9 @@
 import os
 import sys
 
-COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
+# The tree scripts/env.sh selects (each ansible line has its own amazon.aws), else the default one.
+COLLECTIONS_PATH = os.path.abspath(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
+                                   or os.path.join(os.path.dirname(__file__), "..", "..", ".build", "collections"))
 if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)
 # fake_iam.py, the one fake IAM client of the unit tests, is imported by name.
@@ -26,7 +28,8 @@ def module_side_warnings(monkeypatch):
     from ansible.module_utils import _internal  # pylint: disable=import-outside-toplevel
     from ansible.module_utils.common import warnings  # pylint: disable=import-outside-toplevel
 
-    monkeypatch.setattr(_internal, "is_controller", False)
+    if hasattr(_internal, "is_controller"):  # ansible-core 2.19 and later; 2.18 has no controller-side routing
+        monkeypatch.setattr(_internal, "is_controller", False)
     warnings._global_warnings.clear()  # pylint: disable=protected-access
     warnings._global_deprecations.clear()  # pylint: disable=protected-access
     yield

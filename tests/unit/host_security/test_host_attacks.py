@@ -29,7 +29,7 @@ import uuid
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.rotor.iam.plugins.modules import credentials_file
 from ansible_collections.rotor.iam.plugins.modules import health_check

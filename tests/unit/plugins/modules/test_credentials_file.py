@@ -12,7 +12,8 @@ import stat
 import pytest
 import yaml
 
-from ansible.module_utils.testing import patch_module_args
+from ansible.module_utils.common.parameters import PASS_VARS
+from module_args import patch_module_args
 
 from ansible_collections.rotor.iam.plugins.modules import credentials_file
 
@@ -29,6 +30,8 @@ def run_module(capsys, args, check_mode=False, diff=False):
     args = dict(args)
     args["_ansible_check_mode"] = check_mode
     args["_ansible_diff"] = diff
+    if "inject_invocation" in PASS_VARS:  # ansible-core 2.21 and later return `invocation` only when asked
+        args["_ansible_inject_invocation"] = True
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             credentials_file.main()
