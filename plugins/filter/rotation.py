@@ -72,7 +72,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
             journals=journals,
             in_use_window_minutes=int(in_use_window_minutes),
             fleet={user: list(names) for user, names in dict(fleet or {}).items()},
-            compromised_key_ids=[str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+            compromised_key_ids=compromised_key_ids,  # a list or a comma/space separated text (rotation_settings.split_key_ids)
             destinations=destinations,
         )
         for ref, message in refused.items():
@@ -93,7 +93,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
 def compromised_not_found(compromised_key_ids, key_infos):
     """The leaked key ids that belong to no IAM user of the run (rotor.iam.access_key_info results)."""
     try:
-        return unknown_compromised_keys([str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+        return unknown_compromised_keys(compromised_key_ids,
                                         [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.compromised_not_found: malformed input ({exc})") from exc
@@ -316,14 +316,15 @@ def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
     return sorted(u for u in users if u)
 
 
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None):
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None, create_errors=None):
     """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
 
     ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
+    ``create_errors``: {user: message} for users whose create phase failed (already undone: V(rolled_back)).
     """
     try:
         states = host_states(hostvars, all_hosts, host_refs, play_hosts=reachable_hosts)
-        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}))
+        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}), create_failures=dict(create_errors or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
@@ -363,7 +364,7 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
         for user, entry in dict(outcome).items():
             plan = plans[user]
             action = entry["action"] if plan.get("due") else ("exempt" if plan.get("exempt") else "skipped")
-            if user in create_errors:
+            if user in create_errors or action == "rolled_back":
                 action = "rollback"
             if action == "cutover":
                 old_key = "deleted" if old_key_action == "delete" else "inactive"

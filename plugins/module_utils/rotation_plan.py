@@ -18,6 +18,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_da
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import POLICY_TAGS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import parse_time
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import split_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import user_policy as shared_user_policy
@@ -333,7 +334,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "error": None,
     }
     outside = plan["hosts_outside_play"]
-    compromised = set(compromised_key_ids or [])
+    compromised = set(split_key_ids(compromised_key_ids))  # a list, or an AWX survey's comma/space separated text
     policy = user_policy(journal.get("policy"), max_age_days, now)
     plan.update(owner=policy["owner"], max_age_days=policy["max_age_days"], exempt_until=policy["exempt_until"])
     plan["notes"].extend(policy["notes"])
@@ -497,7 +498,7 @@ def _name_owner(plan):
 def unknown_compromised_keys(compromised_key_ids, key_infos):
     """The leaked key ids that belong to no IAM user of this run: reported, never ignored."""
     known = {k["access_key_id"] for info in key_infos for k in info.get("access_keys") or []}
-    return sorted(set(compromised_key_ids or []) - known)
+    return sorted(set(split_key_ids(compromised_key_ids)) - known)
 
 
 def _mark_staged(plan):
@@ -603,13 +604,18 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     return plans
 
 
-def rotation_outcome(plans, host_states, user_failures=None):
+def rotation_outcome(plans, host_states, user_failures=None, create_failures=None):
     """Per user, what the cutover phase may do, from each host's state after distribution.
 
     ``host_states``: {host: {"user": u, "state": untouched|written|healthy|failed|unreachable, "failure": {...}}}
     States: ``written`` = the new key is in its files but the host is not proven healthy.
     ``user_failures``: {user: message} for steps that failed for the user as a whole (a key change AWS did
     not confirm in time); such a user is rolled back.
+    ``create_failures``: {user: message} for users whose create phase failed (the new key not accepted in time, its
+    secret not staged, a connection or permission error) before any host had the new key. The create phase already
+    deleted the key it made and closed the journal (roles/rotate/tasks/create_user.yml): such a user is
+    ``rolled_back``, with nothing left to undo. A recovered key (a resumed run, hosts hold it) is not the create
+    phase's to delete: that user is rolled back like any other failure.
     Returns {user: {"action": ..., "failures": [...], "switched_hosts": [...], "unreachable_with_new_key": [...],
     "keep_new_key": bool, "message": str}}. Actions:
 
@@ -620,15 +626,25 @@ def rotation_outcome(plans, host_states, user_failures=None):
       unless ``keep_new_key`` (hosts outside the play may hold it).
     - ``failed``: hosts failed on the new key, but the old key was disabled by someone else: nothing is rolled
       back onto it; the hosts stay on the new key and are reported.
+    - ``rolled_back``: the create phase failed and undid its work; nothing is left to undo (no second rollback).
     - ``skip``: nothing to do.
     """
-    user_failures = user_failures or {}
+    user_failures = dict(user_failures or {})
+    create_failures = create_failures or {}
+    for user, message in create_failures.items():
+        if user in plans and (plans[user].get("new_key_id") or user in user_failures):
+            user_failures.setdefault(user, message)
     outcome = {}
     for user, plan in plans.items():
         hosts = {h: s for h, s in host_states.items() if s.get("user") == user}
         entry = {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": "",
                  "keep_new_key": False}
         if not plan.get("due") or plan.get("error"):
+            outcome[user] = entry
+            continue
+        if user in create_failures and user not in user_failures:
+            entry.update(action="rolled_back", message=str(create_failures[user]),
+                         failures=[{"host": None, "check": "new key", "msg": str(create_failures[user])}])
             outcome[user] = entry
             continue
         entry["switched_hosts"] = sorted(h for h, s in hosts.items() if s.get("state") in ("written", "healthy", "failed") and s.get("wrote"))
