@@ -1,0 +1,204 @@
+"""What the controller checks before anything changes, as an operator runs it (issue 19, points 4 to 7).
+
+Real parts only: ``ansible-playbook rotor.iam.rotate`` against the test IAM endpoint (moto, authentication and
+IAM policies enforced) and a fleet of local hosts whose consumers sign real STS calls. Each case asserts the IAM
+keys, the hosts' files, and the exact sentence the operator reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.slow
+
+FAST = {"rotor_lock_settle_seconds": 0.5, "rotor_verify_timeout": 30}
+ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+@pytest.fixture
+def fleet_of(empty_endpoint, tmp_path):
+    """A user with a 120-day-old key held by ``size`` local hosts: (fleet, old key id)."""
+    fleets = []
+
+    def make(user, size=2):
+        old_id, old_secret = seed_user(empty_endpoint, user, 120)
+        fleet = Fleet(str(tmp_path / user), size, mode="local", endpoint_url=empty_endpoint.endpoint_url,
+                      region=empty_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)})
+        fleets.append(fleet)
+        fleet.start()
+        fleet.write_inventory()
+        return fleet, old_id
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
+
+
+def identity(endpoint, name, *statements):
+    """An IAM user holding only ``statements``; its key as environment variables."""
+    iam = endpoint.boto3_client("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="rotor", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def plan_lines(stdout):
+    """The lines of the 'Show the plan' task."""
+    block = stdout.split("TASK [rotor.iam.rotate : Show the plan]", 1)[1].split("TASK [", 1)[0]
+    return json.loads(block[block.index('"msg": [') + len('"msg": '):block.rindex("]") + 1])
+
+
+def final_message(stdout: str) -> str:
+    """The message of the run's last failed task (the one the operator reads last), ignored failures apart."""
+    decoder, messages = json.JSONDecoder(), []
+    for match in re.finditer(r"^fatal: \[[^\]]+\]: FAILED! => ", stdout, flags=re.M):
+        result, end = decoder.raw_decode(stdout, match.end())
+        if not stdout[end:end + 20].lstrip().startswith("...ignoring"):
+            messages.append(result.get("msg"))
+    assert messages, "the run printed no failure"
+    return str(messages[-1])
+
+
+def rotate(endpoint, fleet, tmp_path, label, **options):
+    extra_vars = dict(FAST, **options.pop("extra_vars", {}))
+    return run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", label=label, extra_vars=extra_vars, verbosity=1, **options)
+
+
+# --------------------------------------------------------------------------- point 4: who acts, and whether it can
+
+
+def test_the_plan_names_the_caller_its_credentials_and_its_permissions(empty_endpoint, fleet_of, tmp_path):
+    fleet, old_id = fleet_of("cc-app")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "check", check=True)
+
+    assert run.returncode == 0, run.explain()
+    lines = plan_lines(run.stdout)
+    admin = empty_endpoint.admin_access_key_id
+    assert lines[0] == (f"caller [endpoint_url {empty_endpoint.endpoint_url}, region {empty_endpoint.region}]: "
+                        f"arn:aws:iam::123456789012:user/rotor-admin (account 123456789012), credentials from "
+                        f"environment variables (AWS_ACCESS_KEY_ID), access key {admin}")
+    assert lines[1].startswith("permissions: every action the plan may need is allowed by the caller's IAM policies"), lines
+    assert lines[2].startswith("cc-app: ROTATE"), lines
+    assert key_statuses(empty_endpoint, "cc-app") == {old_id: "Active"}
+
+
+def test_environment_keys_that_override_aws_profile_are_named(empty_endpoint, fleet_of, tmp_path):
+    """Admin keys left in the environment and AWS_PROFILE=limited: botocore signs with the admin keys; the plan says so."""
+    fleet, _old_id = fleet_of("cc-profile")
+    limited = identity(empty_endpoint, "cc-limited", ALLOW_ALL)
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[limited]\naws_access_key_id = {limited['AWS_ACCESS_KEY_ID']}\n"
+                           f"aws_secret_access_key = {limited['AWS_SECRET_ACCESS_KEY']}\n")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "profile", check=True,
+                 env_extra={"AWS_PROFILE": "limited", "AWS_SHARED_CREDENTIALS_FILE": str(credentials)})
+
+    assert run.returncode == 0, run.explain()
+    lines = plan_lines(run.stdout)
+    assert ":user/rotor-admin " in lines[0] and f"access key {empty_endpoint.admin_access_key_id}" in lines[0], lines
+    assert lines[1].startswith("WARNING [") and lines[1].endswith(
+        f"AWS_PROFILE=limited is set but NOT used: the access key in AWS_ACCESS_KEY_ID ({empty_endpoint.admin_access_key_id}) "
+        f"signs rotor's calls, because environment keys are given to botocore explicitly. Unset AWS_ACCESS_KEY_ID and "
+        f"AWS_SECRET_ACCESS_KEY, or set rotor_aws_profile=limited (a profile given to rotor wins over environment keys)."), lines
+    assert limited["AWS_SECRET_ACCESS_KEY"] not in run.stdout + run.stderr
+
+
+def test_sts_unreachable_fails_at_once_naming_the_endpoint(empty_endpoint, fleet_of, tmp_path):
+    """STS refuses connections (IAM answers): the run stops in the plan, names the endpoint, changes nothing,
+    and says nothing about propagation (it used to poll for rotor_verify_timeout and blame IAM)."""
+    fleet, old_id = fleet_of("cc-sts")
+    began = time.monotonic()
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "sts", extra_vars={"rotor_aws_endpoint_url": "", "rotor_verify_timeout": 120},
+                 env_extra={"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"})
+
+    assert run.returncode != 0, run.explain()
+    assert time.monotonic() - began < 100, "it should fail at once, not after rotor_verify_timeout"
+    message = final_message(run.stdout)
+    assert message.startswith('Cannot reach AWS STS at http://127.0.0.1:9: EndpointConnectionError: Could not connect to the '
+                              'endpoint URL: "http://127.0.0.1:9/". Nothing was changed.'), message
+    assert "propagat" not in run.stdout
+    assert key_statuses(empty_endpoint, "cc-sts") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+    assert run.calls.get("CreateAccessKey", 0) == 0 and run.calls.get("TagUser", 0) == 0, run.calls
+
+
+def test_check_mode_reports_an_action_the_policy_denies(empty_endpoint, fleet_of, tmp_path):
+    fleet, old_id = fleet_of("cc-denied")
+    limited = identity(empty_endpoint, "cc-no-update", ALLOW_ALL, {"Effect": "Deny", "Action": "iam:UpdateAccessKey", "Resource": "*"})
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "denied", check=True, env_extra=limited)
+
+    assert run.returncode == 0, run.explain()
+    lines = plan_lines(run.stdout)
+    assert lines[1].startswith(
+        "permissions: DENIED by the caller's IAM policies - iam:UpdateAccessKey (explicitDeny) on "
+        "arn:aws:iam::123456789012:user/cc-denied. A rotation that needs one of them stops there"), lines
+    assert key_statuses(empty_endpoint, "cc-denied") == {old_id: "Active"}
+
+
+def test_the_plan_says_when_permissions_could_not_be_checked(empty_endpoint, fleet_of, tmp_path):
+    fleet, _old_id = fleet_of("cc-unchecked")
+    limited = identity(empty_endpoint, "cc-no-simulate", {"Effect": "Allow", "Action": ["iam:ListUserTags", "iam:TagUser", "iam:UntagUser",
+                                                                                        "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"],
+                                                          "Resource": "*"})
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "unchecked", check=True, env_extra=limited)
+
+    assert run.returncode == 0, run.explain()
+    assert plan_lines(run.stdout)[1] == (
+        "permissions: NOT checked (the caller may not call iam:SimulatePrincipalPolicy on "
+        "arn:aws:iam::123456789012:user/cc-no-simulate (AccessDenied)); a missing permission shows only when the run reaches it"
+        f" [endpoint_url {empty_endpoint.endpoint_url}, region {empty_endpoint.region}]")
+
+
+# --------------------------------------------------------------------------- point 5: inputs refused before anything changes
+
+
+def test_a_batch_size_that_is_not_one_is_refused_before_anything_changes(empty_endpoint, fleet_of, tmp_path):
+    fleet, old_id = fleet_of("cc-batch")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "batch", extra_vars={"rotor_batch_size": "abc"})
+
+    assert run.returncode == 2, run.explain()
+    assert final_message(run.stdout) == ("rotor_batch_size must be a whole number of hosts (at least 1), a percentage such as "
+                                         "'25%', or a list of those; got 'abc'. Nothing was changed.")
+    assert "Traceback" not in run.stdout + run.stderr
+    assert key_statuses(empty_endpoint, "cc-batch") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+
+
+def test_leaked_key_ids_as_survey_text(empty_endpoint, fleet_of, tmp_path):
+    """An AWX survey's text field: "ID1, ID2". The leaked key is handled as incident response, and an entry that is
+    not a key id (a secret pasted by mistake) is refused first, without being shown."""
+    fleet, old_id = fleet_of("cc-leak")
+    pasted_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+    refused = rotate(empty_endpoint, fleet, tmp_path, "leak-bad", extra_vars={"rotor_compromised_key_ids": f"{old_id}, {pasted_secret}"})
+
+    assert refused.returncode == 2, refused.explain()
+    assert final_message(refused.stdout).startswith("rotor_compromised_key_ids: entry 2 (a text of 40 characters) is not an access key id")
+    assert pasted_secret not in refused.stdout + refused.stderr
+    assert key_statuses(empty_endpoint, "cc-leak") == {old_id: "Active"}
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "leak", extra_vars={"rotor_compromised_key_ids": f"{old_id}, AKIAIOSFODNN7EXAMPLE"})
+
+    assert run.returncode == 0, run.explain()
+    assert f"cc-leak: INCIDENT" in run.stdout or f"key {old_id} is compromised" in run.stdout, run.explain()
+    assert "COMPROMISED KEYS NOT FOUND - AKIAIOSFODNN7EXAMPLE belong to no IAM user" in run.stdout
+    keys = key_statuses(empty_endpoint, "cc-leak")
+    assert old_id not in keys and list(keys.values()) == ["Active"], keys
+    assert_hosts_on_key(fleet, next(iter(keys)))
