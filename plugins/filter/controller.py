@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import ROTATION_ACTIONS
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import caller_lines as _caller_lines
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import check_settings
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import health_check_warnings as _health_check_warnings
 
 
 def rotation_settings(settings):
@@ -52,7 +53,17 @@ def unreachable_connections(results):
         raise AnsibleFilterError(f"rotor.iam.unreachable_connections: malformed input ({exc})") from exc
 
 
+def health_check_warnings(plans, hostvars):
+    """A warning per user due for rotation whose hosts have no rotor_health_check (AWS's acceptance is all that is checked)."""
+    try:
+        hosts = {host for plan in dict(plans).values() for host in plan.get("hosts") or []}
+        return _health_check_warnings(plans, {host: hostvars[host].get("rotor_health_check") for host in hosts if host in hostvars})
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"rotor.iam.health_check_warnings: malformed input ({exc})") from exc
+
+
 class FilterModule:
     def filters(self):
         return {"rotation_settings": rotation_settings, "connection_users": connection_users, "caller_lines": caller_lines,
-                "unreachable_connections": unreachable_connections}
+                "unreachable_connections": unreachable_connections,
+                "health_check_warnings": health_check_warnings}

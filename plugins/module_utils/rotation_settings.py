@@ -139,3 +139,25 @@ def check_settings(settings):
             shown = repr(settings[name]) if number is not None else _describe(settings[name])
             problems.append(f"{name} must be a number of {unit} from {lowest} to {highest}; got {shown}. Nothing was changed.")
     return {"problems": problems, "compromised_key_ids": ids}
+
+
+def has_health_check(health_check):
+    """Whether a host's ``rotor_health_check`` checks anything (a URL or a command)."""
+    return isinstance(health_check, dict) and bool(health_check.get("url") or health_check.get("command"))
+
+
+def health_check_warnings(plans, health_checks):
+    """A warning per user due for rotation whose hosts (some or all) have no health check.
+
+    ``health_checks``: {host: its rotor_health_check}. Without one, "healthy" means only that AWS accepts the key.
+    """
+    warnings = []
+    for user, plan in sorted(dict(plans).items()):
+        if not plan.get("due") or plan.get("error"):
+            continue
+        unchecked = sorted(h for h in plan.get("hosts") or [] if not has_health_check(health_checks.get(h)))
+        if unchecked:
+            which = "its hosts have" if len(unchecked) == len(plan.get("hosts") or []) else f"{', '.join(unchecked)} have"
+            warnings.append(f"WARNING {user}: {which} no health check (rotor_health_check): only the key's acceptance by AWS will be "
+                            f"checked: an application that fails on the new key will not be noticed")
+    return warnings

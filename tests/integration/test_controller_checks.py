@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -71,9 +71,18 @@ def final_message(stdout: str) -> str:
     return str(messages[-1])
 
 
-def rotate(endpoint, fleet, tmp_path, label, **options):
+def rotate(endpoint, fleet, tmp_path, label, inventories=(), **options):
     extra_vars = dict(FAST, **options.pop("extra_vars", {}))
-    return run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", label=label, extra_vars=extra_vars, verbosity=1, **options)
+    return run_rotation(endpoint, [fleet.inventory_path, *inventories], tmp_path / "runs", label=label, extra_vars=extra_vars,
+                        verbosity=1, **options)
+
+
+def recap(stdout):
+    """{host: {ok, changed, ...}} from PLAY RECAP."""
+    found = {}
+    for host, counters in re.findall(r"^(\S+)\s+: (ok=.*)$", stdout.split("PLAY RECAP", 1)[1], flags=re.M):
+        found[host] = {name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", counters)}
+    return found
 
 
 # --------------------------------------------------------------------------- point 4: who acts, and whether it can
@@ -202,3 +211,50 @@ def test_leaked_key_ids_as_survey_text(empty_endpoint, fleet_of, tmp_path):
     keys = key_statuses(empty_endpoint, "cc-leak")
     assert old_id not in keys and list(keys.values()) == ["Active"], keys
     assert_hosts_on_key(fleet, next(iter(keys)))
+
+
+# --------------------------------------------------------------------------- point 6: check mode is exact
+
+
+def test_check_mode_with_a_second_unused_key_plans_what_the_real_run_does(empty_endpoint, fleet_of, tmp_path):
+    """A second Active key, 30 days old and never used: check mode used to crash (the create found no free slot,
+    as check mode had not really deleted the second key); now it reports the plan, and the real run does it."""
+    fleet, old_id = fleet_of("cc-second")
+    second = empty_endpoint.boto3_client("iam").create_access_key(UserName="cc-second")["AccessKey"]["AccessKeyId"]
+    empty_endpoint.backdate("cc-second", second, 30)
+
+    check = rotate(empty_endpoint, fleet, tmp_path, "second-check", check=True)
+
+    assert check.returncode == 0, check.explain()
+    assert "Traceback" not in check.stdout + check.stderr
+    assert key_statuses(empty_endpoint, "cc-second") == {old_id: "Active", second: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+
+    real = rotate(empty_endpoint, fleet, tmp_path, "second-real")
+
+    assert real.returncode == 0, real.explain()
+    keys = key_statuses(empty_endpoint, "cc-second")
+    assert old_id not in keys and second not in keys and list(keys.values()) == ["Active"], keys
+    assert_hosts_on_key(fleet, next(iter(keys)))
+
+
+def test_check_mode_with_nothing_due_changes_nothing_and_prints_no_empty_lists(empty_endpoint, fleet_of, tmp_path):
+    fleet, old_id = fleet_of("cc-young")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "young", check=True, extra_vars={"rotor_max_key_age_days": 365})
+
+    assert run.returncode == 0, run.explain()
+    assert all(counters["changed"] == 0 for counters in recap(run.stdout).values()), recap(run.stdout)
+    assert '"msg": []' not in run.stdout
+    assert key_statuses(empty_endpoint, "cc-young") == {old_id: "Active"}
+
+
+def test_the_plan_warns_when_hosts_have_no_health_check(empty_endpoint, fleet_of, tmp_path):
+    fleet, _old_id = fleet_of("cc-unchecked-app", size=2)
+    overrides = write_host_overrides(tmp_path / "no-checks.yml", {fleet.hosts[0]: {"rotor_health_check": {}}})
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "no-checks", check=True, inventories=[overrides])
+
+    assert run.returncode == 0, run.explain()
+    assert (f"WARNING cc-unchecked-app: {fleet.hosts[0]} have no health check (rotor_health_check): only the key's acceptance "
+            f"by AWS will be checked: an application that fails on the new key will not be noticed") in plan_lines(run.stdout)

@@ -71,3 +71,19 @@ def test_the_role_defaults_pass():
                 "rotor_delete_inactive_after_days": 7, "rotor_verify_timeout": 120, "rotor_in_use_window_minutes": 60,
                 "rotor_drain_seconds": 0, "rotor_lock_ttl_minutes": 60, "rotor_lock_settle_seconds": 2}
     assert check_settings(defaults) == {"problems": [], "compromised_key_ids": []}
+
+
+def test_health_check_warnings_name_unchecked_hosts_of_due_users():
+    from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import health_check_warnings
+
+    plans = {"app": {"due": True, "error": None, "hosts": ["web1", "web2"]},
+             "all-unchecked": {"due": True, "error": None, "hosts": ["db1"]},
+             "young": {"due": False, "error": None, "hosts": ["web3"]}}
+    checks = {"web1": {"url": "http://web1/health"}, "web2": {}, "db1": {"retries": 3}, "web3": {}}
+
+    assert health_check_warnings(plans, checks) == [
+        "WARNING all-unchecked: its hosts have no health check (rotor_health_check): only the key's acceptance by AWS will be checked: "
+        "an application that fails on the new key will not be noticed",
+        "WARNING app: web2 have no health check (rotor_health_check): only the key's acceptance by AWS will be checked: "
+        "an application that fails on the new key will not be noticed",
+    ]
