@@ -316,7 +316,7 @@ def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
     return sorted(u for u in users if u)
 
 
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None, create_errors=None):
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None, create_errors=None, stopped=None):
     """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
 
     ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
@@ -324,7 +324,8 @@ def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=N
     """
     try:
         states = host_states(hostvars, all_hosts, host_refs, play_hosts=reachable_hosts)
-        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}), create_failures=dict(create_errors or {}))
+        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}), create_failures=dict(create_errors or {}),
+                                stopped=dict(stopped or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
@@ -426,7 +427,7 @@ def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=Fal
         "duration_seconds": round(float(now_epoch or 0) - float(started_epoch or 0), 1) if now_epoch else None,
         "users_rotated": users("cutover"),
         "users_staged": users("staged"),
-        "users_failed": users("rollback", "failed"),
+        "users_failed": users("rollback", "failed", "stopped"),
         "users_skipped": users("skipped"),
         "users_exempt": users("exempt"),
         "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
@@ -450,7 +451,8 @@ def rotation_failure_message(summary, hostvars=None, hosts=None):
     refused = sorted(user for user, entry in summary.items() if entry.get("error"))
     rolled = sorted(user for user, entry in summary.items() if entry["action"] == "rollback")
     stuck = sorted(user for user, entry in summary.items() if entry["action"] == "failed")
-    parts = []
+    stopped = sorted(user for user, entry in summary.items() if entry["action"] == "stopped")
+    parts = [f"Rotation of {user} {summary[user]['message']}." for user in stopped]
     if rolled:
         parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(summary[u]["message"] for u in rolled) + ".")
         if unrestored:
@@ -524,6 +526,8 @@ def deactivated_keys(results, plans, now):
     deactivated, reactivatable, since = [], [], {}
     try:
         for result in results or []:
+            if result.get("failed"):
+                continue  # not deactivated: its user is stopped (rotor.iam.stopped_key_changes)
             user = result["item"]
             deactivated.append(user)
             if not (plans[user] or {}).get("old_key_disabled"):

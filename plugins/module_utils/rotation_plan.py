@@ -604,7 +604,22 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     return plans
 
 
-def rotation_outcome(plans, host_states, user_failures=None, create_failures=None):
+def stopped_message(user, plan, new_key_id, hosts, failure):
+    """What a user whose key change failed after distribution is left with, and the commands that finish or undo it."""
+    old = plan.get("old_key_id")
+    on_new = sorted(h for h, s in hosts.items() if s.get("wrote") and s.get("state") != "unreachable")
+    on_old = sorted(h for h in hosts if h not in on_new)
+    held = "; ".join(part for part in (f"{', '.join(on_new)} hold the new key {new_key_id}" if on_new else "",
+                                       f"{', '.join(on_old)} still hold {old}" if on_old else "") if part)
+    return (f"stopped after distribution: {str(failure).rstrip('.')}. State left: the old key {old} and the new key {new_key_id} are "
+            f"both Active; {held or 'no host holds either'}; the journal records the rotation as distributing, so nothing is broken. "
+            f"To finish: fix the cause and run the rotation again (ansible-playbook rotor.iam.rotate with the same inventory): it "
+            f"resumes from the journal and retires {old}. To undo instead: put those hosts back on {old} (their backups hold it), then "
+            f"delete {new_key_id} (rotor.iam.access_key_delete user_name={plan.get('user_name') or user} access_key_id={new_key_id} "
+            f"force=true) and clear the journal (rotor.iam.rotation_journal state=absent)")
+
+
+def rotation_outcome(plans, host_states, user_failures=None, create_failures=None, stopped=None):
     """Per user, what the cutover phase may do, from each host's state after distribution.
 
     ``host_states``: {host: {"user": u, "state": untouched|written|healthy|failed|unreachable, "failure": {...}}}
@@ -627,6 +642,8 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
     - ``failed``: hosts failed on the new key, but the old key was disabled by someone else: nothing is rolled
       back onto it; the hosts stay on the new key and are reported.
     - ``rolled_back``: the create phase failed and undid its work; nothing is left to undo (no second rollback).
+    - ``stopped``: a key change after distribution failed (``stopped``: {user: {msg, new_key_id}}, e.g. UpdateAccessKey
+      denied): both keys stay Active, the hosts stay where they are, and the message states that and how to go on.
     - ``skip``: nothing to do.
     """
     user_failures = dict(user_failures or {})
@@ -640,6 +657,13 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
         entry = {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": "",
                  "keep_new_key": False}
         if not plan.get("due") or plan.get("error"):
+            outcome[user] = entry
+            continue
+        if user in (stopped or {}):
+            failure = stopped[user]
+            entry.update(action="stopped", failures=[{"host": None, "check": "key change", "msg": str(failure.get("msg"))}],
+                         switched_hosts=sorted(h for h, s in hosts.items() if s.get("wrote")),
+                         message=stopped_message(user, plan, failure.get("new_key_id"), hosts, failure.get("msg")))
             outcome[user] = entry
             continue
         if user in create_failures and user not in user_failures:

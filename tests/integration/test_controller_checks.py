@@ -258,3 +258,37 @@ def test_the_plan_warns_when_hosts_have_no_health_check(empty_endpoint, fleet_of
     assert run.returncode == 0, run.explain()
     assert (f"WARNING cc-unchecked-app: {fleet.hosts[0]} have no health check (rotor_health_check): only the key's acceptance "
             f"by AWS will be checked: an application that fails on the new key will not be noticed") in plan_lines(run.stdout)
+
+
+# --------------------------------------------------------------------------- point 7: one clear report after a partial change
+
+
+def test_update_access_key_denied_after_distribution_states_what_is_left(empty_endpoint, fleet_of, tmp_path):
+    """The identity may do everything but UpdateAccessKey: the hosts take the new key, the deactivation is denied.
+    The run ends with the summary and one message: both keys Active, which hosts hold which key, how to finish or
+    undo. A run with the permission then finishes it from the journal."""
+    fleet, old_id = fleet_of("cc-stopped")
+    limited = identity(empty_endpoint, "cc-no-deactivate", ALLOW_ALL, {"Effect": "Deny", "Action": "iam:UpdateAccessKey", "Resource": "*"})
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "stopped", env_extra=limited)
+
+    assert run.returncode != 0, run.explain()
+    keys = key_statuses(empty_endpoint, "cc-stopped")
+    new_id = next(k for k in keys if k != old_id)
+    assert keys == {old_id: "Active", new_id: "Active"}
+    assert_hosts_on_key(fleet, new_id)
+    hosts = ", ".join(sorted(fleet.hosts))
+    message = final_message(run.stdout)
+    assert message.startswith("Rotation of cc-stopped stopped after distribution: Access denied for iam:UpdateAccessKey on IAM user "
+                              "'cc-stopped'"), message
+    assert (f"State left: the old key {old_id} and the new key {new_id} are both Active; {hosts} hold the new key {new_id}; the "
+            f"journal records the rotation as distributing, so nothing is broken. To finish: fix the cause and run the rotation "
+            f"again") in message, message
+    assert (f"rotor.iam.access_key_delete user_name=cc-stopped access_key_id={new_id} force=true") in message
+    assert "IllegalTransition" not in run.stdout and "Rotation summary" in run.stdout
+
+    again = rotate(empty_endpoint, fleet, tmp_path, "finish")
+
+    assert again.returncode == 0, again.explain()
+    assert key_statuses(empty_endpoint, "cc-stopped") == {new_id: "Active"}
+    assert_hosts_on_key(fleet, new_id)

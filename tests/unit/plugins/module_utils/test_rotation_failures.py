@@ -54,3 +54,18 @@ def test_rolled_back_only_for_create_failures_and_never_twice(states, failed_in_
     assert (action == "rolled_back") == (failed_in_create and not recovered)
     if failed_in_create:
         assert action in ("rolled_back", "rollback")
+
+
+def test_a_key_change_that_fails_after_distribution_stops_the_user_with_the_state_left():
+    plan = {"due": True, "error": None, "new_key_id": None, "old_key_id": "AKIAOLD0000000000001", "user_name": USER}
+    states = {"web1": {"user": USER, "state": "healthy", "wrote": True, "failure": {}},
+              "web2": {"user": USER, "state": "untouched", "wrote": False, "failure": {}}}
+
+    entry = rotation_outcome({USER: plan}, states, stopped={USER: {"msg": "Access denied for iam:UpdateAccessKey.",
+                                                                 "new_key_id": "AKIANEW0000000000001"}})[USER]
+
+    assert entry["action"] == "stopped"  # neither cut over nor rolled back: nothing more is done this run
+    assert entry["message"].startswith(
+        "stopped after distribution: Access denied for iam:UpdateAccessKey. State left: the old key AKIAOLD0000000000001 and the "
+        "new key AKIANEW0000000000001 are both Active; web1 hold the new key AKIANEW0000000000001; web2 still hold AKIAOLD0000000000001;")
+    assert "rotor.iam.access_key_delete user_name=app access_key_id=AKIANEW0000000000001 force=true" in entry["message"]
