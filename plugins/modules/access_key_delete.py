@@ -101,6 +101,7 @@ access_key_id:
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
@@ -118,6 +119,7 @@ def main():
     )
     module = build_module(argument_spec)
     params = module.params
+    refuse_malformed_key_ids(module, "access_key_id")
     client = iam_client(module)
 
     def operation():

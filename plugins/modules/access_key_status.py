@@ -122,6 +122,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_a
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import signing_access_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
@@ -140,6 +141,7 @@ def main():
     )
     module = build_module(argument_spec)
     params = module.params
+    refuse_malformed_key_ids(module, "access_key_id")
     client = iam_client(module)
 
     def operation():

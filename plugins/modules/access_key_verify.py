@@ -118,6 +118,7 @@ last_error:
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 
 
 def main():
@@ -130,6 +131,7 @@ def main():
     )
     module = build_module(argument_spec)
     params = module.params
+    refuse_malformed_key_ids(module, "access_key_id", secret_max_length=128)
     if params["timeout"] < 0:
         module.fail_json(msg=f"timeout must be 0 or more seconds, got {params['timeout']}.")
     if params["consecutive"] < 1:

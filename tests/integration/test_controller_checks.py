@@ -8,7 +8,10 @@ keys, the hosts' files, and the exact sentence the operator reads.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ pytest.importorskip("moto")
 
 from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -206,7 +210,7 @@ def test_leaked_key_ids_as_survey_text(empty_endpoint, fleet_of, tmp_path):
     run = rotate(empty_endpoint, fleet, tmp_path, "leak", extra_vars={"rotor_compromised_key_ids": f"{old_id}, AKIAIOSFODNN7EXAMPLE"})
 
     assert run.returncode == 0, run.explain()
-    assert f"cc-leak: INCIDENT" in run.stdout or f"key {old_id} is compromised" in run.stdout, run.explain()
+    assert "cc-leak: INCIDENT" in run.stdout or f"key {old_id} is compromised" in run.stdout, run.explain()
     assert "COMPROMISED KEYS NOT FOUND - AKIAIOSFODNN7EXAMPLE belong to no IAM user" in run.stdout
     keys = key_statuses(empty_endpoint, "cc-leak")
     assert old_id not in keys and list(keys.values()) == ["Active"], keys
@@ -292,3 +296,20 @@ def test_update_access_key_denied_after_distribution_states_what_is_left(empty_e
     assert again.returncode == 0, again.explain()
     assert key_statuses(empty_endpoint, "cc-stopped") == {new_id: "Active"}
     assert_hosts_on_key(fleet, new_id)
+
+
+def test_a_malformed_key_id_given_to_access_key_delete_is_refused_not_reported_gone(empty_endpoint, tmp_path):
+    old_id, _secret = seed_user(empty_endpoint, "cc-module", 1)
+    pasted_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    playbook = tmp_path / "delete.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Delete", "rotor.iam.access_key_delete": {"user_name": "cc-module", "access_key_id": pasted_secret, "force": True}}]}]))
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    completed = subprocess.run([ansible_playbook, str(playbook), "-i", "localhost,", "-c", "local"], env=ansible_env(empty_endpoint),
+                               capture_output=True, text=True, timeout=120, check=False)
+
+    assert completed.returncode == 2, completed.stdout
+    assert ("access_key_id is not an access key id (AKIA or ASIA and 16 upper-case letters or digits); got a text of 40 characters, "
+            "not shown as it may be a secret. Nothing was changed.") in completed.stdout, completed.stdout
+    assert pasted_secret not in completed.stdout + completed.stderr
+    assert key_statuses(empty_endpoint, "cc-module") == {old_id: "Active"}
