@@ -88,6 +88,13 @@ def _when(key, field):
     return moment.replace(microsecond=0).isoformat() if moment else "never"
 
 
+def _used_by_own_verify(journal, pending):
+    """Whether the pending key's last use can be the recording run's own verify (rotor:verified): used no earlier
+    than the verify began (AWS rounds LastUsedDate down, clocks differ: CLOCK_SKEW_SECONDS of slack)."""
+    began, used = parse_time(journal.get("verified")), parse_time(pending.get("last_used_date"))
+    return bool(began and used and (used - began).total_seconds() >= -CLOCK_SKEW_SECONDS)
+
+
 def _resume(plan, journal, by_id, held, now, outside, holders=None):
     """Read an interrupted run's journal: which key is old, which is new, what to do with the new one.
 
@@ -159,7 +166,7 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
                 f"neither deleted nor replaced. Run again over all hosts of {user}, or include at least one host that "
                 f"holds {new_id} in the play."
             )
-        elif pending.get("last_used_date"):
+        elif pending.get("last_used_date") and not _used_by_own_verify(journal, pending):
             plan["error"] = (
                 f"IAM user {user!r}: the pending key {new_id} of run {run} is held by no host in the inventory, yet "
                 f"AWS says it was last used at {_when(pending, 'last_used_date')}: something outside the inventory may "
@@ -179,8 +186,9 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
             )
         else:
             plan["replace_key_id"] = new_id
-            plan["reason"] = (f"{prefix}: no inventory host holds the new key {new_id} and AWS says it was never used: its "
-                              f"secret is lost, so it is deleted and replaced")
+            plan["reason"] = (f"{prefix}: no inventory host holds the new key {new_id} and AWS says it was "
+                              + ("used only by that run's own verify" if pending.get("last_used_date") else "never used")
+                              + ": its secret is lost, so it is deleted and replaced")
     else:
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
     if plan["error"]:

@@ -403,6 +403,30 @@ def test_sigkill_right_after_create(case):
         assert "secret is lost" in second.stdout or "died before recording it" in second.stdout, second.explain()
 
 
+def test_sigkill_right_after_the_new_key_is_verified(case):
+    """SIGKILL once the run's verify has used the new key, before any host has it: the key now has a last use, and
+    no host holds it. The journal's rotor:verified says the use was the run's own, so the next run replaces the key
+    (its secret is lost) instead of refusing it as "used by something outside the inventory"."""
+    current = case()
+    iam = current.endpoint.boto3_client("iam")
+
+    def used_new_keys():
+        new_ids = [key for key in key_statuses(current.endpoint, USER) if key != current.old_id]
+        return [key for key in new_ids if iam.get_access_key_last_used(AccessKeyId=key)["AccessKeyLastUsed"].get("LastUsedDate")]
+
+    with InvariantMonitor(current.endpoint, current.fleet, USER) as monitor:
+        process = current.spawn()
+        wait_for(lambda: used_new_keys() or not process.running(), what="the new key's first use (its verify)")
+        process.kill()
+        first = current.keep(process)
+        assert first.returncode != 0, first.explain()
+        assert used_new_keys(), "the run ended before its verify used the new key"
+        assert current.hosts_off_the_old_key() == [], "the kill came after distribution began"
+        second = finish_and_check(current, monitor, first)
+        assert "used only by that run's own verify: its secret is lost, so it is deleted and replaced" in second.stdout, second.explain()
+        assert "outside the inventory" not in second.stdout
+
+
 def test_sigkill_after_half_the_hosts(case):
     """One host per batch; SIGKILL once two of four hosts hold the new key: the next run recovers the new
     key from those hosts, moves the other two and finishes."""

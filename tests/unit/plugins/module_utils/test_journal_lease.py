@@ -71,7 +71,7 @@ def test_phase_writes_under_the_lease_are_one_tag_user_each_and_read_nothing():
     assert iam.tags["rotor:phase"] == "distributing" and iam.tags["rotor:current"] == OLD and iam.tags["rotor:pending"] == NEW
     assert iam.tags["rotor:lock-run"] == "run-1"
     assert distributing["lease"]["journal"] == {"phase": "distributing", "pending_key_id": NEW, "current_key_id": OLD,
-                                                "previous_key_id": None, "inactive_since": None}
+                                                "previous_key_id": None, "inactive_since": None, "verified": None}
 
 
 def test_an_illegal_transition_under_the_lease_is_refused_before_writing():
