@@ -313,3 +313,24 @@ def test_a_malformed_key_id_given_to_access_key_delete_is_refused_not_reported_g
             "not shown as it may be a secret. Nothing was changed.") in completed.stdout, completed.stdout
     assert pasted_secret not in completed.stdout + completed.stderr
     assert key_statuses(empty_endpoint, "cc-module") == {old_id: "Active"}
+
+
+def test_create_access_key_denied_ends_in_one_report_naming_the_action_and_resource(empty_endpoint, fleet_of, tmp_path):
+    """The identity may not create keys: the user is rolled back once in the create phase, the run ends with the
+    summary and a message naming the action and the user; nothing changed, no journal write refused."""
+    fleet, old_id = fleet_of("cc-nocreate")
+    limited = identity(empty_endpoint, "cc-no-create", ALLOW_ALL, {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*"})
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "nocreate", env_extra=limited)
+
+    assert run.returncode != 0, run.explain()
+    message = final_message(run.stdout)
+    assert message.startswith("Rotation of cc-nocreate rolled back: no new key could be made (Access denied for iam:CreateAccessKey on "
+                              "IAM user 'cc-nocreate': the identity running this task needs the iam:CreateAccessKey permission on "
+                              "arn:aws:iam::<account>:user/cc-nocreate."), message
+    assert "so no host was touched" in message
+    assert "IllegalTransition" not in run.stdout and "Rotation summary" in run.stdout
+    assert key_statuses(empty_endpoint, "cc-nocreate") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+    tags = {t["Key"] for t in empty_endpoint.boto3_client("iam").list_user_tags(UserName="cc-nocreate")["Tags"]}
+    assert not any(tag.startswith("rotor:lock") for tag in tags), tags
