@@ -114,9 +114,9 @@ def permissions_sentence(permissions):
     by_resource = {}
     for item in denied:
         by_resource.setdefault(item["resource"], []).append(f"{item['action']} ({item['decision']})")
-    return ("permissions: DENIED by the caller's IAM policies - " + "; ".join(f"{', '.join(actions)} on {resource}"
-                                                                             for resource, actions in sorted(by_resource.items()))
-            + ". A rotation that needs one of them stops there: grant them (docs/iam-policy.json) before the real run")
+    listed = "; ".join(f"{', '.join(actions)} on {resource}" for resource, actions in sorted(by_resource.items()))
+    return (f"permissions: DENIED by the caller's IAM policies - {listed}. A rotation that needs one of them stops there: grant "
+            f"them (docs/iam-policy.json) before the real run")
 
 
 def caller_lines(results):

@@ -834,7 +834,6 @@ def test_delete_still_refuses_an_active_key_without_force_before_any_lock_check(
     assert raised.value.code == "KeyActive" and guard == [] and client.writes() == []
 
 
-
 REFUSED = "refused"
 
 

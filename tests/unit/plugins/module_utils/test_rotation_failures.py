@@ -61,8 +61,8 @@ def test_a_key_change_that_fails_after_distribution_stops_the_user_with_the_stat
     states = {"web1": {"user": USER, "state": "healthy", "wrote": True, "failure": {}},
               "web2": {"user": USER, "state": "untouched", "wrote": False, "failure": {}}}
 
-    entry = rotation_outcome({USER: plan}, states, stopped={USER: {"msg": "Access denied for iam:UpdateAccessKey.",
-                                                                 "new_key_id": "AKIANEW0000000000001"}})[USER]
+    stopped = {USER: {"msg": "Access denied for iam:UpdateAccessKey.", "new_key_id": "AKIANEW0000000000001"}}
+    entry = rotation_outcome({USER: plan}, states, stopped=stopped)[USER]
 
     assert entry["action"] == "stopped"  # neither cut over nor rolled back: nothing more is done this run
     assert entry["message"].startswith(
