@@ -116,7 +116,8 @@ def permissions_sentence(permissions):
         by_resource.setdefault(item["resource"], []).append(f"{item['action']} ({item['decision']})")
     listed = "; ".join(f"{', '.join(actions)} on {resource}" for resource, actions in sorted(by_resource.items()))
     return (f"permissions: DENIED by the caller's IAM policies - {listed}. A rotation that needs one of them stops there: grant "
-            f"them (docs/iam-policy.json) before the real run")
+            f"them (docs/iam-policy.json) before the real run. (Each user is simulated as user/NAME: for a user with an IAM path, "
+            f"a policy scoped to that path shows as denied here though it may allow the real ARN)")
 
 
 def caller_lines(results):

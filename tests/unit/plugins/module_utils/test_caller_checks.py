@@ -64,7 +64,9 @@ def test_permissions_sentences():
     ])
     assert permissions_sentence({"checked": True, "denied": denied}) == (
         "permissions: DENIED by the caller's IAM policies - iam:UpdateAccessKey (explicitDeny), iam:DeleteAccessKey (implicitDeny) "
-        "on arn:aws:iam::1:user/a. A rotation that needs one of them stops there: grant them (docs/iam-policy.json) before the real run")
+        "on arn:aws:iam::1:user/a. A rotation that needs one of them stops there: grant them (docs/iam-policy.json) before the real run. "
+        "(Each user is simulated as user/NAME: for a user with an IAM path, a policy scoped to that path shows as denied here though "
+        "it may allow the real ARN)")
     assert permissions_sentence({"checked": False, "reason": "why"}).startswith("permissions: NOT checked (why)")
     assert permissions_sentence({"checked": True, "denied": [], "actions": ["iam:TagUser"]}).startswith(
         "permissions: every action the plan may need is allowed by the caller's IAM policies (TagUser;")
