@@ -79,7 +79,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
             journals=journals,
             in_use_window_minutes=int(in_use_window_minutes),
             fleet={user: list(names) for user, names in dict(fleet or {}).items()},
-            compromised_key_ids=[str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+            compromised_key_ids=compromised_key_ids,  # a list or a comma/space separated text (rotation_settings.split_key_ids)
             destinations=destinations,
         )
         for ref, message in refused.items():
@@ -136,7 +136,7 @@ def _known_variables():
 def compromised_not_found(compromised_key_ids, key_infos):
     """The leaked key ids that belong to no IAM user of the run (rotor.iam.access_key_info results)."""
     try:
-        unknown = unknown_compromised_keys([str(k).strip() for k in (compromised_key_ids or []) if str(k).strip()],
+        unknown = unknown_compromised_keys(compromised_key_ids,
                                            [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
         # A secret listed by mistake is reported, withheld, once.
         return sorted(set(shown_key_id(key_id) for key_id in unknown))
@@ -370,14 +370,16 @@ def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
     return sorted(u for u in users if u)
 
 
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None):
+def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None, create_errors=None, stopped=None):
     """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
 
     ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
+    ``create_errors``: {user: message} for users whose create phase failed (already undone: V(rolled_back)).
     """
     try:
         states = host_states(hostvars, all_hosts, host_refs, play_hosts=reachable_hosts)
-        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}))
+        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}), create_failures=dict(create_errors or {}),
+                                stopped=dict(stopped or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
 
@@ -417,7 +419,7 @@ def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactiva
         for user, entry in dict(outcome).items():
             plan = plans[user]
             action = entry["action"] if plan.get("due") else ("exempt" if plan.get("exempt") else "skipped")
-            if user in create_errors:
+            if user in create_errors or action == "rolled_back":
                 action = "rollback"
             if action == "cutover":
                 old_key = "deleted" if old_key_action == "delete" else "inactive"
@@ -479,7 +481,7 @@ def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=Fal
         "duration_seconds": round(float(now_epoch or 0) - float(started_epoch or 0), 1) if now_epoch else None,
         "users_rotated": users("cutover"),
         "users_staged": users("staged"),
-        "users_failed": users("rollback", "failed"),
+        "users_failed": users("rollback", "failed", "stopped"),
         "users_skipped": users("skipped"),
         "users_exempt": users("exempt"),
         "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
@@ -503,7 +505,8 @@ def rotation_failure_message(summary, hostvars=None, hosts=None):
     refused = sorted(user for user, entry in summary.items() if entry.get("error"))
     rolled = sorted(user for user, entry in summary.items() if entry["action"] == "rollback")
     stuck = sorted(user for user, entry in summary.items() if entry["action"] == "failed")
-    parts = []
+    stopped = sorted(user for user, entry in summary.items() if entry["action"] == "stopped")
+    parts = [f"Rotation of {user} {summary[user]['message']}." for user in stopped]
     if rolled:
         parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(summary[u]["message"] for u in rolled) + ".")
         if unrestored:
@@ -578,6 +581,8 @@ def deactivated_keys(results, plans, now):
     deactivated, reactivatable, since = [], [], {}
     try:
         for result in results or []:
+            if result.get("failed"):
+                continue  # not deactivated: its user is stopped (rotor.iam.stopped_key_changes)
             user = result["item"]
             deactivated.append(user)
             if not (plans[user] or {}).get("old_key_disabled"):

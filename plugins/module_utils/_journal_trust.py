@@ -79,13 +79,14 @@ def proven_deactivated_by_rotor(journal, key_id):
     )
 
 
-def lost_key_verdict(journal, key, holders=(), require_seal=False):
+def lost_key_verdict(journal, key, holders=(), require_seal=False, used_by_own_verify=False):
     """Is ``key`` (ListAccessKeys metadata plus last use) the key a dead run created and lost? (bool, why not).
 
     Only when IAM dates it inside the creation window the journal recorded around the run's CreateAccessKey: after
     rotor:created-after, and before rotor:created-before (or, when the run died before recording the key, at most
     CREATE_STEP_MAX_SECONDS after the start), the window at most WINDOW_MAX_SECONDS wide; AWS says it was never used;
     nothing holds it. With ``require_seal`` (a seal key is configured), the record must also be sealed.
+    ``used_by_own_verify``: its only use is the recording run's own verify (rotor:verified), which does not count.
     """
     if holders:
         return False, "something holds it"
@@ -105,6 +106,6 @@ def lost_key_verdict(journal, key, holders=(), require_seal=False):
     if not after - margin <= created <= end + margin:
         return False, (f"IAM dates it {created.replace(microsecond=0).isoformat()}, outside the creation window the journal "
                        f"recorded ({after.replace(microsecond=0).isoformat()} to {end.replace(microsecond=0).isoformat()})")
-    if key.get("last_used_date"):
+    if key.get("last_used_date") and not used_by_own_verify:
         return False, "AWS says it has been used"
     return True, None

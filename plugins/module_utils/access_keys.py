@@ -45,6 +45,8 @@ WRONG_SECRET_CODES = frozenset(("SignatureDoesNotMatch", "InvalidSignatureExcept
 # Failures after which a CreateAccessKey call may or may not have happened.
 _AMBIGUOUS_CREATE_CODES = frozenset(("InternalFailure", "InternalError", "ServiceUnavailable", "Unavailable"))
 _THROTTLING_CODES = frozenset(("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"))
+# Connection errors in a row, with no answer from AWS before them, after which a verify stops: AWS is not reachable.
+UNREACHABLE_ATTEMPTS = 3
 # Answers to GetCallerIdentity that say nothing about the key: they neither confirm nor break a streak.
 _TRANSIENT_CODES = _THROTTLING_CODES | _AMBIGUOUS_CREATE_CODES
 
@@ -503,6 +505,8 @@ def verify_access_key(
     started = clock()
     attempts = 0
     streak = 0
+    unreachable = 0  # connection errors in a row while AWS never answered: nothing to do with propagation
+    answered = False
     delay = initial_delay
     last_error = None
     identity = {}
@@ -513,6 +517,7 @@ def verify_access_key(
         try:
             response = get_caller_identity()
         except botocore.exceptions.ClientError as exc:
+            answered = True
             code = error_code(exc)
             last_error = f"{code}: {_error_message(exc)}"
             if code in WRONG_SECRET_CODES:
@@ -529,7 +534,19 @@ def verify_access_key(
         except botocore.exceptions.BotoCoreError as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             transient = True
+            unreachable = unreachable + 1 if isinstance(exc, botocore.exceptions.ConnectionError) else 0
+            if unreachable >= UNREACHABLE_ATTEMPTS and not answered:
+                raise RotorIAMError(
+                    f"Cannot reach AWS STS to prove the key {expect}: {last_error} ({attempts} attempts, no answer from AWS "
+                    f"at all, so this says nothing about the key or IAM propagation). Check the endpoint (endpoint_url, "
+                    f"region, AWS_ENDPOINT_URL_STS), the network and any proxy.",
+                    code="ConnectionError",
+                    attempts=attempts,
+                    elapsed=round(clock() - started, 3),
+                ) from exc
         else:
+            answered = True
+            unreachable = 0
             identity = {"arn": response.get("Arn"), "account": response.get("Account"), "user_id": response.get("UserId")}
             matched = expect == "valid"
             if not matched:

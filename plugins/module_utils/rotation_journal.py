@@ -12,6 +12,8 @@ next to the keys. Tags, all prefixed ``rotor:``::
     rotor:current        the key the fleet is meant to run on (AWSCURRENT)
     rotor:previous       the key being retired after cutover (AWSPREVIOUS)
     rotor:inactive-since when rotor:previous was deactivated (IAM does not record it)
+    rotor:verified       when the run began proving rotor:pending with its own calls (verify): a last use of the
+                         pending key from then on, with no host holding it, is that run's own, not a consumer's
     rotor:run            the run that wrote the phase, and rotor:updated when
     rotor:lock-*         the lock: run, owner, controller host and machine id, process id and
                          start time, expiry
@@ -62,6 +64,7 @@ FIELD_TAGS = {
     "current_key_id": "rotor:current",
     "previous_key_id": "rotor:previous",
     "inactive_since": "rotor:inactive-since",
+    "verified": "rotor:verified",
     "run_id": "rotor:run",
     "updated": "rotor:updated",
 }
@@ -77,7 +80,7 @@ LOCK_TAGS = {
 # The user's rotation policy, set by people (not by runs): never part of the journal, never cleared with it.
 POLICY_TAGS = {"exempt": EXEMPT_TAG, "exempt_until": EXEMPT_UNTIL_TAG, "owner": OWNER_TAG, "max_age_days": MAX_AGE_TAG}
 KEY_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id")
-TIME_FIELDS = ("inactive_since", "updated")
+TIME_FIELDS = ("inactive_since", "verified", "updated")
 # AWS's access key ids: long-term (AKIA) or temporary (ASIA), then 16 upper-case letters or digits.
 ACCESS_KEY_ID_RE = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
 # A run id is written in tags and compared with what they read back: printable ASCII a tag keeps as it is, bounded.
@@ -111,7 +114,7 @@ REQUIRED_FIELDS = {
     "completed": (),
     "rolled_back": (),
 }
-JOURNAL_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
+JOURNAL_FIELDS = ("pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "verified")
 # A lease ends this long before the lock's expiry (at most 5 minutes, a quarter of the TTL for short ones):
 # other controllers judge the expiry on their own clocks, which may run ahead of ours.
 LEASE_MARGIN_SECONDS = 300.0
@@ -164,6 +167,13 @@ def derive_fields(journal, phase, fields):
         result["inactive_since"] = journal.get("inactive_since") or ""
     else:
         result["inactive_since"] = ""
+    # When the run began verifying its pending key: kept only while that key stays the pending one.
+    if fields.get("verified") is not None:
+        result["verified"] = fields["verified"]
+    elif result["pending_key_id"] and result["pending_key_id"] == journal.get("pending_key_id"):
+        result["verified"] = journal.get("verified") or ""
+    else:
+        result["verified"] = ""
     return result
 
 
@@ -518,7 +528,7 @@ def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_coun
         "valid_until": round(taken_at + ttl_minutes * 60.0 - lease_margin(ttl_minutes), 3),
         "boot_id": boot_id(),
         "expires": expires,
-        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS},
+        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS + ("verified",)},
         "tags": sorted(tags),
         "tag_count": int(tag_count),
         # How far AWS's clock was ahead of ours when the lock was read: the holder writes expiries in AWS time.
@@ -556,7 +566,8 @@ def lease_journal(lease, user_name):
 def _after_write(journal, values, removed=()):
     """The journal fields and rotor: tags once ``values`` ({tag: value}) are written and ``removed`` tags gone."""
     tags = (set(journal.get("tags") or []) | set(values)) - set(removed)
-    fields = {name: journal.get(name) for name in SEALED_FIELDS}
+    # What the seal covers, and rotor:verified (derived on by the next write of the same pending key).
+    fields = {name: journal.get(name) for name in SEALED_FIELDS + ("verified",)}
     by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
     for tag, value in values.items():
         if by_tag.get(tag) in fields:
@@ -647,8 +658,9 @@ def field_values(fields, run_id, now=None, journal=None):
     present = None if journal is None else set(journal.get("tags", []))
     values = {FIELD_TAGS[name]: value for name, value in fields.items()
               if value is not None and not (value == "" and present is not None and FIELD_TAGS[name] not in present)}
-    if fields.get("inactive_since") == "now":
-        values[FIELD_TAGS["inactive_since"]] = iso_now(now)
+    for name in ("inactive_since", "verified"):
+        if fields.get(name) == "now":
+            values[FIELD_TAGS[name]] = iso_now(now)
     values.update(window_values(fields, now=now, journal=journal))
     if values:
         values[FIELD_TAGS["run_id"]] = run_id or ""
@@ -901,7 +913,7 @@ def public_journal(journal):
     """The journal as the module returns it (no internals)."""
     if journal is None:
         return None
-    fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated",
+    fields = ("user_name", "phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "verified", "run_id", "updated",
               "in_progress", "problems", "policy")
     shown = {k: journal.get(k) for k in fields}
     for name in KEY_FIELDS:

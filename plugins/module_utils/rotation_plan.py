@@ -20,6 +20,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import lo
 from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import proven_deactivated_by_rotor
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import POLICY_TAGS
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import parse_time
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import split_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import EXEMPT_UNTIL_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_AGE_TAG
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import user_policy as shared_user_policy
@@ -89,6 +90,13 @@ def _claims_deactivation(journal, key_id):
 def _when(key, field):
     moment = parse_time(key.get(field))
     return moment.replace(microsecond=0).isoformat() if moment else "never"
+
+
+def _used_by_own_verify(journal, pending):
+    """Whether the pending key's last use can be the recording run's own verify (rotor:verified): used no earlier
+    than the verify began (AWS rounds LastUsedDate down, clocks differ: CLOCK_SKEW_SECONDS of slack)."""
+    began, used = parse_time(journal.get("verified")), parse_time(pending.get("last_used_date"))
+    return bool(began and used and (used - began).total_seconds() >= -CLOCK_SKEW_SECONDS)
 
 
 def _resume(plan, journal, by_id, held, now, outside, holders=None):
@@ -164,7 +172,7 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
                 f"neither deleted nor replaced. Run again over all hosts of {user}, or include at least one host that "
                 f"holds {new_id} in the play."
             )
-        elif pending.get("last_used_date"):
+        elif pending.get("last_used_date") and not _used_by_own_verify(journal, pending):
             plan["error"] = (
                 f"IAM user {user!r}: the pending key {new_id} of run {run} is held by no host in the inventory, yet "
                 f"AWS says it was last used at {_when(pending, 'last_used_date')}: something outside the inventory may "
@@ -173,19 +181,22 @@ def _resume(plan, journal, by_id, held, now, outside, holders=None):
                 f"(rotor.iam.access_key_delete force=true) and clear the journal "
                 f"(rotor.iam.rotation_journal state=absent), then run again."
             )
-        elif not lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")))[0]:
+        elif not lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")),
+                                  used_by_own_verify=_used_by_own_verify(journal, pending))[0]:
             plan["error"] = (
                 f"IAM user {user!r}: the journal names {new_id} as the pending key of run {run}, but that key was "
                 f"created at {_when(pending, 'create_date')} and "
-                + lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")))[1]
+                + lost_key_verdict(journal, pending, require_seal=bool(journal.get("seal_required")),
+                                   used_by_own_verify=_used_by_own_verify(journal, pending))[1]
                 + ", so it may not be that run's key and is not deleted. Check who made it; if it is unused, delete it "
                 "(rotor.iam.access_key_delete force=true) and clear the journal (rotor.iam.rotation_journal state=absent), "
                 "then run again."
             )
         else:
             plan["replace_key_id"] = new_id
-            plan["reason"] = (f"{prefix}: no inventory host holds the new key {new_id} and AWS says it was never used: its "
-                              f"secret is lost, so it is deleted and replaced")
+            plan["reason"] = (f"{prefix}: no inventory host holds the new key {new_id} and AWS says it was "
+                              + ("used only by that run's own verify" if pending.get("last_used_date") else "never used")
+                              + ": its secret is lost, so it is deleted and replaced")
     else:
         plan["reason"] = f"{prefix}: its new key {new_id or '(none)'} no longer exists, so a new one is made"
         # Nothing of that run is left but the journal's word: the old key is judged as in a fresh rotation.
@@ -344,7 +355,7 @@ def plan_user(user_name, keys, host_key_ids, max_age_days=90, force=False, delet
         "error": None,
     }
     outside = plan["hosts_outside_play"]
-    compromised = set(compromised_key_ids or [])
+    compromised = set(split_key_ids(compromised_key_ids))  # a list, or an AWX survey's comma/space separated text
     policy = user_policy(journal.get("policy"), max_age_days, now)
     plan.update(owner=policy["owner"], max_age_days=policy["max_age_days"], exempt_until=policy["exempt_until"])
     plan["notes"].extend(policy["notes"])
@@ -509,7 +520,7 @@ def _name_owner(plan):
 def unknown_compromised_keys(compromised_key_ids, key_infos):
     """The leaked key ids that belong to no IAM user of this run: reported, never ignored."""
     known = {k["access_key_id"] for info in key_infos for k in info.get("access_keys") or []}
-    return sorted(set(compromised_key_ids or []) - known)
+    return sorted(set(split_key_ids(compromised_key_ids)) - known)
 
 
 def _mark_staged(plan):
@@ -643,13 +654,33 @@ def _incident_staged_note(plan):
             f"stay on it, Inactive, until a run reaches them")
 
 
-def rotation_outcome(plans, host_states, user_failures=None):
+def stopped_message(user, plan, new_key_id, hosts, failure):
+    """What a user whose key change failed after distribution is left with, and the commands that finish or undo it."""
+    old = plan.get("old_key_id")
+    on_new = sorted(h for h, s in hosts.items() if s.get("wrote") and s.get("state") != "unreachable")
+    on_old = sorted(h for h in hosts if h not in on_new)
+    held = "; ".join(part for part in (f"{', '.join(on_new)} hold the new key {new_key_id}" if on_new else "",
+                                       f"{', '.join(on_old)} still hold {old}" if on_old else "") if part)
+    return (f"stopped after distribution: {str(failure).rstrip('.')}. State left: the old key {old} and the new key {new_key_id} are "
+            f"both Active; {held or 'no host holds either'}; the journal records the rotation as distributing, so nothing is broken. "
+            f"To finish: fix the cause and run the rotation again (ansible-playbook rotor.iam.rotate with the same inventory): it "
+            f"resumes from the journal and retires {old}. To undo instead: put those hosts back on {old} (their backups hold it), then "
+            f"delete {new_key_id} (rotor.iam.access_key_delete user_name={plan.get('user_name') or user} access_key_id={new_key_id} "
+            f"force=true) and clear the journal (rotor.iam.rotation_journal state=absent)")
+
+
+def rotation_outcome(plans, host_states, user_failures=None, create_failures=None, stopped=None):
     """Per user, what the cutover phase may do, from each host's state after distribution.
 
     ``host_states``: {host: {"user": u, "state": untouched|written|healthy|failed|unreachable, "failure": {...}}}
     States: ``written`` = the new key is in its files but the host is not proven healthy.
     ``user_failures``: {user: message} for steps that failed for the user as a whole (a key change AWS did
     not confirm in time); such a user is rolled back.
+    ``create_failures``: {user: message} for users whose create phase failed (the new key not accepted in time, its
+    secret not staged, a connection or permission error) before any host had the new key. The create phase already
+    deleted the key it made and closed the journal (roles/rotate/tasks/create_user.yml): such a user is
+    ``rolled_back``, with nothing left to undo. A recovered key (a resumed run, hosts hold it) is not the create
+    phase's to delete: that user is rolled back like any other failure.
     Returns {user: {"action": ..., "failures": [...], "switched_hosts": [...], "unreachable_with_new_key": [...],
     "keep_new_key": bool, "message": str}}. Actions:
 
@@ -660,15 +691,34 @@ def rotation_outcome(plans, host_states, user_failures=None):
       unless ``keep_new_key`` (hosts outside the play may hold it).
     - ``failed``: hosts failed on the new key, but the old key was disabled by someone else: nothing is rolled
       back onto it; the hosts stay on the new key and are reported.
+    - ``rolled_back``: the create phase failed and undid its work; nothing is left to undo (no second rollback).
+    - ``stopped``: a key change after distribution failed (``stopped``: {user: {msg, new_key_id}}, e.g. UpdateAccessKey
+      denied): both keys stay Active, the hosts stay where they are, and the message states that and how to go on.
     - ``skip``: nothing to do.
     """
-    user_failures = user_failures or {}
+    user_failures = dict(user_failures or {})
+    create_failures = create_failures or {}
+    for user, message in create_failures.items():
+        if user in plans and (plans[user].get("new_key_id") or user in user_failures):
+            user_failures.setdefault(user, message)
     outcome = {}
     for user, plan in plans.items():
         hosts = {h: s for h, s in host_states.items() if s.get("user") == user}
         entry = {"action": "skip", "failures": [], "switched_hosts": [], "unreachable_with_new_key": [], "message": "",
                  "keep_new_key": False}
         if not plan.get("due") or plan.get("error"):
+            outcome[user] = entry
+            continue
+        if user in (stopped or {}):
+            failure = stopped[user]
+            entry.update(action="stopped", failures=[{"host": None, "check": "key change", "msg": str(failure.get("msg"))}],
+                         switched_hosts=sorted(h for h, s in hosts.items() if s.get("wrote")),
+                         message=stopped_message(user, plan, failure.get("new_key_id"), hosts, failure.get("msg")))
+            outcome[user] = entry
+            continue
+        if user in create_failures and user not in user_failures:
+            entry.update(action="rolled_back", message=str(create_failures[user]),
+                         failures=[{"host": None, "check": "new key", "msg": str(create_failures[user])}])
             outcome[user] = entry
             continue
         entry["switched_hosts"] = sorted(h for h, s in hosts.items() if s.get("state") in ("written", "healthy", "failed") and s.get("wrote"))

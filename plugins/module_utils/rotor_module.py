@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 try:
     import botocore
@@ -100,3 +101,21 @@ def run(module, operation, action="the IAM request"):
 
 def _public(details):
     return {k: v for k, v in details.items() if k in ("attempts", "elapsed", "action")}
+
+
+_ACCESS_KEY_ID = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
+
+
+def refuse_malformed_key_ids(module, *options, secret_max_length=None):
+    """Fail, before any call, when an option that names an access key id does not hold one (the value is not shown:
+    it may be a secret pasted in the wrong place), or a ``secret_access_key`` is longer than any AWS secret."""
+    for option in options:
+        value = module.params.get(option)
+        if value is not None and not _ACCESS_KEY_ID.match(str(value)):
+            module.fail_json(msg=f"{option} is not an access key id (AKIA or ASIA and 16 upper-case letters or digits); got a text of "
+                                 f"{len(str(value))} characters, not shown as it may be a secret. Nothing was changed.",
+                             error_code="InvalidParameter")
+    secret = module.params.get("secret_access_key")
+    if secret_max_length is not None and secret is not None and not 1 <= len(secret) <= secret_max_length:
+        module.fail_json(msg=f"secret_access_key must be 1 to {secret_max_length} characters (an AWS secret access key is 40); got "
+                             f"{len(secret)}. Nothing was changed.", error_code="InvalidParameter")

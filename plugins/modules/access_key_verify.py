@@ -122,6 +122,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.access_keys import Rotor
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
+from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 
 
 def module_spec():
@@ -139,6 +140,7 @@ def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
     refuse_non_key_ids(module, "access_key_id")
     params = module.params
+    refuse_malformed_key_ids(module, "access_key_id", secret_max_length=128)
     if params["timeout"] < 0:
         module.fail_json(msg=f"timeout must be 0 or more seconds, got {params['timeout']}.")
     if params["consecutive"] < 1:

@@ -147,6 +147,14 @@ options:
       - Defaults to the environment variable C(ROTOR_JOURNAL_SEAL_KEY), so every task of a run gets it without
         being told; leave both unset to write no seal.
     type: str
+  verified:
+    description:
+      - When this run began proving O(pending_key_id) with its own calls (C(rotor.iam.rotate) writes V(now) with the
+        V(distributing) phase, right before the new key's verify). A resumed run that finds the pending key held by no
+        host, yet used since then, knows the use was that verify's, and replaces the key instead of refusing it.
+      - ISO 8601, V(now), or empty to clear it; kept only while the pending key stays the same.
+    type: str
+    version_added: 0.3.0
   lease:
     description:
       - The RV(lease) an earlier O(state=locked) call of this run returned (the latest one). While it holds, the
@@ -354,7 +362,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import buil
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
-FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since")
+FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "verified")
 
 
 def module_spec():
@@ -373,6 +381,7 @@ def module_spec():
         current_key_id=dict(type="str"),
         previous_key_id=dict(type="str"),
         inactive_since=dict(type="str"),
+        verified=dict(type="str"),
         lease=dict(type="dict", no_log=False),
         seal_key=dict(type="str", no_log=True, fallback=(env_fallback, ["ROTOR_JOURNAL_SEAL_KEY"])),
     )
@@ -396,6 +405,9 @@ def execute(module):
     if since and since != "now" and parse_time(since) is None:
         module.fail_json(msg=f"inactive_since {since!r} is not an ISO 8601 time; give one (2026-11-30T12:00:00+00:00), "
                              f"'now', or an empty string to clear it.")
+    verified = fields["verified"]
+    if verified and verified != "now" and parse_time(verified) is None:
+        module.fail_json(msg=f"verified {verified!r} is not an ISO 8601 time; give one, 'now', or an empty string to clear it.")
     client = iam_client(module)
 
     def operation():

@@ -59,7 +59,9 @@ from moto import settings as moto_settings
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.utils import utcnow
+from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.iam.models import AccessKey, AccessKeyLastUsed, get_account_id_from, iam_backends
+from moto.iam.responses import IamResponse
 from moto.moto_api._internal.models import moto_api_backend
 from moto.secretsmanager.models import SecretsManagerBackend, secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
@@ -313,6 +315,49 @@ def secret_resource(response: Any) -> str:
 def authorize_secrets_by_arn() -> None:
     """Make moto evaluate Secrets Manager calls against the secret's ARN (see secret_resource)."""
     SecretsManagerResponse._determine_resource = secret_resource
+
+
+def principal_policies(backend: Any, arn: str) -> list:
+    """The identity policies of the IAM user or role ``arn`` (inline, attached, and its groups' for a user)."""
+    kind, _sep, path_and_name = arn.partition(":")[2].split(":", 4)[-1].partition("/")
+    name = path_and_name.rsplit("/", 1)[-1]
+    if kind == "role":
+        role = backend.get_role(name)
+        return [{"policy_document": document} for document in role.policies.values()] + list(role.managed_policies.values())
+    if kind != "user":
+        raise ValueError(f"PolicySourceArn {arn} is not an IAM user or role")
+    policies = [backend.get_user_policy(name, policy) for policy in backend.list_user_policies(name)]
+    policies += backend.list_attached_user_policies(name)[0]
+    for group in backend.get_groups_for_user(name):
+        policies += [backend.get_group_policy(group.name, policy) for policy in backend.list_group_policies(group.name)]
+        policies += backend.list_attached_group_policies(group.name)[0]
+    return policies
+
+
+def simulate_principal_policy(response: Any) -> Any:
+    """IAM SimulatePrincipalPolicy, which moto lacks: each action on each resource, judged by the principal's
+    identity policies with moto's own evaluator (explicit deny wins, else allowed if a statement allows it).
+    Context keys, permissions boundaries and resource policies are not simulated."""
+    from moto.core.responses import ActionResult  # pylint: disable=import-outside-toplevel
+
+    arn = response._get_param("PolicySourceArn")  # pylint: disable=protected-access
+    actions = response._get_param("ActionNames", [])  # pylint: disable=protected-access
+    resources = response._get_param("ResourceArns", []) or ["*"]  # pylint: disable=protected-access
+    policies = [IAMPolicy(policy) for policy in principal_policies(response.backend, arn)]
+    results = []
+    for action in actions:
+        for resource in resources:
+            verdicts = [policy.is_action_permitted(action, resource) for policy in policies]
+            decision = ("explicitDeny" if PermissionResult.DENIED in verdicts
+                        else "allowed" if PermissionResult.PERMITTED in verdicts else "implicitDeny")
+            results.append({"EvalActionName": action, "EvalResourceName": resource, "EvalDecision": decision,
+                            "MatchedStatements": [], "MissingContextValues": []})
+    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+
+def serve_simulate_principal_policy() -> None:
+    """Teach moto's IAM SimulatePrincipalPolicy (authenticated and authorized like any IAM call)."""
+    IamResponse.simulate_principal_policy = simulate_principal_policy
 
 
 def follow_current_stage() -> None:
@@ -592,6 +637,7 @@ class EndpointApp:
         lags: Optional[Dict[str, float]] = None,
     ):
         authorize_secrets_by_arn()
+        serve_simulate_principal_policy()
         authorize_parameters_by_arn()
         follow_current_stage()
         self.moto_app = moto_app

@@ -860,3 +860,34 @@ def test_delete_still_refuses_an_active_key_without_force_before_any_lock_check(
         delete_access_key(client, USER, "AKIA1", before_change=guard)
 
     assert raised.value.code == "KeyActive" and guard == [] and client.writes() == []
+
+
+REFUSED = "refused"
+
+
+class UnreachableSTS(FakeSTS):
+    """FakeSTS whose script may also refuse the connection (REFUSED)."""
+
+    def get_caller_identity(self):
+        if self.answers and self.answers[0] == REFUSED:
+            self.answers.pop(0)
+            self.calls += 1
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
+        return super().get_caller_identity()
+
+
+def test_verify_access_key_stops_at_once_when_aws_never_answers():
+    sts = UnreachableSTS([REFUSED] * 100)
+
+    with pytest.raises(RotorIAMError) as caught:
+        sts.verify(timeout=120)
+
+    assert caught.value.code == "ConnectionError" and sts.calls == 3
+    assert "Cannot reach AWS STS" in caught.value.message and "http://127.0.0.1:9/" in caught.value.message
+    assert "raise timeout" not in caught.value.message
+
+
+def test_verify_access_key_rides_out_connection_errors_once_aws_has_answered():
+    sts = UnreachableSTS([REJECTED, REFUSED, REFUSED, REFUSED, OK, OK, OK])
+
+    assert sts.verify(timeout=120)["attempts"] == 7

@@ -72,7 +72,7 @@ def test_phase_writes_under_the_lease_are_one_tag_user_each_and_read_nothing():
     assert iam.tags["rotor:lock-run"] == "run-1"
     # ... with what a seal covers: the run that wrote it, and the creation window around CreateAccessKey.
     assert distributing["lease"]["journal"] == {"phase": "distributing", "pending_key_id": NEW, "current_key_id": OLD,
-                                                "previous_key_id": None, "inactive_since": None, "run_id": "run-1",
+                                                "previous_key_id": None, "inactive_since": None, "verified": None, "run_id": "run-1",
                                                 "updated": NOW.isoformat(), "created_after": NOW.isoformat(),
                                                 "created_before": NOW.isoformat()}
 
