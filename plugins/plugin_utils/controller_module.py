@@ -50,7 +50,6 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
-from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -203,13 +202,13 @@ class ControllerModuleAction(ActionBase):
             interpreter = self._templar.template(interpreter)
         except Exception:  # pylint: disable=broad-except
             return False
-        if not isinstance(interpreter, string_types) or not interpreter:
+        if not isinstance(interpreter, str) or not interpreter:
             return False
         if interpreter.startswith("auto"):
             return False
         ours = {python_identity(sys.executable)}
         playbook_python = task_vars.get("ansible_playbook_python")
-        if isinstance(playbook_python, string_types):
+        if isinstance(playbook_python, str):
             ours.add(python_identity(playbook_python))
         return python_identity(os.path.expanduser(interpreter)) in ours
 
@@ -295,7 +294,7 @@ def no_log_values(argument_spec, params):
 def _leaves(value):
     if isinstance(value, bool):
         return
-    if isinstance(value, (string_types, int, float)):
+    if isinstance(value, (str, int, float)):
         text = str(value)
         if text:
             yield text
