@@ -36,7 +36,7 @@ WINDOW_MAX_SECONDS = 15 * 60
 CREATE_STEP_MAX_SECONDS = 5 * 60
 # The tags a seal covers, in this order (journal field names; the window's too).
 SEALED_FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "run_id", "updated",
-                 "created_after", "created_before")
+                 "created_after", "created_before", "verified")
 
 
 def _canonical(user_name, values):

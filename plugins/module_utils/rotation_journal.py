@@ -528,7 +528,7 @@ def make_lease(user_name, run_id, taken_at, ttl_minutes, journal, tags, tag_coun
         "valid_until": round(taken_at + ttl_minutes * 60.0 - lease_margin(ttl_minutes), 3),
         "boot_id": boot_id(),
         "expires": expires,
-        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS + ("verified",)},
+        "journal": {name: journal.get(name) or None for name in SEALED_FIELDS},
         "tags": sorted(tags),
         "tag_count": int(tag_count),
         # How far AWS's clock was ahead of ours when the lock was read: the holder writes expiries in AWS time.
@@ -566,8 +566,7 @@ def lease_journal(lease, user_name):
 def _after_write(journal, values, removed=()):
     """The journal fields and rotor: tags once ``values`` ({tag: value}) are written and ``removed`` tags gone."""
     tags = (set(journal.get("tags") or []) | set(values)) - set(removed)
-    # What the seal covers, and rotor:verified (derived on by the next write of the same pending key).
-    fields = {name: journal.get(name) for name in SEALED_FIELDS + ("verified",)}
+    fields = {name: journal.get(name) for name in SEALED_FIELDS}
     by_tag = {tag: name for name, tag in dict(FIELD_TAGS, **WINDOW_TAGS).items()}
     for tag, value in values.items():
         if by_tag.get(tag) in fields:
