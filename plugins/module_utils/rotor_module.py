@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 try:
     import botocore
@@ -19,6 +18,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import explain_client_error
+from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 
 # botocore retries on its own as well; one layer (AWSRetry, jittered) is enough
 # and keeps non-idempotent calls from being replayed behind our back.
@@ -103,18 +103,11 @@ def _public(details):
     return {k: v for k, v in details.items() if k in ("attempts", "elapsed", "action")}
 
 
-_ACCESS_KEY_ID = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
-
-
 def refuse_malformed_key_ids(module, *options, secret_max_length=None):
-    """Fail, before any call, when an option that names an access key id does not hold one (the value is not shown:
-    it may be a secret pasted in the wrong place), or a ``secret_access_key`` is longer than any AWS secret."""
-    for option in options:
-        value = module.params.get(option)
-        if value is not None and not _ACCESS_KEY_ID.match(str(value)):
-            module.fail_json(msg=f"{option} is not an access key id (AKIA or ASIA and 16 upper-case letters or digits); got a text of "
-                                 f"{len(str(value))} characters, not shown as it may be a secret. Nothing was changed.",
-                             error_code="InvalidParameter")
+    """Fail, before any call, when an option that names an access key id does not hold one (redact.refuse_non_key_ids:
+    the value is never shown, it may be a secret pasted in the wrong place), or a ``secret_access_key`` is longer than
+    any AWS secret."""
+    refuse_non_key_ids(module, *options)
     secret = module.params.get("secret_access_key")
     if secret_max_length is not None and secret is not None and not 1 <= len(secret) <= secret_max_length:
         module.fail_json(msg=f"secret_access_key must be 1 to {secret_max_length} characters (an AWS secret access key is 40); got "

@@ -212,8 +212,12 @@ def finish_plan(plans, check):
             result[ref] = plan
             continue
         pending = new_key_of(check, ref)
-        if plan.get("replace_key_id") == pending:
+        if pending and plan.get("replace_key_id") == pending:
+            # rotor.iam.rotate would replace a pending key no host took (its only use the run's own verify): here it is
+            # rolled back (deleted), and no key is made.
             plan["replace_key_id"] = None
+            if not plan.get("new_key_id") and not plan.get("hosts_outside_play"):
+                plan["reason"] = f"no host took the new key {pending} of run {check.get('run_id')}: it is deleted"
         if pending and plan.get("pending_held_by") and plan.get("error") and not plan.get("hosts_outside_play"):
             # Only secret destinations hold the run's new key (a user without hosts, or none of its hosts switched):
             # the finish job needs no secret to cut over or roll back, so it goes on with that key.

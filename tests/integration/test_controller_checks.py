@@ -308,8 +308,8 @@ def test_a_malformed_key_id_given_to_access_key_delete_is_refused_not_reported_g
                                capture_output=True, text=True, timeout=120, check=False)
 
     assert completed.returncode == 2, completed.stdout
-    assert ("access_key_id is not an access key id (AKIA or ASIA and 16 upper-case letters or digits); got a text of 40 characters, "
-            "not shown as it may be a secret. Nothing was changed.") in completed.stdout, completed.stdout
+    assert ("access_key_id (withheld: not an access key id) does not look like an AWS access key id (AKIA or ASIA and 16 upper-case "
+            "letters or digits); nothing was changed.") in completed.stdout, completed.stdout
     assert pasted_secret not in completed.stdout + completed.stderr
     assert key_statuses(empty_endpoint, "cc-module") == {old_id: "Active"}
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -146,8 +147,10 @@ class Case:
         self.runs = []
         self.job_artifacts = []
         self.numbers = iter(range(1, 20))
-        for name in ("facts", "retry", "local-tmp", "remote-tmp"):
+        for name in ("facts", "retry", "remote-tmp"):
             (tmp_path / name).mkdir()
+        # Short on purpose: ansible-core 2.21 opens a Unix socket under TMPDIR, and a socket path has at most 107 bytes.
+        self.local_tmp = Path(tempfile.mkdtemp(prefix="rotor-fm-"))
 
     def env(self) -> Dict[str, str]:
         return {
@@ -155,10 +158,10 @@ class Case:
             "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(self.tmp / "facts"),
             "ANSIBLE_RETRY_FILES_ENABLED": "true",
             "ANSIBLE_RETRY_FILES_SAVE_PATH": str(self.tmp / "retry"),
-            "ANSIBLE_LOCAL_TEMP": str(self.tmp / "local-tmp"),
+            "ANSIBLE_LOCAL_TEMP": str(self.local_tmp),
             "ANSIBLE_REMOTE_TEMP": str(self.tmp / "remote-tmp"),
             # Python's own temporary files (module payloads of a killed run, ...) land where the scan looks too.
-            "TMPDIR": str(self.tmp / "local-tmp"),
+            "TMPDIR": str(self.local_tmp),
         }
 
     def spawn(self, extra_vars=None, inventories=(), reset_calls=True, check=False, limit=None):
@@ -258,7 +261,7 @@ class Case:
         for run in self.runs:
             assert_no_secrets(run, secrets)
         credentials_files = {Path(self.fleet.credentials_file(name)).resolve() for name in self.fleet.hosts}
-        roots = [self.tmp / "facts", self.tmp / "retry", self.tmp / "local-tmp", self.tmp / "remote-tmp", self.tmp / "runs",
+        roots = [self.tmp / "facts", self.tmp / "retry", self.local_tmp, self.tmp / "remote-tmp", self.tmp / "runs",
                  Path(self.fleet.workdir)] + self.job_artifacts  # job events, runner's stdout and fact cache
         found = leaks_in_files(roots, secrets, skip=lambda path: path.resolve() in credentials_files or path.name.endswith(".vars.json"))
         assert_no_leaks(found, "files the runs left")

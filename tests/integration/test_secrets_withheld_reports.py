@@ -46,14 +46,21 @@ def test_the_rotation_shows_no_secret_found_in_a_key_id_slot(endpoint, fleet_of,
     destination = swapped_destination(endpoint, "wh-rotate", key_id, leaked)
     summary = tmp_path / "summary.json"
 
+    # A secret given as a leaked key id is refused before anything changes, and never shown.
+    refused = run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", verbosity=3, label=f"run{time.monotonic_ns()}",
+                           extra_vars=dict(FAST, rotor_summary_file=str(summary), rotor_secret_destinations=[destination],
+                                           rotor_compromised_key_ids=[leaked]))
+
+    assert refused.returncode != 0, refused.explain()
+    assert "rotor_compromised_key_ids: entry 1 (a text of 40 characters) is not an access key id" in refused.stdout, refused.explain()
+    assert key_statuses(endpoint, "wh-rotate") == {key_id: "Active"}
+    assert_no_secrets(refused, {"the secret in the key-id slots": leaked, "old secret": key_secret})
+
     run = run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", verbosity=3, label=f"run{time.monotonic_ns()}",
-                       extra_vars=dict(FAST, rotor_summary_file=str(summary), rotor_secret_destinations=[destination],
-                                       rotor_compromised_key_ids=[leaked]))
+                       extra_vars=dict(FAST, rotor_summary_file=str(summary), rotor_secret_destinations=[destination]))
 
     assert run.returncode == 0, run.explain()
-    assert f"COMPROMISED KEYS NOT FOUND - {WITHHELD}" in run.stdout, run.explain()
     assert f"secretsmanager:{destination['name']} (on {WITHHELD})" in run.stdout, run.explain()
-    assert json.loads(summary.read_text())["run"]["compromised_keys_not_found"] == [WITHHELD]
     statuses = key_statuses(endpoint, "wh-rotate")
     assert key_id not in statuses and len(statuses) == 1  # rotated, the destination too
     secrets = {"the secret in the key-id slots": leaked, "old secret": key_secret, "new secret": fleet.read_credentials("host1")[1]}

@@ -34,7 +34,7 @@ def decide(hosts, plans):
 
 def test_a_typo_in_a_variable_name_names_the_closest_known_one_and_the_empty_files():
     plans, _verdict = decide({"web1": host("alice", files=[], reads=read(), variables=["rotor_iam_user", "rotor_credential_files"])},
-                      {"alice": due_plan("alice", ALICE)})
+                             {"alice": due_plan("alice", ALICE)})
     error = plans["alice"]["error"]
     assert "host web1: `rotor_credential_files` is not a rotor.iam variable; did you mean `rotor_credentials_files`?" in error
     assert "names rotor_iam_user=alice but declares no credentials file" in error
@@ -54,7 +54,7 @@ def test_each_file_mistake_is_named_with_what_was_found():
     ]
     for found, entry, message in cases:
         plans, _verdict = decide({"web1": host("alice", files=[dict({"path": "/etc/app/credentials"}, **entry)], reads=read(found))},
-                          {"alice": due_plan("alice", ALICE)})
+                                 {"alice": due_plan("alice", ALICE)})
         assert message in plans["alice"]["error"], (message, plans["alice"]["error"])
         assert "/etc/app/credentials (rotor_credentials_files[0], format " in plans["alice"]["error"]
 
@@ -62,7 +62,7 @@ def test_each_file_mistake_is_named_with_what_was_found():
 def test_create_true_allows_a_missing_file_or_profile():
     for found in ({"exists": False, "found": False}, {"found": False}, {"found": True}):
         plans, _verdict = decide({"web1": host("alice"), "web2": host("alice", files=[{"path": "/etc/new", "create": True}], reads=read(found))},
-                          {"alice": due_plan("alice", ALICE)})
+                                 {"alice": due_plan("alice", ALICE)})
         assert plans["alice"]["error"] is None and plans["alice"]["due"] is True
 
 
@@ -84,7 +84,7 @@ def test_a_stale_key_a_host_holds_is_kept_and_the_user_still_rotates():
 
 def test_a_host_on_a_deleted_key_is_named_broken_and_moved_forward():
     plans, _verdict = decide({"web1": host("alice", reads=read({"access_key_id": GONE})), "web2": host("alice")},
-                      {"alice": due_plan("alice", ALICE)})
+                             {"alice": due_plan("alice", ALICE)})
     assert plans["alice"]["error"] is None and plans["alice"]["broken_hosts"] == ["web1"]
     assert (f"web1 holds {GONE}, which IAM no longer has: its applications cannot authenticate; it is moved onto the new key "
             f"and never restored onto that key") in plans["alice"]["notes"]
