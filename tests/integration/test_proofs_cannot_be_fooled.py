@@ -10,6 +10,7 @@ still ran on. Now the run proves the secret first, from another host's backup, w
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -118,6 +119,11 @@ def test_a_host_account_that_rewrites_the_secret_in_its_backup_cannot_switch_the
     os.chown(directory, attacker.pw_uid, attacker.pw_gid)
     os.chown(credentials, attacker.pw_uid, attacker.pw_gid)
     current.fleet.ignore_reload("host1", True)
+    # The operator declares the service account as the file's owner (rotor keeps an owner only when told or trusted).
+    entry = dict(current.fleet.host_vars("host1")["rotor_credentials_files"][0], owner=attacker.pw_name)
+    owned = current.tmp / "owner.yml"
+    owned.write_text(json.dumps({"all": {"hosts": {"host1": {"rotor_credentials_files": [entry]}}}}))
+    current.inventories.append(str(owned))
 
     def drop():
         os.setgroups([])
