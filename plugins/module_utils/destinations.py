@@ -31,6 +31,7 @@ except ImportError:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
+from ansible_collections.rotor.iam.plugins.module_utils.redact import secret_size_problem
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
@@ -238,6 +239,8 @@ def ensure_present(dest, access_key_id, secret_access_key, check_mode=False):
     """
     if not access_key_id or not secret_access_key:
         raise RotorIAMError("state=present needs access_key_id and secret_access_key (the key to write).")
+    if secret_size_problem("secret_access_key", secret_access_key):
+        raise RotorIAMError(secret_size_problem("secret_access_key", secret_access_key), code="InvalidParameter")
     now = current(dest)
     value = dict(now["value"]) if now else {}
     before_id = _key_id(dest, value)

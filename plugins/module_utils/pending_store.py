@@ -30,6 +30,7 @@ except ImportError:
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import error_code
 from ansible_collections.rotor.iam.plugins.module_utils.redact import is_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils.redact import secret_size_problem
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import iso
 from ansible_collections.rotor.iam.plugins.module_utils.service_errors import ErrorHints
@@ -225,6 +226,8 @@ def ensure_present(client, user_name, access_key_id, secret_access_key, run_id, 
     """
     name = secret_name(user_name, prefix)
     check_run_id(run_id)
+    if secret_size_problem("secret_access_key", secret_access_key):
+        raise RotorIAMError(secret_size_problem("secret_access_key", secret_access_key), code="InvalidParameter")
     if not is_access_key_id(access_key_id) and not (check_mode and shown_key_id(access_key_id) == access_key_id):
         # Its tag is readable by anyone who may describe the secret: only a key id goes there.
         raise RotorIAMError(

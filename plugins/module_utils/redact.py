@@ -98,3 +98,15 @@ def shown_tags(tags):
     if not isinstance(tags, dict):
         return tags
     return {key: shown_key_id(value) if key in KEY_ID_TAGS else value for key, value in tags.items()}
+
+
+# An AWS secret access key is 40 characters; anything much longer is not one (a pasted file, a 2 MB blob).
+SECRET_MAX_LENGTH = 128
+
+
+def secret_size_problem(option, value):
+    """Why ``value`` cannot be an AWS secret access key by its size, or None; never quotes the value."""
+    if isinstance(value, str) and len(value) > SECRET_MAX_LENGTH:
+        return (f"{option} is {len(value)} characters long; an AWS secret access key is 40 (at most {SECRET_MAX_LENGTH} are "
+                f"accepted). Check the value passed (not shown); nothing was changed.")
+    return None

@@ -41,6 +41,8 @@ KEY_ID_RE = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}\Z")
 # A check-mode run of roles/rotate names the key it would create "NEW-KEY-OF-<IAM user name>".
 PLACEHOLDER_RE = re.compile(r"NEW-KEY-OF-[A-Za-z0-9+=,.@_-]{1,64}\Z")
 _KEY_MATERIAL_RE = re.compile(r"[\x21-\x7e]+\Z")
+# An AWS secret access key is 40 characters; the controller side applies the same bound (redact.SECRET_MAX_LENGTH).
+SECRET_MAX_LENGTH = 128
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
@@ -160,6 +162,11 @@ def check_secret(option, value):
     if looks_like_key_id(value):
         raise CredentialsFileError(
             "%s looks like an access key id, not a secret; check that the id and the secret are not swapped" % option
+        )
+    if len(value) > SECRET_MAX_LENGTH:
+        raise CredentialsFileError(
+            "%s is %d characters long; an AWS secret access key is 40 (at most %d are accepted). Check the value passed"
+            % (option, len(value), SECRET_MAX_LENGTH)
         )
 
 
