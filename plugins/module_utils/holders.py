@@ -29,6 +29,8 @@ import glob
 import os
 import re
 
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import is_incident
+
 # A YAML anchor (&rotor_aws) or a private fact (__rotor_x) is not a variable a user sets.
 _PLAYBOOK_VARIABLE = re.compile(r"(?<![\w.&*])rotor_[a-z0-9_]+")
 _PUBLISHED = re.compile(r"^\s+(rotor_[a-z0-9_]+):", re.MULTILINE)
@@ -214,7 +216,7 @@ def apply_to_plans(plans, verdict, host_users):
     """
     for ref, plan in plans.items():
         messages = list(verdict["refusals"].get(ref) or [])
-        if _is_incident(plan):
+        if is_incident(plan):
             # Incident response never waits on a host that cannot be read: the plan already names it (hosts_unreachable),
             # it is not written and keeps the leaked key, Inactive, until a run can read it. Other holder problems refuse.
             waived = tuple(f"host {host}: " for host in plan.get("hosts_unreachable") or [])
@@ -247,11 +249,6 @@ def apply_to_plans(plans, verdict, host_users):
                 + ". Nothing was changed for this user (rotor_force does not override this; docs/mistakes.md)."
                 + (f" Also: {earlier}" if earlier else "")))
     return plans
-
-
-def _is_incident(plan):
-    """Is the user's rotation incident response for the key its hosts run on (rotor_compromised_key_ids)?"""
-    return bool(plan.get("compromised_key_id")) and plan.get("compromised_key_id") == plan.get("old_key_id") and not plan.get("error")
 
 
 def _named(user):

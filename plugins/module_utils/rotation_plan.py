@@ -527,7 +527,7 @@ def _mark_staged(plan):
     """A due user with hosts outside the play: write the new key to the play's hosts, retire nothing."""
     if plan["due"] and not plan["error"] and plan["hosts_outside_play"]:
         plan["staged"] = True
-        if _is_incident(plan):
+        if is_incident(plan):
             plan["notes"].append(_incident_staged_note(plan))
             return plan
         plan["notes"].append(
@@ -620,7 +620,7 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
             continue
         _name_owner(plans[user])
         plans[user]["old_key_known_status"] = known_old_key_status(plans[user])
-        if user in unreachable and plans[user]["due"] and _is_incident(plans[user]):
+        if user in unreachable and plans[user]["due"] and is_incident(plans[user]):
             _incident_goes_on_without(plans[user], unreachable[user])
         elif user in unreachable and plans[user]["due"]:
             plans[user]["error"] = (
@@ -631,7 +631,7 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     return plans
 
 
-def _is_incident(plan):
+def is_incident(plan):
     """Whether the user's rotation is incident response for the key its hosts run on (deactivated first)."""
     return bool(plan.get("compromised_key_id")) and plan.get("compromised_key_id") == plan.get("old_key_id") and not plan.get("error")
 
@@ -736,7 +736,7 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
         # A user whose key lives only in secret destinations has no host: their writes and checks (user_failures) judge it.
         if healthy and (hosts or plan.get("destinations")):
             entry["action"] = "staged" if plan.get("staged") else "cutover"
-            if plan.get("staged") and _is_incident(plan):
+            if plan.get("staged") and is_incident(plan):
                 entry["message"] = (f"staged: {len(hosts)} of {len(plan.get('fleet_hosts') or hosts)} hosts of {user} run on the "
                                     f"new key; the compromised key {plan.get('old_key_id')} is Inactive and the hosts outside this "
                                     f"play stay on it until a run covers them")

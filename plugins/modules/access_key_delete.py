@@ -100,7 +100,6 @@ access_key_id:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
-from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
@@ -123,7 +122,6 @@ def module_spec():
 
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
-    refuse_non_key_ids(module, "access_key_id")
     params = module.params
     refuse_malformed_key_ids(module, "access_key_id")
     client = iam_client(module)

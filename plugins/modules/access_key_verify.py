@@ -120,7 +120,6 @@ last_error:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
-from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 
@@ -138,7 +137,6 @@ def module_spec():
 
 def execute(module):
     """The module's work: exits through ``module`` (a module run or its action plugin on the controller)."""
-    refuse_non_key_ids(module, "access_key_id")
     params = module.params
     refuse_malformed_key_ids(module, "access_key_id", secret_max_length=128)
     if params["timeout"] < 0:
