@@ -25,7 +25,7 @@ description:
     follows a symbolic link only when root owns it and everything it passes through (never inside a directory it
     walks), reads only regular files with one link and at most O(max_file_bytes) bytes. What it does not read
     (a link an account controls, a FIFO, a device, a file too big, with hard links, binary) is listed in
-    RV(skipped) with the reason.
+    RV(not_read) with the reason.
   - Only key ids, line numbers and the names of profiles and variables are returned. A key-id slot
     (C(aws_access_key_id), C(AWS_ACCESS_KEY_ID), C(AccessKeyId)...) holding anything that is not an access key id is
     reported in RV(problems) with the value withheld: it may be a secret put there by mistake. A name or path
@@ -52,7 +52,7 @@ options:
     default: [aws, environment, systemd, docker]
   max_file_bytes:
     description:
-      - Larger files are not read (listed in RV(skipped)). At most 1048576.
+      - Larger files are not read (listed in RV(not_read)). At most 1048576.
     type: int
     default: 1048576
   max_files:
@@ -85,7 +85,7 @@ attributes:
 notes:
   - Run it as root (C(become)) to search every account's files; as another user it reports what that user can read.
   - It finds keys in files. A key held only in a process's memory, a secret store, a CI system or another machine
-    is not on the host; the consumer map's RV(skipped) and the playbook's C(seen_in_aws_only) list help find those.
+    is not on the host; the consumer map's C(seen_in_aws_only) list (the playbook's) helps find those.
   - Commented-out lines are not reported. Compose C(env_file:) entries are followed when they are plain paths
     (not interpolated).
   - Only standard library Python is needed on the managed host.
@@ -205,7 +205,7 @@ problems:
       problem: >-
         AWS_ACCESS_KEY_ID holds a 40-character value shaped like a secret access key where the access key id belongs
         (value withheld): are the id and the secret swapped?
-skipped:
+not_read:
   description: What was not read, and why (a link an account controls, a FIFO, a file too big, a missing path...).
   returned: always
   type: list

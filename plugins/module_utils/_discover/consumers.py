@@ -46,14 +46,13 @@ def host_entry(name, discovered=None, iam_user="", credentials_files=None, unrea
 
 
 def collect_hosts(hostvars, host_names, fact="__rotor_discover_host"):
-    """The host entries of the hosts in host_names that recorded ``fact`` ({discovered, iam_user, credentials_files}),
-    and an entry saying "not searched" for the others (unreachable before the fact was set)."""
+    """The host entries of the hosts in host_names that recorded ``fact`` ({discovered, iam_user, credentials_files}).
+    A host without it did not run the search (outside --limit, or its task failed and stopped it)."""
     entries = []
     for name in host_names:
         facts = hostvars[name]
         record = facts.get(fact) if hasattr(facts, "get") else None
         if not isinstance(record, dict):
-            entries.append(host_entry(name, unreachable=True))
             continue
         discovered = record.get("discovered")
         unreachable = isinstance(discovered, dict) and bool(discovered.get("unreachable"))
@@ -164,7 +163,7 @@ def consumer_map(hosts, key_info=None, recent_days=DEFAULT_RECENT_DAYS, now=None
                                            "profile": entry.get("profile"), "problem": "declared, but discovery found no key there"})
         for problem in discovered.get("problems") or []:
             problems.append(dict(problem, host=name))
-        for skipped in discovered.get("skipped") or []:
+        for skipped in discovered.get("not_read") or []:
             problems.append({"host": name, "path": skipped.get("path"), "problem": f"not read: {skipped.get('reason')}"})
 
     consumers = []
@@ -191,6 +190,7 @@ def consumer_map(hosts, key_info=None, recent_days=DEFAULT_RECENT_DAYS, now=None
         "problems": problems,
     }
     result["inventory"] = proposed_inventory(hosts, result)
+    result["messages"] = messages(result)
     result["summary"] = {
         "hosts": len(hosts),
         "hosts_searched": hosts_searched,
@@ -279,3 +279,24 @@ def proposed_inventory(hosts, result):
             continue
         proposals[name] = {"rotor_iam_user": user, "rotor_credentials_files": files, "notes": notes}
     return proposals
+
+
+def messages(result):
+    """One line per undeclared holder, key seen in AWS only, declared file without a key, and problem."""
+    lines = []
+    for holder in result["undeclared"]:
+        user = f" (IAM user {holder['iam_user']})" if holder.get("iam_user") else ""
+        lines.append(f"{holder['host']}: {holder['path']} holds {holder['access_key_id']}{user}, undeclared: {holder['why']}")
+    for key in result["keys"]:
+        if key["note"]:
+            lines.append(f"{key['access_key_id']} ({', '.join(key['hosts'])}): {key['note']}")
+    for key in result["seen_in_aws_only"]:
+        lines.append(f"{key['access_key_id']} of IAM user {key['user_name']} was used {key['last_used_date']}"
+                     f"{' (' + key['last_used_service'] + ')' if key.get('last_used_service') else ''} but no searched host holds it: "
+                     f"a consumer outside the inventory or the searched places")
+    for entry in result["declared_not_found"]:
+        lines.append(f"{entry['host']}: {entry['path']} is declared for {entry['iam_user']}, but discovery found no key there")
+    for problem in result["problems"]:
+        where = f"{problem['path']}: " if problem.get("path") else ""
+        lines.append(f"{problem['host']}: {where}{problem['problem']}")
+    return lines

@@ -10,7 +10,7 @@ The module runs as root in directories other accounts own, so it reads the way r
 module does (``_credfile.safe_io``): through directory descriptors, O_NOFOLLOW on every name, a symbolic link
 followed only when root controls it and everything it passes through, only regular files with one link, and
 at most ``max_file_bytes`` of them. Inside a directory it walks, it follows no link at all. Whatever it does not
-read is reported in ``skipped`` with the reason; what it reads yields only key ids and names (``scan``).
+read is reported in ``not_read`` with the reason; what it reads yields only key ids and names (``scan``).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def why_not_read(info, max_bytes):
 
 
 class Search:
-    """One host's search; results accumulate in ``found``, ``problems`` and ``skipped``."""
+    """One host's search; results accumulate in ``found``, ``problems`` and ``not_read``."""
 
     def __init__(self, max_file_bytes=safe_io.MAX_READ_BYTES, max_files=10000, max_glob_matches=1000, max_depth=8, prefix=""):
         self.max_file_bytes = min(int(max_file_bytes), safe_io.MAX_READ_BYTES)
@@ -112,7 +112,7 @@ class Search:
         self.max_depth = max_depth
         self.found = []
         self.problems = []
-        self.skipped = []
+        self.not_read = []
         self.files_read = 0
         self.directories = 0
         self.warnings = []
@@ -124,8 +124,8 @@ class Search:
 
     def _skip(self, path, reason):
         entry = {"path": scan.shown_path(path), "reason": reason}
-        if entry not in self.skipped:
-            self.skipped.append(entry)
+        if entry not in self.not_read:
+            self.not_read.append(entry)
 
     def _record(self, path, source, kind, state, text):
         result = scan.scan_text(text, kind)
@@ -159,7 +159,7 @@ class Search:
         return True
 
     def _read_at(self, dir_fd, name, path):
-        """The file's state and text, or None (the reason recorded in skipped)."""
+        """The file's state and text, or None (the reason recorded in not_read)."""
         try:
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -439,7 +439,7 @@ def discover(paths=(), search=SEARCH_PLACES, max_file_bytes=safe_io.MAX_READ_BYT
         "found": found,
         "access_key_ids": sorted({f["access_key_id"] for f in found}),
         "problems": finder.problems,
-        "skipped": finder.skipped,
+        "not_read": finder.not_read,
         "searched": {"files": finder.files_read, "directories": finder.directories, "homes": len(homes),
                      "places": [place for place in SEARCH_PLACES if place in search], "paths": len(paths)},
         "warnings": finder.warnings,
