@@ -22,7 +22,7 @@ import shlex
 from ansible_collections.rotor.iam.plugins.module_utils.redact import is_access_key_id
 
 # A key id standing alone: not part of a longer run of the characters a secret access key is made of.
-KEY_ID_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9/+=])((?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9/+=])")
+KEY_ID_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9/+])((?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9/+])")
 _NAME_RE = re.compile(r"""\A(["']?)([A-Za-z_][A-Za-z0-9_.\-]*)\1\s*[=:](.*)\Z""", re.S)
 _SECTION_RE = re.compile(r"\A\[\s*([^\]]*?)\s*\]\s*\Z")
 _SECRETISH_RE = re.compile(r"[A-Za-z0-9+/=]{20,}")
@@ -44,9 +44,10 @@ def _normal(name):
 
 
 def _secretish(text):
-    """Whether text holds a run of 20+ secret-key characters mixing upper case, lower case and digits."""
+    """Whether text holds a run of secret-key characters that could be a secret: 32 or more of them (a secret access
+    key has 40), or 20 or more mixing upper case, lower case and digits."""
     for run in _SECRETISH_RE.findall(text):
-        if re.search(r"[A-Z]", run) and re.search(r"[a-z]", run) and re.search(r"[0-9]", run):
+        if len(run) >= 32 or (re.search(r"[A-Z]", run) and re.search(r"[a-z]", run) and re.search(r"[0-9]", run)):
             return True
     return False
 
@@ -85,7 +86,7 @@ def _clean_value(raw):
     if value[:1] in ("'", '"'):
         end = value.find(value[0], 1)
         return value[1:end] if end > 0 else value[1:]
-    return re.split(r"\s+[#;]", value, 1)[0].strip()
+    return re.split(r"\s+[#;]", value, maxsplit=1)[0].strip()
 
 
 def split_assignment(line):
@@ -143,7 +144,7 @@ def _assignment(result, name, value, line, profile, whole):
     """One NAME=value: a key-id slot is checked; any other slot yields the key ids it holds."""
     normal = _normal(name)
     if normal in SECRET_NAMES:
-        result.secret_names.setdefault(profile, name)
+        result.secret_names.setdefault(shown_label(profile), shown_label(name))
         return
     if normal in KEY_ID_NAMES:
         problem = slot_problem(value)
