@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
+from audit_helpers import run_audit  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import ansible_playbook, run_rotation, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
@@ -199,6 +200,18 @@ def test_discovery_maps_declared_and_undeclared_keys_and_writes_a_usable_invento
         texts = {"stdout": run.stdout, "stderr": run.stderr, "check stdout": check.stdout, "map": run.report_path.read_text(),
                  "host3.yml": proposed}
         assert_no_leaks(leaks_in_texts(texts, all_secrets(keys, endpoint)), "discovery's output, map and proposals")
+
+        # The audit shows the same map (rotor_audit_discovery), with the keys' status as the audit sees them.
+        audit = run_audit(endpoint, tmp_path / "audit", [inventory, overrides], extra_vars={"rotor_audit_discovery": str(run.report_path)})
+        assert audit.returncode == 0, audit.explain()
+        consumers = audit.report()["consumers"]
+        assert {(u["host"], u["access_key_id"]) for u in consumers["undeclared"]} >= {("host1", keys["bob"][0]), ("host3", keys["dave"][0])}
+        assert keys["carol"][0] in [k["access_key_id"] for k in consumers["seen_in_aws_only"]]
+        alice_row = next(r for r in consumers["keys"] if r["access_key_id"] == keys["alice"][0])
+        assert (alice_row["status"], alice_row["status_source"], alice_row["declared"]) == ("Active", "audit", 2)
+        assert "Undeclared consumers" in audit.markdown_path.read_text() and "Undeclared consumers" in audit.html_path.read_text()
+        assert "not declared in the inventory" in audit.stdout
+        assert_no_leaks(leaks_in_texts(audit.outputs(), all_secrets(keys, endpoint)), "the audit's output and reports")
 
         # The proposal is a usable inventory: a check-mode rotation of host3 accepts it and plans dave's rotation.
         (inventory_dir / "inventory.yml").write_text(json.dumps({"all": {"hosts": {"host3": fleet.host_vars("host3") | {

@@ -111,3 +111,27 @@ def test_every_holder_is_declared_exactly_when_the_inventory_says_so(holdings, u
         assert proposal["rotor_iam_user"], name
         # A proposal only adds files: what the host declared stays.
         assert [f["path"] for f in proposal["rotor_credentials_files"]][:len(declared_paths[name])] == declared_paths[name]
+
+
+def test_the_audit_section_from_the_map_file():
+    import json  # pylint: disable=import-outside-toplevel
+
+    import pytest  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_section, consumer_tables
+    from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+
+    hosts = [host("web1", [found(KEY_A, "/etc/app/credentials"), found(KEY_B, "/opt/.env")], "app", [{"path": "/etc/app/credentials"}])]
+    discovered = cm.consumer_map(hosts, KEY_INFO, now=NOW)
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    discovered["undeclared"][0]["access_key_id"] = secret  # a tampered map: never shown
+    section = consumer_section(json.dumps(discovered), [dict(iam_key("app", KEY_A), status="Inactive")])
+    row = next(r for r in section["keys"] if r["access_key_id"] == KEY_A)
+    assert (row["status"], row["status_source"], row["declared"]) == ("Inactive", "audit", 1)
+    assert [k["access_key_id"] for k in section["seen_in_aws_only"]] == [KEY_C]
+    assert secret not in json.dumps(section) and secret not in json.dumps(consumer_tables(section))
+    assert consumer_section("", []) is None
+    with pytest.raises(AuditInputError, match="not JSON"):
+        consumer_section("{", [])
+    with pytest.raises(AuditInputError, match="not a consumer map"):
+        consumer_section(json.dumps({"keys": []}), [])
