@@ -28,7 +28,7 @@ description:
     RV(not_read) with the reason.
   - Only key ids, line numbers and the names of profiles and variables are returned. A key-id slot
     (C(aws_access_key_id), C(AWS_ACCESS_KEY_ID), C(AccessKeyId)...) holding anything that is not an access key id is
-    reported in RV(problems) with the value withheld: it may be a secret put there by mistake. A name or path
+    reported in RV(problems) with the value withheld, since it may be a secret put there by mistake. A name or path
     component that looks like a secret is withheld too.
   - The playbook C(rotor.iam.discover) runs this module on every host and joins what it finds with IAM (the user
     of each key, its age and last use) into a consumer map.

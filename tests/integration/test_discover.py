@@ -233,8 +233,8 @@ def test_bad_input_is_named_and_nothing_is_searched(endpoint, tmp_path):
         "glob too wide": ({"rotor_discover_paths": ["/usr/lib/*/*"], "rotor_discover_max_glob_matches": 5}, "matches more than 5 paths"),
     }
     for label, (extra, message) in cases.items():
-        run = run_discover(endpoint, tmp_path / label.replace(" ", "-"), [str(inventory)], extra_vars=dict(extra, rotor_discover_iam=False,
-                                                                                                     rotor_discover_search=[]))
+        run = run_discover(endpoint, tmp_path / label.replace(" ", "-"), [str(inventory)],
+                           extra_vars=dict(extra, rotor_discover_iam=False, rotor_discover_search=[]))
         assert run.returncode != 0, f"{label}: {run.explain()}"
         assert message in run.stdout, f"{label}: {run.explain()}"
         assert "Traceback" not in run.stdout + run.stderr, label
