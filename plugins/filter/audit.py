@@ -48,22 +48,23 @@ def audit_accounts(identities, hosts, hostvars):
     return _guard("audit_accounts", _audit_accounts, identities or [], hosts or {}, hostvars)
 
 
-def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None):
+def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
+                 discovery=None):
     def build():
         info, records, spanned = combine_accounts(key_info, accounts, hosts)
         return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
-                           destinations=destination_records(destinations))
+                           destinations=destination_records(destinations), discovery=discovery)
     return _guard("audit_report", build)
 
 
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
                     chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
-                    fail_list_max=20, accounts=None, destinations=None):
+                    fail_list_max=20, accounts=None, destinations=None, discovery=None):
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
     report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
-                          destinations=destinations)
+                          destinations=destinations, discovery=discovery)
     return _guard(
         "audit_documents", render_all, report,
         chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),

@@ -36,8 +36,10 @@ import urllib.request
 
 try:
     from . import consumer as _consumer
+    from . import unknown as _unknown
 except ImportError:  # run as a script
     import consumer as _consumer
+    import unknown as _unknown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -740,6 +742,15 @@ class Fleet:
         with concurrent.futures.ThreadPoolExecutor(max(1, min(len(hosts), 32))) as pool:
             reports = list(pool.map(ask, hosts))
         return {host.name: report for host, report in zip(hosts, reports)}
+
+    def start_unknown_consumer(self, name, access_key_id, secret_access_key, interval=1.0):
+        """A consumer outside the inventory that signs with the key every `interval` seconds
+        (tests/fleet/unknown.py), under WORKDIR/unknown/NAME; stopped with the fleet."""
+        unknown = _unknown.UnknownConsumer(self.workdir, name, self.endpoint_url, access_key_id, secret_access_key,
+                                           interval=interval, region=self.region, python=self.python, popen=self._popen)
+        unknown.start()
+        self._save_state()
+        return unknown
 
     def loaded_key(self, name, timeout=5):
         """The key id the host's consumer has loaded (GET /key), or None if it does not answer."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit import cells
+from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_tables
 
 DEFAULT_CHART_MAX_KEYS = 200
 HISTOGRAM_BIN_DAYS = 30
@@ -223,6 +224,8 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         _html_table(["User", "Type", "Name", "Key", "Status", "Finding"],
                     [[d["user"], d["type"], d["name"], d["access_key_id"], d["status"], d["finding"]]
                      for d in report.get("destinations") or []]),
+    ] + [part for title, headers, rows in consumer_tables(report.get("consumers"))
+         for part in (f"<h2>{_e(title)}</h2>", _html_table(headers, rows))] + [
         f"<h2>All access keys ({s['access_keys']})</h2>",
         "<details><summary>Show every key</summary>",
         _html_table(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit import cells
+from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_tables
 
 DEFAULT_MARKDOWN_MAX_ROWS = 100
 
@@ -129,4 +130,6 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
                       [[d["user"], d["type"], d["name"], d["access_key_id"] or "", d["status"] or "", d["finding"] or ""]
                        for d in destinations], max_rows),
         ]
+    for title, headers, rows in consumer_tables(report.get("consumers")):
+        out += [f"## {title}", "", _md_table(headers, rows, max_rows)]
     return "\n".join(out)

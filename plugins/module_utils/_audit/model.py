@@ -15,6 +15,7 @@ there is no secret in the inputs to leak.
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_section
 from ansible_collections.rotor.iam.plugins.module_utils._audit.destinations import destination_section
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
@@ -31,7 +32,7 @@ def _days_since(value, now):
 
 
 def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None, accounts=None,
-                destinations=None):
+                destinations=None, discovery=None):
     """The audit report (a JSON-ready dict) from access_key_info's result and the hosts' records.
 
     A key is past its policy when Active and at least its user's max age old (IAM user tag
@@ -44,6 +45,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
 
     ``destinations`` (from ``destinations.destination_records``): the key id each secret destination holds,
     reported in ``destinations`` with the key's IAM status and a finding when it is not an Active key of its user.
+
+    ``discovery`` (the JSON text or dict of the consumer map rotor.iam.discover wrote): reported in ``consumers``
+    (see ``consumers.consumer_section``); absent when not given.
     """
     if not isinstance(key_info, dict) or not isinstance(key_info.get("access_keys"), list):
         raise AuditInputError("the audit needs the registered result of rotor.iam.access_key_info (with access_keys)")
@@ -137,6 +141,11 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
     report["destinations"] = destination_section(destinations or [], keys)
     report["summary"]["destinations"] = len(report["destinations"])
     report["summary"]["destination_findings"] = sum(1 for d in report["destinations"] if d["finding"])
+    consumers = consumer_section(discovery, keys)
+    if consumers is not None:
+        report["consumers"] = consumers
+        report["summary"]["undeclared_consumers"] = consumers["summary"]["undeclared"]
+        report["summary"]["keys_used_on_no_host"] = consumers["summary"]["seen_in_aws_only"]
     if accounts:
         report["accounts"] = list(accounts)
     return report

@@ -40,6 +40,9 @@ def summary_text(report):
     )
     if s.get("destinations"):
         text += f" {s['destinations']} secret destinations read, {s['destination_findings']} destination findings."
+    if "undeclared_consumers" in s:
+        text += (f" Discovery: {s['undeclared_consumers']} undeclared consumers, {s['keys_used_on_no_host']} keys used in AWS "
+                 f"on no searched host.")
     if tags["read"]:
         text += (
             f" User tags read for {tags['users']} users in {tags['calls']} ListUserTags calls: {s['exempt_users']} exempt "
@@ -70,6 +73,8 @@ def findings_messages(report):
     lines = [f"{f['host']}: {f['problem']}" for f in report["host_findings"]]
     lines += [f"{d['type']} destination {d['name']} (user {d['user']}): {d['finding']}"
               for d in report.get("destinations") or [] if d["finding"]]
+    lines += [f"{u['host']}: {u['path']} holds {u['access_key_id']}, not declared in the inventory: {u['why']}"
+              for u in (report.get("consumers") or {}).get("undeclared") or []]
     for problem in report["policy_problems"]:
         owner = f" (owner: {problem['owner']})" if problem["owner"] else ""
         lines.append(f"IAM user {problem['user_name']}{owner}: {problem['problem']}")
@@ -102,6 +107,7 @@ def render_all(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=
         "policy_problems": [dict(p, label=f"{p['user_name']}: {p['problem']}") for p in report["policy_problems"]],
         "host_findings": report["host_findings"],
         "destinations": report.get("destinations") or [],
+        "consumers": report.get("consumers"),
         "summary_text": summary_text(report),
         "due_message": due_message(report, fail_list_max),
         "messages": findings_messages(report),
