@@ -65,8 +65,8 @@ def health_check_spec():
 
 def health_check_option(**extra):
     """The health check as one option (a dict with the health check's suboptions)."""
-    return dict(type="dict", options=health_check_spec(), mutually_exclusive=[list(group) for group in
-                                                                            HEALTH_CHECK_MUTUALLY_EXCLUSIVE], **extra)
+    exclusive = [list(group) for group in HEALTH_CHECK_MUTUALLY_EXCLUSIVE]
+    return dict(type="dict", options=health_check_spec(), mutually_exclusive=exclusive, **extra)
 
 
 def restart_spec():

@@ -52,8 +52,8 @@ def guard_message(name, func, args, kwargs, exc, user_errors=(), expects=None):
     """The message of the AnsibleFilterError raised for exc; never a value of the input."""
     if user_errors and isinstance(exc, user_errors):
         return "rotor.iam.%s: %s" % (name, exc)
-    message = "rotor.iam.%s: could not use its input (%s): %s" % (name, describe_input(func, args, kwargs),
-                                                                type(exc).__name__)
+    given = describe_input(func, args, kwargs)
+    message = "rotor.iam.%s: could not use its input (%s): %s" % (name, given, type(exc).__name__)
     return message + (". Pass %s" % expects if expects else "")
 
 

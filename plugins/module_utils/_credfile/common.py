@@ -193,5 +193,7 @@ def decode(data, source, fmt):
         )
     return text
 
+
 def line_at(text, offset):
+    """The 1-based line number of offset in text (\n, \r\n and \r end a line)."""
     return text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset) + 1
