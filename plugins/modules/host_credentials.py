@@ -433,7 +433,7 @@ class InputError(Exception):
 
 
 def file_entry(index, options, state):
-    """One entry of files, validated against the credentials-file entry spec, as an operations.FileEntry."""
+    """One entry of files, validated against the credentials-file entry spec: (operations.FileEntry, warnings)."""
     label = "files[%d]" % index
     try:
         options = check_suboptions(label, credentials_file_entry_spec(), options)
@@ -455,7 +455,11 @@ def health_spec(value):
 
 
 def check_inputs(params, check_mode):
-    """Everything the run needs, validated before anything on the host is touched. Raises InputError."""
+    """Everything the run needs, validated before anything on the host is touched. Raises InputError.
+
+    Under AnsibleModule the specs were applied already; applying them again costs nothing, keeps run() safe with
+    raw options (its tests) and says which entry is at fault.
+    """
     state = params.get("state") or "read"
     if state not in STATES:
         raise InputError("state must be one of %s, got '%s'" % (", ".join(STATES), printable(str(state))))
