@@ -6,8 +6,6 @@ from __future__ import annotations
 
 # Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.rotor.iam.plugins.module_utils.audit import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_CHART_MAX_KEYS
 from ansible_collections.rotor.iam.plugins.module_utils.audit import DEFAULT_MARKDOWN_MAX_ROWS
@@ -22,41 +20,40 @@ from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_json
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_markdown
+from ansible_collections.rotor.iam.plugins.plugin_utils.filter_guard import filter_guard
 
 
-def _guard(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except AuditInputError as exc:
-        raise AnsibleFilterError(f"rotor.iam.{name}: {exc}") from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.{name}: malformed input ({type(exc).__name__}: {exc})") from exc
+REPORT = "the report of rotor.iam.audit_report"
 
 
+@filter_guard("audit_hosts", AuditInputError, expects="the play's host names and hostvars")
 def audit_hosts(host_names, hostvars):
     """``{host: record}`` for the hosts that ran the role's ``hosts`` entry point."""
-    return _guard("audit_hosts", collect_hosts, hostvars, list(host_names))
+    return collect_hosts(hostvars, list(host_names))
 
 
+@filter_guard("audit_connections", AuditInputError, expects="the result of rotor.iam.audit_hosts and hostvars")
 def audit_connections(hosts, hostvars):
     """The distinct AWS connections (profile, region, endpoint_url; '' = not set) of the audited hosts."""
-    return _guard("audit_connections", _audit_connections, hosts or {}, hostvars)
+    return _audit_connections(hosts or {}, hostvars)
 
 
+@filter_guard("audit_accounts", AuditInputError,
+              expects="the registered rotor.iam.caller_identity results, rotor.iam.audit_hosts' result and hostvars")
 def audit_accounts(identities, hosts, hostvars):
     """Per account to audit: its account id, the connection to reach it, its users and hosts (see accounts.py)."""
-    return _guard("audit_accounts", _audit_accounts, identities or [], hosts or {}, hostvars)
+    return _audit_accounts(identities or [], hosts or {}, hostvars)
 
 
+@filter_guard("audit_report", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
 def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
                  discovery=None):
-    def build():
-        info, records, spanned = combine_accounts(key_info, accounts, hosts)
-        return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
-                           destinations=destination_records(destinations), discovery=discovery)
-    return _guard("audit_report", build)
+    info, records, spanned = combine_accounts(key_info, accounts, hosts)
+    return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
+                       destinations=destination_records(destinations), discovery=discovery)
 
 
+@filter_guard("audit_documents", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
                     chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
                     fail_list_max=20, accounts=None, destinations=None, discovery=None):
@@ -65,27 +62,27 @@ def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope
     documents (one string per format: json, md, html)."""
     report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
                           destinations=destinations, discovery=discovery)
-    return _guard(
-        "audit_documents", render_all, report,
-        chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
-        fail_list_max=int(fail_list_max),
-    )
+    return render_all(report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
+                      fail_list_max=int(fail_list_max))
 
 
+@filter_guard("audit_json", AuditInputError, expects=REPORT)
 def audit_json(report):
     """The audit report (C(rotor.iam.audit_report)) as the JSON document the audit writes."""
-    return _guard("audit_json", render_json, report)
+    return render_json(report)
 
 
+@filter_guard("audit_markdown", AuditInputError, expects=REPORT)
 def audit_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
     """The audit report as Markdown: the summary, then at most C(max_rows) keys, overdue first."""
-    return _guard("audit_markdown", render_markdown, report, max_rows=int(max_rows))
+    return render_markdown(report, max_rows=int(max_rows))
 
 
+@filter_guard("audit_html", AuditInputError, expects=REPORT)
 def audit_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
     """The audit report as one self-contained HTML page: the summary, the age chart of at most C(chart_max_keys)
     keys against the policy line, and the table of keys."""
-    return _guard("audit_html", render_html, report, chart_max_keys=int(chart_max_keys))
+    return render_html(report, chart_max_keys=int(chart_max_keys))
 
 
 class FilterModule:

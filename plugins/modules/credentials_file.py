@@ -338,30 +338,19 @@ removed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.plans import STATES
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.plans import run
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.operations import STATES
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.operations import run
+from ansible_collections.rotor.iam.plugins.module_utils._specs import credentials_file_entry_spec
 
 
 def argument_spec():
+    """The file (the credentials-file entry every rotor.iam module shares) and what to do with it."""
     return dict(
-        path=dict(type="path", required=True),
+        credentials_file_entry_spec(),
         state=dict(type="str", default="present", choices=list(STATES)),
-        format=dict(type="str", default="aws_credentials", choices=["aws_credentials", "env", "json"]),
-        profile=dict(type="str", default="default"),
-        variable_names=dict(
-            type="dict",
-            options=dict(
-                access_key_id=dict(type="str", no_log=False),
-                secret_access_key=dict(type="str", no_log=False),
-            ),
-        ),
         access_key_id=dict(type="str", no_log=False),
         secret_access_key=dict(type="str", no_log=True),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="raw"),
-        create=dict(type="bool", default=False),
         backup=dict(type="bool", default=True),
         backup_file=dict(type="path"),
         return_secret=dict(type="bool", default=False),

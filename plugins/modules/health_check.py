@@ -124,6 +124,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.health import restart
 from ansible_collections.rotor.iam.plugins.module_utils.health import run_health_check
 from ansible_collections.rotor.iam.plugins.module_utils.health import scrub
 from ansible_collections.rotor.iam.plugins.module_utils.health import url_secrets
+from ansible_collections.rotor.iam.plugins.module_utils._specs import HEALTH_CHECK_MUTUALLY_EXCLUSIVE
+from ansible_collections.rotor.iam.plugins.module_utils._specs import health_check_spec
+from ansible_collections.rotor.iam.plugins.module_utils._specs import restart_spec
 
 
 def run_check(module, params):
@@ -147,19 +150,15 @@ def run_check(module, params):
     module.exit_json(changed=bool(restarted), restarted=restarted, attempts=attempts, status=status)
 
 
+def argument_spec():
+    """The health check and what is restarted before it: the specs rotor.iam's modules and role share."""
+    return dict(health_check_spec(), **restart_spec())
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str"),
-            status_code=dict(type="list", elements="int", default=[200]),
-            command=dict(type="str"),
-            timeout=dict(type="float", default=10),
-            retries=dict(type="int", default=5),
-            delay=dict(type="float", default=2),
-            restart_services=dict(type="list", elements="str", default=[]),
-            restart_command=dict(type="str"),
-        ),
-        mutually_exclusive=[("url", "command")],
+        argument_spec=argument_spec(),
+        mutually_exclusive=[list(group) for group in HEALTH_CHECK_MUTUALLY_EXCLUSIVE],
         supports_check_mode=True,
     )
     params = module.params

@@ -398,39 +398,30 @@ failure:
     msg: 'HTTP health check http://127.0.0.1:8080/health failed after 6 attempt(s): HTTP 503'
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.validation import check_type_float
-from ansible.module_utils.common.validation import check_type_int
-from ansible.module_utils.common.validation import check_type_path
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.rotor.iam.plugins.module_utils import health
-from ansible_collections.rotor.iam.plugins.module_utils._credfile import plans
-from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import (
-    FORMATS,
-    PLACEHOLDER_RE,
-    CredentialsFileError,
-    check_access_key_id,
-    check_profile,
-    check_secret,
-    make_target,
-    printable,
-)
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import operations
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import check_access_key_id
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import printable
+from ansible_collections.rotor.iam.plugins.module_utils._specs import HEALTH_CHECK_MUTUALLY_EXCLUSIVE
+from ansible_collections.rotor.iam.plugins.module_utils._specs import OptionError
+from ansible_collections.rotor.iam.plugins.module_utils._specs import check_suboptions
+from ansible_collections.rotor.iam.plugins.module_utils._specs import credentials_file_entry_spec
+from ansible_collections.rotor.iam.plugins.module_utils._specs import health_check_option
+from ansible_collections.rotor.iam.plugins.module_utils._specs import health_check_spec
+from ansible_collections.rotor.iam.plugins.module_utils._specs import restart_spec
 
 STATES = ("read", "switched", "checked", "restored", "backups_absent")
-FILE_KEYS = ("path", "format", "profile", "variable_names", "owner", "group", "mode", "create")
-HEALTH_KEYS = ("url", "command", "status_code", "retries", "delay", "timeout")
-HEALTH_DEFAULTS = {"url": None, "command": None, "status_code": [200], "retries": 5, "delay": 2.0, "timeout": 10.0}
-# What each state asks rotor.iam.credentials_file's code to do with each file, and how a failure is described.
+# How a failure of each state's file step is named: (step, check).
 FILE_STEPS = {
-    "read": ("read", "read", "reading %s"),
-    "switched": ("present", "write", "writing %s"),
-    "restored": ("restored", "restore", "restoring %s"),
-    "backups_absent": ("backups_absent", "backups", "removing the backups of %s"),
+    "read": ("read", "reading %s"),
+    "switched": ("write", "writing %s"),
+    "restored": ("restore", "restoring %s"),
+    "backups_absent": ("backups", "removing the backups of %s"),
 }
 
 
@@ -441,162 +432,76 @@ class InputError(Exception):
 # --------------------------------------------------------------------------- inputs
 
 
-def _text(label, value):
-    """value as a string (numbers converted, as type=str does); None stays None."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise InputError("%s must be a string, got %s" % (label, type(value).__name__))
-
-
-def _prefixed(label, exc):
-    return InputError("%s: %s" % (label, exc))
-
-
-def file_spec(index, entry, state):
-    """One entry of files, checked and with its defaults: the file options of rotor.iam.credentials_file."""
+def file_entry(index, options, state):
+    """One entry of files, validated against the credentials-file entry spec: (operations.FileEntry, warnings)."""
     label = "files[%d]" % index
-    if not isinstance(entry, dict):
-        raise InputError("%s must be a dict with at least path, got %s" % (label, type(entry).__name__))
-    unknown = sorted(str(key) for key in entry if key not in FILE_KEYS)
-    if unknown:
-        raise InputError("%s: unknown key(s) %s; an entry takes %s"
-                         % (label, ", ".join("'%s'" % printable(key, 40) for key in unknown), ", ".join(FILE_KEYS)))
-    path = _text(label + ".path", entry.get("path"))
-    if not path:
-        raise InputError("%s: path is required" % label)
-    path = check_type_path(path)  # ~ and $VARS expanded, as for type=path
-    if "\0" in path:
-        raise InputError("%s.path: path must not contain a NUL character" % label)
-    if not path.startswith("/"):
-        raise InputError("%s.path: path %s must be an absolute path" % (label, printable(path, 200)))
-    if os.path.split(os.path.normpath(path))[1] in ("", "/"):
-        raise InputError("%s.path: path %s must name a file, not a directory" % (label, printable(path, 200)))
-    spec = {"path": path}
-    fmt = _text(label + ".format", entry.get("format")) or "aws_credentials"
-    if fmt not in FORMATS:
-        raise InputError("%s.format: format must be one of %s, got '%s'" % (label, ", ".join(FORMATS), printable(fmt)))
-    profile = _text(label + ".profile", entry.get("profile"))
-    profile = "default" if profile is None else profile
-    variable_names = entry.get("variable_names")
-    if variable_names is not None and not isinstance(variable_names, dict):
-        raise InputError("%s.variable_names must be a dict with access_key_id and/or secret_access_key" % label)
-    if variable_names:
-        variable_names = {key: _text("%s.variable_names.%s" % (label, key), value)
-                          for key, value in variable_names.items()}
     try:
-        if fmt == "aws_credentials":
-            check_profile(profile)
-    except CredentialsFileError as exc:
-        raise _prefixed(label + ".profile", exc)
-    try:
-        make_target(fmt, profile, variable_names if fmt != "aws_credentials" else None)
-    except CredentialsFileError as exc:
-        raise _prefixed(label + ".variable_names", exc)
-    mode = entry.get("mode")  # None: the file keeps its mode
-    try:
-        if mode is not None:
-            plans.parse_mode(mode)
-    except CredentialsFileError as exc:
-        raise _prefixed(label + ".mode", exc)
-    create = entry.get("create")
-    if create is not None and not isinstance(create, bool):
-        try:
-            create = boolean(create)
-        except TypeError:
-            raise InputError("%s.create must be true or false, got '%s'" % (label, printable(str(create), 40)))
-    spec.update(format=fmt, profile=profile, variable_names=variable_names or None, mode=mode, create=bool(create))
-    for key, resolve in (("owner", plans.resolve_owner), ("group", plans.resolve_group)):
-        spec[key] = _text("%s.%s" % (label, key), entry.get(key))
-        if state == "switched":
-            try:
-                resolve(spec[key])
-            except CredentialsFileError as exc:
-                raise _prefixed("%s.%s" % (label, key), exc)
-    return spec
-
-
-def _health_number(key, value, kind):
-    if value is None:
-        return HEALTH_DEFAULTS[key]
-    if isinstance(value, bool):
-        raise InputError("health_check.%s must be a number, got %s" % (key, value))
-    try:
-        return (check_type_int if kind is int else check_type_float)(value)  # as AnsibleModule converts them
-    except (TypeError, ValueError):
-        raise InputError("health_check.%s must be %s, got '%s'"
-                         % (key, "a whole number" if kind is int else "a number", printable(str(value), 40)))
+        options = check_suboptions(label, credentials_file_entry_spec(), options)
+        entry = operations.check_entry(options, resolve_ids=state == "switched")
+    except OptionError as exc:
+        raise InputError(str(exc))
+    except operations.EntryError as exc:
+        raise InputError("%s.%s: %s" % (label, exc.option, exc))
+    return entry, ["%s: %s" % (label, warning) for warning in operations.entry_warnings(options)]
 
 
 def health_spec(value):
-    """health_check, checked and with its defaults, as rotor.iam.health_check takes its options."""
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise InputError("health_check must be a dict (url or command, status_code, retries, delay, timeout)")
-    unknown = sorted(str(key) for key in value if key not in HEALTH_KEYS)
-    if unknown:
-        raise InputError("health_check: unknown key(s) %s; it takes %s"
-                         % (", ".join("'%s'" % printable(key, 40) for key in unknown), ", ".join(HEALTH_KEYS)))
-    spec = {"url": _text("health_check.url", value.get("url")) or None,
-            "command": _text("health_check.command", value.get("command")) or None}
-    if spec["url"] and spec["command"]:
-        raise InputError("health_check: url and command are mutually exclusive; give one of them")
-    codes = value.get("status_code")
-    codes = HEALTH_DEFAULTS["status_code"] if codes is None else codes
-    codes = codes if isinstance(codes, list) else [codes]
-    spec["status_code"] = [_health_number("status_code", code, int) for code in codes]
-    spec["retries"] = _health_number("retries", value.get("retries"), int)
-    spec["delay"] = _health_number("delay", value.get("delay"), float)
-    spec["timeout"] = _health_number("timeout", value.get("timeout"), float)
-    return spec
+    """health_check validated against the health-check spec, with its defaults."""
+    try:
+        return check_suboptions("health_check", health_check_spec(), {} if value is None else value,
+                                HEALTH_CHECK_MUTUALLY_EXCLUSIVE)
+    except OptionError as exc:
+        raise InputError(str(exc))
 
 
 def check_inputs(params, check_mode):
-    """Everything the run needs, validated before anything on the host is touched. Raises InputError."""
+    """Everything the run needs, validated before anything on the host is touched. Raises InputError.
+
+    Under AnsibleModule the specs were applied already; applying them again costs nothing, keeps run() safe with
+    raw options (its tests) and says which entry is at fault.
+    """
     state = params.get("state") or "read"
     if state not in STATES:
         raise InputError("state must be one of %s, got '%s'" % (", ".join(STATES), printable(str(state))))
     files = params.get("files")
     if not isinstance(files, list):
         raise InputError("files must be a list of dicts, each with at least path")
-    specs = [file_spec(index, entry, state) for index, entry in enumerate(files)]
+    entries, warnings = [], []
+    for index, options in enumerate(files):
+        entry, entry_warnings = file_entry(index, options, state)
+        entries.append(entry)
+        warnings.extend(entry_warnings)
     services = list(params.get("restart_services") or [])
-    command = params.get("restart_command") or None
     checks = health_spec(params.get("health_check"))
     try:
         health.check_params(dict(checks, restart_services=services))
     except health.HealthCheckError as exc:
         message = str(exc)
         raise InputError(message if message.startswith("restart_services") else "health_check." + message)
-    inputs = {"state": state, "files": specs, "restart_services": services, "restart_command": command,
-              "health_check": checks, "backup": params.get("backup") is not False}
+    inputs = {"state": state, "files": entries, "restart_services": services,
+              "restart_command": params.get("restart_command") or None, "health_check": checks,
+              "backup": params.get("backup") is not False, "warnings": warnings}
     if state == "switched":
-        access_key_id = params.get("access_key_id")
-        if not check_mode and isinstance(access_key_id, str) and PLACEHOLDER_RE.match(access_key_id):
-            raise InputError("access_key_id %s is the placeholder a check-mode run uses; it is accepted only in "
-                             "check mode" % access_key_id)
         try:
-            check_access_key_id("access_key_id", access_key_id, allow_placeholder=check_mode)
-            check_secret("secret_access_key", params.get("secret_access_key"))
+            operations.check_new_key(params.get("access_key_id"), params.get("secret_access_key"), check_mode,
+                                     state="switched")
         except CredentialsFileError as exc:
-            raise InputError(str(exc).replace("state=present", "state=switched"))
-        inputs.update(access_key_id=access_key_id, secret_access_key=params["secret_access_key"])
+            raise InputError(str(exc))
+        inputs.update(access_key_id=params["access_key_id"], secret_access_key=params["secret_access_key"])
     if state == "restored":
         backup_files = list(params.get("backup_files") or [])
-        if backup_files and len(backup_files) != len(specs):
+        if backup_files and len(backup_files) != len(entries):
             raise InputError("backup_files has %d entries but files has %d; give one entry per file (empty for "
                              "'the newest backup holding backup_access_key_id') or none"
-                             % (len(backup_files), len(specs)))
-        backup_files = [_text("backup_files[%d]" % index, name) or None for index, name in enumerate(backup_files)]
+                             % (len(backup_files), len(entries)))
         key_id = params.get("backup_access_key_id") or None
         if key_id:
             try:
                 check_access_key_id("backup_access_key_id", key_id)
             except CredentialsFileError as exc:
                 raise InputError(str(exc))
-        inputs.update(backup_files=backup_files or [None] * len(specs), backup_access_key_id=key_id)
+        inputs.update(backup_files=[name or None for name in backup_files] or [None] * len(entries),
+                      backup_access_key_id=key_id)
     return inputs
 
 
@@ -614,55 +519,51 @@ def unexpected_error_message(what, exc):
     return "%s failed: %s" % (what, detail)
 
 
-def run_file(spec, state, extra, check_mode, diff, now=None):
-    """rotor.iam.credentials_file's code on one file: (result, warnings, error message or None)."""
-    params = dict(spec, state=state, **extra)
+def on_file(entry, what, work, *args, **kwargs):
+    """work(entry, ...) on one file: (result, error message or None); never raises for what the host can do."""
     try:
-        result, warnings = plans.run(params, check_mode=check_mode, diff=diff, now=now)
-        return result, warnings, None
+        return work(entry, *args, **kwargs), None
     except CredentialsFileError as exc:
-        return None, [], str(exc)
+        return None, str(exc)
     except Exception as exc:  # pylint: disable=broad-except
-        return None, [], unexpected_error_message("state=%s on %s" % (state, spec["path"]), exc)
+        return None, unexpected_error_message("%s on %s" % (what, entry.path), exc)
 
 
-def held_key_id(spec, warnings):
+def held_key_id(entry, warnings):
     """The key id a file holds, for reporting; None (with a warning) when it cannot be read."""
-    result, _warnings, error = run_file(spec, "read", {}, False, False)
+    result, error = on_file(entry, "state=read", operations.read_key)
     if error:
-        warnings.append("could not read which key %s holds: %s" % (spec["path"], error))
+        warnings.append("could not read which key %s holds: %s" % (entry.path, error))
         return None
     return result["access_key_id"]
 
 
-def inspect_file(spec, index, warnings):
-    """What a file holds where it is declared to hold a key (plans.inspect), for the plan's holder checks;
-    a file readable by every user is a warning, never changed by a read."""
-    try:
-        location = safe_io.locate(spec["path"])
-        try:
-            report = plans.inspect(location, make_target(spec["format"], spec["profile"], spec["variable_names"]))
-        finally:
-            location.close()
-    except CredentialsFileError as exc:
-        return {"exists": None, "found": False, "error": str(exc), "looks_like": None, "mode": None}
-    except Exception as exc:  # pylint: disable=broad-except
-        return {"exists": None, "found": False, "error": unexpected_error_message("reading " + spec["path"], exc),
-                "looks_like": None, "mode": None}
+def inspect_file(entry, index, warnings):
+    """What a file holds where it is declared to hold a key (operations.inspect_file), for the plan's holder
+    checks; a file readable by every user is a warning, never changed by a read."""
+    report, error = on_file(entry, "reading", operations.inspect_file)
+    if error:
+        return {"exists": None, "found": False, "error": error, "looks_like": None, "mode": None}
     if report["mode"] and int(report["mode"], 8) & 0o004:
         warnings.append("files[%d]: %s is readable by every user on the host (mode %s); rotor.iam keeps that mode "
-                        "(set mode, e.g. '0600' or '0640', to change it)" % (index, spec["path"], report["mode"]))
+                        "(set mode, e.g. '0600' or '0640', to change it)" % (index, entry.path, report["mode"]))
     report.pop("access_key_id", None)
     return report
 
 
-def _file_extra(state, inputs, index):
+def file_step(inputs, index, entry, check_mode, diff, now, warnings):
+    """The state's work on one file, through the typed backend: (result, error message or None)."""
+    state = inputs["state"]
+    if state == "read":
+        return on_file(entry, "state=read", operations.read_key)
     if state == "switched":
-        return {"access_key_id": inputs["access_key_id"], "secret_access_key": inputs["secret_access_key"],
-                "backup": inputs["backup"]}
+        return on_file(entry, "state=present", operations.write_key, inputs["access_key_id"],
+                       inputs["secret_access_key"], check_mode=check_mode, diff=diff, backup=inputs["backup"],
+                       warnings=warnings, now=now)
     if state == "restored":
-        return {"backup_file": inputs["backup_files"][index], "backup_access_key_id": inputs["backup_access_key_id"]}
-    return {}
+        return on_file(entry, "state=restored", operations.restore_file, inputs["backup_files"][index],
+                       inputs["backup_access_key_id"], check_mode=check_mode, diff=diff, warnings=warnings, now=now)
+    return on_file(entry, "state=backups_absent", operations.remove_backups, check_mode=check_mode, diff=diff)
 
 
 # --------------------------------------------------------------------------- the run
@@ -702,36 +603,36 @@ def _files_step(inputs, result, warnings, check_mode, diff, now):
     Returns (step, check, msg) of the failure, or None.
     """
     state = inputs["state"]
-    file_state, step, describe = FILE_STEPS[state]
+    step, describe = FILE_STEPS[state]
     diffs, failures = [], []
-    for index, spec in enumerate(inputs["files"]):
-        outcome, file_warnings, error = run_file(spec, file_state, _file_extra(state, inputs, index), check_mode,
-                                                 diff, now)
+    for index, entry in enumerate(inputs["files"]):
+        file_warnings = []
+        outcome, error = file_step(inputs, index, entry, check_mode, diff, now, file_warnings)
         warnings.extend("files[%d]: %s" % (index, warning) for warning in file_warnings)
         if error:
-            failures.append((describe % spec["path"], "files[%d]: %s" % (index, error) if len(inputs["files"]) > 1
+            failures.append((describe % entry.path, "files[%d]: %s" % (index, error) if len(inputs["files"]) > 1
                              else error))
             # What the file holds now (a read that failed would only fail again).
-            result["files"][index] = _entry(spec["path"], None if state == "read" else held_key_id(spec, warnings))
+            result["files"][index] = _entry(entry.path, None if state == "read" else held_key_id(entry, warnings))
             if state == "read":
-                result["files"][index].update(inspect_file(spec, index, []), error=error)
+                result["files"][index].update(inspect_file(entry, index, []), error=error)
             if state == "switched":
                 break
             continue
         if state == "backups_absent":
-            key_id = held_key_id(spec, warnings)
+            key_id = held_key_id(entry, warnings)
         else:
             key_id = outcome.get("access_key_id")
-        result["files"][index] = _entry(spec["path"], key_id, bool(outcome.get("changed")), outcome.get("backup_file"))
+        result["files"][index] = _entry(entry.path, key_id, bool(outcome.get("changed")), outcome.get("backup_file"))
         if state == "read":
-            result["files"][index].update(inspect_file(spec, index, warnings))
+            result["files"][index].update(inspect_file(entry, index, warnings))
         if outcome.get("diff"):
             diffs.append(outcome["diff"])
     # Files a failed switch did not reach: what they hold (a resumed run may have written them already).
     for index in range(len(result["files"])):
         if result["files"][index] is None:
-            spec = inputs["files"][index]
-            result["files"][index] = _entry(spec["path"], held_key_id(spec, warnings))
+            entry = inputs["files"][index]
+            result["files"][index] = _entry(entry.path, held_key_id(entry, warnings))
     if diff:
         result["diff"] = diffs
     if state == "restored" and not check_mode:
@@ -782,11 +683,12 @@ def run(params, runner, check_mode=False, diff=False, now=None):
         inputs = check_inputs(params, check_mode)
     except InputError as exc:
         return _fail(result, "input", "checking the options", str(exc)), warnings
+    warnings.extend(inputs["warnings"])
     state = inputs["state"]
     result["files"] = [None] * len(inputs["files"])
     failure = None
     if state == "checked":
-        result["files"] = [_entry(spec["path"], held_key_id(spec, warnings)) for spec in inputs["files"]]
+        result["files"] = [_entry(entry.path, held_key_id(entry, warnings)) for entry in inputs["files"]]
         if not check_mode:
             failure = _health_step(runner, inputs, result)
     else:
@@ -824,30 +726,60 @@ class _Runner:
 
 
 def argument_spec():
+    """Every entry of files is a credentials-file entry, health_check a health check: the specs rotor.iam's
+    modules and role share (module_utils/_specs.py)."""
     return dict(
-        files=dict(type="list", elements="dict", required=True),
+        files=dict(type="list", elements="dict", required=True, options=credentials_file_entry_spec()),
         state=dict(type="str", default="read", choices=list(STATES)),
         access_key_id=dict(type="str", no_log=False),
         secret_access_key=dict(type="str", no_log=True),
         backup=dict(type="bool", default=True),
         backup_files=dict(type="list", elements="str"),
         backup_access_key_id=dict(type="str", no_log=False),
-        restart_services=dict(type="list", elements="str", default=[]),
-        restart_command=dict(type="str"),
-        health_check=dict(type="dict", default={}),
+        health_check=health_check_option(default={}),
+        **restart_spec()
     )
 
 
+class HostCredentialsModule(AnsibleModule):
+    """AnsibleModule whose every failure masks URL credentials and keeps the result's keys.
+
+    When AnsibleModule refuses an option (before main() runs), the refusal is said again by check_inputs, which
+    names the entry (files[1].format) where AnsibleModule says "found in files", with step=input and RV(files).
+    """
+
+    _validated = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._validated = True
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        params = self.params if isinstance(self.params, dict) else {}
+        checks = params.get("health_check") if isinstance(params.get("health_check"), dict) else {}
+        url = checks.get("url") if isinstance(checks.get("url"), str) else None
+        # Masked by AnsibleModule in everything it returns, the invocation included.
+        self.no_log_values.update(health.url_secrets(url))
+        if not self._validated:
+            try:
+                check_inputs(params, self.check_mode)
+            except InputError as exc:
+                msg = str(exc)
+            except Exception:  # pylint: disable=broad-except
+                pass  # AnsibleModule's own message stands
+            kwargs = _fail(empty_result(params.get("files")), "input", "checking the options", health.scrub(msg, url))
+            msg = kwargs.pop("msg")
+        super().fail_json(msg=msg, **kwargs)
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = HostCredentialsModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    checks = params["health_check"] if isinstance(params["health_check"], dict) else {}
-    # Masked by AnsibleModule in everything it returns, the invocation included.
-    module.no_log_values.update(health.url_secrets(checks.get("url")))
+    url = params["health_check"]["url"]
     try:
         result, warnings = run(params, _Runner(module), check_mode=module.check_mode, diff=module._diff)
     except Exception as exc:  # pylint: disable=broad-except
-        message = health.scrub(unexpected_error_message("state=%s" % params["state"], exc), checks.get("url"))
+        message = health.scrub(unexpected_error_message("state=%s" % params["state"], exc), url)
         result, warnings = _fail(empty_result(params["files"]), None, "state=%s" % params["state"], message), []
     for warning in warnings:
         module.warn(warning)

@@ -25,8 +25,8 @@ import stat
 from dataclasses import dataclass
 
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import looks_like_key_id
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import looks_like_key_id
 
 BACKUP_SUFFIX = ".rotor-iam-backup"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"

@@ -26,7 +26,7 @@ import os
 import pwd
 
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import backups as bk
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
 
 
 def _name(uid):

@@ -23,21 +23,19 @@ from dataclasses import dataclass, field
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import backups as bk
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
 from ansible_collections.rotor.iam.plugins.module_utils._credfile.owner_trust import check_owner_trusted
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import (
-    PLACEHOLDER_RE,
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import (
     CredentialsFileError,
-    check_access_key_id,
     check_secret,
     decode,
-    inspect_text,
     looks_like_key_id,
-    make_target,
     printable,
+)
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import (
+    inspect_text,
     read_credentials,
     set_credentials,
 )
 
-STATES = ("present", "read", "restored", "backups_absent")
 REDACTED = "********"
 NOT_SET = "(not set)"
 DEFAULT_MODE = 0o600
@@ -539,130 +537,3 @@ def backups_diff(path, removed):
         "before": "backups:\n" + listed,
         "after": "backups:\n  []\n",
     }
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def _option_warnings(params, state, fmt, profile):
-    warnings = []
-    if fmt != "aws_credentials" and profile not in (None, "default"):
-        warnings.append("profile is used only with format=aws_credentials; it is ignored for format=%s" % fmt)
-    if fmt == "aws_credentials" and params.get("variable_names"):
-        warnings.append("variable_names is used only with format=env or format=json; it is ignored for aws_credentials")
-    if params.get("return_secret") and state != "read":
-        warnings.append("return_secret is used only with state=read; it is ignored for state=%s" % state)
-    if params.get("backup_access_key_id") and state not in ("restored", "read"):
-        warnings.append("backup_access_key_id is used only with state=restored or state=read; it is ignored for "
-                        "state=%s" % state)
-    if params.get("backup_file") and state != "restored":
-        warnings.append("backup_file is used only with state=restored; it is ignored for state=%s" % state)
-    return warnings
-
-
-def run(params, check_mode=False, diff=False, now=None):
-    """Do what the module parameters ask. Returns (result, warnings); raises CredentialsFileError."""
-    state = params.get("state") or "present"
-    if state not in STATES:
-        raise CredentialsFileError("state must be one of %s, got '%s'" % (", ".join(STATES), printable(str(state))))
-    path = params["path"]
-    fmt = params.get("format") or "aws_credentials"
-    profile = params.get("profile")
-    profile = "default" if profile is None else profile
-    warnings = _option_warnings(params, state, fmt, profile)
-    target = make_target(fmt, profile, params.get("variable_names") if fmt != "aws_credentials" else None)
-    backup_key_id = params.get("backup_access_key_id")
-    if backup_key_id and state in ("restored", "read"):
-        check_access_key_id("backup_access_key_id", backup_key_id)
-    if state == "present":
-        inputs = _present_inputs(params, check_mode, warnings)
-    location = safe_io.locate(path)
-    try:
-        if state == "present":
-            result = _run_present(location, target, inputs, params, check_mode, diff, warnings, now)
-        elif state == "read" and backup_key_id:
-            result = run_read_backup(location, target, backup_key_id, bool(params.get("return_secret")), warnings, now)
-        elif state == "read":
-            result = run_read(location, target, bool(params.get("return_secret")), warnings)
-        elif state == "restored":
-            result = _run_restored(location, target, params, check_mode, diff, warnings, now)
-        else:
-            result = _run_backups_absent(location, check_mode, diff)
-    finally:
-        location.close()
-    result["path"] = path
-    return result, warnings
-
-
-def _present_inputs(params, check_mode, warnings):
-    """Everything state=present needs, validated before anything on the host is touched."""
-    access_key_id = params.get("access_key_id")
-    if not check_mode and isinstance(access_key_id, str) and PLACEHOLDER_RE.match(access_key_id):
-        raise CredentialsFileError(
-            "access_key_id %s is the placeholder a check-mode run uses; it is accepted only in check mode"
-            % access_key_id)
-    check_access_key_id("access_key_id", access_key_id, allow_placeholder=check_mode)
-    check_secret("secret_access_key", params.get("secret_access_key"))
-    # No mode given: the file keeps its own (a service may read it through its group); a new file gets 0600.
-    mode = None if params.get("mode") is None else parse_mode(params["mode"])
-    if mode is not None:
-        warnings.extend(mode_warnings(mode, params["path"]))
-    return {
-        "create": bool(params.get("create")),
-        "access_key_id": access_key_id,
-        "secret_access_key": params.get("secret_access_key"),
-        "mode": mode,
-        "uid": resolve_owner(params.get("owner")),
-        "gid": resolve_group(params.get("group")),
-    }
-
-
-def _run_present(location, target, inputs, params, check_mode, diff, warnings, now):
-    plan = plan_present(location, target, inputs["access_key_id"], inputs["secret_access_key"],
-                        inputs["mode"], inputs["uid"], inputs["gid"], warnings, create=inputs["create"])
-    backup = params.get("backup")
-    backup_name = None if check_mode else apply_present(plan, backup=True if backup is None else backup, now=now)
-    result = {
-        "changed": plan.changed,
-        "access_key_id": plan.access_key_id,
-        "previous_access_key_id": plan.previous_access_key_id,
-        "backup_file": os.path.join(location.directory, backup_name) if backup_name else None,
-    }
-    if diff:
-        result["diff"] = present_diff(plan, target, params["path"])
-    return result
-
-
-def _run_restored(location, target, params, check_mode, diff, warnings, now):
-    plan = plan_restore(location, target, params.get("backup_file"), params.get("backup_access_key_id"),
-                        warnings, now)
-    to_remove = [] if plan.backup is None else [plan.backup] + plan.duplicates
-    if not check_mode:
-        apply_restore(plan)
-    backup_path = os.path.join(location.directory, bk.display_name(plan.backup)) if plan.backup else None
-    result = {
-        "changed": plan.changed,
-        "access_key_id": plan.access_key_id,
-        "previous_access_key_id": plan.previous_access_key_id,
-        "backup_file": backup_path,
-        "removed": [os.path.join(location.directory, bk.display_name(b)) for b in to_remove],
-    }
-    if diff:
-        result["diff"] = restore_diff(plan, target, params["path"], backup_path)
-    return result
-
-
-def _run_backups_absent(location, check_mode, diff):
-    names = bk.leftover_names(location)
-    if not check_mode:
-        names = bk.remove(location, names)
-    removed = [os.path.join(location.directory, _display_leftover(location, name)) for name in names]
-    result = {"changed": bool(names), "removed": removed}
-    if diff:
-        result["diff"] = backups_diff(location.path, removed)
-    return result
-
-
-def _display_leftover(location, name):
-    backup = bk.parse_name(location.name, name)
-    return bk.display_name(backup) if backup else name

@@ -27,7 +27,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
 
 TEMP_INFIX = ".rotor-iam-tmp."
 MAX_UID = 2 ** 32 - 2  # (uid_t) -1 means "unchanged" to chown

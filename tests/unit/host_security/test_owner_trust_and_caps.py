@@ -156,7 +156,7 @@ sys.stderr.write(json.dumps({"grown_kib": resource.getrusage(resource.RUSAGE_SEL
 def test_a_file_that_grows_past_the_cap_while_read_is_refused(host):
     # The size is checked before reading; a file that grows afterwards is cut off by the read itself.
     from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
-    from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
+    from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
 
     seed(host)
     fd = os.open(host.credentials, os.O_RDONLY)

@@ -27,6 +27,8 @@ botocore_exceptions = pytest.importorskip("botocore.exceptions")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import aws_credentials as ini  # noqa: E402
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import common  # noqa: E402
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import formats as fm  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -103,8 +105,8 @@ def botocore_read(directory, text):
 
 def our_read(text):
     try:
-        return fm.ini_view(fm.parse_ini(fm.decode(text.encode("utf-8"), "credentials", "aws_credentials")))
-    except fm.CredentialsFileError:
+        return ini.ini_view(ini.parse_ini(common.decode(text.encode("utf-8"), "credentials", "aws_credentials")))
+    except common.CredentialsFileError:
         return None
 
 
@@ -122,10 +124,10 @@ def test_we_read_every_file_as_botocore_does(directory, text, profile):
 
     if expected is None:
         return
-    target = fm.make_target("aws_credentials", profile)
+    target = common.make_target("aws_credentials", profile)
     try:
         written = fm.set_credentials(text, target, NEW_ID, NEW_SECRET, "credentials")
-    except fm.CredentialsFileError as exc:
+    except common.CredentialsFileError as exc:
         # Refusing is allowed only where the profile's own keys cannot be written as plain lines.
         assert "nested block" in str(exc) or "refusing to edit" in str(exc)
         return

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import backups as bk
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import common
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import formats as fm
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import plans
 
@@ -21,10 +22,10 @@ NEW_ID = "AKIANEWKEY0000000002"
 OLD_SECRET = "OldSecretMustNotLeak/0123456789abcdefABCDEF"
 NEW_SECRET = "NewSecretMustNotLeak+0123456789abcdefABCDEF"
 
-INI = fm.make_target("aws_credentials")
-INI_PROD = fm.make_target("aws_credentials", "prod")
-ENV = fm.make_target("env")
-JSON = fm.make_target("json")
+INI = common.make_target("aws_credentials")
+INI_PROD = common.make_target("aws_credentials", "prod")
+ENV = common.make_target("env")
+JSON = common.make_target("json")
 
 
 def edited(text, target):
@@ -75,15 +76,15 @@ def test_read_aws_credentials(text, target, expected):
     ],
 )
 def test_unparseable_aws_credentials_are_refused(text, reason):
-    with pytest.raises(fm.CredentialsFileError, match=re.escape(reason)):
+    with pytest.raises(common.CredentialsFileError, match=re.escape(reason)):
         fm.read_credentials(text, INI, "/etc/creds")
 
 
 def test_byte_order_mark_and_nul_are_refused():
     for data, reason in ((b"\xef\xbb\xbf[default]\n", "byte-order mark"), (b"[default]\x00\n", "NUL byte"),
                          (b"[default]\nx = \xff\n", "not UTF-8")):
-        with pytest.raises(fm.CredentialsFileError, match=reason):
-            fm.decode(data, "/etc/creds", "aws_credentials")
+        with pytest.raises(common.CredentialsFileError, match=reason):
+            common.decode(data, "/etc/creds", "aws_credentials")
 
 
 @pytest.mark.parametrize("profile, reason", [
@@ -93,8 +94,8 @@ def test_byte_order_mark_and_nul_are_refused():
     (" prod", "cannot be used in an INI header"),
 ])
 def test_profiles_that_botocore_would_not_read_as_given_are_refused(profile, reason):
-    with pytest.raises(fm.CredentialsFileError, match=reason):
-        fm.make_target("aws_credentials", profile)
+    with pytest.raises(common.CredentialsFileError, match=reason):
+        common.make_target("aws_credentials", profile)
 
 
 # --------------------------------------------------------------------------- aws_credentials: minimal edits
@@ -172,7 +173,7 @@ def test_read_env_as_systemd(text, expected):
     ],
 )
 def test_env_files_systemd_could_read_differently_are_refused(text, reason):
-    with pytest.raises(fm.CredentialsFileError, match=reason):
+    with pytest.raises(common.CredentialsFileError, match=reason):
         fm.read_credentials(text, ENV, "/etc/app.env")
 
 
@@ -238,7 +239,7 @@ def test_json_new_keys_follow_the_file_style(text, expected):
     ('{"a": "\\ud800"', "expected ',' or '}'"),
 ])
 def test_json_files_read_ambiguously_are_refused(text, reason):
-    with pytest.raises(fm.CredentialsFileError, match=reason):
+    with pytest.raises(common.CredentialsFileError, match=reason):
         fm.read_credentials(text, JSON, "/opt/app.json")
 
 
@@ -262,7 +263,7 @@ def test_modes_accepted(value, mode):
     (99999, "out of range"),
 ])
 def test_modes_refused(value, reason):
-    with pytest.raises(fm.CredentialsFileError, match=reason.replace("(", r"\(")):
+    with pytest.raises(common.CredentialsFileError, match=reason.replace("(", r"\(")):
         plans.parse_mode(value)
 
 
@@ -272,7 +273,7 @@ def test_group_writable_mode_warns():
 
 @pytest.mark.parametrize("owner, reason", [("99999999999", "out of range"), ("no-such-user-rotor", "is not a user")])
 def test_owner_errors(owner, reason):
-    with pytest.raises(fm.CredentialsFileError, match=reason):
+    with pytest.raises(common.CredentialsFileError, match=reason):
         plans.resolve_owner(owner)
 
 
@@ -282,17 +283,17 @@ def test_owner_errors(owner, reason):
 ])
 def test_access_key_id_format(value, ok):
     if ok:
-        fm.check_access_key_id("access_key_id", value)
+        common.check_access_key_id("access_key_id", value)
     else:
-        with pytest.raises(fm.CredentialsFileError, match="value withheld") as caught:
-            fm.check_access_key_id("access_key_id", value)
+        with pytest.raises(common.CredentialsFileError, match="value withheld") as caught:
+            common.check_access_key_id("access_key_id", value)
         assert value not in str(caught.value)
 
 
 def test_placeholder_only_where_allowed():
-    fm.check_access_key_id("access_key_id", "NEW-KEY-OF-BACKUP.AGENT@X", allow_placeholder=True)
-    with pytest.raises(fm.CredentialsFileError):
-        fm.check_access_key_id("access_key_id", "NEW-KEY-OF-a/b", allow_placeholder=True)
+    common.check_access_key_id("access_key_id", "NEW-KEY-OF-BACKUP.AGENT@X", allow_placeholder=True)
+    with pytest.raises(common.CredentialsFileError):
+        common.check_access_key_id("access_key_id", "NEW-KEY-OF-a/b", allow_placeholder=True)
 
 
 # --------------------------------------------------------------------------- backup names

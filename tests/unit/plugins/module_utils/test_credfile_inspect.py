@@ -5,11 +5,12 @@ import stat
 
 import pytest
 
+from ansible_collections.rotor.iam.plugins.module_utils._credfile import operations
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import plans
 from ansible_collections.rotor.iam.plugins.module_utils._credfile import safe_io
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
 from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import inspect_text
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import make_target
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import make_target
 
 KEY, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 NEW_KEY, NEW_SECRET = "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
@@ -45,7 +46,7 @@ def _write(tmp_path, text, mode):
 
 def test_a_write_without_mode_keeps_the_files_mode_and_warns_when_others_can_read(tmp_path):
     path = _write(tmp_path, INI, 0o644)
-    result, warnings = plans.run({"path": path, "access_key_id": NEW_KEY, "secret_access_key": NEW_SECRET})
+    result, warnings = operations.run({"path": path, "access_key_id": NEW_KEY, "secret_access_key": NEW_SECRET})
     assert result["changed"] and stat.S_IMODE(os.stat(path).st_mode) == 0o644
     assert any("mode 0644 lets every user on the host read" in w for w in warnings)
 
@@ -61,10 +62,10 @@ def test_a_write_where_no_key_is_needs_create(tmp_path, text, params, what):
     before = open(path).read() if text else None
     args = dict({"path": path, "access_key_id": NEW_KEY, "secret_access_key": NEW_SECRET}, **params)
     with pytest.raises(CredentialsFileError) as refused:
-        plans.run(args)
+        operations.run(args)
     assert what in str(refused.value) and "set create: true" in str(refused.value) and SECRET not in str(refused.value)
     assert (open(path).read() if text else os.path.exists(path)) == (before if text else False)
-    result, _warnings = plans.run(dict(args, create=True))
+    result, _warnings = operations.run(dict(args, create=True))
     assert result["changed"] and result["access_key_id"] == NEW_KEY
     if not text:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

@@ -5,8 +5,8 @@ import pytest
 
 from test_destinations import holding  # pylint: disable=wrong-import-order
 
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import CredentialsFileError
-from ansible_collections.rotor.iam.plugins.module_utils._credfile.formats import check_secret
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import CredentialsFileError
+from ansible_collections.rotor.iam.plugins.module_utils._credfile.common import check_secret
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import ensure_present
 from ansible_collections.rotor.iam.plugins.module_utils.redact import SECRET_MAX_LENGTH

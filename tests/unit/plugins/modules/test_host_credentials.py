@@ -406,7 +406,7 @@ BAD_ENTRIES = [
     ({"path": "{dir}/x", "format": "yaml"}, "files[1].format: format must be one of aws_credentials, env, json"),
     ({"path": "{dir}/x", "profile": "DEFAULT"}, "files[1].profile: profile 'DEFAULT' is not a profile"),
     ({"path": "{dir}/x", "format": "env", "variable_names": {"id": "X"}},
-     "files[1].variable_names: variable_names has an unknown key 'id'"),
+     "files[1].variable_names: unknown key(s) 'id'; it takes access_key_id, secret_access_key"),
     ({"path": "{dir}/x", "format": "env", "variable_names": {"access_key_id": "1X"}},
      "files[1].variable_names: variable_names.access_key_id '1X' is not a valid environment variable name"),
     ({"path": "{dir}/x", "mode": 600}, "files[1].mode: mode 600 is the decimal number 600"),
@@ -549,3 +549,43 @@ def test_the_module_succeeds_and_reports_warnings(capsys, host):
     assert not result.get("failed") and result["file_key_ids"] == [OLD_ID] * 3
     assert "files[1]: profile is used only with format=aws_credentials" in json.dumps(result["warnings"])
     assert OLD_SECRET not in out
+
+
+MODULE_REFUSALS = [
+    ({"path": "{dir}/x", "format": "yaml"}, {}, "files[1].format: format must be one of aws_credentials, env, json, got 'yaml'"),
+    ({"path": "{dir}/x", "colour": "red"}, {}, "files[1]: unknown key(s) 'colour'; it takes path, format, profile"),
+    ({"path": "{dir}/x", "create": "maybe"}, {}, "files[1].create must be true or false, got 'maybe'"),
+    ({"format": "env"}, {}, "files[1]: path is required"),
+    ({"path": "{dir}/x", "variable_names": {"id": "X"}}, {}, "files[1].variable_names: unknown key(s) 'id'"),
+    ({"path": "{dir}/x"}, {"url": "http://u:Pw0rdX@x/", "retries": "many"}, "health_check.retries must be a whole number"),
+    ({"path": "{dir}/x"}, {"url": "http://u:Pw0rdX@x/", "command": "true"}, "health_check: url and command are mutually"),
+    ({"path": "{dir}/x"}, {"url": "http://u:Pw0rdX@x/", "cmd": "true"}, "health_check: unknown key(s) 'cmd'"),
+]
+
+
+@pytest.mark.parametrize("entry, checks, message", MODULE_REFUSALS, ids=[case[2] for case in MODULE_REFUSALS])
+def test_the_module_names_the_entry_that_ansible_module_refuses(capsys, host, entry, checks, message):
+    """AnsibleModule validates the declared suboptions; its refusal keeps the result's keys and names the entry."""
+    tmp_path, files = host
+    entry = {key: value.format(dir=tmp_path) if isinstance(value, str) else value for key, value in entry.items()}
+    before = snapshot(tmp_path)
+
+    result, out = run_module(capsys, switched([files[0], entry], health_check=checks))
+
+    assert result["failed"] and result["step"] == "input", result
+    assert result["msg"].startswith(message), result["msg"]
+    assert result["failure"] == {"check": "checking the options", "msg": result["msg"]}
+    assert result["file_key_ids"] == ["", ""] and result["wrote"] is False and len(result["files"]) == 2
+    assert "Pw0rdX" not in out and NEW_SECRET not in out and "Traceback" not in out
+    assert snapshot(tmp_path) == before
+
+
+def test_the_module_accepts_and_honours_a_health_check_timeout(capsys, host):
+    _tmp_path, files = host
+    result, _out = run_module(capsys, {"state": "checked", "files": files,
+                                       "health_check": {"command": "sleep 0", "timeout": 2.5, "retries": 0}})
+    assert not result.get("failed") and result["attempts"] == 1 and result["status"] == 0
+
+    result, _out = run_module(capsys, {"state": "checked", "files": files,
+                                       "health_check": {"url": "http://127.0.0.1:9/health", "timeout": 0}})
+    assert result["failed"] and result["step"] == "input" and result["msg"] == "health_check.timeout must be positive (got 0.0)."
