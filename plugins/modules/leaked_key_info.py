@@ -52,12 +52,27 @@ options:
     description: At most this many events per region (newest first); RV(activity.truncated) says when there were more.
     type: int
     default: 200
-  host_health_checks:
+  inventory_hosts:
     description:
-      - The hosts of the key's owner and a short description of each one's health check, named in RV(quarantine_message)
-        as the checks that fail when they call an action the quarantine denies.
-    type: dict
-    default: {}
+      - The inventory's hosts, each with the IAM user whose key it holds and its health check (C(rotor_iam_user),
+        C(rotor_health_check)). The users are managed, like O(managed_user_names); the hosts of the key's owner are named in
+        RV(quarantine_message) as those whose health checks fail when they call an action the quarantine denies.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: The inventory hostname.
+        type: str
+        required: true
+      user_name:
+        description: The IAM user whose key the host holds; empty for a host that holds none.
+        type: str
+        default: ""
+      health_check:
+        description: The host's C(rotor_health_check) (C(url) or C(command)).
+        type: dict
+        default: {}
 extends_documentation_fragment:
   - rotor.iam.attributes.INFO_MODULE
   - rotor.iam.attributes.ACTION_GROUP
@@ -200,7 +215,11 @@ def module_spec():
         activity_regions=dict(type="list", elements="str", default=[]),
         activity_days=dict(type="int", default=90),
         activity_max_events=dict(type="int", default=200),
-        host_health_checks=dict(type="dict", default={}),
+        inventory_hosts=dict(type="list", elements="dict", default=[], options=dict(
+            host=dict(type="str", required=True),
+            user_name=dict(type="str", default=""),
+            health_check=dict(type="dict", default={}),
+        )),
     ))
 
 
@@ -209,6 +228,16 @@ def cloudtrail_client(module, region):
     return module.client("cloudtrail", region=region, config={"retries": {"mode": "standard", "total_max_attempts": 1}},
                          retry_decorator=AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=10,
                                                                    catch_extra_error_codes=["ThrottlingException"]))
+
+
+def health_check_text(check):
+    """A host's health check in a few words (its URL or command), or None."""
+    check = check or {}
+    if check.get("url"):
+        return f"GET {check['url']}"
+    if check.get("command"):
+        return f"command {check['command']}"
+    return None
 
 
 def _owner(client, access_key_id):
@@ -240,11 +269,12 @@ def execute(module):
             result["report_lines"] = [f"{key_id}: NOT MANAGED BY ROTOR - {result['reason']}; reported, nothing done."]
             return result
         result["key_status"] = key_state(client, user, key_id)
-        result["managed"] = user in params["managed_user_names"]
+        hosts = [h for h in params["inventory_hosts"] if h["user_name"] == user]
+        result["managed"] = user in params["managed_user_names"] or bool(hosts)
         if not result["managed"]:
             result["reason"] = f"{key_id} belongs to IAM user {user}, which no host of this inventory uses"
         result["quarantine"] = describe_quarantine(client, user)
-        result["quarantine_message"] = denial_message(user, result["quarantine"], params["host_health_checks"])
+        result["quarantine_message"] = denial_message(user, result["quarantine"], {h["host"]: health_check_text(h["health_check"]) for h in hosts})
         lines = [f"{key_id}: owned by IAM user {user}, {result['key_status']}; "
                  + ("managed by rotor." if result["managed"] else f"NOT MANAGED BY ROTOR - {result['reason']}; reported, nothing done."),
                  f"{key_id}: {result['quarantine_message']}"]

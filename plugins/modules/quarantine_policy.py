@@ -71,6 +71,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+user_name:
+  description: O(user_name).
+  returned: always
+  type: str
+  sample: app-backup
+leaked_access_key_id:
+  description: O(leaked_access_key_id).
+  returned: always
+  type: str
+  sample: AKIAIOSFODNN7EXAMPLE
 quarantine:
   description: The quarantine policies attached before this task, with what they deny (see M(rotor.iam.leaked_key_info)).
   returned: always
@@ -141,7 +151,7 @@ def execute(module):
                        f"({len(quarantine['denied_actions'])} actions).")
         else:
             message = f"{user}: no AWS quarantine policy is attached."
-        return {"changed": bool(detached), "quarantine": quarantine, "key_status": status, "detached": detached, "reason": reason,
+        return {"changed": bool(detached), "user_name": user, "leaked_access_key_id": params["leaked_access_key_id"], "quarantine": quarantine, "key_status": status, "detached": detached, "reason": reason,
                 "message": message, "diff": {"before": {"attached": [p["policy_arn"] for p in quarantine["policies"]]},
                                              "after": {"attached": [p["policy_arn"] for p in quarantine["policies"]
                                                                     if p["policy_arn"] not in detached]}}}
