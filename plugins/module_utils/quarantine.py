@@ -117,7 +117,10 @@ def denial_message(user_name, quarantine, hosts_and_checks):
         return f"{user_name}: no AWS quarantine policy is attached."
     names = ", ".join(policy["policy_name"] for policy in quarantine["policies"])
     denied = quarantine["denied_actions"]
-    shown = ", ".join(denied[:12]) + (f" and {len(denied) - 12} more" if len(denied) > 12 else "")
+    # The denies that matter most to a fleet's keys first; the full list is in the result.
+    notable = [action for action in KNOWN_DENIES if action in denied]
+    shown = ", ".join(notable or denied[:12])
+    shown = f"{len(denied)} actions, among them {shown}" if len(denied) > len(notable or denied[:12]) else shown
     checks = "; ".join(f"{host} ({check})" if check else host for host, check in sorted(hosts_and_checks.items())) or "none in this inventory"
     return (f"{user_name}: quarantined by AWS ({names}), which denies {shown}. The policy is attached to the user, so the new "
             f"key inherits every deny: a health check that calls one of these actions with the new key fails until the "
