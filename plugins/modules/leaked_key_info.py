@@ -265,7 +265,7 @@ def execute(module):
         result = {"changed": False, "access_key_id": key_id, "user_name": user, "quarantine": _NO_QUARANTINE, "activity": None}
         if user is None:
             result.update(key_status="deleted", managed=False, quarantine_message="",
-                          reason=f"{key_id} belongs to no IAM user of this account (deleted, never existed, or another account's key)")
+                          reason=f"{key_id} belongs to no IAM user of this account (deleted, never existed, another account's key, or a user the caller may not read)")
             result["report_lines"] = [f"{key_id}: NOT MANAGED BY ROTOR - {result['reason']}; reported, nothing done."]
             return result
         result["key_status"] = key_state(client, user, key_id)

@@ -58,10 +58,19 @@ def health_event(access_key_id):
                        "affectedEntities": [{"entityValue": access_key_id}]}}
 
 
-class Rulebook:
-    """ansible-rulebook -r rotor.iam.leaked_key on a queue of the endpoint, with the fleet's inventory and settings."""
+def guardduty_finding(access_key_id, user_name, finding_type="CredentialAccess:IAMUser/AnomalousBehavior"):
+    """A GuardDuty finding about IAM user credentials, as EventBridge delivers it."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+            "account": "123456789012", "time": "2026-12-06T22:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {"schemaVersion": "2.0", "accountId": "123456789012", "region": "us-east-1", "id": uuid.uuid4().hex, "type": finding_type,
+                       "severity": 5, "resource": {"resourceType": "AccessKey", "accessKeyDetails": {
+                           "accessKeyId": access_key_id, "principalId": "AIDAEXAMPLE", "userName": user_name, "userType": "IAMUser"}}}}
 
-    def __init__(self, endpoint, fleet, workdir: Path, **settings):  # noqa: F811
+
+class Rulebook:
+    """ansible-rulebook -r rotor.iam.<name> on a queue of the endpoint, with the fleet's inventory and settings."""
+
+    def __init__(self, endpoint, fleet, workdir: Path, name="leaked_key", **settings):  # noqa: F811
         self.endpoint, self.workdir = endpoint, workdir
         self.queue = "rotor-leaks-" + uuid.uuid4().hex[:8]
         self.sqs = endpoint.boto3_client("sqs")
@@ -81,7 +90,7 @@ class Rulebook:
         self.output_path = workdir / "rulebook.out"
         with open(self.output_path, "w") as out:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [str(RULEBOOK), "-r", "rotor.iam.leaked_key", "-i", str(inventory), "--vars", str(workdir / "vars.yml"), "-v"],
+                [str(RULEBOOK), "-r", f"rotor.iam.{name}", "-i", str(inventory), "--vars", str(workdir / "vars.yml"), "-v"],
                 env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -209,12 +218,13 @@ def test_an_unknown_key_starts_nothing_and_is_reported(endpoint, fleet_of, ruleb
     iam = endpoint.boto3_client("iam")
     iam.create_user(UserName="eda-stranger")
     stranger = iam.create_access_key(UserName="eda-stranger")["AccessKey"]
-    book = rulebook(fleet)
+    book = rulebook(fleet, name="leaked_key_guardduty")
     endpoint.reset_calls()
 
-    book.send(health_event(stranger["AccessKeyId"]))
+    book.send(guardduty_finding(stranger["AccessKeyId"], "eda-stranger"))
     book.send(health_event("AKIAEXAMPLENOTINIAM0"))
-    book.wait_for(lambda: book.playbook_done(2), DONE_WITHIN, "the two reports")
+    book.send({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {"state": "running"}})
+    book.wait_for(lambda: book.playbook_done(2) and "Not a leaked-key event" in book.output, DONE_WITHIN, "the two reports")
 
     output = book.output
     assert f"{stranger['AccessKeyId']}: owned by IAM user eda-stranger" in output and "NOT MANAGED BY ROTOR" in output, output[-6000:]
