@@ -11,7 +11,7 @@ short_description: What an incident responder needs to know about a leaked acces
 version_added: 0.5.0
 description:
   - Looks up the IAM user that owns O(access_key_id) (C(iam:GetAccessKeyLastUsed) names the owner of any key of the
-    account) and the key's status, and tells whether rotor.iam manages it (its owner is one of O(managed_user_names)).
+    account) and the key's status, and tells whether rotor.iam manages it (its owner is one of O(managed_user_names) or the user of one of O(inventory_hosts)).
   - Detects the AWS quarantine policies (C(AWSCompromisedKeyQuarantine), C(V2), C(V3), C(V4)) attached to the owner and
     reads what each denies from its default version. The policy is attached to the user, so a new key inherits it.
   - With O(include_activity=true), looks the key's recent calls up in CloudTrail (C(LookupEvents) by C(AccessKeyId)) in
@@ -118,7 +118,7 @@ key_status:
   type: str
   sample: Active
 managed:
-  description: Whether the owner is one of O(managed_user_names).
+  description: Whether the owner is one of O(managed_user_names) or the user of one of O(inventory_hosts).
   returned: always
   type: bool
   sample: true
@@ -140,7 +140,11 @@ quarantine:
       description: Each one, with what it denies (C(read_error) when its document could not be read and rotor's list of known denies is shown instead).
       type: list
       elements: dict
-      sample: [{policy_name: AWSCompromisedKeyQuarantineV3, policy_arn: "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3", denied_actions: [iam:CreateAccessKey], read_error: null}]
+      sample:
+        - policy_name: AWSCompromisedKeyQuarantineV3
+          policy_arn: arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3
+          denied_actions: [iam:CreateAccessKey]
+          read_error: null
     denied_actions:
       description: Every action denied, over all of them.
       type: list
@@ -265,7 +269,8 @@ def execute(module):
         result = {"changed": False, "access_key_id": key_id, "user_name": user, "quarantine": _NO_QUARANTINE, "activity": None}
         if user is None:
             result.update(key_status="deleted", managed=False, quarantine_message="",
-                          reason=f"{key_id} belongs to no IAM user of this account (deleted, never existed, another account's key, or a user the caller may not read)")
+                          reason=(f"{key_id} belongs to no IAM user of this account (deleted, never existed, another account's key, "
+                                  f"or a user the caller may not read)"))
             result["report_lines"] = [f"{key_id}: NOT MANAGED BY ROTOR - {result['reason']}; reported, nothing done."]
             return result
         result["key_status"] = key_state(client, user, key_id)
