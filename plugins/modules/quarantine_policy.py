@@ -151,7 +151,8 @@ def execute(module):
                        f"({len(quarantine['denied_actions'])} actions).")
         else:
             message = f"{user}: no AWS quarantine policy is attached."
-        return {"changed": bool(detached), "user_name": user, "leaked_access_key_id": params["leaked_access_key_id"], "quarantine": quarantine, "key_status": status, "detached": detached, "reason": reason,
+        return {"changed": bool(detached), "user_name": user, "leaked_access_key_id": params["leaked_access_key_id"], "quarantine": quarantine,
+                "key_status": status, "detached": detached, "reason": reason,
                 "message": message, "diff": {"before": {"attached": [p["policy_arn"] for p in quarantine["policies"]]},
                                              "after": {"attached": [p["policy_arn"] for p in quarantine["policies"]
                                                                     if p["policy_arn"] not in detached]}}}

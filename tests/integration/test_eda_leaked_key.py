@@ -159,7 +159,7 @@ def attacker_calls(endpoint, access_key_id, secret):  # noqa: F811
     from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
 
     iam = endpoint.boto3_client("iam", access_key_id, secret)
-    for call in (lambda: iam.list_access_keys(), lambda: iam.create_user(UserName="backdoor"),
+    for call in (iam.list_access_keys, lambda: iam.create_user(UserName="backdoor"),
                  lambda: iam.create_access_key(UserName="backdoor")):
         try:
             call()
