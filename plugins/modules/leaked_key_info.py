@@ -249,7 +249,7 @@ def _owner(client, access_key_id):
     try:
         return get_access_key_owner(client, access_key_id) or None
     except RotorIAMError as exc:
-        if exc.code in ("NoSuchEntity", "InvalidClientTokenId", "AccessDenied"):
+        if exc.code in ("NoSuchEntity", "AccessDenied"):
             return None  # not a key of this account (GetAccessKeyLastUsed answers AccessDenied for another account's)
         raise
 
