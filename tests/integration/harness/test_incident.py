@@ -45,7 +45,7 @@ def test_lookup_events_by_access_key_id_as_cloudtrail_records_them(endpoint):  #
     iam = client_as(endpoint, "iam", key["AccessKeyId"], key["SecretAccessKey"])
     iam.list_access_keys()
     outcome(iam.create_user, UserName="backdoor")
-    for _ in range(3):
+    for _attempt in range(3):
         iam.list_users()
 
     answer = by_key(endpoint, key["AccessKeyId"])
