@@ -9,6 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 started="$SECONDS"
 scripts/setup.sh
+scripts/setup-eda.sh   # ansible-rulebook for the leaked-key rulebook's tests, in its own virtualenv
 
 # The SSH fleet needs Debian's sshd; install it when missing (root on our machines).
 if ! [ -x /usr/sbin/sshd ]; then

@@ -388,6 +388,10 @@ class IAMEndpoint:
     def accepted(self, access_key_id: str) -> bool:
         return bool(self.key_view(access_key_id)["accepted"])
 
+    def trail(self) -> list:
+        """Every call recorded for CloudTrail LookupEvents (incident.py), oldest first, as CloudTrail event records."""
+        return self._control("GET", "trail")["events"]
+
     def set_auth(self, enforce: bool) -> None:
         self._control("POST", "auth", {"enforce": bool(enforce)})
 

@@ -75,6 +75,11 @@ from moto.utilities.utils import get_partition
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+try:  # tests/ on sys.path (control.py, the tests) or this directory (python tests/iam_endpoint/server.py)
+    from iam_endpoint import incident
+except ImportError:
+    import incident  # type: ignore[no-redef]
+
 ADMIN_USER = "rotor-admin"
 ADMIN_POLICY_NAME = "rotor-admin-all"
 REGION = "us-east-1"
@@ -653,6 +658,7 @@ class EndpointApp:
         self.lags: Dict[str, float] = dict(self.default_lags)
         self.changes: Dict[str, KeyChange] = {}  # access key id -> its most recent change
         self.admin: Dict[str, str] = {}
+        self.trail = incident.TrailLog()  # CloudTrail LookupEvents (incident.py)
         self.routes: Dict[Tuple[str, str], Callable[[Request], Dict[str, Any]]] = {
             ("GET", "health"): self.get_health,
             ("GET", "calls"): self.get_calls,
@@ -670,6 +676,7 @@ class EndpointApp:
             ("POST", "reset"): self.post_reset,
             ("POST", "seed"): self.post_seed,
             ("POST", "account_role"): self.post_account_role,
+            ("GET", "trail"): lambda request: {"events": [e["detail"] for e in self.trail.events]},
         }
 
     # -- bootstrap ---------------------------------------------------------
@@ -688,6 +695,7 @@ class EndpointApp:
             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
         }
         backend.put_user_policy(ADMIN_USER, ADMIN_POLICY_NAME, json.dumps(policy))
+        incident.install_quarantine_policies()
         key = backend.create_access_key(ADMIN_USER)
         if self.admin:
             del backend.access_keys[key.access_key_id]
@@ -728,6 +736,9 @@ class EndpointApp:
         params = query_params(environ)
         action = params.get("Action") or self.target_action(environ)
         response = self.screen_aws_request(environ, params, action)
+        start_response, answered = self.trail_call(environ, params, action, response, start_response)
+        if answered is not None:
+            return answered(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET"):
             return serve_json_protocol(response or self.moto_app, environ, start_response)
         if response is not None:
@@ -769,6 +780,19 @@ class EndpointApp:
                 service,
             )
         return None
+
+    def trail_call(
+        self, environ: Dict[str, Any], params: Dict[str, str], action: str, response: Optional[Response], start_response: Callable
+    ) -> Tuple[Callable, Optional[Response]]:
+        """CloudTrail (incident.py): record the call of a known key; answer LookupEvents, which moto lacks."""
+        credential = Credential.from_header(environ.get("HTTP_AUTHORIZATION", ""))
+        key = find_user_key(credential.access_key_id, credential.region) if credential else None
+        if key is None:
+            return start_response, None
+        start_response = incident.recording_start_response(self.trail, environ, params, action, credential, key.user_name, start_response)
+        if action == incident.LOOKUP_ACTION and credential.service == "cloudtrail" and response is None:
+            return start_response, incident.lookup_events_response(self.trail, read_body(environ), key.user_name)
+        return start_response, None
 
     @staticmethod
     def missing_or_malformed_auth(environ: Dict[str, Any], service: Optional[str]) -> Response:
@@ -1200,6 +1224,7 @@ class EndpointApp:
             self.faults.clear()
             self.changes.clear()
             self.lags = dict(self.default_lags)
+        self.trail.clear()
         moto_api_backend.reset()
         return self.bootstrap()
 

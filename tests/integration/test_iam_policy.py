@@ -56,6 +56,10 @@ PENDING_SECRET_ARN = "arn:aws:secretsmanager:*:*:secret:rotor/pending/*"
 # Secret destinations (rotor.iam.secret_destination): the documented names, adjusted by users to theirs.
 DESTINATION_ARNS = {"secretsmanager": "arn:aws:secretsmanager:*:*:secret:rotor/keys/*",
                     "ssm": "arn:aws:ssm:*:*:parameter/rotor/keys/*"}
+# Incident response (rotor.iam.respond_to_leak): AWS's quarantine policies and CloudTrail's LookupEvents.
+QUARANTINE_POLICY_ARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*"
+INCIDENT_SIDS = ("RotorIncidentReadQuarantine", "RotorIncidentQuarantineDenies", "RotorIncidentDetachQuarantine", "RotorIncidentKeyActivity")
+CLOUDTRAIL_ACTIONS = {"LookupEvents"}
 SSM_ACTIONS = {"GetParameter", "PutParameter", "GetParameterHistory", "GetParameters", "DeleteParameter",
                "DescribeParameters", "LabelParameterVersion"}
 # The Secrets Manager actions the endpoint may count (its counters name the action, not the service).
@@ -100,11 +104,15 @@ def test_policy_document_is_explicit_allow_only_and_scoped():
         assert not {"NotAction", "NotResource", "Principal"} & set(statement), f"{name}: NotAction/NotResource/Principal"
         granted = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         for action in granted:
-            assert re.fullmatch(r"(iam|sts|secretsmanager|ssm):[A-Z][A-Za-z]+", action), (
+            assert re.fullmatch(r"(iam|sts|secretsmanager|ssm|cloudtrail):[A-Z][A-Za-z]+", action), (
                 f"{name}: {action!r} is not one explicit IAM/STS/Secrets Manager/SSM action")
         resources = resources_of(statement)
         services = {action.split(":")[0] for action in granted}
-        if "ssm" in services:
+        if "cloudtrail" in services:
+            assert granted == ["cloudtrail:LookupEvents"] and resources == ["*"], f"{name}: cloudtrail:LookupEvents only, on \"*\" (it has no resource)"
+        elif resources == [QUARANTINE_POLICY_ARN]:
+            assert set(granted) <= {"iam:GetPolicy", "iam:GetPolicyVersion"}, f"{name}: only reading AWS's quarantine policies"
+        elif "ssm" in services:
             assert services == {"ssm"}, f"{name}: mixes SSM and other actions"
             assert resources == [DESTINATION_ARNS["ssm"]], f"{name}: SSM actions only on {DESTINATION_ARNS['ssm']}"
         elif "secretsmanager" in services:
@@ -117,6 +125,13 @@ def test_policy_document_is_explicit_allow_only_and_scoped():
             assert not set(granted) & ACCOUNT_LEVEL, f"{name}: mixes account-level and user-level actions"
             for resource in resources:
                 assert USER_ARN.match(resource), f"{name}: {resource!r} is not arn:aws:iam::<account>:user/<path>/*"
+    detaching = [s for s in policy["Statement"] if "iam:DetachUserPolicy" in s["Action"]]
+    assert detaching, "iam:DetachUserPolicy (the quarantine, with the opt-in) is not granted"
+    for statement in detaching:
+        assert statement["Action"] == ["iam:DetachUserPolicy"], f"{statement['Sid']}: DetachUserPolicy in a statement of its own"
+        assert statement.get("Condition") == {"ArnLike": {"iam:PolicyARN": QUARANTINE_POLICY_ARN}}, (
+            f"{statement['Sid']}: only AWS's quarantine policies may be detached")
+    assert sorted(s["Sid"] for s in policy["Statement"] if s["Sid"].startswith("RotorIncident")) == sorted(INCIDENT_SIDS)
     tagging = [s for s in policy["Statement"] if {"iam:TagUser", "iam:UntagUser", "secretsmanager:TagResource"} & set(s["Action"])]
     for statement in tagging:
         condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("aws:TagKeys")
@@ -171,6 +186,8 @@ def _service_of(action: str) -> str:
         return "sts"
     if action in SSM_ACTIONS:
         return "ssm"
+    if action in CLOUDTRAIL_ACTIONS:
+        return "cloudtrail"
     return "secretsmanager" if action in SECRETSMANAGER_ACTIONS else "iam"
 
 
@@ -228,7 +245,7 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
 
     # Exactly the IAM and STS actions; the Secrets Manager ones (the rotation with rotor_pending_store calls some
     # of them) are checked exactly by the rotor.iam.pending_secret test below.
-    granted = of_services(policy_actions(load_rotation_policy()), "iam", "sts")
+    granted = of_services(policy_actions(calm_statements()), "iam", "sts")
     seen = set().union(*observed.values())
     needed = seen - PERMISSION_FREE
     by_run = {label: sorted(actions) for label, actions in observed.items()}
@@ -239,6 +256,40 @@ def test_policy_grants_exactly_the_actions_rotation_and_audit_call(policy_endpoi
     assert not needed - granted, f"called but not in docs/iam-policy.json: {sorted(needed - granted)} (per run: {by_run})"
     assert not granted - needed, f"in docs/iam-policy.json but never called: {sorted(granted - needed)} (per run: {by_run})"
     assert not granted & PERMISSION_FREE, "sts:GetCallerIdentity needs no permission; do not grant it"
+
+
+def calm_statements() -> Dict:
+    """The policy without the incident statements (rotor.iam.respond_to_leak's, tested below)."""
+    policy = load_rotation_policy()
+    return dict(policy, Statement=[s for s in policy["Statement"] if s["Sid"] not in INCIDENT_SIDS])
+
+
+@pytest.mark.slow
+def test_policy_grants_exactly_the_actions_incident_response_calls(policy_endpoint, make_rotator, tmp_path):
+    """rotor.iam.respond_to_leak with the quarantine opt-in, as an identity holding only the policy: it succeeds, calls
+    every action of the incident statements, and nothing the policy does not grant."""
+    from fleet.fleet import Fleet  # pylint: disable=import-outside-toplevel
+    from rotation_helpers import key_statuses, seed_user  # pylint: disable=import-outside-toplevel
+
+    endpoint = policy_endpoint
+    user = "policy-leak"
+    leaked_id, leaked_secret = seed_user(endpoint, user, 10)
+    endpoint.boto3_client("iam").attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3")
+    _name, rotator_id, rotator_secret = make_rotator(endpoint)
+    identity = endpoint.aws_env(rotator_id, rotator_secret)
+    with Fleet(str(tmp_path / "fleet"), 2, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+               users=user, initial_keys={user: (leaked_id, leaked_secret)}) as fleet:
+        calls = run_as(identity, endpoint, "rotor.iam.respond_to_leak", fleet.write_inventory(), tmp_path, "respond",
+                       {"rotor_compromised_key_ids": [leaked_id], "rotor_detach_quarantine_policy": True, "rotor_lock_settle_seconds": 0.5})
+    keys = key_statuses(endpoint, user)
+    assert leaked_id not in keys and list(keys.values()) == ["Active"], f"the incident rotation did not complete: {keys}"
+    assert endpoint.boto3_client("iam").list_attached_user_policies(UserName=user)["AttachedPolicies"] == [], "the quarantine was not detached"
+    seen = qualified(calls) - PERMISSION_FREE
+    granted = set(policy_actions(load_rotation_policy()))
+    incident = {action for statement in load_rotation_policy()["Statement"] if statement["Sid"] in INCIDENT_SIDS
+                for action in policy_actions({"Statement": [statement]})}
+    assert not of_services(seen, "iam", "sts", "cloudtrail") - granted, f"called but not granted: {sorted(seen - granted)}"
+    assert not incident - seen, f"in the incident statements but never called: {sorted(incident - seen)}"
 
 
 PENDING_TARGETS = REPO / "tests" / "integration" / "targets" / "pending_secret"
