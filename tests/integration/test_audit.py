@@ -169,10 +169,13 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], verbosity=2)
 
     assert run.returncode == 0, run.explain()
-    # Key ids are looked up only for the users that hosts use.
-    assert run.calls.get("ListAccessKeys") == 2, run.calls
+    # Key ids are looked up for the users that hosts use (alice, bob) and for the users with a key the report lists
+    # (carol: due, unused and Inactive), one ListAccessKeys each; the second listing answers from the same credential
+    # report (one GetCredentialReport more).
+    assert run.calls.get("ListAccessKeys") == 3, run.calls
     assert run.calls.get(TAGS_ACTION) == 4, run.calls  # rotor-admin, alice, bob, carol
-    assert set(without_tags(run.calls)) <= REPORT_ACTIONS | {"ListAccessKeys"} and sum(without_tags(run.calls).values()) <= 6, run.calls
+    assert set(without_tags(run.calls)) <= REPORT_ACTIONS | {"ListAccessKeys"} and sum(without_tags(run.calls).values()) <= 8, run.calls
+    assert run.calls.get("GenerateCredentialReport", 0) <= 2, run.calls
     report = run.report()
     held = {(r["user_name"], r["access_key_id"]): r for r in report["host_keys"]}
     assert held[("alice", alice_old)]["hosts"] == ["host1"] and held[("alice", alice_old)]["rotation_due"] is True
@@ -181,9 +184,17 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     assert held[("bob", FAKE_KEY_ID)]["status"] == "not a key of this user"
     keys_by_pos = by_position(report["access_keys"])
     assert keys_by_pos[("alice", 1)]["access_key_id"] == alice_old and keys_by_pos[("alice", 1)]["hosts"] == ["host1"]
-    assert keys_by_pos[("carol", 1)]["access_key_id"] is None  # not on any host: no ListAccessKeys for carol
+    carol_due, carol_inactive = keys[("carol", 1)][0], keys[("carol", 2)][0]
+    assert keys_by_pos[("carol", 1)]["access_key_id"] == carol_due  # listed (due): its id looked up although on no host
     due = [(k["user_name"], k["age_days"], k["access_key_id"]) for k in report["rotation_due"]]
-    assert due == [("carol", 200, None), ("alice", 120, alice_old)]
+    assert due == [("carol", 200, carol_due), ("alice", 120, alice_old)]
+    assert report["summary"]["key_id_calls"] == 1
+    # What to do: rotate alice's key on host1 (the exact command, with this run's inventory); carol's key is on no host.
+    assert report["rotation_due"][1]["remediation"]["command"] == (
+        f"ansible-playbook rotor.iam.rotate -i {fleet.inventory_path} --limit host1")
+    assert report["rotation_due"][0]["remediation"]["command"].startswith("ansible-playbook rotor.iam.discover -i ")
+    assert [(k["user_name"], k["access_key_id"], k["age_days"], k["remediation"]["command"]) for k in report["inactive"]] == [
+        ("carol", carol_inactive, 300, f"aws iam delete-access-key --user-name carol --access-key-id {carol_inactive}")]
     assert [(k["user_name"], k["idle_days"]) for k in report["unused"]] == [("carol", 200)]
     assert [u["user_name"] for u in report["users_with_two_active_keys"]] == ["alice"]
     findings = {f["host"]: f["problem"] for f in report["host_findings"]}
