@@ -91,7 +91,7 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
     policy line at ``max_age_days``. Returns ``(svg, drawn, total)``."""
     ordered = sorted((k for k in keys if k["age_days"] is not None), key=lambda k: (-k["age_days"], k["user_name"], k["position"] or 0))
     drawn = ordered[:max_keys]
-    label_w, plot_w, bar_h, gap, top, bottom = 230, 600, 14, 4, 48, 30
+    label_w, plot_w, bar_h, gap, top, bottom = 230, 600, 14, 4, 48, 40
     scale = _scale_max([k["age_days"] for k in drawn], max_age_days)
     height = top + bottom + max(1, len(drawn)) * (bar_h + gap)
     width = label_w + plot_w + 70
@@ -111,7 +111,7 @@ def age_chart_svg(keys, max_age_days, max_keys=DEFAULT_CHART_MAX_KEYS):
         parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
         if len(drawn) > 20:  # a tall chart gets its scale on top too
             parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{top - 8}" text-anchor="middle">{tick}</text>')
-    parts.append(f'<text x="{label_w + plot_w / 2:.0f}" y="{height - 4}" text-anchor="middle">age in days</text>')
+    parts.append(f'<text x="{label_w + plot_w / 2:.0f}" y="{height - 5}" text-anchor="middle">age in days</text>')
     for index, key in enumerate(drawn):
         y = top + index * (bar_h + gap)
         css = cells.key_status(key)
