@@ -89,8 +89,8 @@ def test_report_reads_at_800_and_1400_px_with_labelled_charts_and_a_readable_pal
     # Every key the report lists has its id (looked up once per user), and the Inactive ones their delete command.
     listed = report["rotation_due"] + report["unused"] + report["inactive"]
     assert listed and all(k["access_key_id"] for k in listed)
-    assert report["summary"]["key_id_calls"] == run.calls["ListAccessKeys"] == len({k["user_name"] for k in listed}
-                                                                                    | {u["user_name"] for u in report["users_with_two_active_keys"]})
+    listed_users = {k["user_name"] for k in listed} | {u["user_name"] for u in report["users_with_two_active_keys"]}
+    assert report["summary"]["key_id_calls"] == run.calls["ListAccessKeys"] == len(listed_users)
     for k in report["inactive"]:
         assert k["remediation"]["command"] == f"aws iam delete-access-key --user-name {k['user_name']} --access-key-id {k['access_key_id']}"
     assert_no_secrets_in(run, account.secrets() + [endpoint.admin_secret_access_key])

@@ -21,6 +21,7 @@ DEFAULT_CHART_MAX_KEYS = 200
 HISTOGRAM_BIN_DAYS = 30
 HISTOGRAM_MAX_LABELS = 8
 
+
 def _palette_css():
     fills = "".join(f".{name}{{fill:{colour}}}.swatch.{name}{{background:{colour}}}" for name, colour in cells.STATUS_COLOURS.items())
     return fills + f".policy{{stroke:{cells.STATUS_COLOURS['due']};stroke-width:2;stroke-dasharray:5 3}}"

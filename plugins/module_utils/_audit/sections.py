@@ -71,11 +71,10 @@ def report_sections(report):
                  [finding_row(f) for f in report["host_findings"]]),
     ]
     if report.get("destinations"):  # only when rotor_secret_destinations names some
-        out.append(_section("secret-destinations", f"Secret destinations ({len(report.get('destinations') or [])})",
-                 ["User", "Type", "Name", "Key", "Status", "Finding"],
-                 [[d["user"], d["type"], d["name"], cells.word(d["access_key_id"]), cells.word(d["status"], "not a key of the user"),
-                   cells.word(d["finding"], "none: holds the user's current key")]
-                  for d in report.get("destinations") or []]))
+        rows = [[d["user"], d["type"], d["name"], cells.word(d["access_key_id"]), cells.word(d["status"], "not a key of the user"),
+                 cells.word(d["finding"], "none: holds the user's current key")] for d in report["destinations"]]
+        out.append(_section("secret-destinations", f"Secret destinations ({len(rows)})",
+                            ["User", "Type", "Name", "Key", "Status", "Finding"], rows))
     for title, headers, rows in consumer_tables(report.get("consumers")):
         out.append(_section(title.split(" (", maxsplit=1)[0].lower().replace(" ", "-"), title, headers,
                             [[cells.word(c) for c in row] for row in rows]))
