@@ -46,7 +46,7 @@ figure{margin:1em 0}svg{max-width:100%;height:auto;display:block}svg text{font:1
 body{max-width:none;margin:0;padding:0;font-size:10pt}
 .cards{gap:.3em}.card{padding:.2em .5em}
 h2{break-after:avoid}tr,figure,.card{break-inside:avoid}
-details>summary{display:none}details{display:block}
+details>summary{display:none}details{display:block}details::details-content{display:block;content-visibility:visible}
 a{color:inherit;text-decoration:none}
 }
 """

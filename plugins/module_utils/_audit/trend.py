@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 AGE_BANDS = ((0, 29), (30, 59), (60, 89), (90, 179), (180, 364), (365, None))
@@ -39,7 +40,13 @@ def load_previous(previous):
 
 
 def _identity(key):
-    return (str(key.get("user_name")), str(key.get("create_date") or key.get("access_key_id") or key.get("position")))
+    """User and creation time (to the second, however it was written), else the id or position."""
+    try:
+        created = as_datetime(key.get("create_date"))
+    except (TypeError, ValueError):
+        created = None
+    moment = created.replace(microsecond=0).isoformat() if created else None
+    return (str(key.get("user_name")), moment or str(key.get("create_date") or key.get("access_key_id") or key.get("position")))
 
 
 def band_label(band):

@@ -128,6 +128,14 @@ def test_trend_names_keys_newly_due_retired_and_created_and_the_age_distribution
     assert '<h2 id="trend">' in render_html(report)
 
 
+def test_the_same_key_is_matched_across_reports_whatever_the_date_format():
+    previous = previous_report([{"user_name": "a", "access_key_id": None, "status": "Active", "age_days": 100, "active": True,
+                                 "rotation_due": False, "create_date": "2026-08-18T12:00:00Z"}])
+    now = {"access_keys": [dict(key("a", 1, 100), create_date="2026-08-18T12:00:00.000+00:00")], "users": []}
+    trend = build_audit(now, max_age_days=90, now=NOW, previous=previous)["trend"]
+    assert trend["retired"] == [] and trend["new"] == [] and [k["user_name"] for k in trend["newly_due"]] == ["a"]
+
+
 def test_a_previous_report_never_brings_a_secret_into_the_trend():
     previous = previous_report([{"user_name": "x", "access_key_id": SECRET, "status": "Active", "age_days": 1, "active": True,
                                  "create_date": "2026-01-01"}])
