@@ -15,6 +15,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.audit import audit_conne
 from ansible_collections.rotor.iam.plugins.module_utils.audit import build_audit
 from ansible_collections.rotor.iam.plugins.module_utils.audit import combine_accounts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import destination_records
+from ansible_collections.rotor.iam.plugins.module_utils.audit import merge_key_ids
+from ansible_collections.rotor.iam.plugins.module_utils.audit import users_needing_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.audit import collect_hosts
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_all
 from ansible_collections.rotor.iam.plugins.module_utils.audit import render_html
@@ -45,23 +47,34 @@ def audit_accounts(identities, hosts, hostvars):
     return _audit_accounts(identities or [], hosts or {}, hostvars)
 
 
+@filter_guard("audit_key_ids_needed", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
+def audit_key_ids_needed(key_info, max_age_days=90, unused_days=90):
+    """Per access_key_info result (a loop's results, or one result), the users with a key the report lists
+    (due, unused, Inactive, past its policy, or two Active keys) whose id is not known yet."""
+    def judge(info):
+        return build_audit(info, max_age_days=int(max_age_days), unused_days=int(unused_days))["access_keys"]
+    return users_needing_key_ids(key_info, judge)
+
+
 @filter_guard("audit_report", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
 def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
-                 discovery=None):
-    info, records, spanned = combine_accounts(key_info, accounts, hosts)
+                 discovery=None, resolved=None, previous=None, inventory=None):
+    info, records, spanned = combine_accounts(merge_key_ids(key_info, resolved), accounts, hosts)
     return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
-                       destinations=destination_records(destinations), discovery=discovery)
+                       destinations=destination_records(destinations), discovery=discovery, previous=previous,
+                       inventory=inventory)
 
 
 @filter_guard("audit_documents", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
 def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account",
                     chart_max_keys=DEFAULT_CHART_MAX_KEYS, markdown_max_rows=DEFAULT_MARKDOWN_MAX_ROWS, formats=FORMATS,
-                    fail_list_max=20, accounts=None, destinations=None, discovery=None):
+                    fail_list_max=20, accounts=None, destinations=None, discovery=None, resolved=None, previous=None,
+                    inventory=None):
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
     report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
-                          destinations=destinations, discovery=discovery)
+                          destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
     return render_all(report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
                       fail_list_max=int(fail_list_max))
 
@@ -92,6 +105,7 @@ class FilterModule:
             "audit_connections": audit_connections,
             "audit_accounts": audit_accounts,
             "audit_report": audit_report,
+            "audit_key_ids_needed": audit_key_ids_needed,
             "audit_documents": audit_documents,
             "audit_json": audit_json,
             "audit_markdown": audit_markdown,

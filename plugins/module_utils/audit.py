@@ -11,6 +11,8 @@ The public face of ``plugins/module_utils/_audit/`` (used by the ``rotor.iam.aud
 * ``_audit/accounts.py``: many accounts - the hosts' AWS connections, the account each reaches, and users
   named ``ACCOUNT:NAME`` when the audit spans several;
 * ``_audit/destinations.py``: the key id each secret destination (rotor.iam.secret_destination) holds;
+* ``_audit/actions.py``: which users' key ids to look up, the Inactive keys to delete, each listed key's remediation;
+* ``_audit/trend.py``: the trend against the previous report;
 * ``_audit/model.py``: ``build_audit``, the report from access_key_info's result (keys from the credential
   report, users with their tags), the hosts' records and the default policy; every judgement is there;
 * ``user_policy.py``: what the users' tags rotor:exempt, rotor:exempt-until, rotor:owner and
@@ -22,6 +24,8 @@ The public face of ``plugins/module_utils/_audit/`` (used by the ``rotor.iam.aud
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import audit_accounts
+from ansible_collections.rotor.iam.plugins.module_utils._audit.actions import merge_key_ids
+from ansible_collections.rotor.iam.plugins.module_utils._audit.actions import users_needing_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import audit_connections
 from ansible_collections.rotor.iam.plugins.module_utils._audit.accounts import combine_accounts
 from ansible_collections.rotor.iam.plugins.module_utils._audit.cells import duration
@@ -59,8 +63,10 @@ __all__ = [
     "destination_records",
     "duration",
     "host_record",
+    "merge_key_ids",
     "render_all",
     "render_html",
     "render_json",
     "render_markdown",
+    "users_needing_key_ids",
 ]

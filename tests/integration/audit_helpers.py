@@ -202,3 +202,76 @@ def measurements(dom: str) -> Dict:
 
     found = re.search(r'<pre id="rotor-measure">(.*?)</pre>', dom, re.S)
     return json.loads(html.unescape(found.group(1)))
+
+
+# Appended to a copy of the page: the layout as laid out at the window's width, for layout and accessibility checks.
+LAYOUT_SCRIPT = """
+<script>
+(function () {
+  var width = document.documentElement.clientWidth;
+  var out = {viewport: width, scrollWidth: document.documentElement.scrollWidth, overflowing: [], overlaps: [], charts: [],
+             headers: [], fills: {}, background: getComputedStyle(document.body).backgroundColor, sections: []};
+  document.querySelectorAll('body *').forEach(function (el) {
+    if (el.closest('details:not([open])') || el.closest('svg') && el.tagName.toLowerCase() !== 'svg') { return; }
+    var r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > width + 0.5 || r.left < -0.5)) {
+      out.overflowing.push({tag: el.tagName.toLowerCase(), id: el.id, right: r.right});
+    }
+  });
+  document.querySelectorAll('svg').forEach(function (svg) {
+    var named = svg.getAttribute('aria-labelledby');
+    var title = named ? document.getElementById(named) : null;
+    var box = svg.getBoundingClientRect();
+    out.charts.push({id: svg.id, role: svg.getAttribute('role'), name: title ? title.textContent : (svg.getAttribute('aria-label') || ''),
+                     left: box.left, right: box.right, width: box.width});
+    var texts = Array.prototype.map.call(svg.querySelectorAll('text'), function (t) {
+      return {text: t.textContent, r: t.getBoundingClientRect()};
+    }).filter(function (t) { return t.r.width > 0; });
+    for (var i = 0; i < texts.length; i++) {
+      for (var j = i + 1; j < texts.length; j++) {
+        var a = texts[i].r, b = texts[j].r;
+        var dx = Math.min(a.right, b.right) - Math.max(a.left, b.left), dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (dx > 0.5 && dy > 0.5 && out.overlaps.length < 20) {
+          out.overlaps.push({chart: svg.id, a: texts[i].text, b: texts[j].text});
+        }
+      }
+    }
+    svg.querySelectorAll('[data-status]').forEach(function (shape) {
+      out.fills[shape.getAttribute('data-status')] = getComputedStyle(shape).fill;
+    });
+    svg.querySelectorAll('rect.bar').forEach(function (shape) {
+      var status = shape.getAttribute('class').replace('bar ', '');
+      out.fills['bar-' + status] = getComputedStyle(shape).fill;
+    });
+  });
+  document.querySelectorAll('th').forEach(function (th) { out.headers.push(th.getAttribute('scope')); });
+  document.querySelectorAll('h2').forEach(function (h) { out.sections.push(h.textContent); });
+  var nothing = document.getElementById('nothing-to-report');
+  out.nothing = nothing ? nothing.textContent : null;
+  var pre = document.createElement('pre');
+  pre.id = 'rotor-measure';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def render_layout(html_path: Path, workdir: Path, width: int, height: int = 1000, timeout: float = 90) -> Dict:
+    """What Chromium laid out at a window ``width`` px wide (LAYOUT_SCRIPT's findings), and a screenshot of the page
+    as it is (``workdir/layout-WIDTH.png``, kept for people to look at; the checks use the measurements)."""
+    browser = chromium()
+    if browser is None:
+        raise FileNotFoundError("chromium is not installed (scripts/test.sh installs it)")
+    workdir = Path(workdir)
+    page = Path(html_path).read_text()
+    measured = workdir / f"layout-{width}.html"
+    measured.write_text(page.replace("</body>", LAYOUT_SCRIPT + "</body>"))
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+              "--hide-scrollbars", f"--window-size={width},{height}", f"--user-data-dir={workdir / f'chromium-profile-{width}'}"]
+    completed = subprocess.run(common + ["--dump-dom", measured.as_uri()], capture_output=True, text=True, timeout=timeout, check=False)
+    if completed.returncode != 0 or "rotor-measure" not in completed.stdout:
+        raise RuntimeError(f"chromium exited {completed.returncode}: {completed.stderr[-2000:]}")
+    subprocess.run(common + [f"--screenshot={workdir / f'layout-{width}.png'}", Path(html_path).as_uri()],
+                   capture_output=True, text=True, timeout=timeout, check=False)
+    return measurements(completed.stdout)

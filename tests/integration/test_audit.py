@@ -75,7 +75,7 @@ def without_tags(calls):
 # --------------------------------------------------------------------------- the 1,000-user account
 
 
-def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_per_user(empty_endpoint, tmp_path):
+def test_account_of_1000_users_costs_at_most_6_report_calls_one_tags_call_per_user_and_one_key_id_call_per_listed_user(empty_endpoint, tmp_path):
     """The whole account from the credential report: every number in the reports matches what was
     seeded, in at most 5 IAM calls for the keys (and, with the users' tags, one ListUserTags per user;
     without them, 5 calls in all), and the HTML chart renders the ages in Chromium."""
@@ -86,11 +86,18 @@ def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_pe
     run = run_audit(endpoint, tmp_path / "run1", label="first")
 
     assert run.returncode == 0, run.explain()
-    report_calls = without_tags(run.calls)
-    assert sum(report_calls.values()) <= 5 and set(report_calls) <= REPORT_ACTIONS, run.calls
-    assert run.calls[TAGS_ACTION] == 1001, run.calls  # one per user, rotor-admin included
-    print(f"\naudit of 1,000 users with their tags: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
     report = run.report()
+    report_calls = {a: n for a, n in without_tags(run.calls).items() if a != "ListAccessKeys"}
+    # The keys: at most 5 calls for the credential report, one more to read it again with the key ids.
+    assert sum(report_calls.values()) <= 6 and set(report_calls) <= REPORT_ACTIONS, run.calls
+    assert run.calls[TAGS_ACTION] == 1001, run.calls  # one per user, rotor-admin included
+    # The key ids: one ListAccessKeys per user with a key the report lists (due, unused, Inactive, two Active), no more.
+    listed_users = {k["user_name"] for k in report["rotation_due"] + report["unused"] + report["inactive"]}
+    listed_users |= {u["user_name"] for u in report["users_with_two_active_keys"]}
+    listed_users.discard("rotor-admin")
+    assert run.calls["ListAccessKeys"] == report["summary"]["key_id_calls"] == len(listed_users), run.calls
+    assert all(k["access_key_id"] for k in report["rotation_due"] + report["unused"] + report["inactive"])
+    print(f"\naudit of 1,000 users with their tags: {run.iam_calls} IAM calls {run.calls}, {run.seconds:.1f}s")
     seeded = {(k.user_name, k.position): k for k in account.keys}
     keys = {pos: k for pos, k in by_position(report["access_keys"]).items() if pos[0] != "rotor-admin"}
     assert set(keys) == set(seeded)
@@ -125,8 +132,8 @@ def test_account_of_1000_users_costs_at_most_5_report_calls_and_one_tags_call_pe
         assert [shape["label"] for shape in measured["bars"]] == [f"{age} d" for age in oldest]
         assert measured["policy"]["label"] == "policy: 90 days"
 
-    # A second run without the tags: the report exists (moto's looks old, so a fresh one is asked for): still <= 5.
-    again = run_audit(endpoint, tmp_path / "run2", label="second", extra_vars={"rotor_audit_user_tags": False})
+    # A second run without the tags nor the key ids: the report exists (moto's looks old, so a fresh one is asked for): <= 5.
+    again = run_audit(endpoint, tmp_path / "run2", label="second", extra_vars={"rotor_audit_user_tags": False, "rotor_audit_key_ids": False})
     assert again.returncode == 0, again.explain()
     assert again.iam_calls <= 5 and set(again.calls) <= REPORT_ACTIONS, again.calls
     print(f"audit of 1,000 users without tags: {again.iam_calls} IAM calls {again.calls}, {again.seconds:.1f}s")
@@ -169,10 +176,13 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     run = run_audit(endpoint, tmp_path, inventories=[fleet.inventory_path], verbosity=2)
 
     assert run.returncode == 0, run.explain()
-    # Key ids are looked up only for the users that hosts use.
-    assert run.calls.get("ListAccessKeys") == 2, run.calls
+    # Key ids are looked up for the users that hosts use (alice, bob) and for the users with a key the report lists
+    # (carol: due, unused and Inactive), one ListAccessKeys each; the second listing answers from the same credential
+    # report (one GetCredentialReport more).
+    assert run.calls.get("ListAccessKeys") == 3, run.calls
     assert run.calls.get(TAGS_ACTION) == 4, run.calls  # rotor-admin, alice, bob, carol
-    assert set(without_tags(run.calls)) <= REPORT_ACTIONS | {"ListAccessKeys"} and sum(without_tags(run.calls).values()) <= 6, run.calls
+    assert set(without_tags(run.calls)) <= REPORT_ACTIONS | {"ListAccessKeys"} and sum(without_tags(run.calls).values()) <= 8, run.calls
+    assert run.calls.get("GenerateCredentialReport", 0) <= 2, run.calls
     report = run.report()
     held = {(r["user_name"], r["access_key_id"]): r for r in report["host_keys"]}
     assert held[("alice", alice_old)]["hosts"] == ["host1"] and held[("alice", alice_old)]["rotation_due"] is True
@@ -181,9 +191,17 @@ def test_reports_which_hosts_hold_which_key_id(endpoint, team_fleet, tmp_path):
     assert held[("bob", FAKE_KEY_ID)]["status"] == "not a key of this user"
     keys_by_pos = by_position(report["access_keys"])
     assert keys_by_pos[("alice", 1)]["access_key_id"] == alice_old and keys_by_pos[("alice", 1)]["hosts"] == ["host1"]
-    assert keys_by_pos[("carol", 1)]["access_key_id"] is None  # not on any host: no ListAccessKeys for carol
+    carol_due, carol_inactive = keys[("carol", 1)][0], keys[("carol", 2)][0]
+    assert keys_by_pos[("carol", 1)]["access_key_id"] == carol_due  # listed (due): its id looked up although on no host
     due = [(k["user_name"], k["age_days"], k["access_key_id"]) for k in report["rotation_due"]]
-    assert due == [("carol", 200, None), ("alice", 120, alice_old)]
+    assert due == [("carol", 200, carol_due), ("alice", 120, alice_old)]
+    assert report["summary"]["key_id_calls"] == 1
+    # What to do: rotate alice's key on host1 (the exact command, with this run's inventory); carol's key is on no host.
+    assert report["rotation_due"][1]["remediation"]["command"] == (
+        f"ansible-playbook rotor.iam.rotate -i {fleet.inventory_path} --limit host1")
+    assert report["rotation_due"][0]["remediation"]["command"].startswith("ansible-playbook rotor.iam.discover -i ")
+    assert [(k["user_name"], k["access_key_id"], k["age_days"], k["remediation"]["command"]) for k in report["inactive"]] == [
+        ("carol", carol_inactive, 300, f"aws iam delete-access-key --user-name carol --access-key-id {carol_inactive}")]
     assert [(k["user_name"], k["idle_days"]) for k in report["unused"]] == [("carol", 200)]
     assert [u["user_name"] for u in report["users_with_two_active_keys"]] == ["alice"]
     findings = {f["host"]: f["problem"] for f in report["host_findings"]}
@@ -278,7 +296,9 @@ def test_exemptions_owners_and_per_user_max_age_from_the_users_tags(endpoint, tm
     report = run.report()
     assert [k["user_name"] for k in report["rotation_due"]] == ["legacy", "plain", "typo", "pay"]
     assert run.calls[TAGS_ACTION] == 8, run.calls  # the 7 users and rotor-admin, one call each
-    assert sum(without_tags(run.calls).values()) <= 5, run.calls
+    # The due keys and vendor's (past its policy, exempt): their ids looked up, one ListAccessKeys per user.
+    assert run.calls["ListAccessKeys"] == report["summary"]["key_id_calls"] == 5, run.calls
+    assert sum(n for a, n in without_tags(run.calls).items() if a != "ListAccessKeys") <= 6, run.calls
     assert report["user_tags"] == {"read": True, "users": 8, "unreadable": 0, "calls": 8}
     keys = {k["user_name"]: k for k in report["access_keys"]}
     assert (keys["vendor"]["past_max_age"], keys["vendor"]["exempt"], keys["vendor"]["rotation_due"]) == (True, True, False)
@@ -295,11 +315,12 @@ def test_exemptions_owners_and_per_user_max_age_from_the_users_tags(endpoint, tm
     # The play says it: the problem for that user, and the due keys with their owners.
     assert "IAM user typo (owner: data-team): rotor:max-age-days holds 'ninety'" in run.stdout, run.explain()
     assert "4 access key(s) are due for rotation (Active and at least 90 days old, or their own rotor:max-age-days)" in run.stdout
-    assert "pay key 1 (40 days, policy 30 days, owner payments@example.com)" in run.stdout
+    assert f"pay {keys['pay']['access_key_id']} (40 days, policy 30 days, owner payments@example.com)" in run.stdout
     assert "User tags read for 8 users in 8 ListUserTags calls: 1 exempt (1 keys past their policy), 1 expired exemptions" in run.stdout
 
     markdown = run.markdown_path.read_text()
-    assert "| vendor | appliance cannot reload keys | 2099-12-31 | (position 1) (200) | ops@example.com |" in markdown
+    vendor_id = keys["vendor"]["access_key_id"]
+    assert f"| vendor | appliance cannot reload keys | 2099-12-31 | {vendor_id} (200) | ops@example.com |" in markdown
     assert "## Expired exemptions (1)" in markdown and "| legacy | legacy batch | 2020-01-31T00:00:00+00:00 |" in markdown
     assert "| pay | 30 | 1 | payments@example.com |" in markdown
     assert "| typo | rotor:max-age-days | ninety |" in markdown
@@ -339,7 +360,9 @@ def test_fail_on_due_fails_after_writing_the_reports(endpoint, tmp_path):
 
     assert run.returncode == 2, run.explain()
     assert (tmp_path / "compliance" / "rotor-iam-audit.json").is_file()
-    assert "2 access key(s) are due for rotation (Active and at least 90 days old): carol key 1 (200 days); alice key 1 (120 days)" in run.stdout, run.explain()
+    # The due keys by id: looked up because the report lists them.
+    assert (f"2 access key(s) are due for rotation (Active and at least 90 days old): carol {keys[('carol', 1)][0]} (200 days); "
+            f"alice {keys[('alice', 1)][0]} (120 days)") in run.stdout, run.explain()
     assert "Traceback" not in run.stdout + run.stderr
     assert run.report()["summary"]["rotation_due"] == 2  # written before failing
 

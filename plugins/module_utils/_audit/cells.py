@@ -26,8 +26,44 @@ def accounts(report):
     return f"account {report['account_id'] or 'unknown'}"
 
 
+# One status -> colour table for every chart and legend; each colour has a contrast of at least 4.5:1 against
+# BACKGROUND (WCAG AA for text), checked by a unit test.
+BACKGROUND = "#ffffff"
+STATUS_COLOURS = {
+    "due": "#b42318",       # Active, past its policy, not exempt
+    "exempt": "#8a5300",    # Active, past its policy, user exempt
+    "ok": "#1f5fa8",        # Active, within its policy
+    "inactive": "#5d6b7e",  # Inactive
+}
+STATUS_LABELS = {
+    "due": "due for rotation",
+    "exempt": "past its policy, user exempt",
+    "ok": "within its policy",
+    "inactive": "Inactive",
+}
+NO_OWNER = "no owner tag"
+NOT_IN_INVENTORY = "not in inventory"
+
+
+class Code(str):
+    """A cell to show as code (a command to run)."""
+
+
+def key_status(key):
+    """The colour class of a key: due, exempt, ok or inactive (the same in every chart)."""
+    if not key["active"]:
+        return "inactive"
+    if key["rotation_due"]:
+        return "due"
+    if key.get("past_max_age"):
+        return "exempt"
+    return "ok"
+
+
 def key_id(key):
-    return key.get("access_key_id") or f"(position {key.get('position') or '?'})"
+    if key.get("access_key_id"):
+        return key["access_key_id"]
+    return f"id not looked up (key {key['position']})" if key.get("position") else "id not looked up"
 
 
 def date(value):
@@ -35,13 +71,29 @@ def date(value):
 
 
 def hosts(names):
-    return ", ".join(names) if names else ""
+    return ", ".join(names) if names else NOT_IN_INVENTORY
+
+
+def owner(value):
+    return value or NO_OWNER
+
+
+def word(value, blank="none"):
+    """A cell's value, or ``blank`` in words when there is none."""
+    return blank if value is None or value == "" else value
 
 
 def yes_no(value):
     if value is None:
-        return None
+        return "unknown"
     return "yes" if value else "no"
+
+
+def remediation_cells(key):
+    """(what to do, command) of a listed key."""
+    fix = key.get("remediation") or {}
+    command = fix.get("command")
+    return [fix.get("action") or "none", Code(command) if command else "nothing to run"]
 
 
 def key_label(key):
@@ -70,25 +122,26 @@ def user_policy_rows(report):
         (
             f"Exempt users ({s['exempt_users']})",
             ["User", "Reason", "Until", "Keys past their policy", "Owner"],
-            [[e["user_name"], e["reason"], until(e), keys_with_ages(e["keys_past_max_age"]), e["owner"]] for e in report["exempt_users"]],
+            [[e["user_name"], e["reason"], until(e), keys_with_ages(e["keys_past_max_age"]) or "none", owner(e["owner"])]
+             for e in report["exempt_users"]],
             (),
         ),
         (
             f"Expired exemptions ({s['expired_exemptions']})",
             ["User", "Reason", "Ended", "Note", "Owner"],
-            [[e["user_name"], e["reason"], e["exemption_ends"], e["note"], e["owner"]] for e in report["expired_exemptions"]],
+            [[e["user_name"], word(e["reason"]), e["exemption_ends"], e["note"], owner(e["owner"])] for e in report["expired_exemptions"]],
             (),
         ),
         (
             f"Users with their own max age ({s['users_with_own_max_age']})",
             ["User", "Max age (days)", "Keys past it", "Owner"],
-            [[u["user_name"], u["max_age_days"], u["keys_past_max_age"], u["owner"]] for u in report["users_with_own_max_age"]],
+            [[u["user_name"], u["max_age_days"], u["keys_past_max_age"], owner(u["owner"])] for u in report["users_with_own_max_age"]],
             (1, 2),
         ),
         (
             f"Policy tag problems ({s['policy_problems']})",
             ["User", "Tag", "Value", "Problem", "Owner"],
-            [[p["user_name"], p["tag"], p["value"], p["problem"], p["owner"]] for p in report["policy_problems"]],
+            [[p["user_name"], word(p["tag"]), word(p["value"]), p["problem"], owner(p["owner"])] for p in report["policy_problems"]],
             (),
         ),
     ]

@@ -9,14 +9,17 @@
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._audit import cells
-from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_tables
+from ansible_collections.rotor.iam.plugins.module_utils._audit.sections import nothing_line
+from ansible_collections.rotor.iam.plugins.module_utils._audit.sections import report_sections
+from ansible_collections.rotor.iam.plugins.module_utils._audit.sections import trend_sections
 
 DEFAULT_MARKDOWN_MAX_ROWS = 100
 
 
 def _md(value):
-    text = "—" if value is None or value == "" else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = str(cells.word(value))
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return f"`{text}`" if isinstance(value, cells.Code) else text
 
 
 def _md_table(headers, rows, max_rows):
@@ -38,15 +41,6 @@ def tags_sentence(report):
     unreadable = f"; {tags['unreadable']} could not be read" if tags.get("unreadable") else ""
     return (f"User tags (rotor:exempt, rotor:exempt-until, rotor:owner, rotor:max-age-days) read for {tags['users']} "
             f"users in {tags['calls']} ListUserTags calls{unreadable}.")
-
-
-def host_key_row(row):
-    return [row["user_name"], row["access_key_id"], row["status"], row["age_days"], cells.yes_no(row["rotation_due"]),
-            cells.hosts(row["hosts"]), row.get("owner")]
-
-
-def finding_row(finding):
-    return [finding["host"], finding["user"], finding.get("path"), finding["problem"], finding.get("owner")]
 
 
 def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
@@ -72,9 +66,10 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         f"| Users | {s['users']} ({s['users_with_keys']} with keys) |",
         f"| Access keys | {s['access_keys']} ({s['active_access_keys']} Active) |",
         f"| Due for rotation | {s['rotation_due']} |",
+        f"| Inactive keys to delete | {s.get('inactive_access_keys', 0)} |",
         f"| Unused for {policy['unused_days']}+ days | {s['unused']} |",
         f"| Users with two Active keys | {s['users_with_two_active_keys']} |",
-        f"| Oldest Active key | {_md(s['oldest_active_key_days'])} days |",
+        f"| Oldest Active key | {_md(cells.word(s['oldest_active_key_days'], 'no Active key'))} days |",
         f"| Exempt users | {s['exempt_users']} ({s['exempt_keys_past_max_age']} keys past their policy) |",
         f"| Expired exemptions | {s['expired_exemptions']} |",
         f"| Users with their own max age | {s['users_with_own_max_age']} |",
@@ -82,54 +77,22 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         f"| Users with an owner | {s['users_with_owner']} |",
         f"| Hosts audited | {s['hosts']} ({s['hosts_unreachable']} unreachable) |",
         f"| Host findings | {s['host_findings']} |",
-        "",
-        f"## Keys due for rotation ({s['rotation_due']})",
-        "",
-        _md_table(
-            ["User", "Key", "Age (days)", "Last used", "Hosts", "Policy (days)", "Owner"],
-            [[k["user_name"], cells.key_id(k), k["age_days"], cells.date(k["last_used_date"]), cells.hosts(k["hosts"]),
-              k["max_age_days"], k["owner"]] for k in report["rotation_due"]],
-            max_rows,
-        ),
-        f"## Keys unused for {policy['unused_days']} days or more ({s['unused']})",
-        "",
-        _md_table(
-            ["User", "Key", "Age (days)", "Last used", "Idle (days)", "Owner"],
-            [[k["user_name"], cells.key_id(k), k["age_days"], cells.date(k["last_used_date"]), k["idle_days"], k["owner"]]
-             for k in report["unused"]],
-            max_rows,
-        ),
-        f"## Users with two Active keys ({s['users_with_two_active_keys']})",
-        "",
-        _md_table(
-            ["User", "Keys (age in days)", "Owner"],
-            [[u["user_name"], cells.keys_with_ages(u["access_keys"]), u["owner"]] for u in report["users_with_two_active_keys"]],
-            max_rows,
-        ),
     ]
-    for title, headers, rows, dummy in cells.user_policy_rows(report):
-        out += [f"## {title}", "", _md_table(headers, rows, max_rows)]
-    out += [
-        f"## Keys held by hosts ({len(report['host_keys'])})",
-        "",
-        _md_table(
-            ["User", "Key", "Status", "Age (days)", "Due", "Hosts", "Owner"],
-            [host_key_row(r) for r in report["host_keys"]],
-            max_rows,
-        ),
-        f"## Host findings ({s['host_findings']})",
-        "",
-        _md_table(["Host", "User", "File", "Finding", "Owner"], [finding_row(f) for f in report["host_findings"]], max_rows),
-    ]
-    destinations = report.get("destinations") or []
-    if destinations:
-        out += [
-            f"## Secret destinations ({len(destinations)})",
-            "",
-            _md_table(["User", "Type", "Name", "Key", "Status", "Finding"],
-                      [[d["user"], d["type"], d["name"], d["access_key_id"] or "", d["status"] or "", d["finding"] or ""]
-                       for d in destinations], max_rows),
-        ]
-    for title, headers, rows in consumer_tables(report.get("consumers")):
-        out += [f"## {title}", "", _md_table(headers, rows, max_rows)]
+    if s.get("key_id_calls"):
+        out.append(f"| Key ids looked up (ListAccessKeys calls) | {s['key_id_calls']} |")
+    if "newly_due" in s:
+        out.append(f"| Newly due since the previous report | {s['newly_due']} |")
+    out.append("")
+    sections = report_sections(report)
+    for section in sections:
+        if section["rows"]:
+            out += [f"## {section['title']}", "", _md_table(section["headers"], section["rows"], max_rows)]
+    line = nothing_line(sections)
+    if line:
+        out += [line, ""]
+    trend = trend_sections(report)
+    if trend:
+        out += [f"## Trend since the previous report ({report['trend']['previous_generated_at']})", ""]
+        for section in trend:
+            out += [f"### {section['title']}", "", _md_table(section["headers"], section["rows"], max_rows)]
     return "\n".join(out)

@@ -15,14 +15,18 @@ there is no secret in the inputs to leak.
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils._audit.actions import inactive_section
+from ansible_collections.rotor.iam.plugins.module_utils._audit.actions import listed_key
+from ansible_collections.rotor.iam.plugins.module_utils._audit.actions import remediation
 from ansible_collections.rotor.iam.plugins.module_utils._audit.consumers import consumer_section
 from ansible_collections.rotor.iam.plugins.module_utils._audit.destinations import destination_section
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils._audit.trend import trend_section
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import utcnow
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import user_policy
 
-REPORT_FORMAT_VERSION = 2
+REPORT_FORMAT_VERSION = 3
 _BRIEF_FIELDS = ("position", "access_key_id", "age_days", "last_used_date")
 
 
@@ -32,7 +36,7 @@ def _days_since(value, now):
 
 
 def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", now=None, accounts=None,
-                destinations=None, discovery=None):
+                destinations=None, discovery=None, previous=None, inventory=None):
     """The audit report (a JSON-ready dict) from access_key_info's result and the hosts' records.
 
     A key is past its policy when Active and at least its user's max age old (IAM user tag
@@ -48,6 +52,10 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
 
     ``discovery`` (the JSON text or dict of the consumer map rotor.iam.discover wrote): reported in ``consumers``
     (see ``consumers.consumer_section``); absent when not given.
+
+    ``previous`` (the JSON text or dict of an earlier report): reported in ``trend`` (see ``trend.trend_section``).
+    ``inventory`` (the inventory sources of the run): written into each remediation command (``-i``).
+    Every listed key (due, unused, Inactive, past its policy) carries ``remediation`` (owner, action, command).
     """
     if not isinstance(key_info, dict) or not isinstance(key_info.get("access_keys"), list):
         raise AuditInputError("the audit needs the registered result of rotor.iam.access_key_info (with access_keys)")
@@ -73,6 +81,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
         key = _audit_key(source, now, policies, max_age_days, unused_days)
         key["hosts"] = holders.get((key["user_name"], key["access_key_id"]), []) if key["access_key_id"] else []
         keys.append(key)
+    for key in keys:
+        key["remediation"] = remediation(key, inventory) if listed_key(key) else None
+    inactive = inactive_section(keys)
 
     active_by_user = {}
     for key in keys:
@@ -111,6 +122,9 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
             "users_with_keys": sum(1 for u in users if u.get("access_key_count")),
             "access_keys": len(keys),
             "active_access_keys": sum(1 for k in keys if k["active"]),
+            "inactive_access_keys": len(inactive),
+            "key_id_calls": int(key_info.get("key_id_calls") or 0),
+            "keys_without_id": sum(1 for k in keys if not k["access_key_id"]),
             "rotation_due": len(due),
             "unused": len(unused),
             "users_with_two_active_keys": len(two_active),
@@ -128,6 +142,7 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
         "access_keys": keys,
         "rotation_due": due,
         "unused": unused,
+        "inactive": inactive,
         "users_with_two_active_keys": two_active,
         "exempt_users": exempt,
         "expired_exemptions": expired,
@@ -148,6 +163,11 @@ def build_audit(key_info, hosts=None, max_age_days=90, unused_days=90, scope="ac
         report["summary"]["keys_used_on_no_host"] = consumers["summary"]["seen_in_aws_only"]
     if accounts:
         report["accounts"] = list(accounts)
+    trend = trend_section(previous, keys, report["summary"])
+    if trend is not None:
+        report["trend"] = trend
+        report["summary"]["newly_due"] = len(trend["newly_due"])
+        report["summary"]["retired"] = len(trend["retired"])
     return report
 
 
@@ -204,6 +224,7 @@ def _audit_key(source, now, policies, default_max_age_days, unused_days):
         "max_age_source": policy["max_age_source"],
         "past_max_age": past_max_age,
         "exempt": policy["exempt"],
+        "exempt_until": policy.get("exempt_until") if policy.get("exemption_ends") else None,
         "rotation_due": past_max_age and not policy["exempt"],
         "unused": active and idle is not None and idle >= unused_days,
     }

@@ -35,9 +35,14 @@ def summary_text(report):
     text = (
         f"Audited {s['users']} IAM users with {s['access_keys']} access keys ({s['active_access_keys']} Active): "
         f"{s['rotation_due']} due for rotation (Active, {policy['max_age_days']}+ days old{own}), "
-        f"{s['unused']} unused for {policy['unused_days']}+ days, {s['users_with_two_active_keys']} users with two Active keys; "
+        f"{s['unused']} unused for {policy['unused_days']}+ days, {s.get('inactive_access_keys', 0)} Inactive to delete, "
+        f"{s['users_with_two_active_keys']} users with two Active keys; "
         f"{s['hosts']} hosts audited ({s['hosts_unreachable']} unreachable), {s['host_findings']} host findings."
     )
+    if s.get("key_id_calls"):
+        text += f" Key ids of the listed keys looked up in {s['key_id_calls']} ListAccessKeys calls."
+    if "newly_due" in s:
+        text += f" Since the previous report: {s['newly_due']} keys newly due, {s['retired']} retired."
     if s.get("destinations"):
         text += f" {s['destinations']} secret destinations read, {s['destination_findings']} destination findings."
     if "undeclared_consumers" in s:

@@ -75,7 +75,7 @@ def test_every_rendering_shows_the_key_ids_and_messages_name_the_findings(report
     assert json.loads(rendered["documents"]["json"])["destinations"] == report["destinations"]
     assert "## Secret destinations (6)" in rendered["documents"]["md"]
     assert "| app | ssm | /rotor/keys/app | AKIAAPPOLD0000000000 | Inactive |" in rendered["documents"]["md"]
-    assert "<h2>Secret destinations (6)</h2>" in rendered["documents"]["html"]
+    assert '<h2 id="secret-destinations">Secret destinations (6)</h2>' in rendered["documents"]["html"]
     assert "AKIADELETED000000000" in rendered["documents"]["html"]
     assert "ssm destination /rotor/keys/gone (user app): does not exist" in rendered["messages"]
     assert "6 secret destinations read, 5 destination findings" in rendered["summary_text"]

@@ -22,7 +22,7 @@ def report():
 def test_json_is_the_whole_model(report):
     document = json.loads(render_json(report))
     assert document == json.loads(json.dumps(report))
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
     assert [e["user_name"] for e in document["exempt_users"]] == ["fuzzy", "vendor"]
 
 
@@ -31,13 +31,13 @@ def test_markdown_has_a_section_per_policy_finding_and_an_owner_column(report):
     assert "| Exempt users | 2 (2 keys past their policy) |" in text
     assert "## Exempt users (2)" in text
     assert "| vendor | appliance cannot reload keys | 2027-03-31 | AKIAVENDOR0000000000 (200) | ops |" in text
-    assert "| fuzzy | migration | soon (invalid: no end) | (position 1) (95) | — |" in text
+    assert "| fuzzy | migration | soon (invalid: no end) | id not looked up (key 1) (95) | no owner tag |" in text
     assert "## Expired exemptions (1)" in text and "| legacy | legacy batch | 2026-11-01T00:00:00+00:00 |" in text
     assert "## Users with their own max age (2)" in text and "| pay | 30 | 1 | payments |" in text
     assert "## Policy tag problems (3)" in text and "| typo | rotor:max-age-days | ninety |" in text
-    # Owner is the last column of the key tables; the rule that applied is next to it.
-    assert "| User | Key | Age (days) | Last used | Hosts | Policy (days) | Owner |" in text
-    assert re.search(r"\| pay \| AKIAPAY0000000000000 \| 40 \| [-0-9]+ \| — \| 30 \| payments \|", text)
+    # The due keys' table: the rule that applied, the owner, what to do and the command.
+    assert "| User | Key | Age (days) | Policy (days) | Last used | Hosts | Owner | What to do | Command |" in text
+    assert re.search(r"\| pay \| AKIAPAY0000000000000 \| 40 \| 30 \| [-0-9]+ \| not in inventory \| payments \| no inventory host", text)
     assert "Policy: rotate Active keys at 90 days (2 users have their own, IAM user tag rotor:max-age-days)" in text
     assert "read for 8 users in 9 ListUserTags calls; 1 could not be read." in text
 

@@ -178,7 +178,7 @@ def test_markdown_summary_has_the_numbers_and_tables(report):
     text = render_markdown(report)
     assert "| Due for rotation | 4 |" in text
     assert "## Keys due for rotation (4)" in text
-    assert "| dave | (position 1) | 200 |" in text
+    assert "| dave | id not looked up (key 1) | 200 |" in text
     assert "| alice | AKIAALICEOLD00000000 | 120 |" in text
     assert "## Keys unused for 90 days or more (2)" in text
     assert "## Users with two Active keys (1)" in text
@@ -232,7 +232,7 @@ def test_html_escapes_names():
 def test_an_empty_account_renders():
     report = build_audit({"access_keys": [], "users": []}, {}, now=NOW)
     documents = render_all(report)["documents"]
-    assert "None." in documents["md"] and "<svg" in documents["html"]
+    assert "Nothing to report in: Keys due for rotation, Inactive keys to delete," in documents["md"] and "<svg" in documents["html"]
     assert report["summary"]["oldest_active_key_days"] is None
 
 
