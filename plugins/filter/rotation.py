@@ -14,20 +14,20 @@ from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.rotor.iam.plugins.filter.destinations import destination_holdings
-from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
-from ansible_collections.rotor.iam.plugins.module_utils.holders import known_variable_names
-from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import known_variable_names
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import refused_user_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import unknown_compromised_keys
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import READ
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
 
 
 def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
@@ -109,7 +109,7 @@ def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_wit
         name = name if isinstance(name, str) else ""
         hosts[host] = {"user": host_refs.get(host, name) if name else "", "user_name": name,
                        "variables": [key for key in facts.keys() if isinstance(key, str) and key.startswith("rotor_")],
-                       "files": facts.get("rotor_credentials_files"), "read": facts.get(READ)}
+                       "files": facts.get("rotor_credentials_files"), "read": facts.get(ROLE_REGISTERS["read"])}
     user_keys, owners = {}, {}
     for result in key_infos or []:
         if not isinstance(result, dict) or "access_keys" not in result:

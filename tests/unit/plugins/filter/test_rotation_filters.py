@@ -31,7 +31,7 @@ from ansible_collections.rotor.iam.plugins.filter.rotation import staged_rollbac
 from ansible_collections.rotor.iam.plugins.filter.rotation import succeeded_items
 from ansible_collections.rotor.iam.plugins.filter.rotation import users_to_switch
 from ansible_collections.rotor.iam.plugins.filter.rotation import users_with
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
 
 OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
 FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}

@@ -1,7 +1,7 @@
 """The holder checks (module_utils/holders.py): each refusal's message, and what is protected or moved forward."""
 
-from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
-from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
 
 ALICE, BOB, GONE = "AKIAALICE00000000001", "AKIABOB0000000000001", "AKIADELETED000000001"
 KEYS = {"alice": [ALICE], "bob": [BOB]}
@@ -92,7 +92,7 @@ def test_a_host_on_a_deleted_key_is_named_broken_and_moved_forward():
 
 def test_a_rollback_never_restores_a_broken_host_and_keeps_the_new_key():
     from ansible_collections.rotor.iam.plugins.filter.rotation import hosts_to_settle  # pylint: disable=import-outside-toplevel
-    from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome  # pylint: disable=import-outside-toplevel
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome  # pylint: disable=import-outside-toplevel
 
     plan = dict(due_plan("alice", ALICE), broken_hosts=["web1"], new_key_id=None)
     states = {"web1": {"user": "alice", "state": "healthy", "wrote": True},
