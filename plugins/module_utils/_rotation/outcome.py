@@ -52,8 +52,11 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
     """
     user_failures = dict(user_failures or {})
     create_failures = create_failures or {}
+    # A key this run made and the create phase deleted again leaves nothing to undo, whatever else failed since; a
+    # recovered key (a resumed run's) is not the create phase's to delete: its user is rolled back like any other.
+    undone = {user for user in create_failures if user in plans and not plans[user].get("new_key_id")}
     for user, message in create_failures.items():
-        if user in plans and (plans[user].get("new_key_id") or user in user_failures):
+        if user not in undone:
             user_failures.setdefault(user, message)
     outcome = {}
     for user, plan in plans.items():
@@ -70,7 +73,7 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
                          message=stopped_message(user, plan, failure.get("new_key_id"), hosts, failure.get("msg")))
             outcome[user] = entry
             continue
-        if user in create_failures and user not in user_failures:
+        if user in undone:
             entry.update(action="rolled_back", message=str(create_failures[user]),
                          failures=[{"host": None, "check": "new key", "msg": str(create_failures[user])}])
             outcome[user] = entry

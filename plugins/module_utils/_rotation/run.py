@@ -138,12 +138,12 @@ def _decide(run):
     rolled_back_failures = _failures_of(run, "destination")
     rolled_back_failures.update({u: m for u, m in _failures_of(run, "proof").items() if u not in rolled_back_failures})
     stopped = {user: {"msg": msg, "new_key_id": run["users"][user]["new_key_id"]} for user, msg in _failures_of(run, "stopped").items()}
+    decided = rotation_outcome(plans, run["hosts"], user_failures=rolled_back_failures, create_failures=_failures_of(run, "create"),
+                               stopped=stopped)
+    # Check mode does nothing: its outcome is the plan; what the hosts already show (a workflow's finish job) is "would".
+    run["outcome"] = planned_outcome(plans) if run["check_mode"] else decided
     if run["check_mode"]:
-        outcome = planned_outcome(plans)
-    else:
-        outcome = rotation_outcome(plans, run["hosts"], user_failures=rolled_back_failures, create_failures=_failures_of(run, "create"),
-                                   stopped=stopped)
-    run["outcome"] = outcome
+        run["would"] = decided
     run["todo"] = work_lists(run)
     return run
 
@@ -208,7 +208,12 @@ def work_lists(run):
     outcome, plans, users = run["outcome"], run["plans"], run["users"]
     cutover, rollback = users_with(outcome, "cutover"), users_with(outcome, "rollback")
     deactivated = sorted(u for u, e in users.items() if e["deactivated"])
+    not_created = _failures_of(run, "create")
+    destination = _failures_of(run, "destination")
     return {
+        "not_created": not_created,  # {user: message}: no new key to distribute (the create phase undid its work)
+        "not_distributed": dict(destination, **not_created),  # {user: message}: no host of theirs takes the new key
+        "destination_failed": sorted(destination),
         "prove_secrets": [u for u in cutover if _active_at_cutover(plans[u] or {})],
         "deactivate": [u for u in cutover if not users[u]["deactivated"]],
         "prove_deactivated": [u for u in deactivated if u in cutover or u in rollback],
@@ -221,6 +226,7 @@ def work_lists(run):
         "delete_new_keys": new_keys_to_delete(outcome, run["hosts"]),
         "keep_pending": [u for u in rollback if outcome[u].get("keep_new_key")],
         "delete_leaked": leaked_keys_to_delete(outcome, plans, run["hosts"]),
+        "inactive_since": inactive_since(run),  # {user: when its old key went Inactive}, for the drain
     }
 
 
