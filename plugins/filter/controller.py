@@ -62,21 +62,8 @@ def health_check_warnings(plans, hostvars):
         raise AnsibleFilterError(f"rotor.iam.health_check_warnings: malformed input ({exc})") from exc
 
 
-def stopped_key_changes(results, new_keys=None):
-    """{user: {msg, new_key_id}} from a registered loop of key changes over users (the old keys' deactivation):
-    the users whose change failed after their hosts took the new key. Only key ids are read from ``new_keys``."""
-    try:
-        new_keys = dict(new_keys or {})
-        return {r["item"]: {"msg": str(r.get("msg") or "the key change failed"),
-                            "new_key_id": (new_keys.get(r["item"]) or {}).get("access_key_id")}
-                for r in results or [] if isinstance(r, dict) and r.get("failed")}
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.stopped_key_changes: malformed input ({exc})") from exc
-
-
 class FilterModule:
     def filters(self):
         return {"rotation_settings": rotation_settings, "connection_users": connection_users, "caller_lines": caller_lines,
                 "unreachable_connections": unreachable_connections,
-                "health_check_warnings": health_check_warnings,
-                "stopped_key_changes": stopped_key_changes}
+                "health_check_warnings": health_check_warnings}

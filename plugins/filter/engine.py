@@ -30,8 +30,10 @@ def _key_ids(new_keys):
 
 def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None):
     """The run record of a run that planned ``plans`` (see rotation_start.yml)."""
-    return _guard("rotation_start", engine.start, dict(plans), run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
-                  check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
+    def begin():
+        return engine.start(dict(plans), run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
+                            check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
+    return _guard("rotation_start", begin)
 
 
 def _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers):

@@ -29,7 +29,6 @@ live in the host states.
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import is_incident
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 EVENTS = ("created", "destinations", "hosts", "secrets_proven", "deactivated", "proved")
@@ -326,4 +325,4 @@ def report(run, finished=None, now_epoch=None, compromised_not_found=None):
             "message": failure_message(rotation, run["hosts"])}
 
 
-__all__ = ["start", "advance", "report", "is_incident", "EVENTS", "CREATE_KINDS", "RunError"]
+__all__ = ["start", "advance", "report", "EVENTS", "CREATE_KINDS", "RunError"]
