@@ -16,6 +16,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import resolve_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import explain_client_error
 from ansible_collections.rotor.iam.plugins.module_utils.redact import refuse_non_key_ids
@@ -47,6 +48,7 @@ def build_module(argument_spec, **kwargs):
 
 def normalize_connection_params(params):
     """The connection options as rotor.iam reads them (in place): for a module run and for its action plugin alike."""
+    resolve_user_target(params)
     for name in _CONNECTION_OPTIONS:
         if params.get(name) == "":
             params[name] = None

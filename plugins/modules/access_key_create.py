@@ -30,7 +30,6 @@ options:
     description:
       - Name of the IAM user to create the key for.
     type: str
-    required: true
     aliases: [user]
   when_full:
     description:
@@ -42,6 +41,7 @@ options:
     choices: [fail, delete_inactive]
     default: fail
 extends_documentation_fragment:
+  - rotor.iam.user_target
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules
@@ -119,6 +119,7 @@ deleted_access_key_id:
 """
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import create_access_key
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import plain_iam_client
@@ -134,12 +135,17 @@ def _diff(result):
     return {"before": {"access_key_ids": before}, "after": {"access_key_ids": after}}
 
 
-def module_spec():
+def _own_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
         when_full=dict(type="str", choices=["fail", "delete_inactive"], default="fail"),
     ))
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=False)
 
 
 def execute(module):

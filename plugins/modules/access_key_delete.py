@@ -21,7 +21,6 @@ options:
     description:
       - Name of the IAM user that owns the key.
     type: str
-    required: true
     aliases: [user]
   access_key_id:
     description:
@@ -43,6 +42,8 @@ options:
     choices: [active, inactive]
     version_added: 0.4.0
 extends_documentation_fragment:
+  - rotor.iam.user_target
+  - rotor.iam.user_target.LOCK
   - rotor.iam.lock
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
@@ -100,6 +101,7 @@ access_key_id:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_guard
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
@@ -108,7 +110,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 DOING = "deleting the key"
 
 
-def module_spec():
+def _own_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
@@ -118,6 +120,11 @@ def module_spec():
         lock_lease=dict(type="dict", no_log=False),
         known_status=dict(type="str", choices=["active", "inactive"]),
     ))
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` and ``lock`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=True)
 
 
 def execute(module):

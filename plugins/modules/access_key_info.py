@@ -113,6 +113,7 @@ options:
     type: int
     default: 300
 extends_documentation_fragment:
+  - rotor.iam.user_target
   - rotor.iam.attributes.INFO_MODULE
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules
@@ -374,6 +375,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.credential_report import
 from ansible_collections.rotor.iam.plugins.module_utils.credential_report import describe_account_keys
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_tags
 from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -452,7 +454,7 @@ def key_owners(client, key_ids, own_key_ids):
     return owners
 
 
-def module_spec():
+def _own_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
         user_name=dict(type="str", aliases=["user"]),
@@ -467,6 +469,11 @@ def module_spec():
         report_max_age=dict(type="int", default=14400),
         report_timeout=dict(type="int", default=300),
     ))
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=False)
 
 
 def execute(module):

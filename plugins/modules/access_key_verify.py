@@ -52,6 +52,7 @@ options:
     type: int
     default: 3
 extends_documentation_fragment:
+  - rotor.iam.user_target.CONNECTION
   - rotor.iam.attributes.INFO_MODULE
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules
@@ -120,11 +121,12 @@ last_error:
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import verify_access_key
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import refuse_malformed_key_ids
 
 
-def module_spec():
+def _own_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
         access_key_id=dict(type="str", required=True),
@@ -133,6 +135,11 @@ def module_spec():
         timeout=dict(type="int", default=120),
         consecutive=dict(type="int", default=3),
     ))
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=False, name_required=False)
 
 
 def execute(module):

@@ -38,6 +38,7 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - rotor.iam.user_target.CONNECTION
   - rotor.iam.attributes.INFO_MODULE
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules
@@ -141,6 +142,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import cre
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import denied_actions
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import simulation_principal
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import user_arn
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
@@ -207,12 +209,17 @@ def simulate(module, caller_arn, actions, user_names):
     return {"checked": True, "reason": None, "denied": denied_actions(results), "actions": actions}
 
 
-def module_spec():
+def _own_spec():
     """The module's own options (amazon.aws adds the connection options)."""
     return dict(argument_spec=dict(
         simulate_actions=dict(type="list", elements="str", default=[]),
         simulate_user_names=dict(type="list", elements="str", default=[]),
     ))
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=False, name_required=False)
 
 
 def execute(module):

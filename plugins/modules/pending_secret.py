@@ -27,7 +27,6 @@ options:
       - The IAM user whose pending key this is, or an C(ACCOUNT:USER) reference (12-digit account id, colon, user
         name) when one store serves users of several accounts.
     type: str
-    required: true
   access_key_id:
     description:
       - The pending key's id. Required with O(state=present).
@@ -83,6 +82,8 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - rotor.iam.user_target
+  - rotor.iam.user_target.LOCK
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
   - amazon.aws.common.modules
@@ -186,6 +187,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.pending_store import ens
 from ansible_collections.rotor.iam.plugins.module_utils.pending_store import ensure_present
 from ansible_collections.rotor.iam.plugins.module_utils.pending_store import read_pending
 from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import service_client
@@ -220,12 +222,17 @@ def dispatch(client, params, check_mode):
                         return_secret=params["return_secret"], **common)
 
 
-def module_spec():
+def _own_spec():
     """The module's own options and their constraints (amazon.aws adds the connection options)."""
     return dict(
         argument_spec=argument_spec(),
         required_if=[("state", "present", ("access_key_id", "secret_access_key", "run_id"))],
     )
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` and ``lock`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=True)
 
 
 def execute(module):

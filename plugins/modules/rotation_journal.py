@@ -69,7 +69,6 @@ options:
   user_name:
     description: The IAM user whose journal to read or change.
     type: str
-    required: true
     aliases: [user]
   state:
     description:
@@ -163,6 +162,8 @@ options:
     type: dict
     version_added: 0.4.0
 extends_documentation_fragment:
+  - rotor.iam.user_target
+  - rotor.iam.user_target.LOCK
   - rotor.iam.attributes
   - rotor.iam.attributes.action_group
   - amazon.aws.common.modules
@@ -358,6 +359,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import public_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import read_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import build_module
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import iam_client
 from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
@@ -365,7 +367,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 FIELDS = ("phase", "pending_key_id", "current_key_id", "previous_key_id", "inactive_since", "verified")
 
 
-def module_spec():
+def _own_spec():
     """The module's own options and their constraints (amazon.aws adds the connection options)."""
     argument_spec = dict(
         user_name=dict(type="str", required=True, aliases=["user"]),
@@ -386,6 +388,11 @@ def module_spec():
         seal_key=dict(type="str", no_log=True, fallback=(env_fallback, ["ROTOR_JOURNAL_SEAL_KEY"])),
     )
     return dict(argument_spec=argument_spec, required_if=[("state", "locked", ["run_id"]), ("state", "unlocked", ["run_id"])])
+
+
+def module_spec():
+    """The module's options: its own, with the shared ``iam_user`` and ``lock`` (amazon.aws adds the connection options)."""
+    return with_user_target(_own_spec(), lock=True)
 
 
 def execute(module):
