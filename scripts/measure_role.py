@@ -79,6 +79,9 @@ def connection_tasks():
     for where, task, _parent in role_tasks():
         action = _action(task)
         args = task.get(action) if action else None
+        # A credentials file's own "profile" (its section) is not a connection option.
+        if action in ("rotor.iam.credentials_file", "rotor.iam.host_credentials"):
+            continue
         if isinstance(args, dict) and action.startswith("rotor.iam.") and any(option in args for option in CONNECTION_OPTIONS):
             found.append(f"{where}: {task.get('name')}")
     return found

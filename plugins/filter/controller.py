@@ -23,12 +23,14 @@ def rotation_settings(settings):
 
 def connection_users(fleet):
     """Per AWS connection of C(rotor.iam.fleet_users), the IAM users reached through it and the actions a rotation
-    may call on them: C([{profile, region, endpoint_url, user_names, actions}]), for rotor.iam.caller_identity."""
+    may call on them: C([{profile, region, endpoint_url, user_names, actions, target}]) (C(target): the connection as
+    rotor.iam.caller_identity's O(iam_user) takes it)."""
     try:
         found = {}
         for entry in dict(fleet.get("users") or {}).values():
             connection = dict(entry["connection"])
-            work = found.setdefault(tuple(sorted(connection.items())), dict(connection, user_names=[], actions=list(ROTATION_ACTIONS)))
+            work = found.setdefault(tuple(sorted(connection.items())), dict(connection, user_names=[], actions=list(ROTATION_ACTIONS),
+                                                                            target=connection))
             if entry["user_name"] not in work["user_names"]:
                 work["user_names"].append(entry["user_name"])
         return [found[key] for key in sorted(found)]

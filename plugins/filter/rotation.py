@@ -247,6 +247,11 @@ def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable
         connection = {option: str(dest.get(option) or default[option]) for option in CONNECTION_VARIABLES}
         users[ref] = {"user_name": name, "account": account, "connection": connection, "hosts": [], "error": None}
         fleet[ref] = []
+    for entry in users.values():
+        # What the controller modules take as iam_user: the user and its connection, one value. A key is proven with
+        # its own credentials: sts_target names only where STS answers (no profile).
+        entry["target"] = dict(entry["connection"], name=entry["user_name"])
+        entry["sts_target"] = {"name": entry["user_name"], "region": entry["connection"]["region"], "endpoint_url": entry["connection"]["endpoint_url"]}
     return {"users": users, "host_refs": host_refs, "fleet": {ref: sorted(set(h)) for ref, h in fleet.items()}}
 
 

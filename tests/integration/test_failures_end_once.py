@@ -34,8 +34,9 @@ def two_users(empty_endpoint, tmp_path):
 
 def test_a_denied_create_and_a_failing_host_each_end_with_their_own_message_and_no_refused_journal_write(empty_endpoint, two_users, tmp_path):
     fleet, old = two_users
+    account = empty_endpoint.boto3_client("sts").get_caller_identity()["Account"]
     limited = identity(empty_endpoint, "ef-no-create", ALLOW_ALL,
-                       {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": f"arn:aws:iam::*:user/{DENIED}"})
+                       {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": f"arn:aws:iam::{account}:user/{DENIED}"})
     # host4's application works only on its old key: it fails on the new one and is healthy again once restored.
     only_old = f"grep -q {old[FAILING]} {fleet.credentials_file('host4')}"
     failing_check = write_host_overrides(tmp_path / "failing.yml", {"host4": {"rotor_health_check": {"command": only_old}}})
