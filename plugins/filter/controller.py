@@ -23,12 +23,14 @@ def rotation_settings(settings):
 
 def connection_users(fleet):
     """Per AWS connection of C(rotor.iam.fleet_users), the IAM users reached through it and the actions a rotation
-    may call on them: C([{profile, region, endpoint_url, user_names, actions}]), for rotor.iam.caller_identity."""
+    may call on them: C([{profile, region, endpoint_url, user_names, actions, target}]) (C(target): the connection as
+    rotor.iam.caller_identity's O(iam_user) takes it)."""
     try:
         found = {}
         for entry in dict(fleet.get("users") or {}).values():
             connection = dict(entry["connection"])
-            work = found.setdefault(tuple(sorted(connection.items())), dict(connection, user_names=[], actions=list(ROTATION_ACTIONS)))
+            work = found.setdefault(tuple(sorted(connection.items())), dict(connection, user_names=[], actions=list(ROTATION_ACTIONS),
+                                                                            target=connection))
             if entry["user_name"] not in work["user_names"]:
                 work["user_names"].append(entry["user_name"])
         return [found[key] for key in sorted(found)]
@@ -62,21 +64,8 @@ def health_check_warnings(plans, hostvars):
         raise AnsibleFilterError(f"rotor.iam.health_check_warnings: malformed input ({exc})") from exc
 
 
-def stopped_key_changes(results, new_keys=None):
-    """{user: {msg, new_key_id}} from a registered loop of key changes over users (the old keys' deactivation):
-    the users whose change failed after their hosts took the new key. Only key ids are read from ``new_keys``."""
-    try:
-        new_keys = dict(new_keys or {})
-        return {r["item"]: {"msg": str(r.get("msg") or "the key change failed"),
-                            "new_key_id": (new_keys.get(r["item"]) or {}).get("access_key_id")}
-                for r in results or [] if isinstance(r, dict) and r.get("failed")}
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.stopped_key_changes: malformed input ({exc})") from exc
-
-
 class FilterModule:
     def filters(self):
         return {"rotation_settings": rotation_settings, "connection_users": connection_users, "caller_lines": caller_lines,
                 "unreachable_connections": unreachable_connections,
-                "health_check_warnings": health_check_warnings,
-                "stopped_key_changes": stopped_key_changes}
+                "health_check_warnings": health_check_warnings}

@@ -10,23 +10,6 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 
-def _active_at_cutover(plan):
-    """Is the old key Active when the cutover starts? Not when it was Inactive already (a resumed run, a key disabled
-    outside rotor) nor when an incident deactivated it first; yes when a resumed run reactivated it."""
-    if plan.get("reactivate_old"):
-        return True
-    return (plan.get("old_key_status") or "").lower() == "active" and not plan.get("deactivate_first") and not plan.get("old_key_disabled")
-
-
-def secrets_to_prove(outcome, plans):
-    """The users (sorted) about to be cut over whose old key is still Active: its secret can be proven now, by
-    signing with it, before the deactivation that only that secret can later prove."""
-    try:
-        return sorted(user for user, entry in dict(outcome).items() if entry.get("action") == "cutover" and _active_at_cutover(plans[user] or {}))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.secrets_to_prove: malformed input ({exc})") from exc
-
-
 def _why_not(check):
     read = check.get("item") or {}
     if check.get("skipped"):
@@ -86,7 +69,6 @@ def proven_reads(proven, users):
 class FilterModule:
     def filters(self):
         return {
-            "secrets_to_prove": secrets_to_prove,
             "proven_secrets": proven_secrets,
             "proven_reads": proven_reads,
         }

@@ -14,20 +14,19 @@ from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.rotor.iam.plugins.filter.destinations import destination_holdings
-from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
-from ansible_collections.rotor.iam.plugins.module_utils.holders import known_variable_names
-from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import refused_user_plan
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import unknown_compromised_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import known_variable_names
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import refused_user_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import unknown_compromised_keys
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import READ
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
 
 
 def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
@@ -109,7 +108,7 @@ def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_wit
         name = name if isinstance(name, str) else ""
         hosts[host] = {"user": host_refs.get(host, name) if name else "", "user_name": name,
                        "variables": [key for key in facts.keys() if isinstance(key, str) and key.startswith("rotor_")],
-                       "files": facts.get("rotor_credentials_files"), "read": facts.get(READ)}
+                       "files": facts.get("rotor_credentials_files"), "read": facts.get(ROLE_REGISTERS["read"])}
     user_keys, owners = {}, {}
     for result in key_infos or []:
         if not isinstance(result, dict) or "access_keys" not in result:
@@ -248,6 +247,11 @@ def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable
         connection = {option: str(dest.get(option) or default[option]) for option in CONNECTION_VARIABLES}
         users[ref] = {"user_name": name, "account": account, "connection": connection, "hosts": [], "error": None}
         fleet[ref] = []
+    for entry in users.values():
+        # What the controller modules take as iam_user: the user and its connection, one value. A key is proven with
+        # its own credentials: sts_target names only where STS answers (no profile).
+        entry["target"] = dict(entry["connection"], name=entry["user_name"])
+        entry["sts_target"] = {"name": entry["user_name"], "region": entry["connection"]["region"], "endpoint_url": entry["connection"]["endpoint_url"]}
     return {"users": users, "host_refs": host_refs, "fleet": {ref: sorted(set(h)) for ref, h in fleet.items()}}
 
 
@@ -255,23 +259,6 @@ def describe_connection(key):
     profile, region, endpoint_url = (key.split("|") + ["", "", ""])[:3]
     parts = [f"profile {profile or '(environment)'}"] + ([f"region {region}"] if region else []) + ([f"endpoint {endpoint_url}"] if endpoint_url else [])
     return ", ".join(parts)
-
-
-def inventory_fleet(hostvars, inventory_hosts, variable="rotor_iam_user"):
-    """Per IAM user, every inventory host whose ``rotor_iam_user`` names it, in the play or not.
-
-    ``hostvars`` sees the variables of hosts outside the play (``--limit``, a narrower ``rotor_hosts``),
-    so a run can tell that a user has hosts it does not cover.
-    """
-    fleet = {}
-    try:
-        for host in inventory_hosts:
-            user = hostvars[host].get(variable)
-            if isinstance(user, str) and user:
-                fleet.setdefault(user, []).append(host)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.inventory_fleet: malformed input ({exc})") from exc
-    return {user: sorted(hosts) for user, hosts in fleet.items()}
 
 
 def key_proofs(outcome, plans, hostvars, action, users=None, candidates=1):
@@ -319,20 +306,6 @@ def key_holder(hostvars, hosts, access_key_id):
     return {}
 
 
-def leaked_keys_to_delete(outcome, plans, hostvars):
-    """Compromised keys of users that failed on the new key but whose every host holds the new key now:
-    nothing runs on the leaked key any more, so it is deleted. [{user, access_key_id}]"""
-    found = []
-    for user, entry in sorted(dict(outcome).items()):
-        plan = plans[user]
-        leaked = plan.get("compromised_key_id")
-        if entry.get("action") != "failed" or not leaked or leaked != plan.get("old_key_id"):
-            continue
-        if all(host_state(hostvars[h])["wrote"] for h in plan.get("hosts") or []):
-            found.append({"user": user, "access_key_id": leaked})
-    return found
-
-
 def proof_failures(checks, expect):
     """{user: message} for the key proofs that did not confirm ``expect`` (V(invalid) or V(valid)).
 
@@ -361,181 +334,12 @@ def proof_failures(checks, expect):
     return failures
 
 
-def users_still_holding_new_keys(hostvars, hosts, host_refs=None):
-    """The users (refs) of which some host wrote the new key and was not restored: their new key must stay."""
-    users = set()
-    for host, state in host_states(hostvars, hosts, host_refs).items():
-        if state["wrote"] and not state["restored"]:
-            users.add(state["user"])
-    return sorted(u for u in users if u)
-
-
-def rotation_result(plans, hostvars, all_hosts, reachable_hosts, user_failures=None, host_refs=None, create_errors=None, stopped=None):
-    """Outcome per user from each host's rotation facts; hosts gone from the play count as unreachable.
-
-    ``user_failures``: {user: message} for key changes AWS did not confirm in time (the user is rolled back).
-    ``create_errors``: {user: message} for users whose create phase failed (already undone: V(rolled_back)).
-    """
-    try:
-        states = host_states(hostvars, all_hosts, host_refs, play_hosts=reachable_hosts)
-        return rotation_outcome(dict(plans), states, user_failures=dict(user_failures or {}), create_failures=dict(create_errors or {}),
-                                stopped=dict(stopped or {}))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.rotation_result: malformed input ({exc})") from exc
-
-
-def refused_plan(message):
-    """The plan of a user this run may not touch (locked by another run): nothing to do, and why."""
-    return refused_user_plan(str(message))
-
-
-def planned_outcome(plans):
-    """The outcome a check-mode run reports: what would happen per user, nothing done."""
-    return {
-        user: {
-            "action": "planned" if plan.get("due") and not plan.get("error") else "skip",
-            "failures": [],
-            "switched_hosts": [],
-            "unreachable_with_new_key": [],
-            "keep_new_key": False,
-            "message": plan.get("error") or plan.get("reason") or "",
-        }
-        for user, plan in dict(plans).items()
-    }
-
-
-def rotation_summary(outcome, plans, new_keys=None, create_errors=None, reactivation_failures=None, old_key_action="delete",
-                     hostvars=None):
-    """The run's summary per user (published as C(rotor_rotation)): action, owner, key ids, hosts, failures, message.
-
-    Actions: V(cutover), V(staged), V(rollback), V(failed), V(skipped), V(exempt), V(planned) (check mode).
-    With ``hostvars``, C(host_moves) says per host which key it held and when it moved to the new one (a host
-    that was put back on its old key has no move). Only key ids are read from ``new_keys``; no secret
-    reaches the summary.
-    """
-    new_keys, create_errors, reactivation_failures = dict(new_keys or {}), dict(create_errors or {}), dict(reactivation_failures or {})
-    summary = {}
-    try:
-        for user, entry in dict(outcome).items():
-            plan = plans[user]
-            action = entry["action"] if plan.get("due") else ("exempt" if plan.get("exempt") else "skipped")
-            if user in create_errors or action == "rolled_back":
-                action = "rollback"
-            if action == "cutover":
-                old_key = "deleted" if old_key_action == "delete" else "inactive"
-            else:
-                old_key = "inactive" if plan.get("old_key_disabled") else "active"
-            message = create_errors.get(user) or entry.get("message") or ""
-            if user in reactivation_failures:
-                message = f"{message}; {reactivation_failures[user]}" if message else reactivation_failures[user]
-            if not message and action in ("skipped", "exempt"):
-                message = plan.get("reason") or ""
-            owner = plan.get("owner")
-            if owner and message and action in ("rollback", "failed") and f"(owner: {owner})" not in message:
-                message = f"{message} (owner: {owner})"
-            new_id = (new_keys.get(user) or {}).get("access_key_id")
-            moves = {}
-            for host in (plan.get("hosts") or []) if hostvars is not None else []:
-                state = host_state(hostvars[host])
-                held = (state["key_ids"] or [None])[0]
-                moved = state["wrote"] and not state["restored"] and new_id is not None
-                moves[host] = {"held": shown_key_id(held), "moved_to": shown_key_id(new_id) if moved else None,
-                               "moved_at": state["moved_at"] if moved else None}
-            summary[user] = {
-                "action": action,
-                "owner": owner,
-                "reason": plan.get("reason") or "",
-                "exempt": plan.get("exempt"),
-                "exempt_until": plan.get("exempt_until"),
-                "max_age_days": plan.get("max_age_days"),
-                "compromised_key_id": shown_key_id(plan.get("compromised_key_id")),
-                "old_access_key_id": shown_key_id(plan.get("old_key_id")),
-                "new_access_key_id": shown_key_id(new_id),
-                "old_key": old_key,
-                "hosts": plan.get("hosts") or [],
-                "hosts_outside_play": plan.get("hosts_outside_play") or [],
-                "hosts_switched": (entry.get("switched_hosts") or []) if action in ("cutover", "staged", "failed") else [],
-                "resumed_run": (plan.get("resume") or {}).get("run_id"),
-                "failures": entry.get("failures") or [],
-                "error": plan.get("error"),
-                "host_moves": moves,
-                "message": message,
-            }
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.rotation_summary: malformed input ({exc})") from exc
-    return summary
-
-
-def rotation_run_summary(summary, run_id, started, started_epoch, check_mode=False, now_epoch=None, finished=None,
-                         compromised_not_found=None):
-    """The run as a whole (published as C(rotor_rotation_run)): which users rotated, failed, were staged or skipped."""
-    summary = dict(summary)
-
-    def users(*actions):
-        return sorted(user for user, entry in summary.items() if entry["action"] in actions)
-
-    return {
-        "run_id": run_id,
-        "started": started,
-        "finished": finished,
-        "duration_seconds": round(float(now_epoch or 0) - float(started_epoch or 0), 1) if now_epoch else None,
-        "users_rotated": users("cutover"),
-        "users_staged": users("staged"),
-        "users_failed": users("rollback", "failed", "stopped"),
-        "users_skipped": users("skipped"),
-        "users_exempt": users("exempt"),
-        "hosts_switched": sorted({host for entry in summary.values() for host in entry.get("hosts_switched") or []}),
-        "compromised_keys_not_found": sorted(set(shown_key_id(k) for k in compromised_not_found or [])),
-        "check_mode": bool(check_mode),
-    }
-
-
-def rotation_failure_message(summary, hostvars=None, hosts=None):
-    """The message that fails a run in which users were rolled back or failed; empty when none did.
-
-    Hosts whose restore failed (their registered rollback result) are named with the reason, and users the run
-    refused to touch (locked by another run, hosts that disagree, an unreadable journal) with the refusal.
-    """
-    summary = dict(summary)
-    unrestored = {}
-    for host in hosts or []:
-        why = host_state(hostvars[host])["restore_failure"] if hostvars is not None else None
-        if why:
-            unrestored[host] = str(why)
-    refused = sorted(user for user, entry in summary.items() if entry.get("error"))
-    rolled = sorted(user for user, entry in summary.items() if entry["action"] == "rollback")
-    stuck = sorted(user for user, entry in summary.items() if entry["action"] == "failed")
-    stopped = sorted(user for user, entry in summary.items() if entry["action"] == "stopped")
-    parts = [f"Rotation of {user} {summary[user]['message']}." for user in stopped]
-    if rolled:
-        parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(summary[u]["message"] for u in rolled) + ".")
-        if unrestored:
-            parts.append("Each old key is Active again; these hosts could NOT be put back and need attention: "
-                         + "; ".join(f"{host} ({why})" for host, why in sorted(unrestored.items())) + ".")
-        else:
-            parts.append("Each old key is Active again and every reachable host is back on it.")
-    if stuck:
-        parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(summary[u]["message"] for u in stuck)
-                     + ". Fix those hosts (they hold the new key) and run the rotation again to finish.")
-    if refused:
-        parts.append("Not rotated: " + "; ".join(str(summary[u]["error"]) for u in refused) + ".")
-    return " ".join(parts)
-
-
 def drain_remaining(inactive_since, users, drain_seconds):
     """Seconds still to wait until every user's old key has been Inactive ``drain_seconds`` (0 when done)."""
     try:
         return seconds_left_to_drain(dict(inactive_since or {}), list(users), int(drain_seconds))
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.drain_remaining: malformed input ({exc})") from exc
-
-
-def users_with(outcome, *actions):
-    """The users (sorted) whose outcome is one of ``actions``: the work lists the role loops over."""
-    try:
-        return sorted(user for user, entry in dict(outcome or {}).items() if entry.get("action") in actions)
-    except (TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.users_with: malformed input ({exc})") from exc
 
 
 def users_to_switch(plans, hostvars, hosts, create_errors=None, check_mode=False):
@@ -552,77 +356,6 @@ def users_to_switch(plans, hostvars, hosts, create_errors=None, check_mode=False
         return due
     except (KeyError, TypeError, AttributeError) as exc:
         raise AnsibleFilterError(f"rotor.iam.users_to_switch: malformed input ({exc})") from exc
-
-
-def hosts_to_settle(outcome, hostvars, hosts, host_refs=None):
-    """What the last host task does per host: {host: {state: V(restored), backup_files}} for hosts of users
-    rolled back that may hold the new key (C(backup_files) the backups their switch made, '' where it made
-    none: the newest backup holding the old key is used), {host: {state: V(backups_absent)}} for hosts of users
-    that cut over (their backups hold the old secret)."""
-    work = {}
-    try:
-        for host, state in host_states(hostvars, hosts, host_refs).items():
-            action = (dict(outcome).get(state["user"]) or {}).get("action")
-            broken = host in ((dict(outcome).get(state["user"]) or {}).get("not_restored") or [])
-            if action == "rollback" and state["wrote"] and state["state"] != "unreachable" and not broken:
-                work[host] = {"state": "restored", "backup_files": state["backups"]}
-            elif action == "cutover" and state["state"] != "unreachable":
-                work[host] = {"state": "backups_absent", "backup_files": []}
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.hosts_to_settle: malformed input ({exc})") from exc
-    return work
-
-
-def deactivated_keys(results, plans, now):
-    """From the registered deactivation loop: {deactivated: [every user whose old key is Inactive now, to prove],
-    reactivatable: [those whose key rotor took out of service, so a rollback may reactivate it],
-    inactive_since: {user: ``now`` when this run deactivated it, else ''}}.
-    A key someone else had disabled is not "deactivated by rotor": it is never reactivated."""
-    deactivated, reactivatable, since = [], [], {}
-    try:
-        for result in results or []:
-            if result.get("failed"):
-                continue  # not deactivated: its user is stopped (rotor.iam.stopped_key_changes)
-            user = result["item"]
-            deactivated.append(user)
-            if not (plans[user] or {}).get("old_key_disabled"):
-                reactivatable.append(user)
-            since[user] = str(now) if result.get("changed") else ""
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.deactivated_keys: malformed input ({exc})") from exc
-    return {"deactivated": deactivated, "reactivatable": reactivatable, "inactive_since": since}
-
-
-def inactive_since(journal_results, known=None):
-    """{user: when its old key went Inactive}: what this run saw (``known``), else what the journal recorded
-    (the registered cutover journal writes), so a resumed run waits only the rest of the drain."""
-    found = {}
-    try:
-        for result in journal_results or []:
-            user = (result.get("item") or {}).get("item") if isinstance(result.get("item"), dict) else result.get("item")
-            recorded = (result.get("journal") or {}).get("inactive_since")
-            if user and recorded:
-                found[user] = recorded
-    except (TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.inactive_since: malformed input ({exc})") from exc
-    found.update({user: when for user, when in dict(known or {}).items() if when})
-    return found
-
-
-def new_keys_to_delete(outcome, hostvars, hosts, host_refs=None):
-    """The users rolled back whose new key goes: no host may still hold it (every host that got it was put back,
-    none is unreachable with it) and it is not the resumed pending key of a staged rollout."""
-    try:
-        holding = set(users_still_holding_new_keys(hostvars, hosts, host_refs))
-        return [user for user in users_with(outcome, "rollback")
-                if not outcome[user].get("unreachable_with_new_key") and not outcome[user].get("keep_new_key") and user not in holding]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.new_keys_to_delete: malformed input ({exc})") from exc
-
-
-def staged_rollbacks(outcome):
-    """The users rolled back whose pending key stays (hosts outside the play may hold it)."""
-    return [user for user in users_with(outcome, "rollback") if outcome[user].get("keep_new_key")]
 
 
 def plan_users(plans, kind="due", among=None):
@@ -790,29 +523,14 @@ class FilterModule:
     def filters(self):
         return {
             "rotation_plan": rotation_plan,
-            "rotation_result": rotation_result,
-            "users_still_holding_new_keys": users_still_holding_new_keys,
             "connections": connections,
             "fleet_users": fleet_users,
-            "inventory_fleet": inventory_fleet,
             "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,
             "key_holder": key_holder,
-            "leaked_keys_to_delete": leaked_keys_to_delete,
             "proof_failures": proof_failures,
-            "refused_plan": refused_plan,
             "drain_remaining": drain_remaining,
-            "rotation_summary": rotation_summary,
-            "rotation_run_summary": rotation_run_summary,
-            "rotation_failure_message": rotation_failure_message,
-            "planned_outcome": planned_outcome,
-            "users_with": users_with,
             "users_to_switch": users_to_switch,
-            "hosts_to_settle": hosts_to_settle,
-            "deactivated_keys": deactivated_keys,
-            "inactive_since": inactive_since,
-            "new_keys_to_delete": new_keys_to_delete,
-            "staged_rollbacks": staged_rollbacks,
             "plan_users": plan_users,
             "stale_keys_of_users_not_due": stale_keys_of_users_not_due,
             "locked_users": locked_users,

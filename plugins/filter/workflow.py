@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import WorkflowRunError
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import check_run
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import finish_plan
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import pending_key_errors
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import pending_keys
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import run_new_keys
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import slice_plan
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import slice_result
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_states
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import workflow_users
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import WorkflowRunError
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import check_run
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import finish_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_key_errors
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import run_new_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_result
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import workflow_users
 
 
 def _guard(name, func, *args, **kwargs):

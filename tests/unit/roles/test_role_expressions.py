@@ -1,7 +1,8 @@
-"""The rotate role passes values and loops; decisions live in Python (plugins/filter, module_utils).
+"""The rotate role only loops: the run record decides (plugins/module_utils/_rotation/run.py).
 
-Checked statically over roles/rotate/tasks: no Jinja expression chains more than two filters, and every task
-that runs per host is a module run (the hosts keep no state in facts; their registered results are read by filters).
+Checked statically over roles/rotate/tasks: the role sets no fact but the run record and the secrets it must hold
+(and, until issue 22 is finished, the facts named in NOT_YET, a list that may only shrink); the engine hard-codes
+no register name (the role names its registers in vars/main.yml); every task that runs per host is a module run.
 """
 
 from __future__ import annotations
@@ -9,65 +10,64 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
-TASKS = Path(__file__).resolve().parents[3] / "roles" / "rotate" / "tasks"
-EXPRESSION = re.compile(r"{{(.*?)}}|{%(.*?)%}", re.S)
-MAX_FILTERS = 2
+ROOT = Path(__file__).resolve().parents[3]
+TASKS = ROOT / "roles" / "rotate" / "tasks"
+ENGINE = ROOT / "plugins" / "module_utils" / "_rotation"
+RUN_RECORD = {"__rotor_run"}
+# Secrets (no_log), forgotten together in cutover.yml's always: and prepare.yml: the new keys, and what the create,
+# recovery, incident and proof steps read back. Registers holding a secret are overwritten with {} there too.
+SECRETS = {"__rotor_new_keys", "__rotor_created", "__rotor_recovered", "__rotor_stored", "__rotor_verified", "__rotor_proof_reads",
+           "__rotor_proof_checks", "__rotor_proven", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read",
+           "__rotor_leak_proof"}
+# Still facts of their own; each belongs in the run record (plan phase and workflow jobs not yet on the engine).
+NOT_YET = {"__rotor_run_id", "__rotor_started", "__rotor_started_epoch", "__rotor_users", "__rotor_locked", "__rotor_compromised_not_found",
+           "__rotor_leases", "__rotor_leak_proven", "__rotor_switching", "__rotor_lock_renewed_epoch", "__rotor_workflow",
+           "__rotor_run_check", "__rotor_pending_errors", "__rotor_slice", "__rotor_run_destinations", "__rotor_destination_writes"}
 
 
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("when", "changed_when", "failed_when", "until"):
-                yield from ("{{ " + v + " }}" for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
-            else:
-                yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
+def _tasks(tasks):
+    for task in tasks or []:
+        yield task
+        for part in ("block", "rescue", "always"):
+            yield from _tasks(task.get(part))
 
 
-def _filter_chains(expression):
-    """The longest run of `| filter` in each parenthesis level of ``expression``, quoted text ignored."""
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "''", expression)
-    depth, counts, best = 0, {0: 0}, 0
-    for index, char in enumerate(text):
-        if char in "([{":
-            depth += 1
-            counts[depth] = 0
-        elif char in ")]}":
-            counts.pop(depth, None)
-            depth = max(depth - 1, 0)
-        elif char == "|" and text[index + 1:index + 2] != "|":
-            counts[depth] = counts.get(depth, 0) + 1
-            best = max(best, counts[depth])
-        elif char in ",:" or text[index:index + 4] in (" if ", " or ", " and", " els", " not"):
-            counts[depth] = 0
-    return best
-
-
-def _expressions():
+def _facts_set():
+    found = {}
     for path in sorted(TASKS.glob("*.yml")):
-        for text in _strings(yaml.safe_load(path.read_text())):
-            for match in EXPRESSION.finditer(text):
-                yield path.name, (match.group(1) or match.group(2)).strip()
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            for name in task.get("ansible.builtin.set_fact") or {}:
+                found.setdefault(name, set()).add(path.name)
+    return found
 
 
-@pytest.mark.parametrize("where, expression", list(_expressions()), ids=lambda v: v if len(str(v)) < 60 else str(v)[:60])
-def test_no_expression_chains_more_than_two_filters(where, expression):
-    assert _filter_chains(expression) <= MAX_FILTERS, f"{where}: move this decision into a rotor.iam filter: {expression}"
+def test_the_role_sets_no_fact_but_the_run_record_and_the_secrets():
+    facts = _facts_set()
+    unexpected = {name: sorted(files) for name, files in facts.items() if name not in RUN_RECORD | SECRETS | NOT_YET}
+    assert not unexpected, f"a decision or a value of the run belongs in the run record (__rotor_run), not a fact: {unexpected}"
+    assert RUN_RECORD <= set(facts)
+    assert NOT_YET <= set(facts), f"gone from the role, drop from NOT_YET: {sorted(NOT_YET - set(facts))}"
 
 
-def test_the_chain_counter_counts_filters_per_chain():
-    assert _filter_chains("a | b | c") == 2
-    assert _filter_chains("a | b | c | d") == 3
-    assert _filter_chains("a | f(x | g) | h") == 2
-    assert _filter_chains("'x | y | z | w' ~ a | b") == 1
-    assert _filter_chains("a | b if c else d | e | f") == 2
+def test_the_secrets_are_forgotten_in_one_place():
+    cutover = yaml.safe_load((TASKS / "cutover.yml").read_text())
+    always = next(task["always"] for task in cutover if "always" in task)
+    forgotten = set(always[0]["ansible.builtin.set_fact"])
+    assert forgotten == SECRETS and always[0].get("no_log") is True
+
+
+def test_the_engine_hard_codes_no_register_name_but_the_legacy_defaults():
+    """The step function reads the registers the role names (roles/rotate/vars/main.yml: __rotor_registers)."""
+    for path in ENGINE.glob("*.py"):
+        text = path.read_text()
+        if path.name == "hosts.py":
+            text = text.split("ROLE_REGISTERS = ", 1)[0] + text.split("ROLE_REGISTERS = ", 1)[1].split("}", 1)[1]
+            text = re.sub(r'""".*?"""', "", text, flags=re.S)
+        assert not re.search(r"['\"]__rotor_", text), f"{path.name} names a register of the role"
+    registers = yaml.safe_load((ROOT / "roles" / "rotate" / "vars" / "main.yml").read_text())["__rotor_registers"]
+    assert set(registers) == {"read", "switch", "recheck", "drain_check", "settle", "observed"}
 
 
 def _per_host_tasks(tasks, inherited_run_once=False):

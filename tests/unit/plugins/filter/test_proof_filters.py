@@ -6,9 +6,9 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
 from ansible_collections.rotor.iam.plugins.filter.proofs import proven_reads
 from ansible_collections.rotor.iam.plugins.filter.proofs import proven_secrets
-from ansible_collections.rotor.iam.plugins.filter.proofs import secrets_to_prove
 
 OLD = "AKIAOLDOLDOLDOLDOLD1"
 SECRET = "s3cr3t/old+SECRET/aaaaaaaaaaaaaaaaaaaaaa"
@@ -63,8 +63,11 @@ def test_proven_reads_are_those_of_the_users_asked():
     ({"old_key_status": "Inactive", "old_key_disabled": True}, []),
 ], ids=["active", "inactive-already", "reactivated-on-resume", "incident-deactivates-first", "disabled-outside-rotor"])
 def test_secrets_are_proven_only_for_keys_active_at_cutover(plan, expected):
-    outcome = {"app": {"action": "cutover"}, "db": {"action": "rollback"}}
-    assert secrets_to_prove(outcome, {"app": plan, "db": {"old_key_status": "Active"}}) == expected
+    run = engine.start({"app": dict(plan, due=True), "db": {"due": True, "old_key_status": "Active"}})
+    run = engine.advance(run, "hosts", {"hosts": {"h1": {"user": "app", "state": "healthy", "wrote": True},
+                                                  "h2": {"user": "db", "state": "failed", "wrote": True, "failure": {"check": "c", "msg": "m"}}}})
+    assert run["outcome"]["app"]["action"] == "cutover" and run["outcome"]["db"]["action"] == "rollback"
+    assert run["todo"]["prove_secrets"] == expected
 
 
 def test_malformed_input_is_a_filter_error():

@@ -5,33 +5,22 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rotor.iam.plugins.filter.rotation import fleet_users
-from ansible_collections.rotor.iam.plugins.filter.rotation import inventory_fleet
 from ansible_collections.rotor.iam.plugins.filter.rotation import key_proofs
 from ansible_collections.rotor.iam.plugins.filter.rotation import proof_failures
-from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_failure_message
-from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_result
-from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_run_summary
-from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_summary
-from ansible_collections.rotor.iam.plugins.filter.rotation import deactivated_keys
-from ansible_collections.rotor.iam.plugins.filter.rotation import hosts_to_settle
-from ansible_collections.rotor.iam.plugins.filter.rotation import inactive_since
 from ansible_collections.rotor.iam.plugins.filter.rotation import lock_notes
 from ansible_collections.rotor.iam.plugins.filter.rotation import lockable_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import locked_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import locks_still_held
 from ansible_collections.rotor.iam.plugins.filter.rotation import locks_to_renew
-from ansible_collections.rotor.iam.plugins.filter.rotation import new_keys_to_delete
 from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
 from ansible_collections.rotor.iam.plugins.filter.rotation import plan_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import planned_cutover
 from ansible_collections.rotor.iam.plugins.filter.rotation import planned_switches
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
 from ansible_collections.rotor.iam.plugins.filter.rotation import stale_keys_of_users_not_due
-from ansible_collections.rotor.iam.plugins.filter.rotation import staged_rollbacks
 from ansible_collections.rotor.iam.plugins.filter.rotation import succeeded_items
 from ansible_collections.rotor.iam.plugins.filter.rotation import users_to_switch
-from ansible_collections.rotor.iam.plugins.filter.rotation import users_with
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
 
 OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
 FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}
@@ -67,49 +56,6 @@ def switched(wrote=True, failure=None, backups=("",), unreachable=False):
 HEALTHY = switched()
 
 
-def test_inventory_fleet_sees_every_host_that_names_a_user_even_outside_the_play():
-    facts = {"web1": {"rotor_iam_user": "app"}, "web2": {"rotor_iam_user": "app"}, "db1": {"rotor_iam_user": "db"},
-             "bastion": {}, "odd": {"rotor_iam_user": 42}}
-    assert inventory_fleet(facts, ["web2", "db1", "web1", "bastion", "odd"]) == {"app": ["web1", "web2"], "db": ["db1"]}
-
-
-def test_inventory_fleet_reports_malformed_input():
-    with pytest.raises(AnsibleFilterError, match="inventory_fleet"):
-        inventory_fleet(None, ["web1"])
-
-
-def test_rotation_result_rolls_back_a_user_whose_key_change_was_not_confirmed():
-    facts = hostvars(web1=HEALTHY, web2=HEALTHY)
-    outcome = rotation_result({"app": plan()}, facts, ["web1", "web2"], ["web1", "web2"],
-                              user_failures={"app": "AWS did not confirm that it rejects key AKIA... in time"})
-    assert outcome["app"]["action"] == "rollback"
-    assert outcome["app"]["message"].startswith("failed: AWS did not confirm")
-
-
-@pytest.mark.parametrize(
-    "overrides, action, keep",
-    [({}, "cutover", False), ({"staged": True, "hosts_outside_play": ["web3"]}, "staged", False)],
-    ids=["whole-fleet", "staged"],
-)
-def test_rotation_result_cutover_or_staged_when_every_host_is_healthy(overrides, action, keep):
-    facts = hostvars(web1=HEALTHY, web2=HEALTHY)
-    outcome = rotation_result({"app": plan(**overrides)}, facts, ["web1", "web2"], ["web1", "web2"])
-    assert outcome["app"]["action"] == action and outcome["app"]["keep_new_key"] is keep
-
-
-@pytest.mark.parametrize(
-    "overrides, action, keep",
-    [({}, "rollback", False), ({"old_key_disabled": True}, "failed", False),
-     ({"staged": True, "hosts_outside_play": ["web3"], "new_key_id": NEW}, "rollback", True)],
-    ids=["rollback", "disabled-old-key-never-rolled-back-onto", "staged-resumed-key-kept"],
-)
-def test_rotation_result_when_a_host_fails(overrides, action, keep):
-    facts = hostvars(web1=HEALTHY, web2=switched(failure={"check": "health check", "msg": "503"}))
-    outcome = rotation_result({"app": plan(**overrides)}, facts, ["web1", "web2"], ["web1", "web2"])
-    assert outcome["app"]["action"] == action and outcome["app"]["keep_new_key"] is keep
-    assert "host web2 failed health check: 503" in outcome["app"]["message"]
-
-
 def test_key_proofs_pick_a_switched_host_and_its_first_file():
     outcome = {"app": {"action": "cutover", "switched_hosts": ["web2"]}, "db": {"action": "rollback", "switched_hosts": []}}
     proofs = key_proofs(outcome, {"app": plan(), "db": plan()}, hostvars(web1={}, web2={}), "cutover")
@@ -134,43 +80,6 @@ def test_proof_failures_name_key_and_host_never_a_secret():
     assert OLD in failures["app"] and "web1" in failures["app"]
     assert "within 30s" in failures["db"] and NEW in failures["db"]
     assert "s3cr3t" not in str(failures)
-
-
-def test_rotation_summary_and_run_summary():
-    outcome = {
-        "app": {"action": "cutover", "switched_hosts": ["web1", "web2"], "failures": [], "message": ""},
-        "canary": {"action": "staged", "switched_hosts": ["c1"], "failures": [], "message": "staged: 1 of 3"},
-        "db": {"action": "rollback", "switched_hosts": ["db1"], "failures": [{"host": "db1"}], "message": "host db1 failed"},
-        "idle": {"action": "skip", "switched_hosts": [], "failures": [], "message": ""},
-    }
-    plans = {"app": plan(), "canary": plan(staged=True), "db": plan(), "idle": plan(due=False)}
-    summary = rotation_summary(outcome, plans, {"app": {"access_key_id": NEW, "secret_access_key": "s3cr3t"}},
-                               reactivation_failures={"db": "AWS did not confirm that it accepts key X in time"})
-    assert "s3cr3t" not in str(summary)
-    assert summary["app"]["new_access_key_id"] == NEW and summary["app"]["old_key"] == "deleted"
-    assert summary["canary"]["old_key"] == "active" and summary["canary"]["hosts_switched"] == ["c1"]
-    assert summary["db"]["hosts_switched"] == [] and "accepts key X" in summary["db"]["message"]
-    assert summary["idle"]["action"] == "skipped"
-    run = rotation_run_summary(summary, "run-1", "2026-12-01T00:00:00Z", 100.0, False, 112.34, "2026-12-01T00:00:12Z")
-    assert run["users_rotated"] == ["app"] and run["users_staged"] == ["canary"] and run["users_failed"] == ["db"]
-    assert run["users_skipped"] == ["idle"] and run["hosts_switched"] == ["c1", "web1", "web2"] and run["duration_seconds"] == 12.3
-
-
-def test_failure_message_names_users_and_unrestored_hosts():
-    summary = {"db": {"action": "rollback", "message": "host db1 failed health check"},
-               "leak": {"action": "failed", "message": "host l1 failed"}, "app": {"action": "cutover", "message": ""}}
-    restore_failed = dict(switched(), __rotor_settle={"failed": True, "restored": False, "step": "restore", "msg": "unreachable",
-                                                      "failure": {"check": "restore", "msg": "unreachable"}})
-    message = rotation_failure_message(summary, {"db1": restore_failed, "l1": {}}, ["db1", "l1"])
-    assert "Rotation of db rolled back: host db1 failed health check." in message
-    assert "db1 (restore: unreachable)" in message
-    assert "Rotation of leak failed on hosts that cannot go back" in message
-    assert rotation_failure_message({"app": {"action": "cutover", "message": ""}}) == ""
-
-
-def test_failure_message_names_refused_users():
-    summary = {"app": {"action": "skipped", "message": "", "error": "cannot rotate IAM user 'app': locked by run r-1"}}
-    assert "Not rotated: cannot rotate IAM user 'app': locked by run r-1." in rotation_failure_message(summary)
 
 
 # --------------------------------------------------------------------------- host states from registered results
@@ -202,26 +111,6 @@ def test_users_to_switch_stops_later_batches_after_a_failure():
     assert users_to_switch(plans, failed, ["web1", "web2"], check_mode=True) == ["app", "db"]
 
 
-def test_hosts_to_settle_restores_rolled_back_hosts_and_cleans_cut_over_ones():
-    facts = hostvars(web1=switched(backups=("/etc/app/.credentials.bak",)), web2=read(OLD), db1=dict(HEALTHY, rotor_iam_user="db"),
-                     gone=switched(unreachable=True))
-    outcome = {"app": {"action": "rollback"}, "db": {"action": "cutover"}}
-    assert hosts_to_settle(outcome, facts, ["web1", "web2", "db1", "gone"]) == {
-        "web1": {"state": "restored", "backup_files": ["/etc/app/.credentials.bak"]},
-        "db1": {"state": "backups_absent", "backup_files": []},
-    }
-
-
-def test_new_keys_to_delete_keeps_keys_a_host_may_hold():
-    outcome = {"app": {"action": "rollback"}, "db": {"action": "rollback", "unreachable_with_new_key": ["db1"]},
-               "stage": {"action": "rollback", "keep_new_key": True}, "ok": {"action": "cutover"}}
-    restored = dict(HEALTHY, __rotor_settle={"restored": True, "invocation": {"module_args": {"state": "restored"}}})
-    facts = hostvars(web1=restored, db1=dict(HEALTHY, rotor_iam_user="db"), s1=dict(HEALTHY, rotor_iam_user="stage"))
-    assert new_keys_to_delete(outcome, facts, ["web1", "db1", "s1"]) == ["app"]
-    assert new_keys_to_delete(outcome, hostvars(web1=HEALTHY), ["web1"]) == []  # web1 still holds it
-    assert staged_rollbacks(outcome) == ["stage"]
-
-
 def test_work_lists_from_plan_and_outcome():
     plans = {"b": plan(), "a": plan(), "idle": plan(due=False, stale_inactive_key_ids=[OLD]), "no": plan(error="locked")}
     assert plan_users(plans) == ["a", "b"] and plan_users(plans, "not_due") == ["idle"] and plan_users(plans, "refused", ["a"]) == []
@@ -229,7 +118,6 @@ def test_work_lists_from_plan_and_outcome():
     with pytest.raises(AnsibleFilterError, match="kind must be one of"):
         plan_users(plans, "bogus")
     assert stale_keys_of_users_not_due(plans) == [{"user": "idle", "access_key_id": OLD}]
-    assert users_with({"a": {"action": "cutover"}, "b": {"action": "rollback"}, "c": {"action": "cutover"}}, "cutover") == ["a", "c"]
     locks = [{"item": "a", "changed": False}, {"item": "b", "failed": True}, {"item": "c", "skipped": True}]
     assert locked_users(locks) == ["a"] and locked_users(locks, check_mode=True) == []
     assert lock_notes([{"item": "a", "lock_note": "took over the lock of dead run r-1"}, {"item": "b", "lock_note": None}]) == [
@@ -244,14 +132,6 @@ def test_locks_are_renewed_once_half_their_ttl_has_passed():
     assert locks_to_renew(plans, ["a", "idle"], 1000, 60, now_epoch=1000 + 29 * 60) == []
     assert locks_to_renew(plans, ["a", "idle"], 1000, 60, now_epoch=1000 + 31 * 60) == ["a"]
     assert locks_to_renew(plans, [], 1000, 1, now_epoch=2000) == []
-
-
-def test_deactivated_keys_and_inactive_since():
-    plans = {"a": plan(), "b": plan(old_key_disabled=True)}
-    found = deactivated_keys([{"item": "a", "changed": True}, {"item": "b", "changed": False}], plans, "2026-12-01T10:00:00+00:00")
-    assert found == {"deactivated": ["a", "b"], "reactivatable": ["a"], "inactive_since": {"a": "2026-12-01T10:00:00+00:00", "b": ""}}
-    journal = [{"item": {"item": "b"}, "journal": {"inactive_since": "2026-11-30T10:00:00Z"}}, {"item": {"item": "a"}, "journal": {}}]
-    assert inactive_since(journal, found["inactive_since"]) == {"a": "2026-12-01T10:00:00+00:00", "b": "2026-11-30T10:00:00Z"}
 
 
 def test_plan_lines_and_planned_cutover_say_what_happens():

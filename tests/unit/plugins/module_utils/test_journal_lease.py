@@ -14,8 +14,8 @@ from ansible_collections.rotor.iam.plugins.module_utils import rotation_journal 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import RotorIAMError
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import delete_access_key
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import set_access_key_status
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_user
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)

@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import derive_fields
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_user
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 RUN = (NOW - datetime.timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ") + "-4711"  # started 10 minutes ago

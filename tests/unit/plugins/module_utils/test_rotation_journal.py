@@ -9,8 +9,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_verdict
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_user
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import seconds_left_to_drain
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_user
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)

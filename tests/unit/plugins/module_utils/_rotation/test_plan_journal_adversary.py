@@ -23,9 +23,9 @@ from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import se
 from ansible_collections.rotor.iam.plugins.module_utils._journal_trust import sealed
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import PHASES
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import journal_from_tags
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
 
-from test_rotation_properties import KEY_IDS, NOW, UNKNOWN_KEY, WINDOW, deleted_ids, minutes_ago, user_states
+from test_plan_properties import KEY_IDS, NOW, UNKNOWN_KEY, WINDOW, deleted_ids, minutes_ago, user_states
 
 SEAL_KEY = "only-rotor-knows-this-0123456789"
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
 
 USER = "app"
 NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)

@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_state
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import WorkflowRunError
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import check_run
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import finish_plan
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import pending_key_errors
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import pending_keys
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import run_new_keys
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import slice_plan
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import slice_result
-from ansible_collections.rotor.iam.plugins.module_utils.workflow_run import workflow_users
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import WorkflowRunError
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import check_run
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import finish_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_key_errors
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import run_new_keys
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_plan
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_result
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import workflow_users
 
 OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rotation as separate jobs (an AWX workflow): which IAM users a distribute or finish job acts for.
+"""Private (rotor.iam's rotation engine): the rotation as separate jobs (an AWX workflow): which IAM users a distribute or finish job acts for.
 
 rotor.iam.rotate_prepare plans, locks, creates, verifies and stages the new key under a run id
 (``rotor_run_id``); rotor.iam.rotate_distribute (one job per inventory slice) and rotor.iam.rotate_finish

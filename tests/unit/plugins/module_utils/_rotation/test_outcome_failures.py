@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
 
 USER = "app"
 DUE = {"due": True, "error": None, "new_key_id": None}

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where each host of a rotation stands, read from what the role's host tasks registered.
+"""Private (rotor.iam's rotation engine): where each host of a rotation stands, read from what the role's host tasks registered.
 
 The role runs one rotor.iam.host_credentials task per host and phase and registers its result; it sets no
 per-host facts of its own. This module turns those results into one structure per host, the input of
@@ -21,7 +21,7 @@ rotation_plan.rotation_outcome (the function that decides, after each phase, wha
       "restore_failure": str,  # why a rollback could not put it back ('' when it could or was not tried)
     }
 
-Registered results, by phase: ``__rotor_read`` (state=read), ``__rotor_switch`` (state=switched),
+Registered results, by phase (the role names its registers, ``registers``: {phase: name}): ``__rotor_read`` (state=read), ``__rotor_switch`` (state=switched),
 ``__rotor_recheck`` (state=checked, once the old key is proven disabled), ``__rotor_drain_check``
 (state=checked, after the drain), ``__rotor_settle`` (state=restored on rollback, backups_absent on cutover).
 A task that did not run for a host registers ``skipped``; a host never in a phase's batch has no result.
@@ -36,8 +36,12 @@ from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 
-READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE = "__rotor_read", "__rotor_switch", "__rotor_recheck", "__rotor_drain_check", "__rotor_settle"
-OBSERVED = "__rotor_observed"
+READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE, OBSERVED = "read", "switch", "recheck", "drain_check", "settle", "observed"
+PHASES = (READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE, OBSERVED)
+# The names the rotate role registers under, for the filters that do not take them as an argument yet; the step
+# function (rotor.iam.rotation_advance) is given them by the role (roles/rotate/vars/main.yml).
+ROLE_REGISTERS = {READ: "__rotor_read", SWITCH: "__rotor_switch", RECHECK: "__rotor_recheck", DRAIN_CHECK: "__rotor_drain_check",
+                  SETTLE: "__rotor_settle", OBSERVED: "__rotor_observed"}
 
 # What each later check is called in failure messages.
 CHECK_NAMES = {
@@ -82,9 +86,16 @@ def _settled_as(result):
     return "restored" if "restored" in result or result.get("step") == "restore" else "backups_absent"
 
 
-def host_read(facts):
-    """What the plan-time read of a host says: {reachable, key_ids, file_key_ids}."""
-    result = _ran(facts.get(READ))
+def _registered(facts, registers, phase):
+    name = (registers or ROLE_REGISTERS).get(phase)
+    return facts.get(name) if name else None
+
+
+def host_read(facts, registers=None):
+    """What the plan-time read of a host says: {reachable, key_ids, file_key_ids}.
+
+    ``registers``: {phase: register name} (phases: read, switch, recheck, drain_check, settle, observed)."""
+    result = _ran(_registered(facts, registers, READ))
     if result is None or result.get("unreachable") or result.get("failed"):
         return {"reachable": False, "key_ids": [], "file_key_ids": []}
     file_key_ids = [str(k or "") for k in result.get("file_key_ids") or []]
@@ -92,15 +103,15 @@ def host_read(facts):
     return {"reachable": True, "key_ids": list(dict.fromkeys(key_ids)), "file_key_ids": file_key_ids}
 
 
-def host_state(facts, user=None, in_play=True):
+def host_state(facts, user=None, in_play=True, registers=None):
     """Where one host stands after the phases so far (see the module docstring for the structure).
 
     ``in_play``: the host is still in the play; a host that left it after being touched counts as unreachable.
     """
     facts = facts or {}
-    state = dict(host_read(facts), user=user if user is not None else facts.get("rotor_iam_user"), state="untouched", wrote=False,
+    state = dict(host_read(facts, registers), user=user if user is not None else facts.get("rotor_iam_user"), state="untouched", wrote=False,
                  backups=[], moved_at=None, failure={}, restored=False, restore_failure="")
-    switch = _ran(facts.get(SWITCH))
+    switch = _ran(_registered(facts, registers, SWITCH))
     if switch is not None:
         files = switch.get("files") or []
         state["backups"] = [str((f or {}).get("backup_file") or "") for f in files]
@@ -112,7 +123,7 @@ def host_state(facts, user=None, in_play=True):
             state.update(state="failed", wrote=bool(switch.get("wrote")), failure=_failure(switch, "switching to the new key"))
         else:
             state.update(state="healthy", wrote=bool(switch.get("wrote")))
-    observed = _ran(facts.get(OBSERVED)) if switch is None else None
+    observed = _ran(_registered(facts, registers, OBSERVED)) if switch is None else None
     if observed is not None:
         state["wrote"] = True
         if observed.get("unreachable"):
@@ -126,7 +137,7 @@ def host_state(facts, user=None, in_play=True):
         else:
             state["state"] = "healthy"
     for register in (RECHECK, DRAIN_CHECK):
-        check = _ran(facts.get(register))
+        check = _ran(_registered(facts, registers, register))
         if check is None or state["state"] != "healthy":
             continue
         if check.get("unreachable"):
@@ -135,7 +146,7 @@ def host_state(facts, user=None, in_play=True):
             failure = _failure(check, CHECK_NAMES[register] + _describe_check(facts))
             failure["check"] = CHECK_NAMES[register] + _describe_check(facts)
             state.update(state="failed", failure=failure)
-    settle = _ran(facts.get(SETTLE))
+    settle = _ran(_registered(facts, registers, SETTLE))
     if settle is not None and _settled_as(settle) == "restored":
         state["restored"] = bool(settle.get("restored"))
         if settle.get("failed") or settle.get("unreachable"):
@@ -146,11 +157,12 @@ def host_state(facts, user=None, in_play=True):
     return state
 
 
-def host_states(hostvars, hosts, host_refs=None, play_hosts=None):
+def host_states(hostvars, hosts, host_refs=None, play_hosts=None, registers=None):
     """{host: host_state} for ``hosts``; ``play_hosts`` (when given) are the hosts still in the play."""
     in_play = None if play_hosts is None else set(play_hosts)
     refs = host_refs or {}
     return {
-        host: host_state(hostvars[host], user=refs.get(host, hostvars[host].get("rotor_iam_user")), in_play=in_play is None or host in in_play)
+        host: host_state(hostvars[host], user=refs.get(host, hostvars[host].get("rotor_iam_user")), in_play=in_play is None or host in in_play,
+                         registers=registers)
         for host in hosts
     }

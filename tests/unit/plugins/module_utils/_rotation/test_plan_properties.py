@@ -18,9 +18,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import 
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import lock_journal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import sanitize_tag_value
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_journal import update_journal
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import IAM_KEY_LIMIT
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotor_deactivated
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import IAM_KEY_LIMIT
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import rotor_deactivated
 from fake_iam import OneUserIAM  # noqa: E402  pylint: disable=wrong-import-order
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)

@@ -20,12 +20,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
-from ansible_collections.rotor.iam.plugins.module_utils.holders import keys_retired
-from ansible_collections.rotor.iam.plugins.module_utils.holders import unknown_variable_message
-from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import plan_rotation
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_state import host_read
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import keys_retired
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import unknown_variable_message
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read
 from ansible_collections.rotor.iam.plugins.modules import host_credentials
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
@@ -194,7 +194,7 @@ def test_an_unknown_variable_is_named_with_the_closest_known_one():
 
 def test_the_known_variables_are_derived_from_the_collection_itself():
     import yaml  # pylint: disable=import-outside-toplevel
-    from ansible_collections.rotor.iam.plugins.module_utils.holders import known_variable_names  # pylint: disable=import-outside-toplevel
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import known_variable_names  # pylint: disable=import-outside-toplevel
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(host_credentials.__file__))))
     known = known_variable_names(root)

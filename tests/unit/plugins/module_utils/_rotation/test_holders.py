@@ -1,7 +1,7 @@
 """The holder checks (module_utils/holders.py): each refusal's message, and what is protected or moved forward."""
 
-from ansible_collections.rotor.iam.plugins.module_utils.holders import apply_to_plans
-from ansible_collections.rotor.iam.plugins.module_utils.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
 
 ALICE, BOB, GONE = "AKIAALICE00000000001", "AKIABOB0000000000001", "AKIADELETED000000001"
 KEYS = {"alice": [ALICE], "bob": [BOB]}
@@ -91,8 +91,8 @@ def test_a_host_on_a_deleted_key_is_named_broken_and_moved_forward():
 
 
 def test_a_rollback_never_restores_a_broken_host_and_keeps_the_new_key():
-    from ansible_collections.rotor.iam.plugins.filter.rotation import hosts_to_settle  # pylint: disable=import-outside-toplevel
-    from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import rotation_outcome  # pylint: disable=import-outside-toplevel
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.run import hosts_to_settle  # pylint: disable=import-outside-toplevel
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome  # pylint: disable=import-outside-toplevel
 
     plan = dict(due_plan("alice", ALICE), broken_hosts=["web1"], new_key_id=None)
     states = {"web1": {"user": "alice", "state": "healthy", "wrote": True},
@@ -100,7 +100,4 @@ def test_a_rollback_never_restores_a_broken_host_and_keeps_the_new_key():
     outcome = rotation_outcome({"alice": plan}, states)["alice"]
     assert outcome["action"] == "rollback" and outcome["not_restored"] == ["web1"] and outcome["keep_new_key"] is True
     assert "web1 held a key IAM no longer has before the run: not restored onto it" in outcome["message"]
-    switched = {"__rotor_switch": {"files": [{"backup_file": "/etc/app/credentials.x.rotor-iam-backup"}], "wrote": True}}
-    hostvars = {"web1": dict(switched, rotor_iam_user="alice"), "web2": dict(switched, rotor_iam_user="alice", __rotor_switch=dict(
-        switched["__rotor_switch"], failed=True))}
-    assert sorted(hosts_to_settle({"alice": outcome}, hostvars, ["web1", "web2"])) == ["web2"]
+    assert sorted(hosts_to_settle({"alice": outcome}, states)) == ["web2"]

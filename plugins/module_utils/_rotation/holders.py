@@ -29,7 +29,7 @@ import glob
 import os
 import re
 
-from ansible_collections.rotor.iam.plugins.module_utils.rotation_plan import is_incident
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import is_incident
 
 # A YAML anchor (&rotor_aws) or a private fact (__rotor_x) is not a variable a user sets.
 _PLAYBOOK_VARIABLE = re.compile(r"(?<![\w.&*])rotor_[a-z0-9_]+")

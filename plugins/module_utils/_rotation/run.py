@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# Copyright: rotor.iam contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private (rotor.iam's rotation engine): the run record and its step function.
+
+One structure holds the whole run, per user: the plan, the new key id, what was deactivated and when, every
+failure of every kind, and the outcome. ``start`` makes it from the plan, ``advance(run, event, observations)``
+folds in what a phase observed and decides again, ``report(run)`` says what happened. The role loops over the
+work lists ``advance`` leaves in ``run["todo"]`` and feeds back what its module calls registered; it decides
+nothing itself, and no failure can reach the outcome by one path and miss it by another.
+
+Events and their observations (every key optional):
+
+- ``created``: ``failures`` {user: message | {kind, msg}} of the create phase (kinds: ``verify_timeout``,
+  ``connection``, ``permission``, ``stage``, ``create``), ``new_key_ids`` {user: key id}. The create phase undid
+  its own work: such a user is ``rolled_back`` and is never listed for a second rollback.
+- ``destinations``: ``failures`` {user: message} of secret destinations (written, checked or re-checked).
+- ``hosts``: ``hosts`` {host: host state} (module_utils/_rotation/hosts.py) after a switch, a re-check, a drain check.
+- ``secrets_proven``: ``failures`` {user: message} for old keys no backup could prove the secret of.
+- ``deactivated``: ``results`` the registered deactivation loop (item = user), ``now`` when it ran, ``journal``
+  the registered cutover journal writes (they carry when an earlier run deactivated the key).
+- ``proved``: ``expect`` (invalid | valid) and ``failures`` {user: message}: deactivations AWS did not confirm roll
+  their user back; reactivations it did not confirm are reported.
+
+Failure kinds kept per user: ``create``, ``destination``, ``proof``, ``stopped``, ``reactivation``; host failures
+live in the host states.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
+
+EVENTS = ("created", "destinations", "hosts", "secrets_proven", "deactivated", "proved")
+CREATE_KINDS = ("verify_timeout", "connection", "permission", "stage", "create")
+
+
+class RunError(ValueError):
+    """An event or observation the run record cannot take (a programming error in the role)."""
+
+
+def _empty_failures():
+    return {"create": None, "destination": None, "proof": None, "stopped": None, "reactivation": None}
+
+
+def start(plans, run_id="", started="", started_epoch=0.0, check_mode=False, old_key_action="delete", new_key_ids=None):
+    """The run record of a run that planned ``plans`` ({user: plan}); nothing has happened yet."""
+    new_key_ids = dict(new_key_ids or {})
+    users = {}
+    for user, plan in dict(plans).items():
+        users[user] = {
+            "new_key_id": new_key_ids.get(user),  # the key this run made or recovered (none in check mode)
+            "deactivated": None,  # {key_id, at, reactivatable} once its old key is Inactive
+            "failures": _empty_failures(),
+        }
+    run = {"run_id": run_id, "started": started, "started_epoch": started_epoch, "check_mode": bool(check_mode),
+           "old_key_action": old_key_action, "plans": dict(plans), "users": users, "hosts": {}, "outcome": {}, "todo": {}}
+    return _decide(run)
+
+
+def _failure_message(value):
+    if isinstance(value, dict):
+        return str(value.get("msg") or "failed")
+    return str(value)
+
+
+def _record(run, kind, failures, keep_first=True):
+    for user, value in dict(failures or {}).items():
+        entry = run["users"].get(user)
+        if entry is None:
+            continue
+        if keep_first and entry["failures"][kind]:
+            continue
+        entry["failures"][kind] = _failure_message(value)
+        if kind == "create" and isinstance(value, dict) and value.get("kind"):
+            entry["failures"]["create_kind"] = str(value["kind"])
+
+
+def _deactivated(run, results, now, journal):
+    recorded = {}
+    for result in journal or []:
+        item = result.get("item")
+        user = item.get("item") if isinstance(item, dict) else item
+        when = (result.get("journal") or {}).get("inactive_since")
+        if user and when:
+            recorded[user] = when
+    for result in results or []:
+        user = result.get("item")
+        entry = run["users"].get(user)
+        if entry is None:
+            continue
+        if result.get("failed"):
+            entry["failures"]["stopped"] = str(result.get("msg") or "the key change failed")
+            continue
+        plan = run["plans"][user]
+        at = str(now) if result.get("changed") else recorded.get(user, "")
+        entry["deactivated"] = {"key_id": plan.get("old_key_id"), "at": at or recorded.get(user, ""),
+                                # a key someone else had disabled is never reactivated by rotor
+                                "reactivatable": not plan.get("old_key_disabled")}
+
+
+def advance(run, event, observations=None):
+    """The run after ``event`` with ``observations`` (see the module docstring), decided again, with its work lists."""
+    if event not in EVENTS:
+        raise RunError(f"unknown event {event!r}: one of {', '.join(EVENTS)}")
+    run = dict(run)
+    run["users"] = {user: dict(entry, failures=dict(entry["failures"])) for user, entry in run["users"].items()}
+    seen = dict(observations or {})
+    if event == "created":
+        _record(run, "create", seen.get("failures"))
+        for user, key_id in dict(seen.get("new_key_ids") or {}).items():
+            if user in run["users"] and key_id:
+                run["users"][user]["new_key_id"] = key_id
+    elif event == "destinations":
+        _record(run, "destination", seen.get("failures"))
+    elif event == "hosts":
+        run["hosts"] = dict(run["hosts"], **dict(seen.get("hosts") or {}))
+    elif event == "secrets_proven":
+        _record(run, "proof", seen.get("failures"))
+    elif event == "deactivated":
+        _deactivated(run, seen.get("results"), seen.get("now", ""), seen.get("journal"))
+    elif event == "proved":
+        expect = seen.get("expect")
+        if expect not in ("invalid", "valid"):
+            raise RunError(f"proved: expect must be invalid or valid, not {expect!r}")
+        _record(run, "proof" if expect == "invalid" else "reactivation", seen.get("failures"))
+    return _decide(run)
+
+
+def _failures_of(run, kind):
+    return {user: entry["failures"][kind] for user, entry in run["users"].items() if entry["failures"].get(kind)}
+
+
+def _decide(run):
+    """The outcome from every failure kind at once, and the work lists that follow from it."""
+    plans = run["plans"]
+    rolled_back_failures = _failures_of(run, "destination")
+    rolled_back_failures.update({u: m for u, m in _failures_of(run, "proof").items() if u not in rolled_back_failures})
+    stopped = {user: {"msg": msg, "new_key_id": run["users"][user]["new_key_id"]} for user, msg in _failures_of(run, "stopped").items()}
+    decided = rotation_outcome(plans, run["hosts"], user_failures=rolled_back_failures, create_failures=_failures_of(run, "create"),
+                               stopped=stopped)
+    # Check mode does nothing: its outcome is the plan; what the hosts already show (a workflow's finish job) is "would".
+    run["outcome"] = planned_outcome(plans) if run["check_mode"] else decided
+    if run["check_mode"]:
+        run["would"] = decided
+    run["todo"] = work_lists(run)
+    return run
+
+
+def planned_outcome(plans):
+    """What a check-mode run reports: what would happen per user, nothing done."""
+    return {
+        user: {"action": "planned" if plan.get("due") and not plan.get("error") else "skip", "failures": [], "switched_hosts": [],
+               "unreachable_with_new_key": [], "keep_new_key": False, "message": plan.get("error") or plan.get("reason") or ""}
+        for user, plan in dict(plans).items()
+    }
+
+
+def users_with(outcome, *actions):
+    """The users (sorted) whose outcome is one of ``actions``."""
+    return sorted(user for user, entry in dict(outcome or {}).items() if entry.get("action") in actions)
+
+
+def _active_at_cutover(plan):
+    """Is the old key Active when the cutover starts? Not when it was Inactive already (a resumed run, a key disabled
+    outside rotor) nor when an incident deactivated it first; yes when a resumed run reactivated it."""
+    if plan.get("reactivate_old"):
+        return True
+    return (plan.get("old_key_status") or "").lower() == "active" and not plan.get("deactivate_first") and not plan.get("old_key_disabled")
+
+
+def hosts_to_settle(outcome, hosts):
+    """{host: {state, backup_files}}: restore the hosts of users rolled back that may hold the new key, remove the backups of
+    hosts of users that cut over (their backups hold the old secret)."""
+    work = {}
+    for host, state in dict(hosts).items():
+        entry = dict(outcome).get(state.get("user")) or {}
+        action = entry.get("action")
+        if action == "rollback" and state.get("wrote") and state.get("state") != "unreachable" and host not in (entry.get("not_restored") or []):
+            work[host] = {"state": "restored", "backup_files": state.get("backups") or []}
+        elif action == "cutover" and state.get("state") != "unreachable":
+            work[host] = {"state": "backups_absent", "backup_files": []}
+    return work
+
+
+def new_keys_to_delete(outcome, hosts):
+    """The users rolled back whose new key goes: no host may still hold it (every host that got it was put back, none is
+    unreachable with it) and it is not the resumed pending key of a staged rollout."""
+    holding = {s.get("user") for s in dict(hosts).values() if s.get("wrote") and not s.get("restored")}
+    return [user for user in users_with(outcome, "rollback")
+            if not outcome[user].get("unreachable_with_new_key") and not outcome[user].get("keep_new_key") and user not in holding]
+
+
+def leaked_keys_to_delete(outcome, plans, hosts):
+    """[{user, access_key_id}]: compromised keys of users that failed on the new key once every host of theirs holds it."""
+    found = []
+    for user in users_with(outcome, "failed"):
+        plan = plans[user]
+        leaked = plan.get("compromised_key_id")
+        if leaked and leaked == plan.get("old_key_id") and all((hosts.get(h) or {}).get("wrote") for h in plan.get("hosts") or []):
+            found.append({"user": user, "access_key_id": leaked})
+    return found
+
+
+def work_lists(run):
+    """What the role does next, from the outcome: every list is of users (sorted) unless said otherwise."""
+    outcome, plans, users = run["outcome"], run["plans"], run["users"]
+    cutover, rollback = users_with(outcome, "cutover"), users_with(outcome, "rollback")
+    deactivated = sorted(u for u, e in users.items() if e["deactivated"])
+    not_created = _failures_of(run, "create")
+    destination = _failures_of(run, "destination")
+    return {
+        "not_created": not_created,  # {user: message}: no new key to distribute (the create phase undid its work)
+        "not_distributed": dict(destination, **not_created),  # {user: message}: no host of theirs takes the new key
+        "destination_failed": sorted(destination),
+        "prove_secrets": [u for u in cutover if _active_at_cutover(plans[u] or {})],
+        "deactivate": [u for u in cutover if not users[u]["deactivated"]],
+        "prove_deactivated": [u for u in deactivated if u in cutover or u in rollback],
+        "recheck": cutover,
+        "retire": cutover,
+        "rollback": rollback,
+        "reactivate": [u for u in rollback if (users[u]["deactivated"] or {}).get("reactivatable")],
+        "restore_destinations": users_with(outcome, "rollback", "failed"),
+        "settle": hosts_to_settle(outcome, run["hosts"]),
+        "delete_new_keys": new_keys_to_delete(outcome, run["hosts"]),
+        "keep_pending": [u for u in rollback if outcome[u].get("keep_new_key")],
+        "delete_leaked": leaked_keys_to_delete(outcome, plans, run["hosts"]),
+        "inactive_since": inactive_since(run),  # {user: when its old key went Inactive}, for the drain
+    }
+
+
+def inactive_since(run):
+    """{user: when its old key went Inactive} (what this run did, else what the journal recorded)."""
+    return {user: entry["deactivated"]["at"] for user, entry in run["users"].items() if (entry["deactivated"] or {}).get("at")}
+
+
+def summary(run):
+    """Per user (published as C(rotor_rotation)): action, owner, key ids, hosts, failures, message. Key ids only."""
+    plans, old_key_action = run["plans"], run["old_key_action"]
+    result = {}
+    for user, entry in run["outcome"].items():
+        plan, record = plans[user], run["users"][user]
+        create, reactivation = record["failures"].get("create"), record["failures"].get("reactivation")
+        action = entry["action"] if plan.get("due") else ("exempt" if plan.get("exempt") else "skipped")
+        if create or action == "rolled_back":
+            action = "rollback"
+        if action == "cutover":
+            old_key = "deleted" if old_key_action == "delete" else "inactive"
+        else:
+            old_key = "inactive" if plan.get("old_key_disabled") else "active"
+        message = create or entry.get("message") or ""
+        if reactivation:
+            message = f"{message}; {reactivation}" if message else reactivation
+        if not message and action in ("skipped", "exempt"):
+            message = plan.get("reason") or ""
+        owner = plan.get("owner")
+        if owner and message and action in ("rollback", "failed") and f"(owner: {owner})" not in message:
+            message = f"{message} (owner: {owner})"
+        new_id = record["new_key_id"]
+        moves = {}
+        for host in plan.get("hosts") or []:
+            state = run["hosts"].get(host)
+            if state is None:
+                continue
+            held = (state.get("key_ids") or [None])[0]
+            moved = state.get("wrote") and not state.get("restored") and new_id is not None
+            moves[host] = {"held": shown_key_id(held), "moved_to": shown_key_id(new_id) if moved else None,
+                           "moved_at": state.get("moved_at") if moved else None}
+        result[user] = {
+            "action": action, "owner": owner, "reason": plan.get("reason") or "", "exempt": plan.get("exempt"),
+            "exempt_until": plan.get("exempt_until"), "max_age_days": plan.get("max_age_days"),
+            "compromised_key_id": shown_key_id(plan.get("compromised_key_id")), "old_access_key_id": shown_key_id(plan.get("old_key_id")),
+            "new_access_key_id": shown_key_id(new_id), "old_key": old_key, "hosts": plan.get("hosts") or [],
+            "hosts_outside_play": plan.get("hosts_outside_play") or [],
+            "hosts_switched": (entry.get("switched_hosts") or []) if action in ("cutover", "staged", "failed") else [],
+            "resumed_run": (plan.get("resume") or {}).get("run_id"), "failures": entry.get("failures") or [],
+            "error": plan.get("error"), "host_moves": moves, "message": message,
+        }
+    return result
+
+
+def failure_message(rotation, hosts=None):
+    """The message that fails a run in which users were rolled back, failed or stopped; empty when none did."""
+    unrestored = {host: str(state["restore_failure"]) for host, state in sorted(dict(hosts or {}).items()) if state.get("restore_failure")}
+    refused = sorted(user for user, entry in rotation.items() if entry.get("error"))
+    rolled = sorted(user for user, entry in rotation.items() if entry["action"] == "rollback")
+    stuck = sorted(user for user, entry in rotation.items() if entry["action"] == "failed")
+    stopped = sorted(user for user, entry in rotation.items() if entry["action"] == "stopped")
+    parts = [f"Rotation of {user} {rotation[user]['message']}." for user in stopped]
+    if rolled:
+        parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(rotation[u]["message"] for u in rolled) + ".")
+        if unrestored:
+            parts.append("Each old key is Active again; these hosts could NOT be put back and need attention: "
+                         + "; ".join(f"{host} ({why})" for host, why in unrestored.items()) + ".")
+        else:
+            parts.append("Each old key is Active again and every reachable host is back on it.")
+    if stuck:
+        parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(rotation[u]["message"] for u in stuck)
+                     + ". Fix those hosts (they hold the new key) and run the rotation again to finish.")
+    if refused:
+        parts.append("Not rotated: " + "; ".join(str(rotation[u]["error"]) for u in refused) + ".")
+    return " ".join(parts)
+
+
+def run_summary(rotation, run, finished=None, now_epoch=None, compromised_not_found=None):
+    """The run as a whole (published as C(rotor_rotation_run)): which users rotated, failed, were staged or skipped."""
+    def users(*actions):
+        return sorted(user for user, entry in rotation.items() if entry["action"] in actions)
+
+    return {
+        "run_id": run["run_id"], "started": run["started"], "finished": finished,
+        "duration_seconds": round(float(now_epoch or 0) - float(run["started_epoch"] or 0), 1) if now_epoch else None,
+        "users_rotated": users("cutover"), "users_staged": users("staged"), "users_failed": users("rollback", "failed", "stopped"),
+        "users_skipped": users("skipped"), "users_exempt": users("exempt"),
+        "hosts_switched": sorted({host for entry in rotation.values() for host in entry.get("hosts_switched") or []}),
+        "compromised_keys_not_found": sorted(set(shown_key_id(k) for k in compromised_not_found or [])),
+        "check_mode": run["check_mode"],
+    }
+
+
+def report(run, finished=None, now_epoch=None, compromised_not_found=None):
+    """{rotation, run, message}: the per-user summary, the run's summary and the message that fails the run ('' if none)."""
+    rotation = summary(run)
+    return {"rotation": rotation, "run": run_summary(rotation, run, finished, now_epoch, compromised_not_found),
+            "message": failure_message(rotation, run["hosts"])}
+
+
+__all__ = ["start", "advance", "report", "EVENTS", "CREATE_KINDS", "RunError"]

@@ -1,0 +1,169 @@
+"""rotor.iam.rotation_start / rotation_advance / rotation_report: the run record read from the hosts' registers by name.
+
+These carry the assertions of the bookkeeping filters the engine replaced (rotation_result, rotation_summary,
+rotation_run_summary, rotation_failure_message, hosts_to_settle, new_keys_to_delete, staged_rollbacks,
+deactivated_keys, inactive_since, users_with).
+"""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rotor.iam.plugins.filter.engine import rotation_advance
+from ansible_collections.rotor.iam.plugins.filter.engine import rotation_report
+from ansible_collections.rotor.iam.plugins.filter.engine import rotation_start
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
+
+OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
+FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}
+# Any names will do: the engine reads the registers the caller names.
+REGISTERS = {"read": "reg_read", "switch": "reg_switch", "recheck": "reg_recheck", "drain_check": "reg_drain", "settle": "reg_settle",
+             "observed": "reg_observed"}
+
+
+def plan(**overrides):
+    base = {"due": True, "error": None, "old_key_id": OLD, "hosts": ["web1", "web2"], "fleet_hosts": ["web1", "web2"],
+            "hosts_outside_play": [], "staged": False, "old_key_disabled": False, "new_key_id": None, "resume": None}
+    base.update(overrides)
+    return base
+
+
+def hostvars(**per_host):
+    return {host: dict({"rotor_iam_user": "app", "rotor_credentials_files": [FILE]}, **facts) for host, facts in per_host.items()}
+
+
+def read(*key_ids):
+    return {"reg_read": {"changed": False, "file_key_ids": list(key_ids), "key_ids": [k for k in key_ids if k]}}
+
+
+def switched(wrote=True, failure=None, backups=("",), unreachable=False):
+    result = {"changed": wrote, "wrote": wrote, "switched_at": "2026-12-01T10:00:00Z",
+              "files": [{"path": FILE["path"], "access_key_id": NEW if wrote else OLD, "changed": wrote, "backup_file": b or None} for b in backups]}
+    if failure:
+        result.update(failed=True, msg=failure["msg"], failure=failure, step="health_check")
+    if unreachable:
+        result = {"unreachable": True, "msg": "Failed to connect", "changed": False}
+    return dict(read(OLD), reg_switch=result)
+
+
+HEALTHY = switched()
+
+
+def decided(plans, facts, **events):
+    run = rotation_start(plans, "run-1", "2026-12-01T00:00:00Z", 100.0, new_keys={u: {"access_key_id": NEW, "secret_access_key": "s3cr3t"}
+                                                                                  for u in plans})
+    run = rotation_advance(run, "hosts", hostvars=facts, hosts=sorted(facts), play_hosts=sorted(facts), registers=REGISTERS)
+    for event, observations in events.items():
+        run = rotation_advance(run, event, **observations)
+    return run
+
+
+def test_a_user_whose_key_change_was_not_confirmed_is_rolled_back():
+    run = decided({"app": plan()}, hostvars(web1=HEALTHY, web2=HEALTHY),
+                  proved={"expect": "invalid", "failures": {"app": "AWS did not confirm that it rejects key AKIA... in time"}})
+    assert run["outcome"]["app"]["action"] == "rollback"
+    assert run["outcome"]["app"]["message"].startswith("failed: AWS did not confirm")
+
+
+@pytest.mark.parametrize("overrides, action, keep", [({}, "cutover", False), ({"staged": True, "hosts_outside_play": ["web3"]}, "staged", False)],
+                         ids=["whole-fleet", "staged"])
+def test_cutover_or_staged_when_every_host_is_healthy(overrides, action, keep):
+    run = decided({"app": plan(**overrides)}, hostvars(web1=HEALTHY, web2=HEALTHY))
+    assert run["outcome"]["app"]["action"] == action and run["outcome"]["app"]["keep_new_key"] is keep
+
+
+@pytest.mark.parametrize(
+    "overrides, action, keep",
+    [({}, "rollback", False), ({"old_key_disabled": True}, "failed", False),
+     ({"staged": True, "hosts_outside_play": ["web3"], "new_key_id": NEW}, "rollback", True)],
+    ids=["rollback", "disabled-old-key-never-rolled-back-onto", "staged-resumed-key-kept"],
+)
+def test_when_a_host_fails(overrides, action, keep):
+    run = decided({"app": plan(**overrides)}, hostvars(web1=HEALTHY, web2=switched(failure={"check": "health check", "msg": "503"})))
+    assert run["outcome"]["app"]["action"] == action and run["outcome"]["app"]["keep_new_key"] is keep
+    assert "host web2 failed health check: 503" in run["outcome"]["app"]["message"]
+    if action == "rollback" and not keep:
+        assert run["todo"]["rollback"] == ["app"]
+
+
+def test_the_registers_are_read_by_the_names_given_and_a_renamed_register_is_not_silently_untouched():
+    facts = hostvars(web1=HEALTHY, web2=HEALTHY)
+    run = rotation_start({"app": plan()})
+    assert rotation_advance(run, "hosts", hostvars=facts, hosts=["web1", "web2"], registers=REGISTERS)["outcome"]["app"]["action"] == "cutover"
+    # The role's own names find nothing here: every host is untouched, so nothing is cut over.
+    assert rotation_advance(run, "hosts", hostvars=facts, hosts=["web1", "web2"], registers=ROLE_REGISTERS)["outcome"]["app"]["action"] == "rollback"
+    with pytest.raises(AnsibleFilterError, match="unknown phases"):
+        rotation_advance(run, "hosts", hostvars=facts, hosts=["web1"], registers={"switched": "reg_switch"})
+
+
+def test_the_report_summarises_users_and_the_run_without_a_secret():
+    plans = {"app": plan(), "canary": plan(staged=True, hosts=["c1"], fleet_hosts=["c1", "c2", "c3"], hosts_outside_play=["c2", "c3"]),
+             "db": plan(hosts=["db1"]), "idle": plan(due=False, hosts=[])}
+    facts = hostvars(web1=HEALTHY, web2=HEALTHY, c1=dict(HEALTHY, rotor_iam_user="canary"),
+                     db1=dict(switched(failure={"check": "health check", "msg": "503"}), rotor_iam_user="db"))
+    run = decided(plans, facts, proved={"expect": "valid", "failures": {"db": "AWS did not confirm that it accepts key X in time"}})
+    reported = rotation_report(run, "2026-12-01T00:00:12Z", 112.34)
+    summary = reported["rotation"]
+    assert "s3cr3t" not in str(reported) and "s3cr3t" not in str(run)
+    assert summary["app"]["new_access_key_id"] == NEW and summary["app"]["old_key"] == "deleted"
+    assert summary["canary"]["action"] == "staged" and summary["canary"]["old_key"] == "active" and summary["canary"]["hosts_switched"] == ["c1"]
+    assert summary["db"]["action"] == "rollback" and summary["db"]["hosts_switched"] == [] and "accepts key X" in summary["db"]["message"]
+    assert summary["idle"]["action"] == "skipped"
+    assert reported["run"]["users_rotated"] == ["app"] and reported["run"]["users_staged"] == ["canary"]
+    assert reported["run"]["users_failed"] == ["db"] and reported["run"]["users_skipped"] == ["idle"]
+    assert reported["run"]["hosts_switched"] == ["c1", "web1", "web2"] and reported["run"]["duration_seconds"] == 12.3
+    assert reported["message"].startswith("Rotation of db rolled back: host db1 failed health check: 503")
+
+
+def test_the_failure_message_names_unrestored_hosts_and_refused_users():
+    restore_failed = dict(switched(failure={"check": "health check", "msg": "503"}),
+                          reg_settle={"failed": True, "restored": False, "step": "restore", "msg": "unreachable",
+                                      "failure": {"check": "restore", "msg": "unreachable"}})
+    run = decided({"db": plan(hosts=["db1"]), "no": plan(due=False, error="cannot rotate IAM user 'no': locked by run r-1", hosts=[])},
+                  hostvars(db1=dict(restore_failed, rotor_iam_user="db")))
+    message = rotation_report(run)["message"]
+    assert "Rotation of db rolled back: host db1 failed health check: 503." in message
+    assert "db1 (restore: unreachable)" in message
+    assert "Not rotated: cannot rotate IAM user 'no': locked by run r-1." in message
+    assert rotation_report(decided({"app": plan()}, hostvars(web1=HEALTHY, web2=HEALTHY)))["message"] == ""
+
+
+def test_the_last_host_steps_restore_rolled_back_hosts_and_clean_cut_over_ones():
+    facts = hostvars(web1=switched(backups=("/etc/app/.credentials.bak",), failure={"check": "health check", "msg": "503"}), web2=read(OLD),
+                     db1=dict(HEALTHY, rotor_iam_user="db"), gone=dict(switched(unreachable=True), rotor_iam_user="db2"))
+    plans = {"app": plan(), "db": plan(hosts=["db1"]), "db2": plan(hosts=["gone"])}
+    assert decided(plans, facts)["todo"]["settle"] == {
+        "web1": {"state": "restored", "backup_files": ["/etc/app/.credentials.bak"]},
+        "db1": {"state": "backups_absent", "backup_files": []},
+    }
+
+
+def test_new_keys_a_host_may_hold_are_kept():
+    restored = dict(switched(failure={"check": "health check", "msg": "503"}),
+                    reg_settle={"restored": True, "invocation": {"module_args": {"state": "restored"}}})
+    failed = switched(failure={"check": "health check", "msg": "503"})
+    plans = {"app": plan(hosts=["web1"]), "db": plan(hosts=["db1"]), "stage": plan(hosts=["s1"], staged=True, new_key_id=NEW)}
+    gone = dict(read(OLD), reg_switch={"unreachable": True, "wrote": True, "msg": "gone"}, rotor_iam_user="db")
+    facts = hostvars(web1=restored, db1=gone, s1=dict(failed, rotor_iam_user="stage"))
+    run = decided(plans, facts)
+    assert run["todo"]["rollback"] == ["app", "db", "stage"]
+    assert run["todo"]["delete_new_keys"] == ["app"] and run["todo"]["keep_pending"] == ["stage"]
+    still = decided({"app": plan(hosts=["web1"])}, hostvars(web1=failed))
+    assert still["todo"]["delete_new_keys"] == []  # web1 still holds it
+
+
+def test_deactivations_and_when_they_happened():
+    plans = {"a": plan(hosts=["web1"]), "b": plan(hosts=["web2"], old_key_disabled=True)}
+    run = decided(plans, hostvars(web1=dict(HEALTHY, rotor_iam_user="a"), web2=dict(HEALTHY, rotor_iam_user="b")))
+    journal = [{"item": {"item": "b"}, "journal": {"inactive_since": "2026-11-30T10:00:00Z"}}, {"item": {"item": "a"}, "journal": {}}]
+    run = rotation_advance(run, "deactivated", results=[{"item": "a", "changed": True}, {"item": "b", "changed": False}],
+                           now="2026-12-01T10:00:00+00:00", journal=journal)
+    assert run["todo"]["prove_deactivated"] == ["a", "b"]
+    assert run["todo"]["inactive_since"] == {"a": "2026-12-01T10:00:00+00:00", "b": "2026-11-30T10:00:00Z"}
+    assert run["users"]["a"]["deactivated"]["reactivatable"] and not run["users"]["b"]["deactivated"]["reactivatable"]
+
+
+def test_a_malformed_input_is_one_clear_error():
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.rotation_advance: malformed input"):
+        rotation_advance(rotation_start({"app": plan()}), "exploded")
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.rotation_start: malformed input"):
+        rotation_start(None)

@@ -1,0 +1,139 @@
+"""The run record: start, advance over events carrying every failure kind, report; one function decides every outcome."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
+
+OLD, NEW = "AKIAOLD0000000000001", "AKIANEW0000000000001"
+
+
+def plan(user="app", **extra):
+    return dict({"due": True, "error": None, "new_key_id": None, "old_key_id": OLD, "old_key_status": "Active", "user_name": user,
+                 "hosts": ["web1", "web2"], "reason": "key is 120 days old"}, **extra)
+
+
+def host(user="app", state="healthy", wrote=True, **extra):
+    return dict({"user": user, "state": state, "wrote": wrote, "failure": {}, "key_ids": [OLD], "backups": ["b"], "moved_at": "t",
+                 "restored": False, "restore_failure": ""}, **extra)
+
+
+def started(plans=None, **options):
+    return engine.start(plans or {"app": plan()}, run_id="r1", started="2026-12-06T00:00:00Z", started_epoch=100.0,
+                        new_key_ids=options.pop("new_key_ids", {"app": NEW}), **options)
+
+
+def test_a_healthy_fleet_cuts_over_and_the_work_lists_say_what_comes_next():
+    run = engine.advance(started(), "hosts", {"hosts": {"web1": host(), "web2": host()}})
+
+    assert run["outcome"]["app"]["action"] == "cutover"
+    todo = run["todo"]
+    assert todo["prove_secrets"] == ["app"] and todo["deactivate"] == ["app"] and todo["retire"] == ["app"]
+    assert todo["rollback"] == [] and todo["reactivate"] == []
+    assert todo["settle"] == {"web1": {"state": "backups_absent", "backup_files": []}, "web2": {"state": "backups_absent", "backup_files": []}}
+
+
+def test_a_deactivation_is_recorded_with_when_and_a_failed_one_stops_the_user():
+    run = engine.advance(started(), "hosts", {"hosts": {"web1": host(), "web2": host()}})
+    done = engine.advance(run, "deactivated", {"results": [{"item": "app", "changed": True}], "now": "2026-12-06T00:01:00Z"})
+
+    assert done["users"]["app"]["deactivated"] == {"key_id": OLD, "at": "2026-12-06T00:01:00Z", "reactivatable": True}
+    assert done["todo"]["deactivate"] == [] and done["todo"]["prove_deactivated"] == ["app"]
+    assert engine.inactive_since(done) == {"app": "2026-12-06T00:01:00Z"}
+
+    denied = engine.advance(run, "deactivated", {"results": [{"item": "app", "failed": True, "msg": "AccessDenied"}], "now": "x"})
+    assert denied["outcome"]["app"]["action"] == "stopped" and denied["todo"]["retire"] == []
+
+
+def test_a_deactivation_aws_does_not_confirm_rolls_back_and_reactivates_only_what_rotor_deactivated():
+    run = engine.advance(started(), "hosts", {"hosts": {"web1": host(), "web2": host()}})
+    run = engine.advance(run, "deactivated", {"results": [{"item": "app", "changed": True}], "now": "t1"})
+    run = engine.advance(run, "proved", {"expect": "invalid", "failures": {"app": "AWS did not confirm"}})
+
+    assert run["outcome"]["app"]["action"] == "rollback"
+    assert run["todo"]["reactivate"] == ["app"] and run["todo"]["settle"]["web1"]["state"] == "restored"
+
+    disabled = engine.start({"app": plan(old_key_disabled=True)}, new_key_ids={"app": NEW})
+    disabled = engine.advance(disabled, "hosts", {"hosts": {"web1": host(state="failed", failure={"check": "c", "msg": "m"})}})
+    disabled = engine.advance(disabled, "deactivated", {"results": [{"item": "app", "changed": False}], "now": "t"})
+    assert disabled["todo"]["reactivate"] == []
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("verify_timeout", "the new key AKIANEW0000000000001 was not accepted by AWS within rotor_verify_timeout=4s"),
+    ("connection", "AWS STS could not be reached to verify the new key AKIANEW0000000000001 (connection error)"),
+    ("permission", "no new key could be made (Access denied for iam:CreateAccessKey on IAM user 'app')"),
+    ("stage", "the pending secret of the new key AKIANEW0000000000001 could not be stored in Secrets Manager"),
+])
+def test_a_create_failure_ends_with_its_own_message_and_no_second_rollback(kind, message):
+    """The create phase undid its work: whatever else fails later in the run, the user is never rolled back again."""
+    plans = {"app": plan(), "other": plan("other", hosts=["db1"])}
+    run = engine.start(plans, new_key_ids={"other": NEW})
+    run = engine.advance(run, "created", {"failures": {"app": {"kind": kind, "msg": message}}})
+    run = engine.advance(run, "hosts", {"hosts": {"web1": host(state="untouched", wrote=False), "db1": host("other")}})
+    # Another user's proof fails: every later decision still knows that app was rolled back by the create phase.
+    run = engine.advance(run, "secrets_proven", {"failures": {"other": "could not prove the secret"}})
+
+    assert run["outcome"]["app"]["action"] == "rolled_back"
+    assert "app" not in run["todo"]["rollback"] and "app" not in run["todo"]["reactivate"] and "app" not in run["todo"]["delete_new_keys"]
+    assert run["users"]["app"]["failures"]["create_kind"] == kind
+    reported = engine.report(run)
+    assert reported["rotation"]["app"]["action"] == "rollback" and reported["rotation"]["app"]["message"] == message
+    assert reported["message"].startswith("Rotation of app, other rolled back: " + message)
+
+
+def test_check_mode_reports_the_plan():
+    run = started(check_mode=True, new_key_ids={})
+    assert run["outcome"]["app"]["action"] == "planned" and run["todo"]["deactivate"] == []
+    assert engine.report(run)["rotation"]["app"]["action"] == "planned"
+
+
+def test_the_report_names_key_ids_only_and_the_hosts_that_could_not_be_put_back():
+    run = engine.advance(started(), "destinations", {"failures": {"app": "the secret destination failed"}})
+    run = engine.advance(run, "hosts", {"hosts": {"web1": host(restored=False, restore_failure="restore: disk full"), "web2": host()}})
+    reported = engine.report(run, finished="2026-12-06T00:02:00Z", now_epoch=160.0)
+
+    assert reported["rotation"]["app"]["action"] == "rollback"
+    assert reported["run"]["users_failed"] == ["app"] and reported["run"]["duration_seconds"] == 60.0
+    assert "web1 (restore: disk full)" in reported["message"]
+    assert reported["rotation"]["app"]["host_moves"]["web2"] == {"held": OLD, "moved_to": NEW, "moved_at": "t"}
+
+
+def test_an_unknown_event_or_proof_is_refused():
+    with pytest.raises(engine.RunError):
+        engine.advance(started(), "teleported", {})
+    with pytest.raises(engine.RunError):
+        engine.advance(started(), "proved", {"expect": "maybe"})
+
+
+EVENT = st.sampled_from(["created", "destinations", "secrets_proven", "deactivated", "proved_invalid", "proved_valid", "hosts"])
+STATE = st.sampled_from(["untouched", "healthy", "failed", "unreachable"])
+
+
+@given(st.lists(st.tuples(EVENT, STATE, st.booleans()), max_size=8), st.booleans())
+def test_whatever_the_events_the_outcome_never_contradicts_the_failures(events, recovered):
+    """Properties: a user the create phase rolled back is never in a later rollback, reactivation or key deletion list;
+    a user with any failure is never cut over; a user is reactivated only if rotor deactivated its key."""
+    run = engine.start({"app": plan(new_key_id=NEW if recovered else None)}, new_key_ids={"app": NEW})
+    failed = False
+    for event, state, changed in events:
+        if event == "created":
+            run, failed = engine.advance(run, "created", {"failures": {"app": "verify timed out"}}), True
+        elif event in ("destinations", "secrets_proven"):
+            run, failed = engine.advance(run, event, {"failures": {"app": "failed"}}), True
+        elif event == "deactivated":
+            run = engine.advance(run, "deactivated", {"results": [{"item": "app", "changed": changed}], "now": "t"})
+        elif event.startswith("proved"):
+            expect = event.split("_")[1]
+            run = engine.advance(run, "proved", {"expect": expect, "failures": {"app": "not confirmed"}})
+            failed = failed or expect == "invalid"
+        else:
+            run = engine.advance(run, "hosts", {"hosts": {"web1": host(state=state, wrote=state != "untouched")}})
+    action, todo = run["outcome"]["app"]["action"], run["todo"]
+    if run["users"]["app"]["failures"]["create"] and not recovered:
+        assert action == "rolled_back" and "app" not in todo["rollback"] + todo["reactivate"] + todo["delete_new_keys"]
+    if failed:
+        assert action != "cutover" and "app" not in todo["retire"]
+    if "app" in todo["reactivate"]:
+        assert run["users"]["app"]["deactivated"] and action == "rollback"
