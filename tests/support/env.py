@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS_PATH = REPO / ".build" / "collections"
@@ -37,8 +37,31 @@ def short_tmpdir() -> Path:
     return path
 
 
+def clean_env(drop: Tuple[str, ...] = ()) -> Dict[str, str]:
+    """The caller's environment without AWS, boto and Ansible settings (and ``drop``'s prefixes), nothing added:
+    for tools whose settings come from elsewhere (ansible-runner reads a job's from its private data dir)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_") + tuple(drop))}
+
+
+def job_envvars(endpoint, collections_path: Optional[Path] = None, **injected: str) -> Dict[str, str]:
+    """``env/envvars`` of an AWX job run by ansible-runner: what the execution environment has built in (the
+    collections, its Python, no AWS config) and what the job's credential injects (``injected``, e.g. the path of a
+    0600 AWS_SHARED_CREDENTIALS_FILE)."""
+    return dict(
+        injected,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_DEFAULT_REGION=endpoint.region,
+        AWS_EC2_METADATA_DISABLED="true",
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path or os.environ.get("ANSIBLE_COLLECTIONS_PATH") or COLLECTIONS_PATH),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+    )
+
+
 def ansible_env(endpoint=None, collections_path: Optional[Path] = None, endpoint_in_env: bool = True,
-                keep_ansible: bool = True, tmpdir: Optional[Path] = None, **extra: str) -> Dict[str, str]:
+                keep_ansible: bool = True, tmpdir: Optional[Path] = None, drop: Tuple[str, ...] = (), **extra: str) -> Dict[str, str]:
     """Environment for an Ansible subprocess.
 
     The caller's environment without AWS settings (and without Ansible's with ``keep_ansible=False``, for
@@ -46,9 +69,9 @@ def ansible_env(endpoint=None, collections_path: Optional[Path] = None, endpoint
     with ``endpoint_in_env``, its URL as ``AWS_ENDPOINT_URL*``; tests of the modules' own ``endpoint_url``
     option pass False). ``collections_path``: the only tree searched for collections (default: the caller's
     ``ANSIBLE_COLLECTIONS_PATH``, else the repository's .build/collections). ``tmpdir``: TMPDIR of the run
-    (keep it short). ``extra`` goes in last.
+    (keep it short). ``drop``: more prefixes of the caller's variables to leave out. ``extra`` goes in last.
     """
-    dropped = ("AWS_", "BOTO_") if keep_ansible else ("AWS_", "BOTO_", "ANSIBLE_")
+    dropped = (("AWS_", "BOTO_") if keep_ansible else ("AWS_", "BOTO_", "ANSIBLE_")) + tuple(drop)
     # The caller's collections path stays (benchmarks point it at an exported revision) unless one is given.
     inherited = os.environ.get("ANSIBLE_COLLECTIONS_PATH") if keep_ansible else None
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "ANSIBLE_COLLECTIONS_PATH"}

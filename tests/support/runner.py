@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from .env import ansible_env, short_tmpdir, tool
+from .env import ansible_env, clean_env, short_tmpdir, tool
 
 PLAYBOOK_TIMEOUT = 180
 IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
@@ -52,6 +52,12 @@ class PlaybookResult:
     tmpdir: Optional[Path] = None  # the run's TMPDIR, scanned for leftovers
     report_dir: Optional[Path] = None  # where the run was told to write its reports (the audit)
     report_name: str = "rotor-iam-audit"
+    # An ansible-runner job (AWX): its status, job events and artifact directory, and the runner CLI's own output.
+    status: str = ""
+    events: List[Dict[str, Any]] = field(repr=False, default_factory=list)
+    artifact_dir: Optional[Path] = None
+    cli_output: str = field(repr=False, default="")
+    cli_returncode: Optional[int] = None
 
     # ------------------------------------------------------------ what it printed
 
@@ -70,7 +76,7 @@ class PlaybookResult:
 
     def outputs(self) -> Dict[str, str]:
         """Everything the run printed, logged or reported, by name, to grep for secrets."""
-        texts = {"stdout": self.stdout, "stderr": self.stderr, "log": self.log}
+        texts = {"stdout": self.stdout, "stderr": self.stderr, "log": self.log, "the ansible-runner output": self.cli_output}
         for path in self.report_paths():
             if path.exists():
                 texts[path.name] = path.read_text(errors="replace")
@@ -81,14 +87,48 @@ class PlaybookResult:
         return [self.tmpdir] if self.tmpdir else []
 
     def explain(self) -> str:
+        if self.artifact_dir is not None:
+            return (
+                f"ansible-runner job {self.label} in {self.workdir}: status={self.status!r} rc={self.returncode} after {self.seconds:.1f}s\n"
+                f"--- stdout (tail)\n{self.stdout[-7000:]}\n--- runner CLI (tail)\n{self.cli_output[-1500:]}"
+            )
         return (
             f"{' '.join(map(str, self.command))} exited {self.returncode} after {self.seconds:.1f}s; calls {self.calls}; "
             f"log {self.log_path}\n--- stdout (tail)\n{self.stdout[-7000:]}\n--- stderr (tail)\n{self.stderr[-2000:]}"
         )
 
+    # ------------------------------------------------------------ an ansible-runner job
+
+    @classmethod
+    def from_runner_job(cls, private_data_dir: Path, ident: str, command: List[str], cli_returncode: int, cli_output: str,
+                        seconds: float, calls: Dict[str, int]) -> "PlaybookResult":
+        """What AWX keeps of one ``ansible-runner run``: status, rc and stdout from its artifacts, its job events."""
+        artifacts = Path(private_data_dir) / "artifacts" / ident
+
+        def read(name: str) -> str:
+            path = artifacts / name
+            return path.read_text(errors="replace").strip() if path.exists() else ""
+
+        events = [json.loads(path.read_text())
+                  for path in sorted((artifacts / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))]
+        return cls(command, int(read("rc") or -1), read("stdout"), "", "", artifacts / "stdout", seconds, calls, label=ident,
+                   workdir=Path(private_data_dir), status=read("status"), events=events, artifact_dir=artifacts,
+                   cli_output=cli_output, cli_returncode=cli_returncode)
+
+    def events_of(self, *kinds: str) -> List[Dict[str, Any]]:
+        return [event for event in self.events if event.get("event") in kinds]
+
+    @property
+    def artifacts(self) -> Dict:
+        """The job's artifacts: the set_stats data of the playbook_on_stats event."""
+        stats = self.events_of("playbook_on_stats")
+        assert stats, f"no playbook_on_stats event\n{self.explain()}"
+        return stats[-1]["event_data"].get("artifact_data") or {}
+
     # ------------------------------------------------------------ the endpoint's view
 
     def writes(self) -> Dict[str, int]:
+        """The run's calls of the IAM actions that change keys (zeros included)."""
         return {action: self.calls.get(action, 0) for action in IAM_WRITES}
 
     @property
@@ -272,3 +312,41 @@ def run_playbook(playbook, workdir: Path, **options) -> PlaybookResult:
     """Run a playbook to the end (see spawn_playbook for the options)."""
     return spawn_playbook(playbook, workdir, **options).wait()
 
+
+class RunnerJobProcess:
+    """``ansible-runner run PDD -p PLAYBOOK --ident IDENT`` started in its own process group, without a terminal or
+    stdin, as an AWX worker starts a job; the job's settings come from its private data dir only (``clean_env``)."""
+
+    def __init__(self, private_data_dir: Path, playbook: str, ident: str, timeout: float = 600):
+        self.private_data_dir, self.ident, self.timeout = Path(private_data_dir), ident, timeout
+        self.command = [tool("ansible-runner"), "run", str(private_data_dir), "-p", playbook, "--ident", ident]
+        self.began = time.monotonic()
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+            self.command, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """The execution node dies: the whole job (runner, ansible-playbook, its workers) is killed at once."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, endpoint=None) -> PlaybookResult:
+        try:
+            output = self.process.communicate(timeout=self.timeout)[0]
+        except subprocess.TimeoutExpired:
+            self.kill()
+            output = self.process.communicate(timeout=10)[0]
+        calls = endpoint.calls()["calls"] if endpoint is not None else {}
+        return PlaybookResult.from_runner_job(self.private_data_dir, self.ident, self.command, self.process.returncode, output or "",
+                                              time.monotonic() - self.began, calls)
+
+
+def run_runner_job(private_data_dir: Path, playbook: str, ident: str, endpoint=None, reset_calls: bool = True,
+                   timeout: float = 600) -> PlaybookResult:
+    """Run an ansible-runner job to its end; the endpoint's counters are reset before it (``reset_calls``) and read after."""
+    if endpoint is not None and reset_calls:
+        endpoint.reset_calls()
+    return RunnerJobProcess(private_data_dir, playbook, ident, timeout).wait(endpoint)
