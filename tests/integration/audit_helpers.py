@@ -12,61 +12,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Optional
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts
-from rotation_helpers import ansible_playbook
+from support import PlaybookResult, assert_no_secrets, rotor_vars, run_playbook
 
 PLAYBOOK = "rotor.iam.audit"
 PLAYBOOK_TIMEOUT = 300
 REPORT_NAME = "rotor-iam-audit"
-
-
-@dataclass
-class AuditRun:
-    command: List[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-    report_dir: Path
-    calls: Dict[str, int] = field(default_factory=dict)  # IAM calls the endpoint saw during the run
-
-    @property
-    def iam_calls(self) -> int:
-        return sum(self.calls.values())
-
-    @property
-    def json_path(self) -> Path:
-        return self.report_dir / f"{REPORT_NAME}.json"
-
-    @property
-    def markdown_path(self) -> Path:
-        return self.report_dir / f"{REPORT_NAME}.md"
-
-    @property
-    def html_path(self) -> Path:
-        return self.report_dir / f"{REPORT_NAME}.html"
-
-    def report(self) -> Dict:
-        return json.loads(self.json_path.read_text())
-
-    def outputs(self) -> Dict[str, str]:
-        """Everything the run printed or wrote, by name, to grep for secrets."""
-        texts = {"stdout": self.stdout, "stderr": self.stderr}
-        for path in (self.json_path, self.markdown_path, self.html_path):
-            if path.exists():
-                texts[path.name] = path.read_text()
-        return texts
-
-    def explain(self) -> str:
-        return (
-            f"{' '.join(self.command)} exited {self.returncode} after {self.seconds:.1f}s; calls {self.calls}\n"
-            f"--- stdout (tail)\n{self.stdout[-6000:]}\n--- stderr (tail)\n{self.stderr[-2000:]}"
-        )
+AuditRun = PlaybookResult  # one result class for every run (report(), json_path, markdown_path, html_path)
 
 
 def run_audit(
@@ -78,56 +32,26 @@ def run_audit(
     verbosity: int = 0,
     label: str = "audit",
     env_extra: Optional[Dict[str, str]] = None,
-) -> AuditRun:
+) -> PlaybookResult:
     """``ansible-playbook rotor.iam.audit`` with the endpoint's admin credentials; reports go to
     ``workdir/<label>-reports`` unless ``extra_vars`` sets rotor_report_dir. The endpoint's call
     counters are reset just before the run and read right after it. ``env_extra`` is added to the
     playbook's environment (e.g. AWS_CONFIG_FILE with profiles for other accounts)."""
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    variables: Dict[str, object] = {
-        "rotor_aws_endpoint_url": endpoint.endpoint_url,
-        "rotor_aws_region": endpoint.region,
-        "rotor_report_dir": str(workdir / f"{label}-reports"),
-    }
+    variables: Dict[str, object] = dict(rotor_vars(endpoint), rotor_report_dir=str(workdir / f"{label}-reports"))
     variables.update(extra_vars or {})
-    vars_file = workdir / f"{label}.vars.json"
-    vars_file.write_text(json.dumps(variables))
-    command = [ansible_playbook(), PLAYBOOK]
-    for inventory in inventories:
-        command += ["-i", str(inventory)]
-    command += ["-e", f"@{vars_file}"]
-    if check:
-        command += ["--check", "--diff"]
-    if verbosity:
-        command.append("-" + "v" * verbosity)
-    endpoint.reset_calls()
-    began = time.monotonic()
-    completed = subprocess.run(
-        command,
-        # The endpoint only through rotor_aws_endpoint_url, as a user gives it: none in the environment.
-        env=dict(ansible_env(endpoint, endpoint_in_env=False), **(env_extra or {})),
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
-    )
-    seconds = time.monotonic() - began
-    calls = endpoint.calls()["calls"]
-    (workdir / f"{label}.stdout").write_text(completed.stdout)
-    (workdir / f"{label}.stderr").write_text(completed.stderr)
     report_dir = Path(str(variables["rotor_report_dir"]))
     if not report_dir.is_absolute():
         report_dir = workdir / report_dir
-    return AuditRun(command, completed.returncode, completed.stdout, completed.stderr, seconds, report_dir, calls)
+    # The endpoint only through rotor_aws_endpoint_url, as a user gives it: none in the environment.
+    return run_playbook(PLAYBOOK, workdir, endpoint=endpoint, endpoint_in_env=False, inventories=inventories, extra_vars=variables,
+                        check=check, diff=check, verbosity=verbosity, label=label, env_extra=env_extra, log=False,
+                        report_dir=report_dir, timeout=PLAYBOOK_TIMEOUT)
 
 
-def assert_no_secrets_in(run: AuditRun, secrets: Iterable[str]) -> None:
-    """No secret appears in the run's output or in any report it wrote (names lines, never the secret)."""
-    labelled = {f"secret #{index}": secret for index, secret in enumerate(secrets)}
-    assert_no_leaks(leaks_in_texts(run.outputs(), labelled), "the audit's output or reports")
+def assert_no_secrets_in(run: PlaybookResult, secrets: Iterable[str]) -> None:
+    """No secret appears in the run's output, in any report it wrote or in its TMPDIR (names lines, never the secret)."""
+    assert_no_secrets(run, list(secrets))
 
 
 def chromium() -> Optional[str]:

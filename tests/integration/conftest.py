@@ -9,14 +9,11 @@ every secret the test knows of before the test sees the result.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List
 
@@ -31,56 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 TARGETS = Path(__file__).resolve().parent / "targets" / "access_keys"
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402
-from iam_endpoint.control import IAMEndpoint  # noqa: E402
-from rotation_helpers import IAM_LAG_SECONDS, wait_until_accepted  # noqa: E402
+from support import PlaybookResult, ansible_env, assert_no_secrets, saved_secrets, tool, wait_until_accepted  # noqa: E402
+from support import run_playbook as run_any_playbook  # noqa: E402
+from support.fixtures import empty_endpoint, endpoint, fleets, iam_endpoint, run_ansible  # noqa: E402,F401  pylint: disable=unused-import
 
 PLAYBOOK_TIMEOUT = 150
-
-
-@dataclass
-class PlaybookRun:
-    playbook: str
-    returncode: int
-    output: str = field(repr=False)  # stdout and stderr, interleaved as ansible-playbook wrote them
-    log_path: Path = field(repr=False)
-    calls: Dict[str, Dict[str, int]] = field(repr=False, default_factory=dict)  # endpoint counters of this run
-
-    def explain(self) -> str:
-        return f"ansible-playbook {self.playbook} exited {self.returncode}; full output in {self.log_path}\n{self.output[-6000:]}"
-
-
-@pytest.fixture(scope="session")
-def iam_endpoint(tmp_path_factory):
-    """The one IAM endpoint of the session (of each xdist worker), lagging like AWS; test files share it
-    through ``endpoint`` (state kept, tests make their own users) or ``empty_endpoint`` (reset)."""
-    # Generous: every test of this worker needs it, and moto's import alone takes long on a loaded machine.
-    with IAMEndpoint().start(workdir=str(tmp_path_factory.mktemp("iam-endpoint")), propagation_seconds=IAM_LAG_SECONDS,
-                             timeout=180) as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def empty_endpoint(iam_endpoint):
-    """The session endpoint reset to an empty account (only rotor-admin): no IAM state, faults or counters,
-    the lags it started with."""
-    iam_endpoint.reset()
-    yield iam_endpoint
-    iam_endpoint.reset()  # the next test of the plain ``endpoint`` fixture finds no account-wide leftovers
-
-
-@pytest.fixture
-def endpoint(iam_endpoint):
-    """The session endpoint without faults or counters left by an earlier test, lagging like AWS."""
-
-    def settle():
-        iam_endpoint.clear_faults()
-        iam_endpoint.configure(propagation_seconds=IAM_LAG_SECONDS)
-        iam_endpoint.reset_calls()
-
-    settle()
-    yield iam_endpoint
-    settle()
+PlaybookRun = PlaybookResult  # the name earlier tests import
 
 
 @pytest.fixture
@@ -159,69 +112,30 @@ def key_statuses(iam):
     return statuses
 
 
-def _playbook_env(endpoint: IAMEndpoint) -> Dict[str, str]:
-    # The targets pass endpoint_url through module_defaults: the variable must be what reaches the endpoint.
-    return ansible_env(endpoint, endpoint_in_env=False)
-
-
 @pytest.fixture
 def run_playbook(endpoint, tmp_path, known_secrets):
     """Run ``targets/access_keys/<name>.yml`` at -vvvv --diff with admin credentials in the environment.
 
-    The playbook gets ``endpoint_url`` (for module_defaults), ``work_dir`` and the given
-    variables through a 0600 vars file. Playbooks save each secret they create, with a
-    no_log task, to ``<work_dir>/secrets/<label>`` (0600). After the run, the output is
-    checked for those secrets, the ones in ``known_secrets`` and the admin secret; the
-    endpoint's call counters are reset just before the run and read right after it, before
-    the test's own boto3 calls add to them (``PlaybookRun.calls``).
+    The playbook gets ``endpoint_url`` (for module_defaults; none in the environment: the variable must be what
+    reaches the endpoint), ``work_dir`` and the given variables through a 0600 vars file. Playbooks save each secret
+    they create, with a no_log task, to ``<work_dir>/secrets/<label>`` (0600). After the run, its output and
+    TMPDIR are scanned for those secrets, the ones in ``known_secrets`` and the admin secret; the endpoint's call
+    counters are reset just before the run and read right after it, before the test's own boto3 calls add to them.
     """
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir(mode=0o700, exist_ok=True)
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
     runs = iter(range(1, 1000))
 
-    def run(name: str, **extra_vars) -> PlaybookRun:
-        number = next(runs)
-        vars_file = tmp_path / f"{name}-{number}.vars.json"
-        fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(extra_vars, endpoint_url=endpoint.endpoint_url, work_dir=str(tmp_path)), handle)
-        command = [
-            ansible_playbook,
-            "-i", "localhost,",
-            "-vvvv",
-            "--diff",
-            "-e", f"@{vars_file}",
-            str(TARGETS / f"{name}.yml"),
-        ]
-        endpoint.reset_calls()
-        completed = subprocess.run(
-            command,
-            check=False,
-            env=_playbook_env(endpoint),
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=PLAYBOOK_TIMEOUT,
-        )
-        log_path = tmp_path / f"{name}-{number}.log"
-        log_path.write_text(completed.stdout)
-        result = PlaybookRun(name, completed.returncode, completed.stdout, log_path, endpoint.calls())
-        _assert_no_secret_in_output(result, secrets_dir, known_secrets + [endpoint.admin_secret_access_key])
+    def run(name: str, **extra_vars) -> PlaybookResult:
+        result = run_any_playbook(TARGETS / f"{name}.yml", tmp_path, endpoint=endpoint, endpoint_in_env=False, label=f"{name}-{next(runs)}",
+                                  inventories=["localhost,"],
+                                  extra_vars=dict(extra_vars, endpoint_url=endpoint.endpoint_url, work_dir=str(tmp_path)),
+                                  verbosity=4, diff=True, combined=True, log=False, timeout=PLAYBOOK_TIMEOUT)
+        labelled = {f"known secret #{index}": secret for index, secret in enumerate(known_secrets + [endpoint.admin_secret_access_key])}
+        assert_no_secrets(result, dict(labelled, **saved_secrets(secrets_dir)))
         return result
 
     return run
-
-
-def _assert_no_secret_in_output(result: PlaybookRun, secrets_dir: Path, secrets: List[str]) -> None:
-    labelled = {f"known secret #{index}": secret for index, secret in enumerate(secrets)}
-    for path in sorted(secrets_dir.iterdir()):
-        mode = stat.S_IMODE(path.stat().st_mode)
-        assert mode == 0o600, f"{path} holds a secret but has mode {mode:o}"
-        labelled[f"secret saved in {path.name}"] = path.read_text().strip()
-    assert_no_leaks(leaks_in_texts({"the output": result.output}, labelled), f"the output of {result.playbook} ({result.log_path})")
 
 
 # --------------------------------------------------------------------------- packaging and AWX (issue 6)
@@ -237,8 +151,7 @@ def _galaxy_env(collections_path: Path) -> Dict[str, str]:
     return ansible_env(collections_path=collections_path)
 
 
-def _venv_tool(name: str) -> str:
-    return shutil.which(name, path=os.path.dirname(sys.executable)) or name
+_venv_tool = tool
 
 
 @pytest.fixture(scope="session")

@@ -9,60 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402
-
-# AWS propagates every key change with a lag (new, deactivated, reactivated, deleted); the test endpoint
-# does too, a few seconds each, unless a test is about something else. ROTOR_TEST_IAM_LAG overrides it.
-IAM_LAG_SECONDS = float(os.environ.get("ROTOR_TEST_IAM_LAG", "2"))
+# pylint: disable=wrong-import-position,unused-import
+from support import IAM_LAG_SECONDS, IAM_WRITES, key_statuses, seed_user, wait_until_accepted  # noqa: E402,F401
+from support import PlaybookProcess, PlaybookResult, ansible_env, ansible_playbook, rotor_vars, spawn_playbook  # noqa: E402,F401
+from support import assert_no_secrets as assert_no_secrets_anywhere  # noqa: E402
 
 PLAYBOOK = "rotor.iam.rotate"
 PLAYBOOK_TIMEOUT = 180
-IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
-
-
-@dataclass
-class RotationRun:
-    """One ansible-playbook run: exit code, output and the ANSIBLE_LOG_PATH log."""
-
-    command: List[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    log: str
-    log_path: Path
-    seconds: float
-    calls: Dict[str, int] = field(default_factory=dict)  # endpoint call counters during the run
-
-    @property
-    def everything(self) -> str:
-        return "\n".join((self.stdout, self.stderr, self.log))
-
-    def writes(self) -> Dict[str, int]:
-        return {action: self.calls.get(action, 0) for action in IAM_WRITES}
-
-    def explain(self) -> str:
-        return (
-            f"{' '.join(self.command)} exited {self.returncode} after {self.seconds:.1f}s; "
-            f"log {self.log_path}\n--- stdout (tail)\n{self.stdout[-7000:]}\n--- stderr (tail)\n{self.stderr[-2000:]}"
-        )
-
-
-def ansible_playbook() -> str:
-    return shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
+RotationRun = PlaybookResult  # one result class for every run
+RotationProcess = PlaybookProcess
 
 
 def playbook_env(endpoint) -> Dict[str, str]:
@@ -70,123 +36,19 @@ def playbook_env(endpoint) -> Dict[str, str]:
     return ansible_env(endpoint)
 
 
-class RotationProcess:
-    """A running ``ansible-playbook rotor.iam.rotate``: wait for it, or SIGKILL it mid-run."""
-
-    def __init__(self, endpoint, command, env, workdir: Path, label: str, log_path: Path):
-        self.endpoint, self.command, self.workdir, self.label, self.log_path = endpoint, command, workdir, label, log_path
-        self.stdout_path, self.stderr_path = workdir / f"{label}.stdout", workdir / f"{label}.stderr"
-        self.began = time.monotonic()
-        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
-            # Its own process group, so a kill takes the forked workers and their modules with it.
-            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL the whole run (ansible-playbook and its workers), as a cancelled job or a dead controller would."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def wait(self, timeout: float = PLAYBOOK_TIMEOUT) -> RotationRun:
-        try:
-            returncode = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            returncode = self.process.wait(10)
-        seconds = time.monotonic() - self.began
-        calls = self.endpoint.calls()["calls"]
-        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return RotationRun(self.command, returncode, self.stdout_path.read_text(errors="replace"),
-                           self.stderr_path.read_text(errors="replace"), log, self.log_path, seconds, calls)
+def spawn_rotation(endpoint, inventories: Iterable[str], workdir: Path, extra_vars: Optional[Dict[str, object]] = None,
+                   **options) -> PlaybookProcess:
+    """Start ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment
+    (support.spawn_playbook: extra variables through a 0600 vars file, call counters reset unless ``reset_calls``
+    is false, an ANSIBLE_LOG_PATH log, a short TMPDIR; check, diff, verbosity, label, env_extra, limit)."""
+    variables = dict(rotor_vars(endpoint), **(extra_vars or {}))
+    options.setdefault("timeout", PLAYBOOK_TIMEOUT)
+    return spawn_playbook(PLAYBOOK, workdir, endpoint=endpoint, inventories=inventories, extra_vars=variables, **options)
 
 
-def spawn_rotation(
-    endpoint,
-    inventories: Iterable[str],
-    workdir: Path,
-    extra_vars: Optional[Dict[str, object]] = None,
-    check: bool = False,
-    verbosity: int = 0,
-    diff: bool = False,
-    label: str = "run",
-    env_extra: Optional[Dict[str, str]] = None,
-    reset_calls: bool = True,
-    limit: Optional[str] = None,
-) -> RotationProcess:
-    """Start ansible-playbook rotor.iam.rotate over ``inventories`` with admin credentials in the environment.
-
-    Extra variables go through a JSON vars file; the endpoint's call counters are reset
-    just before the run (unless ``reset_calls`` is false) and read when it is waited for.
-    """
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    variables = {"rotor_aws_endpoint_url": endpoint.endpoint_url, "rotor_aws_region": endpoint.region}
-    variables.update(extra_vars or {})
-    vars_file = workdir / f"{label}.vars.json"
-    vars_file.write_text(json.dumps(variables))
-    log_path = workdir / f"{label}.ansible.log"
-    if log_path.exists():
-        log_path.unlink()
-    command = [ansible_playbook(), PLAYBOOK]
-    for inventory in inventories:
-        command += ["-i", str(inventory)]
-    command += ["-e", f"@{vars_file}"]
-    if limit:
-        command += ["--limit", limit]
-    if check:
-        command.append("--check")
-    if diff:
-        command.append("--diff")
-    if verbosity:
-        command.append("-" + "v" * verbosity)
-    env = playbook_env(endpoint)
-    env["ANSIBLE_LOG_PATH"] = str(log_path)
-    env.update(env_extra or {})
-    if reset_calls:
-        endpoint.reset_calls()
-    return RotationProcess(endpoint, command, env, workdir, label, log_path)
-
-
-def run_rotation(endpoint, inventories: Iterable[str], workdir: Path, **options) -> RotationRun:
+def run_rotation(endpoint, inventories: Iterable[str], workdir: Path, **options) -> PlaybookResult:
     """Run ansible-playbook rotor.iam.rotate to the end (see spawn_rotation for the options)."""
     return spawn_rotation(endpoint, inventories, workdir, **options).wait()
-
-
-# --------------------------------------------------------------------------- IAM
-
-
-def seed_user(endpoint, user_name: str, age_days: float = 120) -> Tuple[str, str]:
-    """Create an IAM user whose only key is ``age_days`` old; returns (access_key_id, secret)."""
-    iam = endpoint.boto3_client("iam")
-    iam.create_user(UserName=user_name)
-    key = iam.create_access_key(UserName=user_name)["AccessKey"]
-    if age_days:
-        endpoint.backdate(user_name, key["AccessKeyId"], age_days)
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-def wait_until_accepted(endpoint, access_key_id: str, timeout: Optional[float] = None) -> None:
-    """Wait out a new key's propagation, as the rotation does before relying on it: until the endpoint
-    accepts a request signed with it (asked of the endpoint, so the key records no use). A test that signs
-    with a key it has just created calls this first; on a loaded machine the lag outlasts the test's setup."""
-    lag = float(endpoint.config().get("new_key_propagation_seconds", IAM_LAG_SECONDS))
-    deadline = time.monotonic() + (lag + 30 if timeout is None else timeout)
-    while not endpoint.accepted(access_key_id):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{access_key_id} is still rejected: {endpoint.key_view(access_key_id)['reason']}")
-        time.sleep(0.1)
-
-
-def key_statuses(endpoint, user_name: str) -> Dict[str, str]:
-    """The user's keys in IAM as {access_key_id: status}."""
-    iam = endpoint.boto3_client("iam")
-    return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]}
 
 
 # --------------------------------------------------------------------------- hosts
@@ -256,10 +118,9 @@ def write_host_overrides(path: Path, host_vars: Dict[str, Dict[str, object]], gr
     return str(path)
 
 
-def assert_no_secrets(run: RotationRun, secrets: Dict[str, str]) -> None:
-    """None of ``secrets`` ({label: secret}) appears in stdout, stderr or the log of ``run``."""
-    texts = {"stdout": run.stdout, "stderr": run.stderr, "log": run.log}
-    assert_no_leaks(leaks_in_texts(texts, secrets), f"the output of the run ({run.log_path})")
+def assert_no_secrets(run: PlaybookResult, secrets: Dict[str, str]) -> None:
+    """None of ``secrets`` ({label: secret}) appears in stdout, stderr, the log or the TMPDIR of ``run``."""
+    assert_no_secrets_anywhere(run, secrets)
 
 
 class KeyWatcher:

@@ -22,7 +22,7 @@ ALL_IAM_ON_ITSELF = ["iam:*"]
 
 def mutating_calls(run):
     """How often the playbook run called the IAM actions that change keys (denied and faulted calls count)."""
-    calls = run.calls["calls"]
+    calls = run.calls
     return {action: calls.get(action, 0) for action in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")}
 
 
@@ -226,7 +226,7 @@ def test_throttling_is_retried_and_a_failed_create_is_reconciled(endpoint, iam_u
     # Nothing in this playbook waits for the new key to propagate: it is accepted once the lag has passed.
     assert accepted_once_propagated(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
     assert endpoint.faults() == {}
-    counters = run.calls
+    counters = {"calls": run.calls, "faulted": run.faulted}
     # access_key_status: two throttled ListAccessKeys then one that answers, same for UpdateAccessKey.
     # access_key_create: ListAccessKeys, CreateAccessKey -> 500, ListAccessKeys to look for a key the
     # failed call may have made, CreateAccessKey again. A create must never be replayed blindly (by the
@@ -277,12 +277,12 @@ def test_rotation_journal_locks_records_and_clears(iam, iam_user, run_playbook):
     assert run.returncode == 0, run.explain()
     assert iam.list_user_tags(UserName=iam_user)["Tags"] == []
     # Reads and writes only the user's tags.
-    assert set(run.calls["calls"]) <= {"ListUserTags", "TagUser", "UntagUser", "GetCallerIdentity"}, run.calls
+    assert set(run.calls) <= {"ListUserTags", "TagUser", "UntagUser", "GetCallerIdentity"}, run.calls
     # Per task (docs/journal.md, "IAM calls per operation"): read 1 (x4), lock in check mode 1, take the lock
     # with a phase 2+2, a rival refused 1, a phase by the holder 1+1 (it no longer reads back: 2 calls, was
     # 3), a lock broken 2+1, completion and release in one call 1+1+1 (untag), an illegal transition 1 and
     # nothing written, clear 1+1 (untag), clear again 1.
-    calls = run.calls["calls"]
+    calls = run.calls
     assert {action: calls.get(action, 0) for action in ("ListUserTags", "TagUser", "UntagUser")} == {
         "ListUserTags": 15,
         "TagUser": 5,
@@ -302,7 +302,7 @@ def test_create_with_when_full_fail_calls_create_without_listing_first(endpoint,
     assert keys.pop(key_id) == "Active"
     (new_key_id,) = keys
     assert accepted_once_propagated(endpoint, new_key_id, saved_secrets(tmp_path)["created"])
-    calls = run.calls["calls"]
+    calls = run.calls
     # Deliberately fewer calls than with --diff (test_throttling_is_retried_and_a_failed_create_is_reconciled):
     # no ListAccessKeys before a create. The 500 is followed by one reconciling ListAccessKeys (the old key is
     # dated before the create, so GetAccessKeyLastUsed is not asked) and a second CreateAccessKey; the third
@@ -324,7 +324,7 @@ def test_status_and_delete_check_the_lock_right_before_a_write_only(iam, iam_use
     assert run.returncode == 0, run.explain()
     assert key_statuses(iam_user) == {first_key_id: "Active"}
     assert iam.list_user_tags(UserName=iam_user)["Tags"] == []
-    calls = run.calls["calls"]
+    calls = run.calls
     # Lock 2 ListUserTags + 1 TagUser; each of the 5 key tasks lists the keys once; the lock is read only
     # before the 3 tasks that would write (one refused with LockLost, before its UpdateAccessKey), not for
     # the two no-ops (each was 2 calls, now 1); release 1 ListUserTags + 1 UntagUser.
@@ -386,7 +386,7 @@ def test_a_secret_in_any_key_id_slot_is_never_shown(endpoint, iam, iam_user, cre
     assert f"COMPROMISED KEYS NOT FOUND - {withheld}" in run.output
     assert f"already holds {withheld}" in run.output
     # Nothing went to AWS for the key modules, nothing was tagged with the secret by rotor.
-    assert not {"UpdateAccessKey", "DeleteAccessKey"} & set(run.calls["calls"]), run.calls
+    assert not {"UpdateAccessKey", "DeleteAccessKey"} & set(run.calls), run.calls
     tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=iam_user)["Tags"]}
     assert all(tags.get(name) == leaked for name in ("rotor:phase", "rotor:pending", "rotor:current", "rotor:previous")), tags
     assert not any(leaked in value for key, value in tags.items() if key not in ("rotor:phase", "rotor:pending", "rotor:current", "rotor:previous"))

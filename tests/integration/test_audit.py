@@ -144,27 +144,16 @@ def test_account_of_1000_users_costs_at_most_6_report_calls_one_tags_call_per_us
 
 
 @pytest.fixture
-def team_fleet(endpoint, tmp_path):
+def team_fleet(endpoint, fleets):
     """Seeded team, and 4 local hosts: host1 on alice's old key, host2 on alice's new key, host3 on
     bob's key, host4 (bob) on a key id IAM does not know."""
     keys = seed_team(endpoint)
-    fleet = Fleet(
-        str(tmp_path / "fleet"),
-        4,
-        mode="local",
-        endpoint_url=endpoint.endpoint_url,
-        region=endpoint.region,
-        users={"host1": "alice", "host2": "alice", "host3": "bob", "host4": "bob"},
-        initial_keys={"alice": keys[("alice", 1)], "bob": keys[("bob", 1)]},
-    )
-    fleet.start()
-    try:
-        fleet.write_credentials("host2", *keys[("alice", 2)])
-        fleet.write_credentials("host4", FAKE_KEY_ID, "not-a-real-secret-but-forty-characters-x")
-        fleet.write_inventory()
-        yield fleet, keys
-    finally:
-        fleet.stop()
+    fleet = fleets.start({"host1": "alice", "host2": "alice", "host3": "bob", "host4": "bob"},
+                         {"alice": keys[("alice", 1)], "bob": keys[("bob", 1)]}, name="fleet")
+    fleet.write_credentials("host2", *keys[("alice", 2)])
+    fleet.write_credentials("host4", FAKE_KEY_ID, "not-a-real-secret-but-forty-characters-x")
+    fleet.write_inventory()
+    return fleet, keys
 
 
 @pytest.mark.smoke

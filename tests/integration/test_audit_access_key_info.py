@@ -11,10 +11,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from audit_helpers import assert_no_secrets_in  # noqa: E402  pylint: disable=wrong-import-position
-from rotation_helpers import ansible_playbook, playbook_env  # noqa: E402  pylint: disable=wrong-import-position
-
-import subprocess  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
+from support import assert_no_secrets, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAYBOOK = textwrap.dedent(
     """\
@@ -82,16 +79,8 @@ def test_all_users_and_user_names(report_endpoint, tmp_path):
     playbook = tmp_path / "info.yml"
     playbook.write_text(PLAYBOOK)
     out = tmp_path / "results.json"
-    endpoint.reset_calls()
-    completed = subprocess.run(
-        [ansible_playbook(), str(playbook), "-e", json.dumps({"endpoint_url": endpoint.endpoint_url, "out": str(out)}), "-v"],
-        env=playbook_env(endpoint),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    completed = run_playbook(playbook, tmp_path, endpoint=endpoint, extra_vars={"endpoint_url": endpoint.endpoint_url, "out": str(out)},
+                             verbosity=1, label="info", log=False, timeout=180)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
     results = json.loads(out.read_text())
     calls = endpoint.calls()["calls"]
@@ -130,13 +119,7 @@ def test_all_users_and_user_names(report_endpoint, tmp_path):
     assert calls.get("ListAccessKeys") == 2 + 2 + 2, calls  # alice and ghost; bob and alice; alice and nobody-here
     assert calls.get("GetAccessKeyLastUsed", 0) == 0, calls
     assert "Traceback" not in completed.stdout + completed.stderr
-
-    class Run:  # assert_no_secrets_in reads outputs() only
-        @staticmethod
-        def outputs():
-            return {"stdout": completed.stdout, "stderr": completed.stderr, "results": out.read_text()}
-
-    assert_no_secrets_in(Run, secrets + [endpoint.admin_secret_access_key])
+    assert_no_secrets(completed, secrets + [endpoint.admin_secret_access_key], files=[out])
 
 
 TAGS_PLAYBOOK = textwrap.dedent(
@@ -180,11 +163,8 @@ def test_include_tags_reads_each_users_tags_once(report_endpoint, tmp_path):
     playbook = tmp_path / "tags.yml"
     playbook.write_text(TAGS_PLAYBOOK)
     out = tmp_path / "results.json"
-    endpoint.reset_calls()
-    completed = subprocess.run(
-        [ansible_playbook(), str(playbook), "-e", json.dumps({"endpoint_url": endpoint.endpoint_url, "out": str(out)})],
-        env=playbook_env(endpoint), cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
-    )
+    completed = run_playbook(playbook, tmp_path, endpoint=endpoint, extra_vars={"endpoint_url": endpoint.endpoint_url, "out": str(out)},
+                             label="tags", log=False, timeout=180)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
     results = json.loads(out.read_text())
     calls = endpoint.calls()["calls"]

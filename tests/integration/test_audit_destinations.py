@@ -8,16 +8,12 @@ audit's identity may not read. conftest.run_playbook (-vvvv --diff) fails the te
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from harness import ansible_env, assert_no_leaks, leaks_in_files, leaks_in_texts
+from support import PlaybookResult, assert_no_secrets, rotor_vars, run_playbook
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "audit.yml"
 
@@ -26,19 +22,12 @@ PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "audit.yml"
 def run_audit(endpoint, tmp_path, known_secrets):
     """playbooks/audit.yml at -vvvv --diff as the endpoint's admin; its output is scanned for every known secret."""
 
-    def run(**extra_vars) -> subprocess.CompletedProcess:
-        vars_file = tmp_path / "audit.vars.json"
-        vars_file.write_text(json.dumps(dict(extra_vars, rotor_aws_endpoint_url=endpoint.endpoint_url,
-                                             rotor_aws_region=endpoint.region)))
-        command = [shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook",
-                   "-vvvv", "--diff", "-e", f"@{vars_file}", str(PLAYBOOK)]
-        endpoint.reset_calls()
-        completed = subprocess.run(command, check=False, env=ansible_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        (tmp_path / "audit.log").write_text(completed.stdout)
+    def run(**extra_vars) -> PlaybookResult:
+        completed = run_playbook(PLAYBOOK, tmp_path, endpoint=endpoint, label="audit", extra_vars=dict(extra_vars, **rotor_vars(endpoint)),
+                                 verbosity=4, diff=True, combined=True, log=False, timeout=300,
+                                 report_dir=Path(extra_vars["rotor_report_dir"]))
         secrets = {f"known #{n}": s for n, s in enumerate(known_secrets + [endpoint.admin_secret_access_key])}
-        assert_no_leaks(leaks_in_texts({"output": completed.stdout}, secrets), f"the audit's output ({tmp_path / 'audit.log'})")
-        assert_no_leaks(leaks_in_files([Path(extra_vars["rotor_report_dir"])], secrets), "the audit's reports")
+        assert_no_secrets(completed, secrets, files=[Path(extra_vars["rotor_report_dir"])])
         return completed
 
     return run

@@ -19,12 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import pytest
 
@@ -34,7 +30,7 @@ pytest.importorskip("ansible_runner")
 
 from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from harness import assert_no_leaks, leaks_in_files, leaks_in_texts  # noqa: E402  pylint: disable=wrong-import-position
+from support import PlaybookResult, assert_no_leaks, job_envvars, leaks_in_files, leaks_in_texts, run_runner_job  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -50,47 +46,12 @@ RUN_FIELDS = ("run_id", "started", "finished", "duration_seconds", "users_rotate
 # --------------------------------------------------------------------------- a job as AWX runs it
 
 
-class RunnerJob:
-    """What AWX keeps of one ansible-runner job: status, rc, stdout, events and artifacts."""
+RunnerJob = PlaybookResult  # one result class: PlaybookResult.from_runner_job (status, rc, stdout, events, artifacts)
 
-    def __init__(self, private_data_dir: Path, ident: str, completed: subprocess.CompletedProcess, seconds: float, calls: Dict[str, int]):
-        self.private_data_dir = private_data_dir
-        self.ident = ident
-        self.artifact_dir = private_data_dir / "artifacts" / ident
-        self.cli_output = completed.stdout + completed.stderr
-        self.cli_returncode = completed.returncode
-        self.seconds = seconds
-        self.calls = calls
-        self.status = self._read("status")
-        self.rc = int(self._read("rc") or -1)
-        self.stdout = self._read("stdout")
-        self.events = [
-            json.loads(path.read_text())
-            for path in sorted((self.artifact_dir / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
-        ]
 
-    def _read(self, name: str) -> str:
-        path = self.artifact_dir / name
-        return path.read_text(errors="replace").strip() if path.exists() else ""
-
-    def events_of(self, *kinds: str) -> List[dict]:
-        return [event for event in self.events if event.get("event") in kinds]
-
-    @property
-    def artifacts(self) -> Dict:
-        """The job's artifacts: the set_stats data of the playbook_on_stats event."""
-        stats = self.events_of("playbook_on_stats")
-        assert stats, f"no playbook_on_stats event\n{self.explain()}"
-        return stats[-1]["event_data"].get("artifact_data") or {}
-
-    def writes(self) -> Dict[str, int]:
-        return {action: self.calls.get(action, 0) for action in IAM_WRITES if self.calls.get(action, 0)}
-
-    def explain(self) -> str:
-        return (
-            f"ansible-runner job {self.ident} in {self.private_data_dir}: status={self.status!r} rc={self.rc} "
-            f"after {self.seconds:.1f}s\n--- stdout (tail)\n{self.stdout[-7000:]}\n--- runner CLI (tail)\n{self.cli_output[-1500:]}"
-        )
+def writes(job: PlaybookResult) -> Dict[str, int]:
+    """The job's calls of the IAM actions that write (key changes, journal and lock tags), zeros left out."""
+    return {action: job.calls.get(action, 0) for action in IAM_WRITES if job.calls.get(action, 0)}
 
 
 def write_json(path: Path, data, mode: int = 0o600) -> None:
@@ -135,21 +96,7 @@ def private_data_dir(
     else:
         # AWX's built-in "Amazon Web Services" credential type: environment variables.
         injected = {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-    write_json(
-        base / "env" / "envvars",
-        {
-            **injected,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_DEFAULT_REGION": endpoint.region,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            # What the execution environment has built in: the collections and its Python.
-            "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_HOST_KEY_CHECKING": "false",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        },
-    )
+    write_json(base / "env" / "envvars", job_envvars(endpoint, collections_path, **injected))
     write_json(base / "env" / "extravars", dict(survey, rotor_aws_endpoint_url=endpoint.endpoint_url))
     # AWX's job timeout and idle timeout: a job that waits for input is killed, not left hanging.
     write_json(base / "env" / "settings", {"job_timeout": RUNNER_TIMEOUT - 30, "idle_timeout": 120, "pexpect_timeout": 5})
@@ -160,21 +107,7 @@ def private_data_dir(
 
 def run_job(endpoint: IAMEndpoint, pdd: Path, ident: str) -> RunnerJob:
     """``ansible-runner run PDD -p rotate.yml``, without a terminal or stdin, like an AWX worker."""
-    runner = shutil.which("ansible-runner", path=os.path.dirname(sys.executable)) or "ansible-runner"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
-    endpoint.reset_calls()
-    began = time.monotonic()
-    completed = subprocess.run(
-        [runner, "run", str(pdd), "-p", "rotate.yml", "--ident", ident],
-        check=False,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUNNER_TIMEOUT,
-    )
-    seconds = time.monotonic() - began
-    return RunnerJob(pdd, ident, completed, seconds, endpoint.calls()["calls"])
+    return run_runner_job(pdd, "rotate.yml", ident, endpoint, timeout=RUNNER_TIMEOUT)
 
 
 def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str], except_files=()) -> None:
@@ -182,7 +115,7 @@ def assert_no_secret_in_job(job: RunnerJob, secrets: Dict[str, str], except_file
     files = [path for path in job.artifact_dir.rglob("*") if path.is_file() and path.name not in except_files]
     assert any(path.parent.name == "job_events" for path in files), f"no job events in {job.artifact_dir}"
     found = leaks_in_files(files, secrets) + leaks_in_texts({"the ansible-runner output": job.cli_output}, secrets)
-    assert_no_leaks(found, f"job {job.ident}")
+    assert_no_leaks(found, f"job {job.label}")
 
 
 def assert_nothing_prompted(job: RunnerJob) -> None:
@@ -201,21 +134,14 @@ def job_endpoint(empty_endpoint):
 
 
 @pytest.fixture
-def seeded(job_endpoint, make_rotator, tmp_path):
+def seeded(job_endpoint, make_rotator, fleets):
     """An IAM user whose only key is 120 days old, a fleet of 3 local hosts on it, and the rotation identity."""
     user = "awx-app"
     old_id, old_secret = seed_user(job_endpoint, user, 120)
     rotator = make_rotator(job_endpoint)
-    fleet = Fleet(
-        str(tmp_path / "fleet"), 3, mode="local", endpoint_url=job_endpoint.endpoint_url,
-        region=job_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)},
-    )
-    fleet.start()
-    try:
-        assert_hosts_on_key(fleet, old_id)
-        yield {"user": user, "old_id": old_id, "old_secret": old_secret, "fleet": fleet, "rotator": rotator}
-    finally:
-        fleet.stop()
+    fleet = fleets.start(user, {user: (old_id, old_secret)}, size=3, name="fleet")
+    assert_hosts_on_key(fleet, old_id)
+    return {"user": user, "old_id": old_id, "old_secret": old_secret, "fleet": fleet, "rotator": rotator}
 
 
 SURVEY = {
@@ -295,7 +221,7 @@ def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, 
 
     assert job.status == "successful" and job.rc == 0, job.explain()
     assert_nothing_prompted(job)
-    assert job.writes() == {}, job.calls
+    assert writes(job) == {}, job.calls
     assert key_statuses(job_endpoint, user) == {old_id: "Active"}
     assert file_states(fleet) == before, "the check job changed a credentials file"
     assert_hosts_on_key(fleet, old_id)

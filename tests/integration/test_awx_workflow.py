@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -31,7 +27,8 @@ pytest.importorskip("moto")
 pytest.importorskip("ansible_runner")
 
 from rotation_helpers import assert_hosts_on_key, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
-from test_awx_runner import RunnerJob, assert_no_secret_in_job, assert_nothing_prompted, write_json  # noqa: E402  pylint: disable=wrong-import-position
+from test_awx_runner import RunnerJob, assert_no_secret_in_job, assert_nothing_prompted, write_json, writes  # noqa: E402  pylint: disable=wrong-import-position
+from support import RunnerJobProcess, job_envvars  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -85,17 +82,7 @@ class Workflow:
         fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n")
-        write_json(pdd / "env" / "envvars", {
-            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_DEFAULT_REGION": self.endpoint.region,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "ANSIBLE_COLLECTIONS_PATH": str(self.collections),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_HOST_KEY_CHECKING": "false",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        })
+        write_json(pdd / "env" / "envvars", job_envvars(self.endpoint, self.collections, AWS_SHARED_CREDENTIALS_FILE=str(credentials)))
         # AWX: survey answers, the workflow's own variables, then the artifacts of the nodes upstream.
         extravars = dict(SURVEY, rotor_aws_endpoint_url=self.endpoint.endpoint_url, awx_workflow_job_id=self.workflow_id,
                          awx_job_id=1000 + self.counter, **self.artifacts)
@@ -104,9 +91,9 @@ class Workflow:
         write_json(pdd / "env" / "settings", {"job_timeout": RUNNER_TIMEOUT - 30, "idle_timeout": 120, "pexpect_timeout": 5})
         return pdd
 
-    def start(self, node: str, hosts: List[str], **extra) -> "RunningJob":
+    def start(self, node: str, hosts: List[str], **extra) -> RunnerJobProcess:
         pdd = self.private_data_dir(node, hosts, extra)
-        return RunningJob(pdd, node, f"{node}-{self.counter}")
+        return RunnerJobProcess(pdd, f"{node}.yml", f"{node}-{self.counter}", timeout=RUNNER_TIMEOUT)
 
     def run(self, node: str, hosts: Optional[List[str]] = None, pass_artifacts: bool = True, **extra) -> RunnerJob:
         self.endpoint.reset_calls()
@@ -130,29 +117,6 @@ class Workflow:
             # artifacts/<ident>/command records the job's environment (the credentials file's path, not a key);
             # it is scanned as well.
             assert_no_secret_in_job(job, secrets)
-
-
-class RunningJob:
-    """``ansible-runner run`` started in its own process group, as an AWX worker starts a job."""
-
-    def __init__(self, pdd: Path, node: str, ident: str):
-        self.pdd, self.node, self.ident = pdd, node, ident
-        runner = shutil.which("ansible-runner", path=os.path.dirname(sys.executable)) or "ansible-runner"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
-        self.began = time.monotonic()
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [runner, "run", str(pdd), "-p", f"{node}.yml", "--ident", ident],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """The execution node dies: the whole job (runner, ansible-playbook, its workers) is killed at once."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-
-    def wait(self, endpoint: IAMEndpoint) -> RunnerJob:
-        output = self.process.communicate(timeout=RUNNER_TIMEOUT)[0]
-        completed = subprocess.CompletedProcess(self.process.args, self.process.returncode, output or "", "")
-        return RunnerJob(self.pdd, self.ident, completed, time.monotonic() - self.began, endpoint.calls()["calls"])
 
 
 def events_text(job: RunnerJob) -> str:
@@ -191,20 +155,15 @@ def workflow_endpoint(iam_endpoint):
 
 
 @pytest.fixture
-def seeded(workflow_endpoint, make_rotator, tmp_path):
+def seeded(workflow_endpoint, make_rotator, fleets):
     """An IAM user whose only key is 120 days old, 8 local hosts on it, and the rotation identity."""
     workflow_endpoint.reset()
     user = "wf-app"
     old_id, old_secret = seed_user(workflow_endpoint, user, 120)
     rotator = make_rotator(workflow_endpoint)
-    fleet = Fleet(str(tmp_path / "fleet"), HOSTS, mode="local", endpoint_url=workflow_endpoint.endpoint_url,
-                  region=workflow_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)})
-    fleet.start()
-    try:
-        assert_hosts_on_key(fleet, old_id)
-        yield {"user": user, "old_id": old_id, "old_secret": old_secret, "fleet": fleet, "rotator": rotator}
-    finally:
-        fleet.stop()
+    fleet = fleets.start(user, {user: (old_id, old_secret)}, size=HOSTS, name="fleet")
+    assert_hosts_on_key(fleet, old_id)
+    return {"user": user, "old_id": old_id, "old_secret": old_secret, "fleet": fleet, "rotator": rotator}
 
 
 @pytest.fixture
@@ -244,7 +203,7 @@ def assert_distribute_changed_no_key(jobs: List[RunnerJob]) -> None:
     for job in jobs:
         text = json.dumps([e.get("event_data", {}).get("task_action") for e in job.events])
         for action in ("access_key_create", "access_key_status", "access_key_delete"):
-            assert f"rotor.iam.{action}" not in text, f"{job.ident} ran {action}"
+            assert f"rotor.iam.{action}" not in text, f"{job.label} ran {action}"
 
 
 def assert_rolled_back(endpoint: IAMEndpoint, seeded, new_id: str) -> None:
@@ -272,7 +231,7 @@ def test_workflow_prepare_four_concurrent_slices_finish_cuts_over(workflow_endpo
     for job in jobs:
         assert job.status == "successful" and job.rc == 0, job.explain()
         # No key, journal or lock write by any slice (the calls of the four jobs together).
-        assert job.writes() == {}, job.calls
+        assert writes(job) == {}, job.calls
         result = job.artifacts["rotor_distribute"]
         assert result["failed"] == {} and len(result["switched"]) == HOSTS // SLICES, result
     assert_distribute_changed_no_key(jobs)
@@ -385,7 +344,7 @@ def test_a_slice_killed_half_way_and_a_stale_slice_then_finish_rolls_back(workfl
 
     assert stale.status == "failed" and stale.rc != 0, stale.explain()
     assert f"this distribute job is run {WORKFLOW_ID}" in stale.stdout and f"run {WORKFLOW_ID + 1}" in stale.stdout, stale.explain()
-    assert stale.writes() == {} and "GetSecretValue" not in stale.calls, stale.calls
+    assert writes(stale) == {} and "GetSecretValue" not in stale.calls, stale.calls
     assert journal_tags(workflow_endpoint, seeded["user"]) == before
     assert {name: fleet.read_credentials(name)[0] for name in fleet.hosts} == files
 

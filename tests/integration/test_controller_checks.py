@@ -8,10 +8,7 @@ keys, the hosts' files, and the exact sentence the operator reads.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,8 +17,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
-from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+from support import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +26,14 @@ ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 
 
 @pytest.fixture
-def fleet_of(empty_endpoint, tmp_path):
+def fleet_of(empty_endpoint, fleets):
     """A user with a 120-day-old key held by ``size`` local hosts: (fleet, old key id)."""
-    fleets = []
 
     def make(user, size=2):
-        old_id, old_secret = seed_user(empty_endpoint, user, 120)
-        fleet = Fleet(str(tmp_path / user), size, mode="local", endpoint_url=empty_endpoint.endpoint_url,
-                      region=empty_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)})
-        fleets.append(fleet)
-        fleet.start()
-        fleet.write_inventory()
+        fleet, old_id, _secret = fleets.seeded(user, size, 120)
         return fleet, old_id
 
-    yield make
-    for fleet in fleets:
-        fleet.stop()
+    return make
 
 
 def identity(endpoint, name, *statements):
@@ -303,9 +291,8 @@ def test_a_malformed_key_id_given_to_access_key_delete_is_refused_not_reported_g
     playbook = tmp_path / "delete.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
         {"name": "Delete", "rotor.iam.access_key_delete": {"user_name": "cc-module", "access_key_id": pasted_secret, "force": True}}]}]))
-    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    completed = subprocess.run([ansible_playbook, str(playbook), "-i", "localhost,", "-c", "local"], env=ansible_env(empty_endpoint),
-                               capture_output=True, text=True, timeout=120, check=False)
+    completed = run_playbook(playbook, tmp_path / "runs", endpoint=empty_endpoint, inventories=["localhost,"], args=["-c", "local"],
+                             label="delete", log=False, timeout=120)
 
     assert completed.returncode == 2, completed.stdout
     assert ("access_key_id (withheld: not an access key id) does not look like an AWS access key id (AKIA or ASIA and 16 upper-case "

@@ -11,17 +11,14 @@ the module results, these tests check the output and the files.
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 import re
-import shutil
 import stat
-import subprocess
-import sys
 
 import pytest
 import yaml
+from support import run_playbook
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TARGET = os.path.join(REPO, "tests", "integration", "targets", "credentials_file")
@@ -47,9 +44,9 @@ def _defaults():
     return {name: resolve(value) if isinstance(value, str) else value for name, value in raw.items()}
 
 
-def _ansible_playbook():
-    beside_python = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return beside_python if os.path.exists(beside_python) else shutil.which("ansible-playbook")
+def host_python_env(base):  # noqa: N802  pylint: disable=invalid-name
+    """What a run of a host module with Debian's python3 adds to the support package's environment."""
+    return {"ANSIBLE_PYTHON_INTERPRETER": HOST_PYTHON, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCAL_TEMP": str(base / "ansible-local")}
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +62,10 @@ def run(tmp_path_factory):
     workdir.mkdir()
     inventory = base / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % HOST_PYTHON)
-    extra_vars = base / "extra_vars.json"
-    extra_vars.write_text(json.dumps({"credentials_file_dir": str(workdir)}))
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_PYTHON_INTERPRETER=HOST_PYTHON,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_LOCAL_TEMP=str(base / "ansible-local"),
-    )
-    command = [
-        _ansible_playbook(), "-i", str(inventory), "-e", "@" + str(extra_vars),
-        "--diff", "-vvvv", os.path.join(TARGET, "playbook.yml"),
-    ]
-    completed = subprocess.run(
-        command, cwd=TARGET, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
-        check=False,  # test_playbook_passes reports a failure together with the output
-    )
-    (base / "ansible-playbook.log").write_text(completed.stdout)
+    # test_playbook_passes reports a failure together with the output
+    completed = run_playbook(os.path.join(TARGET, "playbook.yml"), base, inventories=[inventory], label="ansible-playbook",
+                             extra_vars={"credentials_file_dir": str(workdir)}, diff=True, verbosity=4, combined=True, log=False,
+                             timeout=600, cwd=TARGET, env_extra=host_python_env(base))
     return workdir, completed
 
 

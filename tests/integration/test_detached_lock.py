@@ -10,12 +10,9 @@ a second one, on the same machine, for another run id.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
-from conftest import PLAYBOOK_TIMEOUT, PlaybookRun, _assert_no_secret_in_output, _playbook_env
+from conftest import PLAYBOOK_TIMEOUT
+from support import assert_no_secrets, run_playbook, saved_secrets
 
 # Takes the lock of user_name for run_id and saves the task's result (it holds no secret) as result_file.
 LOCK_PLAYBOOK = """\
@@ -49,25 +46,15 @@ LOCK_PLAYBOOK = """\
 
 
 def take_lock(endpoint, tmp_path, user_name, run_id, detached, label):
-    """Run the lock playbook to its end (its ansible-playbook process is gone afterwards): (PlaybookRun, result)."""
+    """Run the lock playbook to its end (its ansible-playbook process is gone afterwards): (PlaybookResult, result)."""
     (tmp_path / "secrets").mkdir(mode=0o700, exist_ok=True)
     playbook = tmp_path / "lock.yml"
     playbook.write_text(LOCK_PLAYBOOK)
     result_file = tmp_path / f"{label}.json"
-    vars_file = tmp_path / f"{label}.vars.json"
-    fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"endpoint_url": endpoint.endpoint_url, "user_name": user_name, "run_id": run_id, "detached": detached,
-                   "result_file": str(result_file)}, handle)
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
-    completed = subprocess.run(
-        [ansible_playbook, "-i", "localhost,", "-e", f"@{vars_file}", str(playbook)],
-        env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=PLAYBOOK_TIMEOUT, check=False)
-    log_path = tmp_path / f"{label}.log"
-    log_path.write_text(completed.stdout)
-    run = PlaybookRun(label, completed.returncode, completed.stdout, log_path)
-    _assert_no_secret_in_output(run, tmp_path / "secrets", [endpoint.admin_secret_access_key])
+    run = run_playbook(playbook, tmp_path, endpoint=endpoint, endpoint_in_env=False, inventories=["localhost,"], label=label,
+                       extra_vars={"endpoint_url": endpoint.endpoint_url, "user_name": user_name, "run_id": run_id, "detached": detached,
+                                   "result_file": str(result_file)}, combined=True, log=False, timeout=PLAYBOOK_TIMEOUT)
+    assert_no_secrets(run, dict(saved_secrets(tmp_path / "secrets"), admin=endpoint.admin_secret_access_key))
     assert run.returncode == 0, run.explain()
     return run, json.loads(result_file.read_text())
 

@@ -22,9 +22,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,7 +35,6 @@ pytest.importorskip("moto")
 
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
     IAM_LAG_SECONDS,
-    REPO,
     KeyWatcher,
     RotationRun,
     assert_hosts_on_key,
@@ -48,7 +45,8 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     write_host_overrides,
 )
 from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
-from harness import assert_no_leaks, leaks_in_files  # noqa: E402  pylint: disable=wrong-import-position
+from support import assert_no_leaks, job_envvars, leaks_in_files, run_runner_job, short_tmpdir  # noqa: E402  pylint: disable=wrong-import-position
+from support.fleets import free_net  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +133,7 @@ class Case:
         self.initial_keys = initial_keys
         self.fleet = Fleet(str(tmp_path / "fleet"), size, mode=mode, endpoint_url=endpoint.endpoint_url,
                            region=endpoint.region, users=users or USER, initial_keys=initial_keys,
-                           self_check_interval=self_check_interval)
+                           self_check_interval=self_check_interval, net=free_net(size, mode))
         self.fleet.start()
         self.fleet.write_inventory()
         for user, (key_id, _secret) in initial_keys.items():
@@ -149,8 +147,7 @@ class Case:
         self.numbers = iter(range(1, 20))
         for name in ("facts", "retry", "remote-tmp"):
             (tmp_path / name).mkdir()
-        # Short on purpose: ansible-core 2.21 opens a Unix socket under TMPDIR, and a socket path has at most 107 bytes.
-        self.local_tmp = Path(tempfile.mkdtemp(prefix="rotor-fm-"))
+        self.local_tmp = short_tmpdir()  # ansible-core 2.21 opens a Unix socket under TMPDIR: 107 bytes at most
 
     def env(self) -> Dict[str, str]:
         return {
@@ -193,29 +190,15 @@ class Case:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(f"[default]\naws_access_key_id = {self.endpoint.admin_access_key_id}\n"
                          f"aws_secret_access_key = {self.endpoint.admin_secret_access_key}\n")
-        envvars = dict(self.env(), AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_CONFIG_FILE=os.devnull,
-                       AWS_DEFAULT_REGION=self.endpoint.region, AWS_EC2_METADATA_DISABLED="true",
-                       ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections")),
-                       ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                       ANSIBLE_HOST_KEY_CHECKING="false")
+        envvars = dict(job_envvars(self.endpoint, AWS_SHARED_CREDENTIALS_FILE=str(credentials)), **self.env())
         (pdd / "env" / "envvars").write_text(json.dumps(envvars))
         extravars = dict(self.extra_vars, rotor_aws_endpoint_url=self.endpoint.endpoint_url, rotor_aws_region=self.endpoint.region)
         (pdd / "env" / "extravars").write_text(json.dumps(extravars))
         (pdd / "env" / "cmdline").write_text("-vvvv --diff")
-        runner = shutil.which("ansible-runner", path=os.path.dirname(sys.executable)) or "ansible-runner"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "ANSIBLE_"))}
-        self.endpoint.reset_calls()
-        began = time.monotonic()
-        completed = subprocess.run([runner, "run", str(pdd), "-p", "rotate.yml", "--ident", "finish"], check=False, env=env,
-                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-        artifacts = pdd / "artifacts" / "finish"
-        returncode = int((artifacts / "rc").read_text().strip()) if (artifacts / "rc").exists() else completed.returncode or 1
-        stdout = (artifacts / "stdout").read_text(errors="replace") if (artifacts / "stdout").exists() else completed.stdout
-        result = RotationRun(["ansible-runner", "run", str(pdd)], returncode, stdout, completed.stderr + completed.stdout,
-                             "", artifacts / "stdout", time.monotonic() - began, self.endpoint.calls()["calls"])
+        result = run_runner_job(pdd, "rotate.yml", "finish", self.endpoint, timeout=600)
         self.runs.append(result)
-        self.job_artifacts.append(artifacts)
-        assert any(artifacts.glob("job_events/*.json")), f"ansible-runner wrote no job events: {completed.stderr[-2000:]}"
+        self.job_artifacts.append(result.artifact_dir)
+        assert any(result.artifact_dir.glob("job_events/*.json")), f"ansible-runner wrote no job events: {result.cli_output[-2000:]}"
         return result
 
     def keep(self, process):

@@ -25,6 +25,7 @@ from typing import Dict, List
 
 import pytest
 import yaml
+from support import clean_env
 
 REPO = Path(__file__).resolve().parents[2]
 GALAXY_VENV = REPO / ".build" / "galaxy-importer"
@@ -67,8 +68,7 @@ def importer_env() -> Dict[str, str]:
     """The importer's virtualenv first on PATH (it runs ``ansible-doc`` and ``ansible-lint`` from PATH);
     no Ansible, AWS or importer settings of ours, and not .venv's tools."""
     main_bin = str(REPO / ".venv" / "bin")
-    prefixes = ("ANSIBLE_", "AWS_", "BOTO_", "GALAXY_IMPORTER_", "PYTHON")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes) and k != "VIRTUAL_ENV"}
+    env = clean_env(drop=("GALAXY_IMPORTER_", "PYTHON", "VIRTUAL_ENV"))
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != os.path.realpath(main_bin)]
     env["PATH"] = os.pathsep.join([str(IMPORTER_PYTHON.parent)] + path)
     return env

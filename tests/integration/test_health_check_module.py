@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import http.server
 import os
-import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from support import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_PYTHON = "/usr/bin/python3"
@@ -41,17 +39,11 @@ def test_health_check_module(health_server, tmp_path):
     closed = http.server.HTTPServer(("127.0.0.1", 0), Health)
     closed_url = f"http://127.0.0.1:{closed.server_address[1]}/"
     closed.server_close()
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=HOST_PYTHON, ANSIBLE_NOCOLOR="1")
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
-    command = [
-        ansible_playbook, "-i", "localhost,", "-v",
-        "-e", f"work_dir={tmp_path}", "-e", f"healthy_url={health_server}/ok", "-e", f"unhealthy_url={health_server}/down",
-        "-e", f"closed_url={closed_url}",
-        str(REPO / "tests" / "integration" / "targets" / "health_check" / "main.yml"),
-    ]
-
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    completed = run_playbook(REPO / "tests" / "integration" / "targets" / "health_check" / "main.yml", tmp_path / "runs",
+                             inventories=["localhost,"], verbosity=1, log=False, timeout=300,
+                             extra_vars={"work_dir": str(tmp_path), "healthy_url": f"{health_server}/ok",
+                                         "unhealthy_url": f"{health_server}/down", "closed_url": closed_url},
+                             env_extra={"ANSIBLE_PYTHON_INTERPRETER": HOST_PYTHON})
 
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
     assert (tmp_path / "restarted").read_text() == "once\n"

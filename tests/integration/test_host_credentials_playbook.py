@@ -11,15 +11,14 @@ HTTP server for the health check; its own asserts check the results, these tests
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import re
-import subprocess
 import threading
 
 import pytest
 
-from test_credentials_file_playbook import HOST_PYTHON, REPO, _ansible_playbook
+from support import run_playbook
+from test_credentials_file_playbook import HOST_PYTHON, REPO, host_python_env
 from test_health_check_module import Health
 
 TARGET = os.path.join(REPO, "tests", "integration", "targets", "host_credentials")
@@ -52,28 +51,11 @@ def run(tmp_path_factory, health_url):
     (workdir / "app.env").write_text("AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n" % (OLD_ID, OLD_SECRET))
     inventory = base / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % HOST_PYTHON)
-    extra_vars = base / "extra_vars.json"
-    fd = os.open(extra_vars, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"work_dir": str(workdir), "healthy_url": health_url + "/ok", "unhealthy_url": health_url + "/down",
-                   "old_id": OLD_ID, "new_id": NEW_ID, "new_secret": NEW_SECRET}, handle)
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_PYTHON_INTERPRETER=HOST_PYTHON,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_LOCAL_TEMP=str(base / "ansible-local"),
-    )
-    command = [_ansible_playbook(), "-i", str(inventory), "-e", "@" + str(extra_vars), "-vvv",
-               os.path.join(TARGET, "main.yml")]
-    completed = subprocess.run(
-        command, cwd=TARGET, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
-        check=False,  # test_playbook_passes reports a failure together with the output
-    )
-    (base / "ansible-playbook.log").write_text(completed.stdout)
+    # test_playbook_passes reports a failure together with the output
+    completed = run_playbook(os.path.join(TARGET, "main.yml"), base, inventories=[inventory], label="ansible-playbook", verbosity=3,
+                             extra_vars={"work_dir": str(workdir), "healthy_url": health_url + "/ok", "unhealthy_url": health_url + "/down",
+                                         "old_id": OLD_ID, "new_id": NEW_ID, "new_secret": NEW_SECRET},
+                             combined=True, log=False, timeout=600, cwd=TARGET, env_extra=host_python_env(base))
     return workdir, completed
 
 

@@ -18,8 +18,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user  # noqa: E402  pylint: disable=wrong-import-position
-from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +45,10 @@ def iam_calls(calls):
 
 
 @pytest.fixture
-def rotate_fleet(empty_endpoint, tmp_path):
-    fleets = []
+def rotate_fleet(empty_endpoint, fleets, tmp_path):
 
     def rotate(user, size, batch_size="100%"):
-        old_id, old_secret = seed_user(empty_endpoint, user, 120)
-        fleet = Fleet(str(tmp_path / user), size, mode="local", endpoint_url=empty_endpoint.endpoint_url,
-                      region=empty_endpoint.region, users=user, initial_keys={user: (old_id, old_secret)})
-        fleets.append(fleet)
-        fleet.start()
-        fleet.write_inventory()
+        fleet, old_id, _old_secret = fleets.seeded(user, size, 120)
         run = run_rotation(empty_endpoint, [fleet.inventory_path], tmp_path / f"{user}-runs", label=user,
                            extra_vars={"rotor_batch_size": batch_size, "rotor_lock_settle_seconds": 0.5})
         assert run.returncode == 0, run.explain()
@@ -66,9 +59,7 @@ def rotate_fleet(empty_endpoint, tmp_path):
         assert not {t for t in tags if t.startswith("rotor:")}, f"completion leaves no journal and no lock: {tags}"
         return iam_calls(run.calls)
 
-    yield rotate
-    for fleet in fleets:
-        fleet.stop()
+    return rotate
 
 
 def test_one_user_three_hosts_costs_ten_iam_calls(rotate_fleet):

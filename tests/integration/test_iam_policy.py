@@ -30,16 +30,12 @@ right before each playbook run and read right after it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
+from support import ansible_env, rotor_vars, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_FILE = REPO / "docs" / "iam-policy.json"
@@ -151,30 +147,15 @@ def test_policy_is_the_one_the_docs_show():
 def run_as(identity_env: Dict[str, str], endpoint, playbook: str, inventory: str, workdir: Path, label: str,
            extra_vars: Dict[str, object], check: bool = False) -> Dict[str, int]:
     """ansible-playbook with only ``identity_env`` as AWS credentials; returns the endpoint's counters of the run."""
-    vars_file = workdir / f"{label}.vars.json"
-    vars_file.write_text(json.dumps(dict(extra_vars, rotor_aws_endpoint_url=endpoint.endpoint_url, rotor_aws_region=endpoint.region)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_"))}
-    env.update(identity_env)
-    env.update(
-        AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-    )
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
-    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
-    command = [shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook", playbook,
-               "-i", inventory, "-e", f"@{vars_file}"] + (["--check", "--diff"] if check else [])
-    endpoint.reset_calls()
-    began = time.monotonic()
-    completed = subprocess.run(command, check=False, env=env, cwd=workdir, stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT)
-    calls = endpoint.calls()["calls"]
-    (workdir / f"{label}.out").write_text(completed.stdout + completed.stderr)
+    completed = run_playbook(playbook, workdir, endpoint=endpoint, env=ansible_env(None, **identity_env), inventories=[inventory],
+                             extra_vars=dict(extra_vars, **rotor_vars(endpoint)), check=check, diff=check, label=label, log=False,
+                             timeout=PLAYBOOK_TIMEOUT)
     denied = sorted(set(re.findall(r"(?:not authorized to perform|AccessDenied)[^\n]{0,120}?\b((?:iam|sts|secretsmanager|ssm):[A-Za-z]+)", completed.stdout)))
     assert completed.returncode == 0, (
-        f"{label}: {playbook} failed as the policy's identity after {time.monotonic() - began:.0f}s"
-        f"{' (denied: ' + ', '.join(denied) + ')' if denied else ''}; output in {workdir / (label + '.out')}\n{completed.stdout[-5000:]}"
+        f"{label}: {playbook} failed as the policy's identity after {completed.seconds:.0f}s"
+        f"{' (denied: ' + ', '.join(denied) + ')' if denied else ''}; output in {workdir / (label + '.stdout')}\n{completed.stdout[-5000:]}"
     )
-    return calls
+    return completed.calls
 
 
 def qualified(calls: Dict[str, int]) -> Set[str]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 import pytest
-from conftest import PLAYBOOK_TIMEOUT, PlaybookRun, _assert_no_secret_in_output, _playbook_env
+from conftest import PLAYBOOK_TIMEOUT
+from support import ansible_env, assert_no_secrets, run_playbook, saved_secrets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, "targets", "in_process", "main.yml")
@@ -45,24 +44,15 @@ def in_process_run(endpoint, iam_user, tmp_path, known_secrets):
         "controller ansible_connection=local ansible_python_interpreter=%s\n"
         "wrapped ansible_connection=local ansible_python_interpreter=%s\n"
         "no_boto ansible_connection=local ansible_python_interpreter=%s\n" % (sys.executable, wrapper, HOST_PYTHON))
-    extra_vars = tmp_path / "vars.json"
-    fd = os.open(extra_vars, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "work_dir": str(tmp_path),
-                   "env_access_key_id": ENV_ACCESS_KEY_ID, "env_secret": ENV_SECRET}, handle)
-    env = _playbook_env(endpoint)
     # INJECT_INVOCATION (ansible-core 2.21 and later; earlier lines always inject): the results show their module_args.
-    env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp_path / "remote_tmp"), ANSIBLE_FORKS="3",
-               ANSIBLE_INJECT_INVOCATION="1")
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
-    completed = subprocess.run(
-        [ansible_playbook, "-i", str(inventory), "-vvvv", "--diff", "-e", "@%s" % extra_vars, PLAYBOOK],
-        env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=PLAYBOOK_TIMEOUT, check=False)
-    log_path = tmp_path / "in_process.log"
-    log_path.write_text(completed.stdout)
-    run = PlaybookRun("in_process", completed.returncode, completed.stdout, log_path)
-    _assert_no_secret_in_output(run, tmp_path / "secrets", known_secrets + [endpoint.admin_secret_access_key])
+    env = ansible_env(endpoint, endpoint_in_env=False, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp_path / "remote_tmp"),
+                      ANSIBLE_FORKS="3", ANSIBLE_INJECT_INVOCATION="1")
+    run = run_playbook(PLAYBOOK, tmp_path, endpoint=endpoint, inventories=[inventory], label="in_process", env=env,
+                       extra_vars={"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "work_dir": str(tmp_path),
+                                   "env_access_key_id": ENV_ACCESS_KEY_ID, "env_secret": ENV_SECRET},
+                       verbosity=4, diff=True, combined=True, log=False, timeout=PLAYBOOK_TIMEOUT)
+    known = {f"known secret #{index}": secret for index, secret in enumerate(known_secrets + [endpoint.admin_secret_access_key])}
+    assert_no_secrets(run, dict(known, **saved_secrets(tmp_path / "secrets")))
     assert run.returncode == 0, run.explain()
     results = {host: json.loads((tmp_path / "results" / ("%s.json" % host)).read_text())
                for host in ("controller", "wrapped", "no_boto")}

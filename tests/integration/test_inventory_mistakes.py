@@ -26,7 +26,6 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     run_rotation,
     seed_user,
 )
-from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -34,21 +33,13 @@ NO_WRITES = {"CreateAccessKey": 0, "UpdateAccessKey": 0, "DeleteAccessKey": 0}
 
 
 @pytest.fixture
-def fleet_of(empty_endpoint, tmp_path):
+def fleet_of(empty_endpoint, fleets):
     """Factory: a local fleet whose consumers sign STS calls with the key in their file; stopped afterwards."""
-    fleets = []
 
     def make(users, initial_keys, size=2, self_check=0.5):
-        fleet = Fleet(str(tmp_path / f"fleet{len(fleets) + 1}"), size, mode="local", endpoint_url=empty_endpoint.endpoint_url,
-                      region=empty_endpoint.region, users=users, initial_keys=initial_keys, self_check_interval=self_check)
-        fleets.append(fleet)
-        fleet.start()
-        fleet.write_inventory()
-        return fleet
+        return fleets.start(users, initial_keys, size=size, self_check_interval=self_check)
 
-    yield make
-    for fleet in fleets:
-        fleet.stop()
+    return make
 
 
 def operator_inventory(fleet, path, group_vars=None, host_vars=None, drop=()):

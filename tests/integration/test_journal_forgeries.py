@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
 
@@ -23,7 +19,8 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from conftest import PLAYBOOK_TIMEOUT, _playbook_env  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import PLAYBOOK_TIMEOUT  # noqa: E402  pylint: disable=wrong-import-position
+from support import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import assert_hosts_on_key, key_statuses  # noqa: E402  pylint: disable=wrong-import-position
 from test_fault_matrix import USER, case, matrix_endpoint  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
@@ -163,16 +160,13 @@ def test_a_journal_written_with_the_seal_key_verifies_and_a_hand_edit_breaks_it(
     old_id = iam.create_access_key(UserName=iam_user)["AccessKey"]["AccessKeyId"]
     new_id = iam.create_access_key(UserName=iam_user)["AccessKey"]["AccessKeyId"]
     (tmp_path / "seal.yml").write_text(SEAL_PLAYBOOK)
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
 
     def run(label, seal_key):
-        vars_file = tmp_path / f"{label}.vars.json"
-        vars_file.write_text(json.dumps({"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "old_id": old_id, "new_id": new_id,
-                                         "result_file": str(tmp_path / f"{label}.json")}))
-        env = dict(_playbook_env(endpoint), **({"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {}))
-        completed = subprocess.run([ansible_playbook, "-i", "localhost,", "-vvv", "-e", f"@{vars_file}", str(tmp_path / "seal.yml")],
-                                   env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                   timeout=PLAYBOOK_TIMEOUT, check=False)
+        completed = run_playbook(tmp_path / "seal.yml", tmp_path, endpoint=endpoint, endpoint_in_env=False, inventories=["localhost,"],
+                                 label=label, verbosity=3, log=False, timeout=PLAYBOOK_TIMEOUT, reset_calls=False,
+                                 extra_vars={"endpoint_url": endpoint.endpoint_url, "user_name": iam_user, "old_id": old_id, "new_id": new_id,
+                                             "result_file": str(tmp_path / f"{label}.json")},
+                                 env_extra={"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {})
         assert completed.returncode == 0, completed.stdout[-3000:]
         assert seal_key is None or seal_key not in completed.stdout + completed.stderr
         return json.loads((tmp_path / f"{label}.json").read_text())
@@ -212,11 +206,9 @@ READ_PLAYBOOK = """\
 def run_read(endpoint, user_name, tmp_path, seal_key):
     (tmp_path / "read.yml").write_text(READ_PLAYBOOK)
     result_file = tmp_path / "read.json"
-    vars_file = tmp_path / "read.vars.json"
-    vars_file.write_text(json.dumps({"endpoint_url": endpoint.endpoint_url, "user_name": user_name, "result_file": str(result_file)}))
-    env = dict(_playbook_env(endpoint), **({"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {}))
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
-    completed = subprocess.run([ansible_playbook, "-i", "localhost,", "-e", f"@{vars_file}", str(tmp_path / "read.yml")],
-                               env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, check=False)
+    completed = run_playbook(tmp_path / "read.yml", tmp_path, endpoint=endpoint, endpoint_in_env=False, inventories=["localhost,"], label="read",
+                             extra_vars={"endpoint_url": endpoint.endpoint_url, "user_name": user_name, "result_file": str(result_file)},
+                             env_extra={"ROTOR_JOURNAL_SEAL_KEY": seal_key} if seal_key else {}, log=False, timeout=PLAYBOOK_TIMEOUT,
+                             reset_calls=False)
     assert completed.returncode == 0, completed.stdout[-3000:]
     return json.loads(result_file.read_text())

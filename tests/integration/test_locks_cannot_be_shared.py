@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import PLAYBOOK_TIMEOUT, _playbook_env
+from conftest import PLAYBOOK_TIMEOUT
 from rotation_helpers import key_statuses, run_rotation, seed_user
+from support import run_playbook, spawn_playbook
 
 pytest.importorskip("boto3")
 
@@ -57,15 +56,13 @@ HOLD_PLAYBOOK = """\
 """
 
 
-def playbook_command(tmp_path, endpoint, label, **variables):
+def hold_options(tmp_path, endpoint, label, **variables):
+    """Options of support.spawn_playbook/run_playbook for the hold playbook."""
     playbook = tmp_path / "hold.yml"
     playbook.write_text(HOLD_PLAYBOOK)
-    vars_file = tmp_path / f"{label}.vars.json"
-    fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(dict(variables, endpoint_url=endpoint.endpoint_url, result_file=str(tmp_path / f"{label}.json")), handle)
-    ansible_playbook = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook"
-    return [ansible_playbook, "-i", "localhost,", "-e", f"@{vars_file}", str(playbook)]
+    return {"playbook": playbook, "workdir": tmp_path, "endpoint": endpoint, "endpoint_in_env": False, "inventories": ["localhost,"],
+            "label": label, "combined": True, "log": False, "timeout": PLAYBOOK_TIMEOUT,
+            "extra_vars": dict(variables, endpoint_url=endpoint.endpoint_url, result_file=str(tmp_path / f"{label}.json"))}
 
 
 def lock_tags(iam, user_name):
@@ -74,30 +71,26 @@ def lock_tags(iam, user_name):
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a second pid namespace")
 def test_a_controller_in_another_pid_namespace_with_the_same_machine_id_never_takes_a_live_lock(endpoint, iam, iam_user, tmp_path):
-    hold = playbook_command(tmp_path, endpoint, "first", user_name=iam_user, run_id="run-in-a-container", hold_seconds=90)
-    first = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["unshare", "--pid", "--fork", "--mount-proc"] + hold,
-        env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=open(tmp_path / "first.log", "w"),  # pylint: disable=consider-using-with
-        stderr=subprocess.STDOUT, start_new_session=True)
+    first = spawn_playbook(wrap=["unshare", "--pid", "--fork", "--mount-proc"], reset_calls=False,
+                           **hold_options(tmp_path, endpoint, "first", user_name=iam_user, run_id="run-in-a-container", hold_seconds=90))
     try:
         deadline = time.monotonic() + PLAYBOOK_TIMEOUT
         while not (tmp_path / "first.json").exists():
-            assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            assert first.running() and time.monotonic() < deadline, first.stdout_path.read_text()[-3000:]
             time.sleep(0.2)
         held = lock_tags(iam, iam_user)
-        assert held["rotor:lock-run"] == "run-in-a-container", (tmp_path / "first.log").read_text()[-3000:]
+        assert held["rotor:lock-run"] == "run-in-a-container", first.stdout_path.read_text()[-3000:]
         with open("/etc/machine-id", encoding="ascii") as handle:
             assert handle.read().strip() in held["rotor:lock-machine"]  # the same machine (and boot)
 
-        second = subprocess.run(playbook_command(tmp_path, endpoint, "second", user_name=iam_user, run_id="run-beside-it", hold_seconds=0),
-                                env=_playbook_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                timeout=PLAYBOOK_TIMEOUT, check=False)
+        second = run_playbook(reset_calls=False, **hold_options(tmp_path, endpoint, "second", user_name=iam_user, run_id="run-beside-it",
+                                                                hold_seconds=0))
         result = json.loads((tmp_path / "second.json").read_text())
         assert result.get("failed") and "locked by another rotation, run run-in-a-container" in result["msg"], second.stdout[-3000:]
         assert lock_tags(iam, iam_user)["rotor:lock-run"] == "run-in-a-container"
-        assert first.poll() is None, "the first run must still be alive: its lock was live"
+        assert first.running(), "the first run must still be alive: its lock was live"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        first.kill()
         first.wait(10)
 
 

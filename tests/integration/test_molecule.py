@@ -42,6 +42,7 @@ MOLECULE_TIMEOUT = 240
 sys.path.insert(0, str(REPO / "tests"))
 
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from support import ansible_env, short_tmpdir  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _molecule():
@@ -66,11 +67,10 @@ def _recap_changed(output, step):
 
 
 def _molecule_env(endpoint, inventory, seeded_key_id, ephemeral):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO_", "MOLECULE_"))}
-    env.update(endpoint.admin_env())
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    return ansible_env(
+        endpoint,
+        drop=("MOLECULE_",),
+        tmpdir=short_tmpdir(),
         ROTOR_MOLECULE_INVENTORY=inventory,
         ROTOR_MOLECULE_ENDPOINT_URL=endpoint.endpoint_url,
         ROTOR_MOLECULE_REGION=endpoint.region,
@@ -83,14 +83,7 @@ def _molecule_env(endpoint, inventory, seeded_key_id, ephemeral):
         ANSIBLE_FORCE_COLOR="0",
         PY_COLORS="0",
         NO_COLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-    )
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
-    # The controller (delegate_to: localhost) needs boto3: this interpreter has it.
-    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
-    return env
+    )  # ANSIBLE_PYTHON_INTERPRETER: this interpreter, which has boto3 the controller (delegate_to: localhost) needs
 
 
 def test_molecule_default_scenario(empty_endpoint, tmp_path):

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Dict, List
@@ -26,7 +24,7 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from harness import ansible_env
+from support import ansible_env, tool
 
 REPO = Path(__file__).resolve().parents[2]
 AMAZON_AWS = REPO / ".build" / "collections" / "ansible_collections" / "amazon" / "aws"
@@ -45,10 +43,6 @@ REQUIRED = [
     "requirements.txt", "bindep.txt", "meta/requirements.txt", "meta/bindep.txt", "playbooks/rotate.yml", "roles/rotate/meta/argument_specs.yml",
     "docs/iam-policy.json", "docs/awx.md", "docs/execution-environment.yml",
 ]
-
-
-def tool(name: str) -> str:
-    return shutil.which(name, path=os.path.dirname(sys.executable)) or name
 
 
 def clean_env(collections_path: Path, **extra: str) -> Dict[str, str]:

@@ -59,7 +59,7 @@ def stored(secretsmanager, name):
 
 
 def writes(run):
-    calls = run.calls["calls"]
+    calls = run.calls
     return {action: calls[action] for action in WRITES if calls.get(action)}
 
 

@@ -30,7 +30,7 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     seed_user,
     write_host_overrides,
 )
-from fleet.fleet import Fleet, FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
+from fleet.fleet import FleetError, ensure_sshd  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -56,28 +56,13 @@ def sshd_available():
 
 
 @pytest.fixture
-def make_fleet(rotor_endpoint, tmp_path):
+def make_fleet(rotor_endpoint, fleets):
     """Factory: start a fleet (inventory written) in this test's tmp dir; every fleet is stopped afterwards."""
-    fleets = []
 
     def make(size=3, mode="local", users=None, initial_keys=None):
-        fleet = Fleet(
-            str(tmp_path / f"fleet{len(fleets) + 1}"),
-            size,
-            mode=mode,
-            endpoint_url=rotor_endpoint.endpoint_url,
-            region=rotor_endpoint.region,
-            users=users,
-            initial_keys=initial_keys,
-        )
-        fleets.append(fleet)
-        fleet.start()
-        fleet.write_inventory()
-        return fleet
+        return fleets.start(users, initial_keys, size=size, mode=mode)
 
-    yield make
-    for fleet in fleets:
-        fleet.stop()
+    return make
 
 
 @pytest.fixture

@@ -38,22 +38,14 @@ def endpoint(empty_endpoint):
 
 
 @pytest.fixture
-def fleet_of(endpoint, tmp_path):
+def fleet_of(endpoint, fleets):
     """Factory: seed the users (name -> key age in days), start a fleet ({host: user}) on their keys."""
-    fleets = []
 
     def make(users_by_host, ages):
         keys = {user: seed_user(endpoint, user, age) for user, age in ages.items()}
-        fleet = Fleet(str(tmp_path / f"fleet{len(fleets)}"), len(users_by_host), mode="local", endpoint_url=endpoint.endpoint_url,
-                      region=endpoint.region, users=users_by_host, initial_keys=keys)
-        fleets.append(fleet)
-        fleet.start()
-        fleet.write_inventory()
-        return fleet, keys
+        return fleets.start(users_by_host, keys, size=len(users_by_host)), keys
 
-    yield make
-    for fleet in fleets:
-        fleet.stop()
+    return make
 
 
 def tag(endpoint, user, **tags):

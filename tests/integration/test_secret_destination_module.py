@@ -42,7 +42,7 @@ def made_up_key(known_secrets):
 
 
 def writes(run):
-    calls = run.calls["calls"]
+    calls = run.calls
     return {action: calls[action] for action in WRITES if calls.get(action)}
 
 

@@ -8,11 +8,7 @@ hand-written rotor:* journal tags. Every output, log, summary file and report is
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import stat
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +18,8 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from harness import ansible_env, assert_no_leaks, leaks_in_files, leaks_in_texts  # noqa: E402  pylint: disable=wrong-import-position
+from support import assert_no_leaks, leaks_in_files, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from support import assert_no_secrets as assert_no_secrets_anywhere  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import assert_no_secrets, key_statuses, run_rotation  # noqa: E402  pylint: disable=wrong-import-position
 from test_rotate_organisations import FAST, endpoint, fleet_of  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
@@ -77,20 +74,14 @@ def test_the_audit_reports_withhold_it_and_are_owner_only(endpoint, tmp_path):  
     destination = swapped_destination(endpoint, user, created["AccessKeyId"], leaked)
     iam.tag_user(UserName=user, Tags=[{"Key": "rotor:pending", "Value": leaked}, {"Key": "rotor:current", "Value": leaked}])
     report_dir = tmp_path / "report"
-    vars_file = tmp_path / "audit.vars.json"
-    vars_file.write_text(json.dumps({"rotor_aws_endpoint_url": endpoint.endpoint_url, "rotor_aws_region": endpoint.region,
-                                     "rotor_report_dir": str(report_dir), "rotor_secret_destinations": [destination],
-                                     "rotor_audit_scope": "account"}))
-    command = [shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or "ansible-playbook",
-               "-vvv", "--diff", "-e", f"@{vars_file}", str(AUDIT)]
 
-    done = subprocess.run(command, check=False, env=ansible_env(endpoint), cwd=tmp_path, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    done = run_playbook(AUDIT, tmp_path, endpoint=endpoint, label="audit", verbosity=3, diff=True, combined=True, log=False, timeout=300,
+                        report_dir=report_dir, extra_vars=dict(rotor_vars(endpoint), rotor_report_dir=str(report_dir),
+                                                               rotor_secret_destinations=[destination], rotor_audit_scope="account"))
 
     assert done.returncode == 0, done.stdout[-4000:]
     secrets = {"the secret in the key-id slots": leaked, "the key's secret": created["SecretAccessKey"]}
-    assert_no_leaks(leaks_in_texts({"output": done.stdout}, secrets), "the audit's output")
-    assert_no_leaks(leaks_in_files([report_dir], secrets), "the audit's reports")
+    assert_no_secrets_anywhere(done, secrets, files=[report_dir])
     reports = sorted(report_dir.iterdir())
     assert {p.suffix for p in reports} == {".json", ".md", ".html"}
     for path in reports:

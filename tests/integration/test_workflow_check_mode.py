@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -22,16 +20,8 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from harness import ansible_env, assert_no_leaks, leaks_in_texts  # noqa: E402  pylint: disable=wrong-import-position
-from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
-    PLAYBOOK_TIMEOUT,
-    RotationRun,
-    ansible_playbook,
-    assert_hosts_on_key,
-    credentials_dir_files,
-    file_states,
-    seed_user,
-)
+from rotation_helpers import PLAYBOOK_TIMEOUT, assert_hosts_on_key, credentials_dir_files, file_states  # noqa: E402  pylint: disable=wrong-import-position
+from support import PlaybookResult as RotationRun, assert_no_secrets, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -59,25 +49,10 @@ class Phases:
         assert phase in PLAYBOOKS, phase
         self.count += 1
         label = f"{self.count:02d}-{phase}{'-check' if check else ''}"
-        variables = dict(WORKFLOW, rotor_aws_endpoint_url=self.endpoint.endpoint_url, rotor_aws_region=self.endpoint.region)
+        variables = dict(WORKFLOW, **rotor_vars(self.endpoint))
         variables.update(extra_vars)
-        vars_file = self.workdir / f"{label}.vars.json"
-        vars_file.write_text(json.dumps(variables))
-        log_path = self.workdir / f"{label}.ansible.log"
-        command = [ansible_playbook(), f"rotor.iam.rotate_{phase}", "-i", self.fleet.inventory_path, "-e", f"@{vars_file}"]
-        if limit:
-            command += ["--limit", limit]
-        if check:
-            command += ["--check", "--diff"]
-        env = ansible_env(self.endpoint, ANSIBLE_LOG_PATH=str(log_path))
-        self.endpoint.reset_calls()
-        began = time.monotonic()
-        completed = subprocess.run(command, check=False, env=env, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                   capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT)
-        calls = self.endpoint.calls()["calls"]
-        log = log_path.read_text(errors="replace") if log_path.exists() else ""
-        return RotationRun(command, completed.returncode, completed.stdout, completed.stderr, log, log_path,
-                           time.monotonic() - began, calls)
+        return run_playbook(f"rotor.iam.rotate_{phase}", self.workdir, endpoint=self.endpoint, inventories=[self.fleet.inventory_path],
+                            extra_vars=variables, limit=limit, check=check, diff=check, label=label, timeout=PLAYBOOK_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- observing the state that matters
@@ -126,28 +101,20 @@ def task_output(stdout: str, name: str) -> str:
 
 
 def assert_no_secret_in(run: RotationRun, secrets: Dict[str, str]) -> None:
-    texts = {"stdout": run.stdout, "stderr": run.stderr, "log": run.log}
-    assert_no_leaks(leaks_in_texts(texts, secrets), f"the output of {run.command[1]} ({run.log_path})")
+    assert_no_secrets(run, secrets)
 
 
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
-def seeded(empty_endpoint, tmp_path):
+def seeded(empty_endpoint, fleets, tmp_path):
     """An IAM user whose only key is 120 days old and 4 local hosts running on it."""
-    old_id, old_secret = seed_user(empty_endpoint, USER, 120)
-    fleet = Fleet(str(tmp_path / "fleet"), HOSTS, mode="local", endpoint_url=empty_endpoint.endpoint_url,
-                  region=empty_endpoint.region, users=USER, initial_keys={USER: (old_id, old_secret)})
-    fleet.start()
-    try:
-        fleet.write_inventory()
-        assert_hosts_on_key(fleet, old_id)
-        phases = Phases(empty_endpoint, fleet, tmp_path / "runs")
-        secrets = {"old secret": old_secret, "admin secret": empty_endpoint.admin_secret_access_key}
-        yield {"endpoint": empty_endpoint, "fleet": fleet, "old_id": old_id, "secrets": secrets, "phases": phases}
-    finally:
-        fleet.stop()
+    fleet, old_id, old_secret = fleets.seeded(USER, HOSTS, 120, name="fleet")
+    assert_hosts_on_key(fleet, old_id)
+    phases = Phases(empty_endpoint, fleet, tmp_path / "runs")
+    secrets = {"old secret": old_secret, "admin secret": empty_endpoint.admin_secret_access_key}
+    return {"endpoint": empty_endpoint, "fleet": fleet, "old_id": old_id, "secrets": secrets, "phases": phases}
 
 
 def prepare_for_real(seeded) -> str:
