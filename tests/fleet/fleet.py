@@ -50,7 +50,8 @@ COMMON_ROOT = "/srv/rotor-fleet"      # where every ssh host sees its own direct
 CONSUMER_PORT = 18080
 SSH_PORT = 2222
 SSHD = "/usr/sbin/sshd"
-CLAIMS_DIR = os.path.join(tempfile.gettempdir(), "rotor-fleet-claims")
+# One place for every session's claims, whatever its TMPDIR: the addresses are the machine's, not a session's.
+CLAIMS_DIR = os.environ.get("ROTOR_FLEET_CLAIMS_DIR", "/tmp/rotor-fleet-claims")
 STATE_FILE = "fleet.json"
 MAX_SIZE = 250                        # hosts share one 127.0.X.0/24
 MODES = ("local", "ssh")

@@ -13,8 +13,8 @@ def test_a_user_and_a_lock_are_one_value_each(iam, iam_user, create_key, run_pla
     assert old_key_id not in statuses
     assert list(statuses.values()) == ["Active"]
     # The rival lock and the refused option pairs changed nothing beyond the run's own steps.
-    assert run.calls["calls"].get("CreateAccessKey") == 1
-    assert run.calls["calls"].get("DeleteAccessKey") == 1
+    assert run.calls.get("CreateAccessKey") == 1
+    assert run.calls.get("DeleteAccessKey") == 1
     # Released by the lock value: no lock tag left, the phase it recorded kept.
     tags = {tag["Key"]: tag["Value"] for tag in iam.list_user_tags(UserName=iam_user)["Tags"]}
     assert "rotor:lock-run" not in tags
