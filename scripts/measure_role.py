@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The rotate role's size and coupling, as docs/architecture.md reports them (issue 22).
 
     python scripts/measure_role.py                      # static figures of this checkout
