@@ -12,37 +12,13 @@ from ansible_collections.rotor.iam.plugins.filter.engine import rotation_advance
 from ansible_collections.rotor.iam.plugins.filter.engine import rotation_report
 from ansible_collections.rotor.iam.plugins.filter.engine import rotation_start
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
+from rotation_builders import NEW, OLD, Registers, hostvars, plan
 
-OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
-FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}
 # Any names will do: the engine reads the registers the caller names.
 REGISTERS = {"read": "reg_read", "switch": "reg_switch", "recheck": "reg_recheck", "drain_check": "reg_drain", "settle": "reg_settle",
              "observed": "reg_observed"}
-
-
-def plan(**overrides):
-    base = {"due": True, "error": None, "old_key_id": OLD, "hosts": ["web1", "web2"], "fleet_hosts": ["web1", "web2"],
-            "hosts_outside_play": [], "staged": False, "old_key_disabled": False, "new_key_id": None, "resume": None}
-    base.update(overrides)
-    return base
-
-
-def hostvars(**per_host):
-    return {host: dict({"rotor_iam_user": "app", "rotor_credentials_files": [FILE]}, **facts) for host, facts in per_host.items()}
-
-
-def read(*key_ids):
-    return {"reg_read": {"changed": False, "file_key_ids": list(key_ids), "key_ids": [k for k in key_ids if k]}}
-
-
-def switched(wrote=True, failure=None, backups=("",), unreachable=False):
-    result = {"changed": wrote, "wrote": wrote, "switched_at": "2026-12-01T10:00:00Z",
-              "files": [{"path": FILE["path"], "access_key_id": NEW if wrote else OLD, "changed": wrote, "backup_file": b or None} for b in backups]}
-    if failure:
-        result.update(failed=True, msg=failure["msg"], failure=failure, step="health_check")
-    if unreachable:
-        result = {"unreachable": True, "msg": "Failed to connect", "changed": False}
-    return dict(read(OLD), reg_switch=result)
+_REGISTERS = Registers(read=REGISTERS["read"], switch=REGISTERS["switch"])
+read, switched = _REGISTERS.read, _REGISTERS.switched
 
 
 HEALTHY = switched()

@@ -21,36 +21,10 @@ from ansible_collections.rotor.iam.plugins.filter.rotation import stale_keys_of_
 from ansible_collections.rotor.iam.plugins.filter.rotation import succeeded_items
 from ansible_collections.rotor.iam.plugins.filter.rotation import users_to_switch
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
+from rotation_builders import FILE, NEW, OLD, Registers, hostvars, plan
 
-OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
-FILE = {"path": "/etc/app/credentials", "format": "aws_credentials"}
-
-
-def plan(**overrides):
-    base = {"due": True, "error": None, "old_key_id": OLD, "hosts": ["web1", "web2"], "fleet_hosts": ["web1", "web2"],
-            "hosts_outside_play": [], "staged": False, "old_key_disabled": False, "new_key_id": None, "resume": None}
-    base.update(overrides)
-    return base
-
-
-def hostvars(**per_host):
-    return {host: dict({"rotor_iam_user": "app", "rotor_credentials_files": [FILE]}, **facts) for host, facts in per_host.items()}
-
-
-def read(*key_ids):
-    """What the plan-time rotor.iam.host_credentials state=read registers."""
-    return {"__rotor_read": {"changed": False, "file_key_ids": list(key_ids), "key_ids": [k for k in key_ids if k]}}
-
-
-def switched(wrote=True, failure=None, backups=("",), unreachable=False):
-    """What the distribute phase's rotor.iam.host_credentials state=switched registers."""
-    result = {"changed": wrote, "wrote": wrote, "switched_at": "2026-12-01T10:00:00Z",
-              "files": [{"path": FILE["path"], "access_key_id": NEW if wrote else OLD, "changed": wrote, "backup_file": b or None} for b in backups]}
-    if failure:
-        result.update(failed=True, msg=failure["msg"], failure=failure, step="health_check")
-    if unreachable:
-        result = {"unreachable": True, "msg": "Failed to connect", "changed": False}
-    return dict(read(OLD), __rotor_switch=result)
+_REGISTERS = Registers()
+read, switched = _REGISTERS.read, _REGISTERS.switched
 
 
 HEALTHY = switched()
