@@ -127,6 +127,13 @@ class Search:
         if entry not in self.not_read:
             self.not_read.append(entry)
 
+    def _skip_error(self, path, exc, doing):
+        """Note why path was not read: rotor's own refusal as it words it, else the OS error and the step it met."""
+        if isinstance(exc, CredentialsFileError):
+            self._skip(path, scan.shown_path(str(exc)))
+        else:
+            self._skip(path, f"could not be {doing}: {exc.strerror or type(exc).__name__}")
+
     def _record(self, path, source, kind, state, text):
         result = scan.scan_text(text, kind)
         fmt = scan.file_format(kind, text)
@@ -172,11 +179,8 @@ class Search:
             return None
         try:
             state = safe_io.read_at(dir_fd, name, path)
-        except CredentialsFileError as exc:
-            self._skip(path, scan.shown_path(str(exc)))
-            return None
-        except OSError as exc:
-            self._skip(path, f"could not be read: {exc.strerror or type(exc).__name__}")
+        except (CredentialsFileError, OSError) as exc:
+            self._skip_error(path, exc, "read")
             return None
         if not state.exists or not self._fresh(state):
             return None
@@ -195,7 +199,7 @@ class Search:
                 self._skip(path, "does not exist")
             return None
         except OSError as exc:
-            self._skip(path, f"could not be looked at: {exc.strerror or type(exc).__name__}")
+            self._skip_error(path, exc, "looked at")
             return None
         if stat.S_ISLNK(info.st_mode) and info.st_uid not in (0, os.geteuid()):
             self._skip(path, why_not_read(info, self.max_file_bytes) + " (the account that owns it could point it at any file)")
@@ -204,11 +208,8 @@ class Search:
             with safe_io.locate(path) as location:
                 read = self._read_at(location.dir_fd, location.name, location.path)
                 real = location.path
-        except CredentialsFileError as exc:
-            self._skip(path, scan.shown_path(str(exc)))
-            return None
-        except OSError as exc:
-            self._skip(path, f"could not be opened: {exc.strerror or type(exc).__name__}")
+        except (CredentialsFileError, OSError) as exc:
+            self._skip_error(path, exc, "opened")
             return None
         if read is None:
             return None
@@ -221,11 +222,8 @@ class Search:
             return None
         try:
             location = safe_io.locate(os.path.join(os.path.normpath(path), _PROBE))
-        except CredentialsFileError as exc:
-            self._skip(path, scan.shown_path(str(exc)))
-            return None
-        except OSError as exc:
-            self._skip(path, f"could not be opened: {exc.strerror or type(exc).__name__}")
+        except (CredentialsFileError, OSError) as exc:
+            self._skip_error(path, exc, "opened")
             return None
         if location.name != _PROBE:
             location.close()
@@ -247,7 +245,7 @@ class Search:
         try:
             names = sorted(os.listdir(dir_fd))
         except OSError as exc:
-            self._skip(real, f"could not be listed: {exc.strerror or type(exc).__name__}")
+            self._skip_error(real, exc, "listed")
             return
         for name in names:
             path = real.rstrip("/") + "/" + name
@@ -391,7 +389,7 @@ class Search:
                 self._skip(path, "does not exist")
                 continue
             except OSError as exc:
-                self._skip(path, f"could not be looked at: {exc.strerror or type(exc).__name__}")
+                self._skip_error(path, exc, "looked at")
                 continue
             if stat.S_ISDIR(info.st_mode):
                 opened = self.open_directory(path)
