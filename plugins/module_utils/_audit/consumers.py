@@ -13,9 +13,8 @@ The map is a file the operator hands over: it is parsed and checked here, and ev
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import json_document
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 DISCOVERY_FORMAT_VERSION = 1
@@ -28,14 +27,10 @@ def _text(value):
 
 def load_discovery(discovery):
     """The consumer map from its JSON text (or the parsed dict); None when not given."""
-    if discovery in (None, "", {}):
+    discovery = json_document(discovery, "rotor_audit_discovery",
+                              "the file the playbook rotor.iam.discover wrote (rotor_discover_report)")
+    if discovery is None:
         return None
-    if isinstance(discovery, (str, bytes)):
-        try:
-            discovery = json.loads(discovery)
-        except ValueError as exc:
-            raise AuditInputError(f"rotor_audit_discovery is not JSON ({exc.msg} at line {exc.lineno}): give the file "
-                                  f"the playbook rotor.iam.discover wrote (rotor_discover_report)") from None
     if not isinstance(discovery, dict) or discovery.get("format_version") != DISCOVERY_FORMAT_VERSION or not isinstance(
             discovery.get("keys"), list):
         raise AuditInputError("rotor_audit_discovery is not a consumer map of rotor.iam.discover (format_version 1 with keys); "

@@ -8,11 +8,27 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 
 class AuditInputError(ValueError):
     """The audit's input is not what access_key_info / credentials_file return."""
+
+
+def json_document(value, variable, what_to_give):
+    """A JSON document given to the audit as its text or already parsed; None when not given.
+
+    ``variable`` names the role variable and ``what_to_give`` says which file belongs there, for the error."""
+    if value in (None, "", {}):
+        return None
+    if isinstance(value, (str, bytes)):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise AuditInputError(f"{variable} is not JSON ({exc.msg} at line {exc.lineno}): give {what_to_give}") from None
+    return value
 
 
 def host_record(facts):

@@ -13,9 +13,8 @@ ids, and a key's creation time never changes.
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
+from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import json_document
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
@@ -25,14 +24,9 @@ _KEY_FIELDS = ("user_name", "access_key_id", "status", "age_days", "owner")
 
 def load_previous(previous):
     """The previous JSON report (its text or the parsed dict); None when not given."""
-    if previous in (None, "", {}):
+    previous = json_document(previous, "rotor_audit_previous_report", "the rotor-iam-audit.json an earlier audit wrote")
+    if previous is None:
         return None
-    if isinstance(previous, (str, bytes)):
-        try:
-            previous = json.loads(previous)
-        except ValueError as exc:
-            raise AuditInputError(f"rotor_audit_previous_report is not JSON ({exc.msg} at line {exc.lineno}): give the "
-                                  f"rotor-iam-audit.json an earlier audit wrote") from None
     if not isinstance(previous, dict) or not isinstance(previous.get("access_keys"), list) or "generated_at" not in previous:
         raise AuditInputError("rotor_audit_previous_report is not a JSON report of rotor.iam.audit (no generated_at and "
                               "access_keys): give the rotor-iam-audit.json an earlier audit wrote")
