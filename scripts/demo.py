@@ -3,8 +3,10 @@
 Starts the IAM endpoint (moto, auth enforced, Inactive keys rejected), seeds
 an IAM user whose only key is 120 days old, starts a fleet of hosts each
 running a consumer application that signs a real STS call with its key on
-every health request, runs `ansible-playbook rotor.iam.rotate`, prints a
-before/after table and stops everything it started.
+every health request, runs `ansible-playbook rotor.iam.rotate` with the
+README's ansible.cfg (docs/ansible.cfg), whose output ends with the
+collection's own summary table, checks the outcome and stops everything it
+started.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-positi
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 USER = "demo-app"
+# The README's example ansible.cfg: quiet output, results as YAML.
+ANSIBLE_CFG = os.path.join(ROOT, "docs", "ansible.cfg")
 
 
 def seed_user(endpoint):
@@ -37,16 +41,44 @@ def iam_keys(endpoint):
     return ", ".join(f"{k['AccessKeyId']} ({k['Status']})" for k in keys)
 
 
-def table(before, after):
-    rows = [("host", "key before", "healthy", "key after", "healthy")]
-    for host in sorted(before, key=lambda h: int(h.replace("host", "") or 0)):
-        b, a = before[host], after.get(host, {})
-        rows.append((host, b.get("access_key_id") or "-", "yes" if b.get("healthy") else "NO",
-                     a.get("access_key_id") or "-", "yes" if a.get("healthy") else "NO"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+def ansible_env(endpoint):
+    """The environment of the demo's ansible-playbook: the endpoint's admin key and the README's ansible.cfg."""
+    return dict(os.environ, **endpoint.admin_env(), ANSIBLE_CONFIG=ANSIBLE_CFG, PYTHONWARNINGS="ignore")
+
+
+def default_scenario(args):
+    """Rotate the 120-day-old key of one IAM user across a fleet of args.hosts hosts; 0 when every host ends healthy on
+    a new key and the old key is gone (in check mode: when the plan ran and nothing changed)."""
+    workdir = tempfile.mkdtemp(prefix="rotor-demo-")
+    endpoint = IAMEndpoint().start(workdir=os.path.join(workdir, "iam"), propagation_seconds=args.lag)
+    with endpoint:
+        old_id, old_secret = seed_user(endpoint)
+        print(f"IAM endpoint {endpoint.endpoint_url}: user {USER} has key {old_id}, created 120 days ago; "
+              f"every key change takes {args.lag:g}s to propagate, as in AWS")
+        with Fleet(os.path.join(workdir, "fleet"), args.hosts, mode=args.mode, endpoint_url=endpoint.endpoint_url,
+                   region=endpoint.region, users=USER, initial_keys={USER: (old_id, old_secret)}) as fleet:
+            inventory = fleet.write_inventory()
+            print(f"Fleet of {args.hosts} {args.mode} hosts up; running ansible-playbook rotor.iam.rotate "
+                  f"(settings: {os.path.relpath(ANSIBLE_CFG, ROOT)})\n", flush=True)
+            command = ["ansible-playbook", "rotor.iam.rotate", "-i", inventory,
+                       "-e", f"rotor_aws_endpoint_url={endpoint.endpoint_url}",
+                       "-e", f"rotor_aws_region={endpoint.region}"]
+            if args.check:
+                command += ["--check", "--diff"]
+            result = subprocess.run(command, env=ansible_env(endpoint), check=False)
+            after = fleet.health()
+            keys = iam_keys(endpoint)
+            print(f"\nIAM keys of {USER} now: {keys}")
+            ok = result.returncode == 0 and all(h.get("healthy") for h in after.values())
+            if args.check:
+                ok = ok and keys == f"{old_id} (Active)"
+            else:
+                moved = all(h.get("access_key_id") not in (None, old_id) for h in after.values())
+                ok = ok and moved and old_id not in keys
+            print("Demo " + ("succeeded: " + ("the plan above changed nothing." if args.check else
+                                              "every host is healthy on a new key and the old key is gone.")
+                             if ok else "FAILED: see the output above."))
+    return 0 if ok else 1
 
 
 def main():
@@ -57,36 +89,7 @@ def main():
     parser.add_argument("--lag", type=float, default=6.0,
                         help="seconds the endpoint takes to propagate each key change, like AWS (default 6; 0 for none)")
     args = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="rotor-demo-")
-    endpoint = IAMEndpoint().start(workdir=os.path.join(workdir, "iam"), propagation_seconds=args.lag)
-    with endpoint:
-        old_id, old_secret = seed_user(endpoint)
-        print(f"IAM endpoint {endpoint.endpoint_url}: user {USER} has key {old_id}, created 120 days ago; "
-              f"every key change takes {args.lag:g}s to propagate, as in AWS")
-        with Fleet(os.path.join(workdir, "fleet"), args.hosts, mode=args.mode, endpoint_url=endpoint.endpoint_url,
-                   region=endpoint.region, users=USER, initial_keys={USER: (old_id, old_secret)}) as fleet:
-            inventory = fleet.write_inventory()
-            before = fleet.health()
-            print(f"Fleet of {args.hosts} {args.mode} hosts up; running ansible-playbook rotor.iam.rotate\n", flush=True)
-            command = ["ansible-playbook", "rotor.iam.rotate", "-i", inventory,
-                       "-e", f"rotor_aws_endpoint_url={endpoint.endpoint_url}",
-                       "-e", f"rotor_aws_region={endpoint.region}"]
-            if args.check:
-                command += ["--check", "--diff"]
-            env = dict(os.environ, **endpoint.admin_env())
-            result = subprocess.run(command, env=env, check=False)
-            after = fleet.health()
-            print("\n" + table(before, after))
-            print(f"\nIAM keys of {USER} now: {iam_keys(endpoint)}")
-            ok = result.returncode == 0 and all(h.get("healthy") for h in after.values())
-            if not args.check:
-                moved = all(h.get("access_key_id") not in (None, old_id) for h in after.values())
-                gone = old_id not in iam_keys(endpoint)
-                ok = ok and moved and gone
-                print("Demo " + ("succeeded: every host is healthy on a new key and the old key is gone."
-                                 if ok else "FAILED: see the output above."))
-    return 0 if ok else 1
+    return default_scenario(args)
 
 
 if __name__ == "__main__":

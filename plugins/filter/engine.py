@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rotation engine's three public filters: rotation_start, rotation_advance, rotation_report.
+"""The rotation engine's three public filters: rotation_start, rotation_advance, rotation_report (which also renders the tables).
 
 The work is in plugins/module_utils/_rotation/run.py (private); these only read the hosts' registers out of
 hostvars, by the register names the caller gives, and turn a malformed input into one clear error.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
 
@@ -58,9 +59,27 @@ def rotation_advance(run, event, hostvars=None, hosts=None, play_hosts=None, hos
     return _guard("rotation_advance", step)
 
 
-def rotation_report(run, finished=None, now_epoch=None, compromised_not_found=None):
-    """{rotation, run, message} of the run record (see rotation_report.yml)."""
-    return _guard("rotation_report", engine.report, dict(run), finished=finished, now_epoch=now_epoch, compromised_not_found=compromised_not_found)
+TABLES = ("plan", "progress")
+
+
+def rotation_report(run, finished=None, now_epoch=None, compromised_not_found=None, table=None, hostvars=None, hosts=None, host_refs=None,
+                    registers=None, switching=None):
+    """{rotation, run, message, table} of the run record (see rotation_report.yml); with ``table``, the plan as a table
+    (``plan``) or the distribution's progress line (``progress``, from the hosts' registers) instead."""
+    if table is not None and table not in TABLES:
+        raise AnsibleFilterError(f"rotor.iam.rotation_report: table={table!r} is not one of {', '.join(TABLES)}")
+
+    def build():
+        current = dict(run)
+        if table == "plan":
+            return tables.plan_table(current)
+        if table == "progress":
+            states = _observed_hosts(hostvars or {}, hosts or [], None, host_refs, registers or {})
+            return tables.progress_line(current, states, now_epoch, None if switching is None else list(switching))
+        result = engine.report(current, finished=finished, now_epoch=now_epoch, compromised_not_found=compromised_not_found)
+        result["table"] = tables.summary_table(result, current)
+        return result
+    return _guard("rotation_report", build)
 
 
 class FilterModule:

@@ -30,7 +30,7 @@ pytest.importorskip("ansible_runner")
 
 from rotation_helpers import assert_hosts_on_key, file_states, key_statuses, seed_user  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
-from support import PlaybookResult, assert_no_leaks, job_envvars, leaks_in_files, leaks_in_texts, run_runner_job  # noqa: E402  pylint: disable=wrong-import-position
+from support import PlaybookResult, assert_no_leaks, job_envvars, leaks_in_files, leaks_in_texts, plan_row, run_runner_job  # noqa: E402  pylint: disable=wrong-import-position
 from iam_endpoint.control import IAMEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -228,7 +228,7 @@ def test_check_job_changes_nothing_and_publishes_the_plan(job_endpoint, seeded, 
     # ansible-runner records the job's environment, injected credentials included, in the 0600 file
     # artifacts/<ident>/command (AWX does not publish it); every other artifact must be clean.
     assert_no_secret_in_job(job, secrets_of(job_endpoint, seeded), except_files=("command",))
-    assert re.search(rf"{user}: +ROTATE - key {old_id} is 120 days old", job.stdout), job.explain()
+    assert plan_row(job.stdout, user).get("action and why", "").startswith(f"ROTATE - key {old_id} is 120 days old"), job.explain()
 
     artifacts = job.artifacts
     assert_summary_complete(artifacts, [user])

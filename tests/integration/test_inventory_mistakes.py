@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
+from support import plan_row  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
     assert_hosts_on_key,
     file_states,
@@ -95,10 +96,10 @@ def test_recovery_with_force_moves_broken_hosts_forward(empty_endpoint, fleet_of
 
 
 def refusal(run, user):
-    """The plan's CANNOT ROTATE line of ``user``."""
-    lines = [line for line in run.stdout.splitlines() if f"{user}: CANNOT ROTATE" in line]
-    assert lines, f"no refusal for {user}:\n{run.explain()}"
-    return lines[0]
+    """Why the plan refuses ``user`` (its row's action: CANNOT ROTATE - ...)."""
+    action = plan_row(run.stdout, user).get("action and why", "")
+    assert action.startswith("CANNOT ROTATE - "), f"no refusal for {user}:\n{run.explain()}"
+    return action
 
 
 def assert_nothing_changed(endpoint, fleet, user, old_id, before, run):

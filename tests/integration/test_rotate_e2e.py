@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
+from support import plan_row  # noqa: E402  pylint: disable=wrong-import-position
 from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-position
     KeyWatcher,
     assert_hosts_on_key,
@@ -139,11 +140,11 @@ def test_check_mode_changes_nothing_and_shows_the_plan(rotor_endpoint, make_flee
     assert {name: credentials_dir_files(fleet, name) for name in fleet.hosts} == before_dirs, "check mode left files"
     assert key_statuses(rotor_endpoint, user) == {old_id: "Active"}
     assert_hosts_on_key(fleet, old_id)
-    plan = [line for line in run.stdout.splitlines() if f"{user}:" in line and "ROTATE" in line]
-    assert plan, f"no plan line for {user} in the output:\n{run.explain()}"
-    assert re.search(rf"key {old_id} is 120 days old", plan[0]), plan[0]
-    assert f"old key {old_id} will be deleted" in plan[0], plan[0]
-    assert "hosts: host1, host2, host3" in plan[0], plan[0]
+    plan = plan_row(run.stdout, user)
+    assert plan.get("action and why", "").startswith("ROTATE - "), f"no plan row for {user} in the output:\n{run.explain()}"
+    assert f"key {old_id} is 120 days old" in plan["action and why"], plan
+    assert f"old key {old_id} will be deleted" in plan["action and why"], plan
+    assert plan["hosts"] == "host1, host2, host3" and plan["key"] == old_id and plan["age"] == "120 d", plan
     for name in fleet.hosts:
         path = fleet.credentials_file(name)  # local fleet: the path the host sees
         assert f"would write the new key of {user} over {old_id} in {path}" in run.stdout, run.explain()
@@ -163,7 +164,7 @@ def test_second_run_is_a_no_op(rotor_endpoint, make_fleet, rotate):
 
     assert second.returncode == 0, second.explain()
     assert second.writes() == NO_WRITES, second.calls
-    assert re.search(rf"{user}: +skip - key {new_id} is 0 days old", second.stdout), second.explain()
+    assert plan_row(second.stdout, user).get("action and why", "").startswith(f"skip - key {new_id} is 0 days old"), second.explain()
     assert file_states(fleet) == before_files, "the second run touched a credentials file"
     assert key_statuses(rotor_endpoint, user) == {new_id: "Active"}
     assert_hosts_on_key(fleet, new_id)

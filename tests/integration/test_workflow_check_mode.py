@@ -21,7 +21,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import PLAYBOOK_TIMEOUT, assert_hosts_on_key, credentials_dir_files, file_states  # noqa: E402  pylint: disable=wrong-import-position
-from support import PlaybookResult as RotationRun, assert_no_secrets, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from support import PlaybookResult as RotationRun, assert_no_secrets, plan_row, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -153,10 +153,10 @@ def test_prepare_check_shows_the_plan_and_writes_nothing(seeded):
     assert pending_secrets(endpoint) == {}, "prepare --check staged a pending secret"
     assert host_state(fleet) == before_hosts, "prepare --check changed a host's credentials directory"
     assert_hosts_on_key(fleet, old_id)
-    plan = [line for line in run.stdout.splitlines() if f"{USER}:" in line and "ROTATE" in line]
-    assert plan, f"no plan line for {USER}:\n{run.explain()}"
-    assert f"key {old_id} is 120 days old" in plan[0] and f"old key {old_id} will be deleted" in plan[0], plan[0]
-    assert "hosts: host1, host2, host3, host4" in plan[0], plan[0]
+    plan = plan_row(run.stdout, USER)
+    assert plan.get("action and why", "").startswith("ROTATE - "), f"no plan row for {USER}:\n{run.explain()}"
+    assert f"key {old_id} is 120 days old" in plan["action and why"] and f"old key {old_id} will be deleted" in plan["action and why"], plan
+    assert plan["hosts"] == "host1, host2, host3, host4", plan
     assert "(check mode: no key)" in task_output(run.stdout, f"New key of {USER}"), run.explain()
     shown = task_output(run.stdout, "Show what the run distributes")
     assert f"{USER}: would make a new key for 4 hosts (old key {old_id}; check mode: none made)" in shown, run.explain()
@@ -195,7 +195,8 @@ def test_distribute_and_finish_check_change_nothing_and_the_real_run_still_compl
     assert host_state(fleet) == before_hosts, "finish --check changed a host's credentials directory"
     assert_no_secret_in(finish, secrets)
     # No host holds the new key yet: what the finish would do now is roll the run back (delete the new key).
-    assert f"{USER}: ROTATE - no host took the new key {new_id} of run {RUN_ID}: it is deleted" in finish.stdout, finish.explain()
+    assert plan_row(finish.stdout, USER).get("action and why", "").startswith(
+        f"ROTATE - no host took the new key {new_id} of run {RUN_ID}: it is deleted"), finish.explain()
     decision = task_output(finish.stdout, "Show the cutover or rollback that would follow")
     assert f"{USER}: would roll back" in decision and f"delete {new_id}" in decision, finish.explain()
     assert "would write the new key" not in finish.stdout, "the finish job writes no key, its check mode must not say so"

@@ -5,6 +5,7 @@ from .env import COLLECTIONS_PATH, REPO, ansible_env, clean_env, job_envvars, sh
 from .iam import IAM_LAG_SECONDS, key_statuses, seed_user, start_endpoint, wait_until_accepted
 from .runner import IAM_WRITES, PLAYBOOK_TIMEOUT, PlaybookProcess, PlaybookResult, RunnerJobProcess, ansible_playbook, rotor_vars
 from .runner import run_playbook, run_runner_job, spawn_playbook
+from .tables import plan_row, summary_rows, table_rows
 from .secrets import assert_no_leaks, assert_no_secrets, leaks_in_files, leaks_in_texts, saved_secrets, secret_lines
 
 __all__ = [
@@ -13,5 +14,5 @@ __all__ = [
     "IAM_WRITES", "PLAYBOOK_TIMEOUT", "PlaybookProcess", "PlaybookResult", "RunnerJobProcess", "ansible_playbook", "rotor_vars",
     "run_playbook", "run_runner_job",
     "spawn_playbook", "assert_no_leaks", "assert_no_secrets", "leaks_in_files", "leaks_in_texts", "saved_secrets",
-    "secret_lines",
+    "secret_lines", "plan_row", "summary_rows", "table_rows",
 ]
