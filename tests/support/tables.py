@@ -3,13 +3,21 @@ format (default JSON or YAML): the plan, one row per user, and the summary, one 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Dict, List, Optional
 
 
 def _table_line(line: str) -> Optional[List[str]]:
     """The cells of one printed table line (``"| a | b |",`` or ``- '| a | b |'``), None for any other line."""
-    text = re.sub(r"^\s*(- )?", "", line).rstrip().rstrip(",").strip("'\"")
+    text = re.sub(r"^\s*(- )?", "", line).rstrip().rstrip(",")
+    try:
+        if text.startswith("'"):  # YAML: single-quoted, a quote inside doubled
+            text = text[1:-1].replace("''", "'")
+        elif text.startswith('"'):  # JSON
+            text = json.loads(text)
+    except ValueError:
+        return None
     if not (text.startswith("|") and text.endswith("|")):
         return None
     return [cell.strip() for cell in text.strip("|").split("|")]

@@ -46,7 +46,7 @@ def check_paths(paths, max_length=1000):
     if isinstance(paths, str):
         raise DiscoverInputError(
             f"paths must be a list of absolute paths, got the string {paths[:200]!r}; write it as a list "
-            f"(paths: [{paths[:200]!r}] or rotor_discover_paths: [...])")
+            f"(paths: [/etc/app/env, /opt/app/.env] or rotor_discover_paths: [...])")
     if not isinstance(paths, (list, tuple)):
         raise DiscoverInputError(f"paths must be a list of absolute paths, got a {type(paths).__name__}")
     checked = []

@@ -144,7 +144,9 @@ def host_state(facts, user=None, in_play=True, registers=None):
             state.update(state="unreachable", failure=_unreachable(check))
         elif check.get("failed"):
             failure = _failure(check, CHECK_NAMES[register] + _describe_check(facts))
-            failure["check"] = CHECK_NAMES[register] + _describe_check(facts)
+            # The check is named once: by the host's message when it names it (the health module's does).
+            described = _describe_check(facts)
+            failure["check"] = CHECK_NAMES[register] + ("" if described[2:-1] and described[2:-1] in failure["msg"] else described)
             state.update(state="failed", failure=failure)
     settle = _ran(_registered(facts, registers, SETTLE))
     if settle is not None and _settled_as(settle) == "restored":

@@ -106,7 +106,13 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
         if entry["failures"]:
             first = entry["failures"][0]
             where = f"host {first['host']} failed" if first.get("host") else "failed:"
-            entry["message"] = f"{where} {first.get('check', 'a step')}: {first.get('msg', '')}".replace("failed: key change:", "failed:")
+            check, msg = first.get("check", "a step"), first.get("msg", "")
+            if first.get("host") and msg.startswith(f"{check} failed "):
+                # The host's message names its check already ("HTTP health check URL failed after 3 attempt(s): ..."): once.
+                msg = msg[len(check) + len(" failed "):]
+                entry["message"] = f"{where} {check} {msg}"
+            else:
+                entry["message"] = f"{where} {check}: {msg}".replace("failed: key change:", "failed:")
         else:
             pending = sorted(h for h, s in hosts.items() if s.get("state") != "healthy")
             entry["message"] = "rollout stopped by a failure elsewhere before these hosts switched: " + ", ".join(pending)

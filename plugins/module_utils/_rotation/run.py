@@ -286,19 +286,19 @@ def failure_message(rotation, hosts=None):
     rolled = sorted(user for user, entry in rotation.items() if entry["action"] == "rollback")
     stuck = sorted(user for user, entry in rotation.items() if entry["action"] == "failed")
     stopped = sorted(user for user, entry in rotation.items() if entry["action"] == "stopped")
-    parts = [f"Rotation of {user} {rotation[user]['message']}." for user in stopped]
+    parts = [f"Rotation of {user} {rotation[user]['message'].rstrip('.')}." for user in stopped]
     if rolled:
-        parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(rotation[u]["message"] for u in rolled) + ".")
+        parts.append(f"Rotation of {', '.join(rolled)} rolled back: " + "; ".join(rotation[u]["message"].rstrip(".") for u in rolled) + ".")
         if unrestored:
             parts.append("Each old key is Active again; these hosts could NOT be put back and need attention: "
-                         + "; ".join(f"{host} ({why})" for host, why in unrestored.items()) + ".")
+                         + "; ".join(f"{host} ({why.rstrip('.')})" for host, why in unrestored.items()) + ".")
         else:
             parts.append("Each old key is Active again and every reachable host is back on it.")
     if stuck:
-        parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(rotation[u]["message"] for u in stuck)
+        parts.append(f"Rotation of {', '.join(stuck)} failed on hosts that cannot go back: " + "; ".join(rotation[u]["message"].rstrip(".") for u in stuck)
                      + ". Fix those hosts (they hold the new key) and run the rotation again to finish.")
     if refused:
-        parts.append("Not rotated: " + "; ".join(str(rotation[u]["error"]) for u in refused) + ".")
+        parts.append("Not rotated: " + "; ".join(str(rotation[u]["error"]).rstrip(".") for u in refused) + ".")
     return " ".join(parts)
 
 

@@ -8,7 +8,7 @@ progress line per batch of the distribution; the summary, one table per user and
 returns plain text (a list of lines, or one line) that the rotate role prints with ansible.builtin.debug.
 
 Every table line starts and ends with ``|``, so that the YAML result format quotes every line alike and the
-columns stay aligned; quotes inside cells are made typographic for the same reason. An empty value is shown as
+columns stay aligned (a quote inside a cell is escaped, which shifts its line by a character). An empty value is shown as
 ``-`` and an empty field of the run's line is left out. A value in a key-id slot is shown only if it is a key id
 (redact.shown_key_id): a secret put where a key id should be is never printed.
 """
@@ -31,13 +31,13 @@ HEALTH = {"healthy": "yes", "failed": "NO", "unreachable": "unreachable"}
 
 
 def cell(value):
-    """One table cell: ``-`` for an empty value, one line, no column separator, no quote that YAML would escape."""
+    """One table cell: ``-`` for an empty value, one line, no column separator (``|`` becomes ``/``)."""
     if value is None or value == "" or value == [] or value == {}:
         return EMPTY
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     text = re.sub(r"\s+", " ", str(value)).strip()
-    return text.replace("|", "/").replace("'", "\u2019").replace('"', "\u201d") or EMPTY
+    return text.replace("|", "/") or EMPTY
 
 
 def render(header, rows):

@@ -40,9 +40,12 @@ def test_an_entry_that_is_not_a_key_id_is_refused_without_being_quoted():
 @given(st.text(min_size=1, max_size=60))
 def test_a_refused_entry_is_never_echoed(text):
     _ids, problems = key_id_list([text])
-    for entry in split_key_ids(text):
-        if problems and len(entry) > 3:
-            assert entry not in problems[0].replace("rotor_compromised_key_ids", "").replace("Nothing was changed", "")
+    entries = split_key_ids(text)
+    # The same message for entries of the same lengths that echo nothing: what is in it is the message's own wording.
+    wording = key_id_list([" ".join("\u2603" * len(entry) for entry in entries)])[1] if problems else []
+    for entry in entries:
+        if problems and len(entry) > 3 and "\u2603" not in entry:
+            assert entry not in problems[0] or entry in wording[0]
 
 
 @pytest.mark.parametrize("size", [1, 5, "5", "25%", "100%", "12.5%", [1, "50%", "100%"]])

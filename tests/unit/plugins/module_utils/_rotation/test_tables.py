@@ -53,8 +53,8 @@ def test_every_line_of_a_table_has_the_same_width_and_starts_and_ends_with_a_bar
     assert rows(lines) == [["x", "-"], ["long value", "h1, h2"]]
 
 
-def test_a_cell_is_one_line_without_bars_or_quotes_that_would_shift_the_columns():
-    assert tables.cell("it's a\n\"b|c\"") == "it\u2019s a \u201db/c\u201d"
+def test_a_cell_is_one_line_without_bars_and_keeps_its_quotes():
+    assert tables.cell("user 'app' is\n\"b|c\"") == "user 'app' is \"b/c\""
     assert [tables.cell(v) for v in (None, "", [], {})] == ["-"] * 4
 
 
