@@ -13,6 +13,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 AWX_DOC = REPO / "docs" / "awx.md"
+HOW_IT_WORKS = REPO / "docs" / "how-it-works.md"
 REQUIRED = "(required)"
 
 
@@ -114,14 +115,19 @@ def test_readme_covers_what_a_newcomer_needs():
         "docs/awx.md",
     ):
         assert needle in text, f"README lacks {needle!r}"
-    assert "```mermaid" in section(text, "How a rotation runs"), "no lifecycle diagram"
+    assert "```mermaid" in section(HOW_IT_WORKS.read_text(), "How a rotation runs"), "no lifecycle diagram in docs/how-it-works.md"
+    for heading in ("What it does", "Install", "From zero to a check-mode run against your AWS account", "Variables", "More"):
+        section(text, heading)
+    # Every link to a file of this repository leads somewhere.
+    for target in re.findall(r"\]\(((?:docs|benchmarks)/[^)#]+)", text):
+        assert (REPO / target).exists(), f"README links to {target}, which does not exist"
     assert re.search(r"(?i)when to use iam roles instead", text)
     inventory = re.search(r"```yaml\n# inventory.yml\n(.*?)```", text, re.S)
     assert inventory, "no inventory example"
     hosts_vars = {k: v for k, v in yaml.safe_load(inventory.group(1))["all"]["vars"].items() if not k.startswith("ansible_")}
     rotate = role_options()["rotate"]
     assert set(hosts_vars) <= set(rotate), f"the inventory example uses unknown variables: {set(hosts_vars) - set(rotate)}"
-    assert {"rotor_iam_user", "rotor_credentials_files"} <= set(hosts_vars)
+    assert {"rotor_iam_user", "rotor_credentials_files", "rotor_aws_region"} <= set(hosts_vars), "the inventory example names no region"
 
 
 # --------------------------------------------------------------------------- docs/awx.md
