@@ -17,7 +17,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
-from support import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from support import plan_row, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def test_the_plan_names_the_caller_its_credentials_and_its_permissions(empty_end
                         f"arn:aws:iam::123456789012:user/rotor-admin (account 123456789012), credentials from "
                         f"environment variables (AWS_ACCESS_KEY_ID), access key {admin}")
     assert lines[1].startswith("permissions: every action the plan may need is allowed by the caller's IAM policies"), lines
-    assert lines[2].startswith("cc-app: ROTATE"), lines
+    assert lines[2].startswith("| user ") and plan_row("\n".join(lines), "cc-app")["action and why"].startswith("ROTATE - "), lines
     assert key_statuses(empty_endpoint, "cc-app") == {old_id: "Active"}
 
 

@@ -58,8 +58,8 @@ def test_the_demo_ends_with_the_collections_summary_table(demo):
     text = "\n".join(output)
 
     rows = summary_rows(text)
-    assert [(row["user"], row["host"]) for row in rows] == [("demo-app", "(IAM)"), ("demo-app", "host1"), ("demo-app", "host2"),
-                                                           ("demo-app", "host3")], rows
+    expected = [("demo-app", "(IAM)"), ("demo-app", "host1"), ("demo-app", "host2"), ("demo-app", "host3")]
+    assert [(row["user"], row["host"]) for row in rows] == expected, rows
     old, new = rows[0]["key before"], rows[0]["key after"]
     assert re.fullmatch(KEY_ID, old) and re.fullmatch(KEY_ID, new) and old != new, rows[0]
     assert rows[0]["what happened"] == "rotated; old key deleted"
