@@ -9,8 +9,8 @@ from typing import Dict, List, Optional
 
 
 def _table_line(line: str) -> Optional[List[str]]:
-    """The cells of one printed table line (``"| a | b |",`` or ``- '| a | b |'``), None for any other line."""
-    text = re.sub(r"^\s*(- )?", "", line).rstrip().rstrip(",")
+    """The cells of one printed table line (``"| a | b |",`` or ``- '| a | b |'``, coloured or not), None for any other line."""
+    text = re.sub(r"^\s*(- )?", "", re.sub(r"\x1b?\[[0-9;]+m", "", line)).rstrip().rstrip(",")  # colours of ansible-runner's stdout
     try:
         if text.startswith("'"):  # YAML: single-quoted, a quote inside doubled
             text = text[1:-1].replace("''", "'")
