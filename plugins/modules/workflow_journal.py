@@ -15,8 +15,8 @@ description:
     (M(rotor.iam.rotation_journal)), never through job artifacts.
   - V(read) returns the journal as M(rotor.iam.rotation_journal) does, and the failure marks of the workflow's
     sliced jobs (RV(marks)).
-  - V(failed) records that a sliced job of run O(run_id) failed this user: the tag C(rotor:failed-<job>) holding the run
-    id. A mark is monotonic: no job of the run removes it (a later run's marks name that run; a mark of another run
+  - V(failed) records that a sliced job of run O(run_id) failed this user, in the tag C(rotor:failed-<job>) holding the run
+    id. A mark is monotonic, no job of the run removes it (a later run's marks name that run; a mark of another run
     means nothing). It is written only while the journal belongs to O(run_id); otherwise nothing is written.
     One C(ListUserTags) and at most one C(TagUser).
   - The mark never holds a secret, only the run id.
@@ -26,6 +26,7 @@ options:
   user_name:
     description: The IAM user.
     type: str
+    aliases: [user]
   state:
     description: V(read) or V(failed).
     type: str
@@ -45,13 +46,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -69,7 +63,7 @@ journal:
   returned: always
   type: dict
 marks:
-  description: The failure marks, C({job: run id}).
+  description: 'The failure marks, C({job: run id}).'
   returned: always
   type: dict
   sample: {distribute: "4711"}
