@@ -143,8 +143,9 @@ class Workflow:
             if self.graph[node]["sliced"]:
                 continue
             for job in jobs:
-                hosts = {e["event_data"].get("host") for e in job.events_of("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
-                                                                           "runner_on_skipped", "runner_item_on_ok", "runner_item_on_failed")}
+                events = job.events_of("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped", "runner_item_on_ok",
+                                       "runner_item_on_failed")
+                hosts = {event["event_data"].get("host") for event in events}
                 assert hosts <= {"localhost", None}, f"{job.label} ran tasks on {hosts}"
                 assert not job.events_of("runner_on_unreachable"), job.explain()
 

@@ -34,6 +34,8 @@ JOB_PHASES = {
     "cleanup": ("completed",),
 }
 SLICED = ("distribute", "settle", "restore", "cleanup")
+# The sliced jobs that stop acting for a user once they marked it failed.
+STOPPED_BY_OWN_MARK = ("distribute", "settle")
 # The sliced jobs whose marks fail a user (cleanup only removes backups: its failures are reported, not decided on).
 MARKING = ("distribute", "settle", "restore", "cleanup")
 
@@ -113,9 +115,10 @@ def fence(reads, run_id, job):
         if phase not in JOB_PHASES[job]:
             skipped[ref] = f"{ref}: run {run_id} is in phase {phase or '(none)'}, not {' or '.join(JOB_PHASES[job])}: nothing for the {job} job to do"
             continue
-        if job in SLICED and job != "cleanup" and users[ref]["failed"]:
-            skipped[ref] = (f"{ref}: run {run_id} marked it failed in {', '.join(users[ref]['failed'])}: this {job} job takes no more "
-                            f"of its hosts")
+        if job in STOPPED_BY_OWN_MARK and job in users[ref]["failed"]:
+            # A user this job already failed takes no more of its hosts (later batches, other slices). Restore and
+            # cleanup never stop on a mark: putting hosts back is exactly what a failed user needs.
+            skipped[ref] = f"{ref}: run {run_id} marked it failed in {job}: this {job} job takes no more of its hosts"
             continue
         if lock and not lock.get("expired") and str(lock.get("run_id")) != run_id:
             errors.append(f"IAM user {ref!r}: the journal is run {run_id}'s, but run {lock.get('run_id')} holds the user's lock; the "

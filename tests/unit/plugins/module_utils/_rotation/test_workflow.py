@@ -48,7 +48,9 @@ def cut_over(**extra):
     ("settle", journal(), {}, "skipped"),
     ("rollback", journal(phase="creating", pending=None), {}, "act"),
     ("rollback", cut_over(), {}, "act"),
-    ("restore", journal(phase="rolling_back"), {"restore": RUN}, "skipped"),
+    ("restore", journal(phase="rolling_back"), {"restore": RUN}, "act"),       # a relaunched restore tries again
+    ("restore", journal(phase="rolling_back"), {"distribute": RUN}, "act"),    # a failed user is what restore is for
+    ("settle", cut_over(), {"settle": RUN}, "skipped"),
     ("finish", journal(phase="rolling_back"), {"restore": RUN}, "act"),
     ("cleanup", journal(phase="completed", lock_run=None, pending=None, current=NEW), {}, "act"),
 ])
@@ -205,3 +207,5 @@ def test_no_slice_writes_a_key_unless_its_run_is_distributing_the_user_and_the_h
         assert job == "distribute" and phase == "distributing" and run == RUN and sorted(set(held)) == [OLD] and not marked
     if action == "restore":
         assert phase == "rolling_back" and run == RUN and NEW in held and ODD not in held
+    if job == "restore" and phase == "rolling_back" and run == RUN and NEW in held and ODD not in held:
+        assert action == "restore"  # whatever marks the user has: a host on the new key always goes back
