@@ -35,7 +35,7 @@ def worker(url, region, key_id, secret, threads, rounds, start_at, out):
     def one():
         sts = boto3.session.Session().client("sts", endpoint_url=url, region_name=region, aws_access_key_id=key_id,
                                              aws_secret_access_key=secret, config=CLIENT)
-        for _ in range(rounds):
+        for _round in range(rounds):
             while time.time() < start_at:
                 time.sleep(0.001)
             began = time.monotonic()
@@ -47,7 +47,7 @@ def worker(url, region, key_id, secret, threads, rounds, start_at, out):
             with lock:
                 results.append((outcome, time.monotonic() - began))
 
-    pool = [threading.Thread(target=one) for _ in range(threads)]
+    pool = [threading.Thread(target=one) for _thread in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
@@ -73,10 +73,10 @@ def main(argv=None):
         out = multiprocessing.Queue()
         start_at = time.time() + 3 + args.processes  # every client ready: one burst
         procs = [multiprocessing.Process(target=worker, args=(endpoint.endpoint_url, endpoint.region, key["AccessKeyId"], key["SecretAccessKey"],
-                                                              args.threads, args.rounds, start_at, out)) for _ in range(args.processes)]
+                                                              args.threads, args.rounds, start_at, out)) for _proc in range(args.processes)]
         for proc in procs:
             proc.start()
-        results = [r for _ in procs for r in out.get()]
+        results = [r for _proc in procs for r in out.get()]
         for proc in procs:
             proc.join()
         ended = time.time()
@@ -84,7 +84,7 @@ def main(argv=None):
         endpoint.stop()
     latencies = sorted(seconds for outcome, seconds in results if outcome == "ok")
     errors = {}
-    for outcome, _ in results:
+    for outcome, _seconds in results:
         if outcome != "ok":
             errors[outcome] = errors.get(outcome, 0) + 1
     print(json.dumps({

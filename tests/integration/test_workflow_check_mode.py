@@ -11,9 +11,8 @@ after it: the real distribute after it still switches every host.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import pytest
 

@@ -28,7 +28,7 @@ def test_only_the_part_every_host_ran_grows_with_hosts():
 
 def figures():
     def node(name, sliced, wall, seconds=45.0, host_part=35.0):
-        jobs = [{"seconds": seconds, "host_part": host_part, "hosts_in_slice": 250} for _ in range(4 if sliced else 1)]
+        jobs = [{"seconds": seconds, "host_part": host_part, "hosts_in_slice": 250} for _job in range(4 if sliced else 1)]
         return {"name": name, "sliced": sliced, "wall": wall, "jobs": jobs, "ok": True}
 
     return {"hosts": 1000, "forks": 50, "slices": 4,
