@@ -48,6 +48,13 @@ PROJECTED_HOSTS = 10000
 PROJECTED_NODES = (1, 4, 10, 25)
 
 
+def workflow_graph():
+    """{name: node} of extensions/awx/rotate-workflow.yml, in order (the first node starts)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(HERE, "..", "extensions", "awx", "rotate-workflow.yml")) as handle:
+        return {node["name"]: node for node in yaml.safe_load(handle)["nodes"]}
+
+
 def deal(hosts, slices):
     """AWX job slicing: host i goes to slice i mod N (in inventory order)."""
     return [hosts[index::slices] for index in range(slices)]
@@ -83,6 +90,8 @@ class ScaleBench(bench.Bench):
         # tasks, start-up): the part that grows with hosts and the part that does not.
         split = report.profile_breakdown(report.task_rows(record)) if record else None
         result["host_part"] = (split[report.CATEGORIES[0]][1] + split[report.CATEGORIES[1]][1]) if split else None
+        # The inventory hosts the job ran a task for (a once-per-run workflow job runs on the controller only).
+        result["hosts_touched"] = len([host for host in (report.per_host_counts(record) or {}) if host != "localhost"]) if record else None
         if not result["ok"]:
             bench.log("%s failed (rc %d); stdout tail:\n%s" % (label, result["returncode"], bench.tail(result["stdout"], 3000)))
             self.results["failures"].append("%s exited %d (see %s)" % (label, result["returncode"], result["stdout"]))
@@ -101,49 +110,50 @@ class ScaleBench(bench.Bench):
         return result
 
     def workflow(self, fleet, inventory, forks, user, slices):
+        """The graph of extensions/awx/rotate-workflow.yml as AWX walks it: a sliced node as ``slices`` jobs at once
+        (hosts dealt round-robin), any other node as one job; the success or failure edges of each node after it."""
         old_key = self.make_due(user)
-        run_id = "bench-workflow-%d" % len(fleet.hosts)
-        variables = self.rotor_vars({"rotor_run_id": run_id, "rotor_pending_store": "secretsmanager",
+        variables = self.rotor_vars({"rotor_run_id": "bench-workflow-%d" % len(fleet.hosts), "rotor_pending_store": "secretsmanager",
                                      "rotor_lock_ttl_minutes": 240})
-        phases = {}
-        self.counter.reset()
-        phases["prepare"] = self.run_playbook("rotor.iam.rotate_prepare", inventory, forks, "prepare", variables)
-        phases["prepare"]["calls"] = self.counter.calls()
-        if not phases["prepare"]["ok"]:
-            return {"phases": phases, "ok": False}
-
-        slice_results = [None] * slices
         limit_files = []
         for index, hosts in enumerate(deal(list(fleet.hosts), slices)):
             path = os.path.join(self.runs_dir, "slice-%d.hosts" % (index + 1))
             with open(path, "w") as handle:
                 handle.write("\n".join(hosts) + "\n")
             limit_files.append((path, len(hosts)))
+        graph = workflow_graph()
+        nodes, queue, seen = [], [next(iter(graph))], set()
+        while queue:
+            name = queue.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            spec = graph[name]
+            self.counter.reset()
+            began = bench.time.monotonic()
+            if spec["sliced"]:
+                jobs = [None] * slices
 
-        def distribute(index):
-            path, _count = limit_files[index]
-            slice_results[index] = self.run_playbook("rotor.iam.rotate_distribute", inventory, forks,
-                                                     "distribute-%d" % (index + 1), variables, limit_file=path)
+                def run_slice(index, name=name, spec=spec, jobs=jobs):
+                    jobs[index] = self.run_playbook(spec["playbook"], inventory, forks, "%s-%d" % (name, index + 1), variables,
+                                                    limit_file=limit_files[index][0])
+                    jobs[index]["hosts_in_slice"] = limit_files[index][1]
 
-        self.counter.reset()
-        began = bench.time.monotonic()
-        threads = [threading.Thread(target=distribute, args=(index,)) for index in range(slices)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        distribute_wall = bench.time.monotonic() - began
-        distribute_calls = self.counter.calls()
-        for result, (_path, count) in zip(slice_results, limit_files):
-            result["hosts_in_slice"] = count
-
-        self.counter.reset()
-        phases["finish"] = self.run_playbook("rotor.iam.rotate_finish", inventory, forks, "finish", variables)
-        self.measured(fleet, old_key, phases["finish"], self.counter.calls())
+                threads = [threading.Thread(target=run_slice, args=(index,)) for index in range(slices)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            else:
+                jobs = [self.run_playbook(spec["playbook"], inventory, forks, name, variables)]
+            node = {"name": name, "sliced": spec["sliced"], "jobs": jobs, "wall": bench.time.monotonic() - began, "calls": self.counter.calls(),
+                    "ok": all(job["ok"] for job in jobs)}
+            nodes.append(node)
+            queue += list(spec.get("success" if node["ok"] else "failure") or []) + list(spec.get("always") or [])
+        final = {"seconds": sum(node["wall"] for node in nodes)}
+        self.measured(fleet, old_key, final, {})
         self.reset_keys(user)
-        return {"phases": phases, "slices": slice_results, "distribute_wall": distribute_wall, "distribute_calls": distribute_calls,
-                "ok": phases["finish"]["ok"] and all(r["ok"] for r in slice_results),
-                "wall": phases["prepare"]["seconds"] + distribute_wall + phases["finish"]["seconds"]}
+        return {"nodes": nodes, "ok": all(node["ok"] for node in nodes), "wall": final["seconds"], "final": final}
 
     def measure(self):
         args = self.args
@@ -180,25 +190,23 @@ def linear(result, measured_hosts, hosts):
 def projection(figures):
     """PROJECTED_HOSTS hosts over N execution nodes, from the measured costs (seconds).
 
-    A node is taken to be this machine. The slices ran at the same time on it, so its throughput is every
-    slice's hosts over the distribute wall time (less one slice's fixed part); a node alone with H/N hosts
-    takes its fixed part plus H/N hosts at that throughput. Prepare and finish run once over every host."""
+    A node is taken to be this machine. A once-per-run job touches no host: its time does not grow with hosts (it
+    grows with IAM users). The slices of a sliced node ran at the same time on this one machine, so its throughput is
+    the node's hosts over its wall time less one slice's fixed part; N nodes each take the fixed part plus H/N hosts
+    at that throughput. The one job grows linearly in its per-host part."""
     hosts = figures["hosts"]
-    workflow = figures["workflow"]
-    slices = workflow["slices"]
-    slice_fixed = report.median([r["seconds"] - (r.get("host_part") or 0.0) for r in slices])
-    machine_per_host = max(0.0, workflow["distribute_wall"] - slice_fixed) / float(hosts)
-    prepare = linear(workflow["phases"]["prepare"], hosts, PROJECTED_HOSTS)
-    finish = linear(workflow["phases"]["finish"], hosts, PROJECTED_HOSTS)
+    once, sliced = 0.0, []
+    for node in figures["workflow"]["nodes"]:
+        if not node["sliced"]:
+            once += node["wall"]
+            continue
+        fixed = report.median([job["seconds"] - (job.get("host_part") or 0.0) for job in node["jobs"]])
+        sliced.append({"name": node["name"], "fixed": fixed, "per_host": max(0.0, node["wall"] - fixed) / float(hosts)})
     rows = []
     for nodes in PROJECTED_NODES:
-        distribute = slice_fixed + machine_per_host * PROJECTED_HOSTS / float(nodes)
-        rows.append({"nodes": nodes, "prepare": prepare, "distribute": distribute, "finish": finish,
-                     "total": prepare + distribute + finish})
-    return {"rows": rows, "one_job": linear(figures["one_job"], hosts, PROJECTED_HOSTS), "slice_fixed": slice_fixed,
-            "machine_per_host": machine_per_host,
-            "finish_per_host": (workflow["phases"]["finish"].get("host_part") or 0.0) / float(hosts),
-            "prepare_per_host": (workflow["phases"]["prepare"].get("host_part") or 0.0) / float(hosts),
+        spread = sum(item["fixed"] + item["per_host"] * PROJECTED_HOSTS / float(nodes) for item in sliced)
+        rows.append({"nodes": nodes, "once": once, "sliced": spread, "total": once + spread})
+    return {"rows": rows, "once": once, "sliced": sliced, "one_job": linear(figures["one_job"], hosts, PROJECTED_HOSTS),
             "one_job_per_host": (figures["one_job"].get("host_part") or 0.0) / float(hosts)}
 
 
@@ -209,58 +217,52 @@ def mib(kib):
 def render(figures, facts):
     hosts, forks = figures["hosts"], figures["forks"]
     workflow = figures["workflow"]
-    lines = [BEGIN, "## Scale: %d hosts, one job and the sliced workflow" % hosts, ""]
-    lines.append("Measured by `benchmarks/scale.py` on commit %s, %s (%s, %s RAM), light fleet of %d local hosts, forks %d, "
-                 "%d distribute slices started at the same time on this one machine."
-                 % (facts.get("rotor_iam_commit", "?"), facts.get("date", "?"), facts.get("cpu", "?"), facts.get("ram", "?"), hosts, forks,
+    lines = [BEGIN, "## Scale: %d hosts (measured at this size), one job and the sliced workflow" % hosts, ""]
+    lines.append("Measured by `benchmarks/scale.py --hosts %d` on commit %s, %s (%s, %s RAM, shared with other jobs), light fleet of %d "
+                 "local hosts, forks %d; the workflow is the graph of `extensions/awx/rotate-workflow.yml`, each sliced node as %d jobs "
+                 "started at the same time on this one machine, each other node as one job."
+                 % (hosts, facts.get("rotor_iam_commit", "?"), facts.get("date", "?"), facts.get("cpu", "?"), facts.get("ram", "?"), hosts, forks,
                     figures["slices"]))
-    lines += ["", "| command | wall s | per host s | IAM calls | peak MiB (largest / tree) | load start-end | healthy on new key |",
+    lines += ["", "| job | wall s | host-seconds (tasks run per host) | hosts touched | IAM calls | peak MiB (largest / tree) | load start-end |",
               "|---|---|---|---|---|---|---|"]
 
-    def row(name, result, count_hosts=hosts):
-        calls = result.get("calls") or {}
+    def row(name, result, calls=None):
+        calls = calls if calls is not None else (result.get("calls") or {})
         iam = sum(calls.get("iam", {}).values()) if isinstance(calls.get("iam"), dict) else calls.get("iam_total", "-")
-        healthy = "%s/%s" % (result.get("healthy_on_new"), result.get("hosts")) if "hosts" in result else "-"
-        lines.append("| %s | %.1f | %.3f | %s | %s / %s | %s-%s | %s |" % (
-            name, result["seconds"], result["seconds"] / float(count_hosts), iam, mib(result.get("maxrss_kib")),
-            mib(result.get("tree_peak_kib")), report.fmt_load(result["load_start"]), report.fmt_load(result["load_end"]), healthy))
+        lines.append("| %s | %.1f | %.1f | %s | %s | %s / %s | %s-%s |" % (
+            name, result["seconds"], result.get("host_part") or 0.0, result.get("hosts_touched", "-"), iam, mib(result.get("maxrss_kib")),
+            mib(result.get("tree_peak_kib")), report.fmt_load(result["load_start"]), report.fmt_load(result["load_end"])))
 
     row("`ansible -m ping`", figures["ping"])
     row("`rotor.iam.rotate` (one job)", figures["one_job"])
-    row("`rotate_prepare`", workflow["phases"]["prepare"])
-    for index, result in enumerate(workflow.get("slices") or [], 1):
-        row("`rotate_distribute` slice %d (%d hosts)" % (index, result["hosts_in_slice"]), result, result["hosts_in_slice"])
-    row("`rotate_finish`", workflow["phases"]["finish"])
+    for node in workflow["nodes"]:
+        for index, job in enumerate(node["jobs"], 1):
+            label = "`%s` %s" % (node["name"], ("slice %d (%d hosts)" % (index, job["hosts_in_slice"])) if node["sliced"] else "(once per run)")
+            row(label, job, node["calls"] if not node["sliced"] else {})
+    final = workflow.get("final") or {}
     lines.append("")
-    lines.append("Workflow wall time: prepare %.1f s + distribute %.1f s (the slowest slice; all %d at once) + finish %.1f s = "
-                 "**%.1f s**, against **%.1f s** for one job and %.1f s for one ping round."
-                 % (workflow["phases"]["prepare"]["seconds"], workflow["distribute_wall"], figures["slices"],
-                    workflow["phases"]["finish"]["seconds"], workflow["wall"], figures["one_job"]["seconds"], figures["ping"]["seconds"]))
+    lines.append("Workflow: %s = **%.1f s** (%s), against **%.1f s** for one job (healthy on the new key: %s/%s) and %.1f s for one "
+                 "ping round." % (" + ".join("%s %.1f s" % (node["name"], node["wall"]) for node in workflow["nodes"]), workflow["wall"],
+                                  "healthy on the new key: %s/%s" % (final.get("healthy_on_new"), final.get("hosts")),
+                                  figures["one_job"]["seconds"], figures["one_job"].get("healthy_on_new"), figures["one_job"].get("hosts"),
+                                  figures["ping"]["seconds"]))
     projected = projection(figures)
-    lines += ["", "What grows with hosts and what does not (from the timing of each task: the tasks every host ran "
-              "against the once-per-run ones):", "",
-              "- **Does not grow**: the IAM work (plan, lock, create, verify, stage, cut over, delete: the same IAM calls "
-              "per user at any size, counted above) and the controller's once-per-run tasks: %.0f s of prepare, %.0f s of "
-              "each slice, %.0f s of finish here." % (
-                  workflow["phases"]["prepare"]["seconds"] - (workflow["phases"]["prepare"].get("host_part") or 0.0),
-                  projected["slice_fixed"],
-                  workflow["phases"]["finish"]["seconds"] - (workflow["phases"]["finish"].get("host_part") or 0.0)),
-              "- **Grows with the hosts of a slice**: distribute (read, write, restart and health-check each host, %d at a "
-              "time per job): this machine got through %.3f s per host with the %d slices at once." % (
-                  forks, projected["machine_per_host"], figures["slices"]),
-              "- **Grows with every host, on one node**: prepare reads every host to plan (%.3f s per host) and finish "
-              "reads and re-checks every host itself, the truth rather than the slices' reports, then removes the backups "
-              "(%.3f s per host)." % (projected["prepare_per_host"], projected["finish_per_host"]),
-              "- **Memory** grows with forks, not hosts: the largest process is one ansible-playbook; the tree is its workers.",
-              "", "Projected for %d hosts, each execution node as fast as this machine (linear in the hosts each job "
-              "drives, from the split above):" % PROJECTED_HOSTS, "",
-              "| execution nodes | prepare s | distribute s (per node, at once) | finish s | total min |", "|---|---|---|---|---|"]
+    lines += ["", "- **Once per run, no host**: %s: %.0f s together, the same at any number of hosts (they grow with IAM users)."
+              % (", ".join(node["name"] for node in workflow["nodes"] if not node["sliced"]), projected["once"])]
+    for item in projected["sliced"]:
+        lines.append("- **Sliced `%s`**: %.0f s fixed per job, %.3f s per host on this machine with the slices at once."
+                     % (item["name"], item["fixed"], item["per_host"]))
+    lines += ["", "Projected for %d hosts, each execution node as fast as this machine (linear in the hosts each slice drives):"
+              % PROJECTED_HOSTS, "", "| execution nodes | once-per-run jobs s | sliced jobs s (per node, at once) | total min |", "|---|---|---|---|"]
     for item in projected["rows"]:
-        lines.append("| %d | %.0f | %.0f | %.0f | %.1f |" % (
-            item["nodes"], item["prepare"], item["distribute"], item["finish"], item["total"] / 60.0))
-    lines += ["", "One `rotor.iam.rotate` job for %d hosts: about %.0f min on one node. With slicing, distribute shrinks "
-              "with the nodes while prepare's and finish's reads of every host stay on one node each: past a few nodes they "
-              "are what bounds the workflow." % (PROJECTED_HOSTS, projected["one_job"] / 60.0), END]
+        lines.append("| %d | %.0f | %.0f | %.1f |" % (item["nodes"], item["once"], item["sliced"], item["total"] / 60.0))
+    lines += ["", "One `rotor.iam.rotate` job for %d hosts: about %.0f min on one node. Measured at %d hosts only: the per-host "
+              "costs are extrapolated linearly, and this machine's 2 cores were shared with other work during the run."
+              % (PROJECTED_HOSTS, projected["one_job"] / 60.0, hosts),
+              "", "Before issue 23 (the prepare, sliced distribute, finish workflow, measured at 1,000 hosts): prepare 366 s and finish "
+              "1,487 s read every host from one node; 2,332 s in all against 1,265 s for one job, projected to 377 / 319 / 307 / 303 "
+              "min on 1 / 4 / 10 / 25 nodes: adding nodes barely helped. Now no once-per-run job touches a host, and the projection "
+              "falls with the nodes.", END]
     return "\n".join(lines) + "\n"
 
 

@@ -4,87 +4,63 @@
 
 from __future__ import annotations
 
-# The filters of the rotation's phase playbooks (rotor.iam.rotate_prepare / _distribute / _finish); each is
-# documented in plugins/filter/<name>.yml. The decisions are in module_utils/workflow_run.py.
+# The filters of the rotation workflow's phase playbooks (rotor.iam.rotate_prepare, _distribute, _cutover, _settle,
+# _rollback, _restore, _finish, _cleanup); each is documented in plugins/filter/<name>.yml. The decisions are
+# plain functions of module_utils/_rotation/workflow.py.
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import WorkflowRunError
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import check_run
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import finish_plan
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_key_errors
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import pending_keys
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import run_new_keys
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_plan
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import slice_result
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.workflow import workflow_users
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import workflow
+from ansible_collections.rotor.iam.plugins.plugin_utils.filter_guard import filter_guard
 
 
-def _guard(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (WorkflowRunError, KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.{name}: malformed input ({exc})") from exc
+def _host_results(hostvars, hosts, register):
+    return {host: hostvars[host].get(register) for host in hosts if isinstance(hostvars[host].get(register), dict)}
 
 
-def run_journals(journal_results, run_id, phases=("distributing",), require_lock=True, job="distribute"):
-    """Which users a distribute or finish job acts for, from rotor.iam.rotation_journal state=read results."""
-    phases = [phases] if isinstance(phases, str) else list(phases)
-    return _guard("run_journals", check_run, journal_results, run_id, phases=tuple(phases), require_lock=bool(require_lock), job=str(job))
+@filter_guard("workflow_fence", user_errors=workflow.WorkflowRunError, expects="rotor.iam.workflow_journal read results, a run id and a job")
+def workflow_fence(reads, run_id, job):
+    """Which users job ``job`` of run ``run_id`` acts for, from rotor.iam.workflow_journal state=read results."""
+    return workflow.fence(list(reads or []), run_id, str(job))
 
 
-def run_slice_plan(check):
-    """The plan of a distribute job: the run's users due, the others not."""
-    return _guard("run_slice_plan", slice_plan, dict(check))
+@filter_guard("workflow_plan", user_errors=workflow.WorkflowRunError, expects="lock results, access_key_info results, a run id, an age")
+def workflow_plan(locks, key_infos, run_id, max_age_days, force=False):
+    """The prepare job's plan, from IAM and the journal only."""
+    return workflow.prepare_plans(list(locks or []), list(key_infos or []), run_id, int(max_age_days), bool(force))
 
 
-def run_pending_keys(check, reads):
-    """The run's new keys, with their secrets, from rotor.iam.pending_secret state=read results."""
-    return _guard("run_pending_keys", pending_keys, dict(check), reads)
+@filter_guard("workflow_prepared", expects="a plan and the registered create, journal, verify and stage loops")
+def workflow_prepared(plans, created=None, journaled=None, verified=None, staged=None):
+    """Which due users the prepare job prepared, which failed and at which step."""
+    return workflow.prepare_outcome(dict(plans or {}), created, journaled, verified, staged)
 
 
-def run_pending_key_errors(check, reads):
-    """Why the pending secret of a user of the run cannot be used (no secret in the messages)."""
-    return _guard("run_pending_key_errors", pending_key_errors, dict(check), reads)
+@filter_guard("workflow_todo", user_errors=workflow.WorkflowRunError, expects="a workflow_fence result")
+def workflow_todo(check, hostvars=None, hosts=None, host_refs=None, register=None):
+    """A job's work from its fence: a once-per-run job's users, or a sliced job's hosts (from the read it registered)."""
+    job = check["job"]
+    if job == "cutover":
+        return workflow.cutover_todo(check)
+    if job == "rollback":
+        return workflow.rollback_todo(check)
+    if job == "finish":
+        return workflow.finish_todo(check)
+    return workflow.slice_todo(check, dict(host_refs or {}), _host_results(hostvars, list(hosts or []), str(register)))
 
 
-def run_finish_plan(plans, check):
-    """rotor.iam.rotation_plan's plan, restricted to the run's users; no key is made or replaced."""
-    return _guard("run_finish_plan", finish_plan, plans, dict(check))
-
-
-def run_new_key_ids(check):
-    """The run's new key ids per user, as the journal names them (no secret)."""
-    return _guard("run_new_key_ids", run_new_keys, dict(check))
-
-
-def run_workflow_users(plans, new_keys=None, create_errors=None):
-    """What a prepare job publishes per user: key ids, hosts, prepared or why not (no secret)."""
-    return _guard("run_workflow_users", workflow_users, plans, new_keys or {}, create_errors or {})
-
-
-def run_slice_result(check, hostvars, hosts, host_refs=None, check_mode=False):
-    """What a distribute job did on its hosts (healthy on the new key, failed, untouched), for its artifacts;
-    in check mode, what it would do (key ids and paths only)."""
-    check, hosts = dict(check), list(hosts)
-
-    def result():
-        files = {host: [f.get("path") for f in hostvars[host].get("rotor_credentials_files") or []] for host in hosts}
-        return slice_result(check, host_states(hostvars, hosts, dict(host_refs or {})), check.get("run_id"), bool(check_mode), files)
-
-    return _guard("run_slice_result", result)
+@filter_guard("workflow_failures", expects="a workflow_fence result, hostvars, the job's hosts, host_refs and a register name")
+def workflow_failures(check, hostvars, hosts, host_refs, register):
+    """The users whose hosts failed a host step of a sliced job: {user: [host: why]}; ``register`` one name or a list."""
+    names = [register] if isinstance(register, str) else list(register)
+    results = {host: [hostvars[host].get(name) for name in names] for host in list(hosts or [])}
+    return workflow.slice_failures(check, dict(host_refs or {}), results)
 
 
 class FilterModule:
     def filters(self):
         return {
-            "run_journals": run_journals,
-            "run_slice_plan": run_slice_plan,
-            "run_pending_keys": run_pending_keys,
-            "run_pending_key_errors": run_pending_key_errors,
-            "run_finish_plan": run_finish_plan,
-            "run_new_key_ids": run_new_key_ids,
-            "run_workflow_users": run_workflow_users,
-            "run_slice_result": run_slice_result,
+            "workflow_fence": workflow_fence,
+            "workflow_plan": workflow_plan,
+            "workflow_prepared": workflow_prepared,
+            "workflow_todo": workflow_todo,
+            "workflow_failures": workflow_failures,
         }

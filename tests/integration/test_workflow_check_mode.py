@@ -1,19 +1,18 @@
-"""Check mode of the workflow's phase playbooks: rotate_prepare, rotate_distribute and rotate_finish with --check.
+"""Check mode of the workflow's phase playbooks (extensions/awx/rotate-workflow.yml): prepare and distribute with --check.
 
 Check mode promises an accurate plan and zero writes. Each case runs plain ``ansible-playbook`` on a phase
 playbook over a local fleet (the consumers sign real STS calls with their file's key) against the test
 endpoint, and then looks where the state lives: the user's keys and tags in IAM (admin boto3 client), the
 secrets under the pending prefix in Secrets Manager, and every host's credentials directory (bytes, mode,
 mtime, no file added). A check run that changes nothing must also leave nothing that breaks the real run
-after it: the last real distribute and finish still complete the rotation.
+after it: the real distribute after it still switches every host.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import pytest
 
@@ -21,7 +20,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import PLAYBOOK_TIMEOUT, assert_hosts_on_key, credentials_dir_files, file_states  # noqa: E402  pylint: disable=wrong-import-position
-from support import PlaybookResult as RotationRun, assert_no_secrets, plan_row, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from support import PlaybookResult as RotationRun, assert_no_secrets, rotor_vars, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,7 @@ HOSTS = 4
 RUN_ID = "8101"
 PREFIX = "rotor/pending/"
 WORKFLOW = {"rotor_pending_store": "secretsmanager", "rotor_old_key_action": "delete", "rotor_batch_size": 1}
-PLAYBOOKS = ("prepare", "distribute", "finish")
+PLAYBOOKS = ("prepare", "distribute", "cutover", "settle", "rollback", "restore", "finish", "cleanup")
 
 
 # --------------------------------------------------------------------------- running a phase playbook
@@ -138,114 +137,34 @@ def prepare_for_real(seeded) -> str:
 # --------------------------------------------------------------------------- cases
 
 
-def test_prepare_check_shows_the_plan_and_writes_nothing(seeded):
-    """rotate_prepare --check on a due user: the plan names the user, its old key and the new key it would
-    make; IAM (keys, statuses, tags: no lock, no journal), Secrets Manager and the hosts are as they were."""
-    endpoint, fleet, old_id = seeded["endpoint"], seeded["fleet"], seeded["old_id"]
+def test_prepare_in_check_mode_shows_the_plan_and_writes_nothing(seeded):
+    endpoint, fleet = seeded["endpoint"], seeded["fleet"]
     before_iam, before_hosts = iam_state(endpoint), host_state(fleet)
-    assert before_iam["tags"] == {}, before_iam
 
     run = seeded["phases"].run("prepare", check=True, rotor_run_id=RUN_ID)
 
     assert run.returncode == 0, run.explain()
+    assert f"{USER}: key {seeded['old_id']} is 120 days old" in run.stdout, run.explain()
     assert iam_writes(run) == {}, run.calls
-    assert iam_state(endpoint) == before_iam, "prepare --check changed the user's keys or tags"
-    assert pending_secrets(endpoint) == {}, "prepare --check staged a pending secret"
-    assert host_state(fleet) == before_hosts, "prepare --check changed a host's credentials directory"
-    assert_hosts_on_key(fleet, old_id)
-    plan = plan_row(run.stdout, USER)
-    assert plan.get("action and why", "").startswith("ROTATE - "), f"no plan row for {USER}:\n{run.explain()}"
-    assert f"key {old_id} is 120 days old" in plan["action and why"] and f"old key {old_id} will be deleted" in plan["action and why"], plan
-    assert plan["hosts"] == "host1, host2, host3, host4", plan
-    assert "(check mode: no key)" in task_output(run.stdout, f"New key of {USER}"), run.explain()
-    shown = task_output(run.stdout, "Show what the run distributes")
-    assert f"{USER}: would make a new key for 4 hosts (old key {old_id}; check mode: none made)" in shown, run.explain()
+    assert iam_state(endpoint) == before_iam and pending_secrets(endpoint) == {}
+    assert host_state(fleet) == before_hosts
     assert_no_secret_in(run, seeded["secrets"])
 
 
-def test_distribute_and_finish_check_change_nothing_and_the_real_run_still_completes(seeded):
-    """After a real prepare: distribute --check over a slice names the hosts that would switch to the new key
-    id (never its secret) and finish --check what would be cut over; neither writes to IAM, Secrets Manager or
-    a host. Then the real distribute and finish rotate the user as if the check runs had never happened."""
-    endpoint, fleet, old_id, phases, secrets = seeded["endpoint"], seeded["fleet"], seeded["old_id"], seeded["phases"], seeded["secrets"]
+def test_distribute_in_check_mode_changes_no_host_and_the_real_one_after_it_switches_every_host(seeded):
+    endpoint, fleet = seeded["endpoint"], seeded["fleet"]
     new_id = prepare_for_real(seeded)
-    before_iam, before_hosts, before_secrets = iam_state(endpoint), host_state(fleet), pending_secrets(endpoint)
+    before_iam, before_hosts = iam_state(endpoint), host_state(fleet)
 
-    check = phases.run("distribute", check=True, limit="host1,host3", rotor_run_id=RUN_ID)
+    check = seeded["phases"].run("distribute", check=True, rotor_run_id=RUN_ID)
 
     assert check.returncode == 0, check.explain()
     assert iam_writes(check) == {}, check.calls
-    assert iam_state(endpoint) == before_iam, "distribute --check changed the user's keys or tags"
-    assert pending_secrets(endpoint) == before_secrets
-    assert host_state(fleet) == before_hosts, "distribute --check changed a host's credentials directory"
-    assert_no_secret_in(check, secrets)
-    for host in ("host1", "host3"):
-        path = fleet.credentials_file(host)
-        line = f"{host}: would switch to the new key {new_id} of {USER} (run {RUN_ID}; the run's old key {old_id}) in {path}"
-        assert line in task_output(check.stdout, "Show what this slice would do"), check.explain()
-    for host in ("host2", "host4"):
-        assert f"in {fleet.credentials_file(host)}" not in check.stdout, f"{host} is outside the slice:\n{check.explain()}"
+    assert iam_state(endpoint) == before_iam and host_state(fleet) == before_hosts
+    assert_no_secret_in(check, seeded["secrets"])
 
-    finish = phases.run("finish", check=True, rotor_run_id=RUN_ID)
+    real = seeded["phases"].run("distribute", rotor_run_id=RUN_ID)
 
-    assert finish.returncode == 0, finish.explain()
-    assert iam_writes(finish) == {}, finish.calls
-    assert iam_state(endpoint) == before_iam, "finish --check changed the user's keys or tags"
-    assert pending_secrets(endpoint) == before_secrets, "finish --check deleted the pending secret"
-    assert host_state(fleet) == before_hosts, "finish --check changed a host's credentials directory"
-    assert_no_secret_in(finish, secrets)
-    # No host holds the new key yet: what the finish would do now is roll the run back (delete the new key).
-    assert plan_row(finish.stdout, USER).get("action and why", "").startswith(
-        f"ROTATE - no host took the new key {new_id} of run {RUN_ID}: it is deleted"), finish.explain()
-    decision = task_output(finish.stdout, "Show the cutover or rollback that would follow")
-    assert f"{USER}: would roll back" in decision and f"delete {new_id}" in decision, finish.explain()
-    assert "would write the new key" not in finish.stdout, "the finish job writes no key, its check mode must not say so"
-
-    real = phases.run("distribute", rotor_run_id=RUN_ID)
     assert real.returncode == 0, real.explain()
     assert_hosts_on_key(fleet, new_id)
-    assert pending_secrets(endpoint) == before_secrets
-    host_state_after_distribute = host_state(fleet)
-
-    finish_check = phases.run("finish", check=True, rotor_run_id=RUN_ID)
-    assert finish_check.returncode == 0, finish_check.explain()
-    assert iam_writes(finish_check) == {}, finish_check.calls
-    assert host_state(fleet) == host_state_after_distribute, "finish --check changed a host's credentials directory"
-    assert pending_secrets(endpoint) == before_secrets, "finish --check deleted the pending secret"
-    assert iam_state(endpoint) == before_iam, "finish --check changed the user's keys or tags"
-    assert_hosts_on_key(fleet, new_id)
-    cutover = task_output(finish_check.stdout, "Show the cutover or rollback that would follow")
-    assert f"{USER}: would deactivate {old_id}, wait until AWS rejects it" in cutover and f"then delete {old_id}" in cutover, finish_check.explain()
-
-    done = phases.run("finish", rotor_run_id=RUN_ID)
-
-    assert done.returncode == 0, done.explain()
-    state = iam_state(endpoint)
-    assert {key: status for key, (status, _created) in state["keys"].items()} == {new_id: "Active"}, state
-    assert "rotor:lock-run" not in state["tags"] and state["tags"].get("rotor:phase") in (None, "completed"), state
-    assert pending_secrets(endpoint) == {}, "the pending secret outlived the rotation"
-    assert_hosts_on_key(fleet, new_id)
-    for run in (real, finish_check, done):
-        assert_no_secret_in(run, secrets)
-
-
-def test_distribute_check_with_another_run_id_refuses_naming_both(seeded):
-    """A distribute --check of another run refuses as the real one does, naming both run ids, before it reads
-    a secret or touches a host."""
-    endpoint, fleet, phases = seeded["endpoint"], seeded["fleet"], seeded["phases"]
-    prepare_for_real(seeded)
-    before_iam, before_hosts = iam_state(endpoint), host_state(fleet)
-    stale = "8100"
-
-    runs = [phases.run("distribute", check=True, rotor_run_id=stale), phases.run("distribute", rotor_run_id=stale)]
-
-    refusals: List[str] = []
-    for run in runs:
-        assert run.returncode != 0, run.explain()
-        assert f"this distribute job is run {stale}" in run.stdout and f"belongs to run {RUN_ID}" in run.stdout, run.explain()
-        assert iam_writes(run) == {} and "GetSecretValue" not in run.calls, run.calls
-        assert_no_secret_in(run, seeded["secrets"])
-        refusals.append(re.sub(r"\(until [^)]*\)", "(until ...)", task_output(run.stdout, "Refuse when a journal belongs to another run")))
-    assert refusals[0] == refusals[1], f"--check refuses differently:\n{refusals[0]}\n---\n{refusals[1]}"
-    assert iam_state(endpoint) == before_iam
-    assert host_state(fleet) == before_hosts
+    assert_no_secret_in(real, seeded["secrets"])

@@ -1,249 +1,325 @@
 # -*- coding: utf-8 -*-
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private (rotor.iam's rotation engine): the rotation as separate jobs (an AWX workflow): which IAM users a distribute or finish job acts for.
+"""Private (rotor.iam's rotation engine): the rotation as an AWX workflow of phase jobs.
 
-rotor.iam.rotate_prepare plans, locks, creates, verifies and stages the new key under a run id
-(``rotor_run_id``); rotor.iam.rotate_distribute (one job per inventory slice) and rotor.iam.rotate_finish
-act only for the users whose journal that run id wrote. Each job reads every user's journal first
-(rotation_journal state=read) and this module says, per user, what the job may do:
+Two kinds of job share one run id (the workflow's):
 
-- ``in_run``: the journal belongs to the run and is in a phase the job acts on;
-- ``skipped``: not part of the run (never rotated by it, or done with), with a note;
-- ``errors``: the journal belongs to another run that is still in progress or holds the lock: the job
-  refuses, naming both run ids, before it changes anything.
+- once-per-run jobs (prepare, cutover, rollback, finish) work on IAM only, never on a host: their cost
+  depends on the number of IAM users, not of hosts;
+- sliced jobs (distribute, settle, restore, cleanup) work on the hosts of one inventory slice each.
+
+They talk through each IAM user's journal (its tags), never through artifacts:
+
+- the journal's phase is the **fence**: each once-per-run job writes the next phase before it changes
+  anything, and a sliced job acts for a user only while the journal is the run's and in the phase the job
+  works in (``JOB_PHASES``), re-read before every batch;
+- a sliced job that fails a user records it with a monotonic mark, the tag ``rotor:failed-<job>`` holding the
+  run id (one write per failing user per slice); the once-per-run jobs decide from the marks and IAM.
+
+Every function here is pure: the role passes what the modules returned and loops over what comes back.
 """
 
 from __future__ import annotations
 
-IN_PROGRESS = ("creating", "distributing", "cutover", "rolling_back")
+MARK_PREFIX = "rotor:failed-"
+# The phase a job works in, per job (a user in another phase, or of another run, is not this job's).
+JOB_PHASES = {
+    "distribute": ("distributing",),
+    "cutover": ("distributing",),
+    "settle": ("cutover",),
+    "rollback": ("creating", "distributing", "cutover", "rolling_back"),
+    "restore": ("rolling_back",),
+    "finish": ("distributing", "cutover", "rolling_back"),
+    "cleanup": ("completed",),
+}
+SLICED = ("distribute", "settle", "restore", "cleanup")
+# The sliced jobs that stop acting for a user once they marked it failed.
+STOPPED_BY_OWN_MARK = ("distribute", "settle")
+# The sliced jobs whose marks fail a user (cleanup only removes backups: its failures are reported, not decided on).
+MARKING = ("distribute", "settle", "restore", "cleanup")
 
 
 class WorkflowRunError(ValueError):
     """Input that is not what the role passes (a programming error, not a refusal)."""
 
 
-def _journal_of(result):
-    if not isinstance(result, dict):
-        raise WorkflowRunError(f"a journal read result must be a dict, not {type(result).__name__}")
-    return result.get("journal") if isinstance(result.get("journal"), dict) else {}
+def _require(condition, message):
+    if not condition:
+        raise WorkflowRunError(message)
 
 
-def check_run(journal_results, run_id, phases=("distributing",), require_lock=True, job="distribute"):
-    """Per user (the C(item) of each read result): in the run, skipped, or a refusal naming both run ids.
-
-    ``phases``: the journal phases the job acts on (distribute: distributing; finish: distributing, cutover,
-    rolling_back). ``require_lock``: the run must still hold the user's lock (distribute: it takes no lock of
-    its own, so a lock that expired or passed to another run means the workflow lost the user).
-    Returns {in_run: [ref], skipped: {ref: note}, errors: [message], journals: {ref: journal}}.
-    """
+def _run_id(run_id):
     run_id = str(run_id or "").strip()
-    if not run_id:
-        raise WorkflowRunError("run_id is empty")
-    in_run, skipped, errors, journals = [], {}, [], {}
-    for result in journal_results or []:
-        ref = str((result or {}).get("item") or "") if isinstance(result, dict) else ""
-        if not ref:
-            raise WorkflowRunError("a journal read result has no item (the user it was read for)")
+    _require(run_id, "run_id is empty")
+    return run_id
+
+
+def marks_of(tags):
+    """{job: run id} of the failure marks among a user's tags ({key: value} or boto3's [{Key, Value}])."""
+    values = dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
+    return {key[len(MARK_PREFIX):]: str(value) for key, value in sorted(values.items())
+            if key.startswith(MARK_PREFIX) and key[len(MARK_PREFIX):] in MARKING}
+
+
+def failed_in(marks, run_id, jobs=MARKING):
+    """The jobs that marked the user failed in run ``run_id`` (a mark of another run is stale: ignored)."""
+    return [job for job in jobs if str((marks or {}).get(job) or "") == str(run_id)]
+
+
+def old_and_new(journal):
+    """(old key, new key) of a journal in any phase of a run (after cutover the new key is current)."""
+    if journal.get("phase") in ("cutover", "completed"):
+        return journal.get("previous_key_id"), journal.get("current_key_id")
+    return journal.get("current_key_id"), journal.get("pending_key_id")
+
+
+def fence(reads, run_id, job):
+    """Per user (the C(item) of each rotor.iam.workflow_journal state=read result): does job ``job`` of run
+    ``run_id`` act for it?
+
+    Returns {run_id, job, act: [ref], skipped: {ref: note}, errors: [message], users: {ref: {phase, old_key_id,
+    new_key_id, inactive_since, failed: [job]}}}. C(errors) are refusals that name both run ids (a journal that
+    belongs to another run still in progress, a journal that cannot be read); C(skipped) users are not this
+    job's (done with, in another phase, or failed already); C(act) are this job's.
+    """
+    run_id = _run_id(run_id)
+    _require(job in JOB_PHASES, f"job {job!r} is not a workflow job ({', '.join(JOB_PHASES)})")
+    act, skipped, errors, users = [], {}, [], {}
+    for result in reads or []:
+        _require(isinstance(result, dict) and result.get("item"), "a journal read result has no item (the user it was read for)")
+        ref = str(result["item"])
         if result.get("failed"):
             errors.append(f"IAM user {ref!r}: its journal could not be read ({result.get('msg') or 'failed'}); the {job} job of run "
-                          f"{run_id} changes nothing. Fix the access to the user and run the job again.")
+                          f"{run_id} changes nothing for it. Fix the access to the user and run the job again.")
             continue
-        journal = _journal_of(result)
-        journals[ref] = journal
-        theirs = str(journal.get("run_id") or "")
-        phase = journal.get("phase")
+        journal = result.get("journal") if isinstance(result.get("journal"), dict) else {}
+        marks = result.get("marks") if isinstance(result.get("marks"), dict) else {}
+        phase, theirs = journal.get("phase"), str(journal.get("run_id") or "")
         lock = journal.get("lock") if isinstance(journal.get("lock"), dict) else None
-        lock_run = str((lock or {}).get("run_id") or "")
-        live_lock = bool(lock) and not lock.get("expired")
+        old, new = old_and_new(journal)
+        users[ref] = {"phase": phase, "old_key_id": old, "new_key_id": new, "inactive_since": journal.get("inactive_since"),
+                      "failed": failed_in(marks, run_id)}
         if journal.get("problems"):
-            errors.append(f"IAM user {ref!r}: its journal has malformed tags ({', '.join(str(p.get('tag')) for p in journal['problems'])}); "
-                          f"the {job} job of run {run_id} changes nothing. See docs/journal.md.")
-            continue
-        if live_lock and lock_run != run_id:
-            errors.append(f"IAM user {ref!r}: this {job} job is run {run_id}, but the user's lock belongs to run {lock_run} "
-                          f"(until {lock.get('expires')}). A {job} job acts only for the run its prepare job started: run it "
-                          f"with rotor_run_id={lock_run}, or let run {lock_run} finish first.")
+            errors.append(f"IAM user {ref!r}: its journal has malformed tags; the {job} job of run {run_id} changes nothing for it. "
+                          f"See docs/journal.md.")
             continue
         if theirs != run_id:
-            if journal.get("in_progress") or phase in IN_PROGRESS:
-                errors.append(f"IAM user {ref!r}: this {job} job is run {run_id}, but the journal belongs to run {theirs or '(none)'} "
-                              f"(phase {phase}). A {job} job acts only for the run its prepare job started: run it with "
-                              f"rotor_run_id={theirs}, or finish or roll back run {theirs} first (rotor.iam.rotate resumes it).")
+            if phase in JOB_PHASES["rollback"] or (lock and not lock.get("expired") and str(lock.get("run_id")) != run_id):
+                errors.append(f"IAM user {ref!r}: this {job} job is run {run_id}, but the user's journal belongs to run {theirs or '(none)'} "
+                              f"(phase {phase}). A job acts only for its own workflow's run: give it rotor_run_id={theirs} if it is "
+                              f"that workflow's, or let run {theirs} finish first. Nothing was changed for this user.")
             else:
                 skipped[ref] = f"{ref}: not part of run {run_id} (journal: run {theirs or '(none)'}, phase {phase or '(none)'}): nothing to do"
             continue
-        if phase not in phases:
-            skipped[ref] = f"{ref}: run {run_id} is in phase {phase or '(none)'}, not {' or '.join(phases)}: nothing for the {job} job to do"
+        if phase not in JOB_PHASES[job]:
+            skipped[ref] = f"{ref}: run {run_id} is in phase {phase or '(none)'}, not {' or '.join(JOB_PHASES[job])}: nothing for the {job} job to do"
             continue
-        if require_lock and not (lock and lock_run == run_id and not lock.get("expired")):
-            errors.append(f"IAM user {ref!r}: run {run_id} no longer holds the user's lock "
-                          + (f"(it expired at {lock.get('expires')})" if lock else "(it was released)")
-                          + f"; the {job} job changes nothing. Give the workflow a longer rotor_lock_ttl_minutes, and run "
-                          f"rotor.iam.rotate_finish with rotor_run_id={run_id} to cut over or roll back.")
+        if job in STOPPED_BY_OWN_MARK and job in users[ref]["failed"]:
+            # A user this job already failed takes no more of its hosts (later batches, other slices). Restore and
+            # cleanup never stop on a mark: putting hosts back is exactly what a failed user needs.
+            skipped[ref] = f"{ref}: run {run_id} marked it failed in {job}: this {job} job takes no more of its hosts"
             continue
-        in_run.append(ref)
-    return {"run_id": run_id, "in_run": sorted(in_run), "skipped": dict(sorted(skipped.items())), "errors": errors, "journals": journals}
+        if lock and not lock.get("expired") and str(lock.get("run_id")) != run_id:
+            errors.append(f"IAM user {ref!r}: the journal is run {run_id}'s, but run {lock.get('run_id')} holds the user's lock; the "
+                          f"{job} job changes nothing for it.")
+            continue
+        act.append(ref)
+    return {"run_id": run_id, "job": job, "act": sorted(act), "skipped": dict(sorted(skipped.items())), "errors": errors, "users": users}
 
 
-def slice_plan(check):
-    """The plan a distribute job passes to the role's distribute step: the users of the run are due, others not."""
-    plans = {ref: {"due": True, "error": None} for ref in check.get("in_run") or []}
-    plans.update({ref: {"due": False, "error": None, "reason": note} for ref, note in (check.get("skipped") or {}).items()})
-    return plans
+def prepare_plans(locks, key_infos, run_id, max_age_days, force=False):
+    """The prepare job's plan, from IAM and the journal only (no host is read).
 
-
-def _pending_reads(check, reads):
-    by_ref = {}
-    for result in reads or []:
-        if isinstance(result, dict) and result.get("item"):
-            by_ref[str(result["item"])] = result
-    for ref in check.get("in_run") or []:
-        pending = str((check.get("journals", {}).get(ref) or {}).get("pending_key_id") or "")
-        result = by_ref.get(ref) or {}
-        if result.get("failed") or not result.get("exists") or not result.get("secret_access_key"):
-            why = str(result.get("msg") or "it is not in Secrets Manager")
-            yield ref, pending, None, (f"IAM user {ref!r}: the pending secret of key {pending or '(none)'} could not be read ({why}); "
-                                       f"this job writes nothing. Check rotor_pending_store_prefix and the job's Secrets Manager access.")
-        elif str(result.get("access_key_id") or "") != pending:
-            yield ref, pending, None, (f"IAM user {ref!r}: Secrets Manager holds key {result.get('access_key_id')}, but the journal's "
-                                       f"pending key is {pending}; this job writes nothing.")
+    ``locks``: the registered rotation_journal state=locked loop (C(item) the user, C(journal) as read before the
+    lock); ``key_infos``: the registered access_key_info loop over the locked users. Returns {ref: {due, error,
+    reason, old_key_id, age_days, locked}}. A user whose hosts hold another key than its Active one is found by
+    the distribute slices (it fails there), not here.
+    """
+    run_id = _run_id(run_id)
+    infos = {str(r.get("item")): r for r in key_infos or [] if isinstance(r, dict)}
+    plans = {}
+    for result in locks or []:
+        _require(isinstance(result, dict) and result.get("item"), "a lock result has no item (the user it was taken for)")
+        ref = str(result["item"])
+        if result.get("failed"):
+            plans[ref] = {"due": False, "locked": False, "error": str(result.get("msg") or "the lock could not be taken"), "reason": ""}
+            continue
+        plan = {"due": False, "locked": True, "error": None, "reason": "", "old_key_id": None, "age_days": None}
+        plans[ref] = plan
+        journal = result.get("journal") if isinstance(result.get("journal"), dict) else {}
+        theirs, phase = str(journal.get("run_id") or ""), journal.get("phase")
+        if theirs == run_id and phase:
+            plan["error"] = (f"run {run_id} already prepared this user (journal phase {phase}); a workflow prepares once. Run the "
+                             f"rest of that workflow (rotor.iam.rotate_finish ends it), or start a new workflow")
+            continue
+        if phase in JOB_PHASES["rollback"]:
+            plan["error"] = (f"run {theirs or '(unknown)'} left its rotation in phase {phase}: resume it first (rotor.iam.rotate resumes "
+                             f"it, or that workflow's rollback and finish jobs end it)")
+            continue
+        info = infos.get(ref)
+        if info is None or info.get("failed"):
+            plan["error"] = f"its access keys could not be listed ({(info or {}).get('msg') or 'not listed'})"
+            continue
+        keys = list(info.get("access_keys") or [])
+        active = [key for key in keys if key.get("status") == "Active"]
+        if len(keys) >= 2:
+            plan["error"] = (f"it has {len(keys)} access keys ({', '.join(str(k.get('access_key_id')) for k in keys)}): the workflow needs "
+                             f"one Active key and a free slot. rotor.iam.rotate frees a slot safely (it reads every host)")
+            continue
+        if not active:
+            plan["reason"] = "no Active key: nothing to rotate"
+            continue
+        old = active[0]
+        plan.update(old_key_id=old.get("access_key_id"), age_days=old.get("age_days"))
+        if force or int(old.get("age_days") or 0) >= int(max_age_days):
+            plan.update(due=True, reason=f"key {old.get('access_key_id')} is {old.get('age_days')} days old" + (" (forced)" if force else ""))
         else:
-            yield ref, pending, result["secret_access_key"], None
+            plan["reason"] = f"key {old.get('access_key_id')} is {old.get('age_days')} days old, under {max_age_days}: not due"
+    return dict(sorted(plans.items()))
 
 
-def pending_keys(check, reads):
-    """{ref: {access_key_id, secret_access_key}} of the users of the run whose staged secret is the journal's
-    pending key, from pending_secret state=read results (each with C(item) the ref)."""
-    return {ref: {"access_key_id": key_id, "secret_access_key": secret}
-            for ref, key_id, secret, error in _pending_reads(check, reads) if not error}
+def prepare_outcome(plans, created, journaled, verified, staged):
+    """Which due users the prepare job prepared, and which failed at which step (each a registered loop over users).
 
+    Returns {prepared: [ref], failed: {ref: message}, new_keys: {ref: key id}, undo: {ref: key id or none}}: C(undo)
+    the users to roll back inside prepare (their new key deleted, when one was made)."""
+    def ref_of(item):
+        return str(item.get("key") if isinstance(item, dict) else item)
 
-def pending_key_errors(check, reads):
-    """Why the staged secret of a user of the run cannot be used: messages that name the user and key ids only."""
-    return [error for _ref, _key_id, _secret, error in _pending_reads(check, reads) if error]
+    def by_item(results):
+        return {ref_of(r.get("item")): r for r in results or [] if isinstance(r, dict) and not r.get("skipped")}
 
-
-def workflow_users(plans, new_keys, create_errors):
-    """What a prepare job publishes for the next jobs, and what it says and refuses.
-
-    Returns {users: {ref: {prepared, old_key_id, new_key_id, hosts, message}}, lines: [str], refusals: [str]}:
-    C(refusals) names the users that were due (or refused by the plan) but got no new key.
-
-    A due user without an error and without a new key is a check-mode run (a real run that cannot make or
-    recover the key fails at that step, or records an error): its line says what the run would stage."""
-    users, lines, refusals = {}, [], []
+    steps = (("create", by_item(created)), ("journal", by_item(journaled)), ("verify", by_item(verified)), ("stage", by_item(staged)))
+    prepared, failed, new_keys, undo = [], {}, {}, {}
     for ref, plan in sorted(dict(plans or {}).items()):
-        plan = dict(plan or {})
-        new_key_id = (dict(new_keys or {}).get(ref) or {}).get("access_key_id")
-        error = (create_errors or {}).get(ref) or plan.get("error")
-        prepared = bool(plan.get("due") and not error and new_key_id)
-        message = str(error or plan.get("reason") or "")
-        users[ref] = {"prepared": prepared, "old_key_id": plan.get("old_key_id"), "new_key_id": new_key_id if prepared else None,
-                      "hosts": sorted(plan.get("hosts") or []), "message": message}
-        if prepared:
-            lines.append(f"{ref}: new key {new_key_id} staged for {len(users[ref]['hosts'])} hosts (old key {plan.get('old_key_id')})")
-        elif error:
-            refusals.append(f"IAM user {ref!r} was not prepared: {message}")
-            lines.append(f"{ref}: not prepared - {message}")
-        elif plan.get("due"):
-            hosts = len(users[ref]["hosts"])
-            planned = (f"would stage the new key {plan['new_key_id']} recovered from a host" if plan.get("new_key_id")
-                       else "would make a new key")
-            lines.append(f"{ref}: {planned} for {hosts} hosts (old key {plan.get('old_key_id')}; check mode: none made) - {message}")
+        if not plan.get("due"):
+            continue
+        key_id = (steps[0][1].get(ref) or {}).get("access_key_id")
+        if key_id:
+            new_keys[ref] = key_id
+        for step, results in steps:
+            result = results.get(ref)
+            if result is None or result.get("failed"):
+                why = (result or {}).get("msg") or "not reached"
+                failed[ref] = f"the {step} step failed ({why}); " + ("the new key " + key_id + " is deleted" if key_id else "no key was made")
+                undo[ref] = key_id
+                break
         else:
-            lines.append(f"{ref}: nothing to do - {message}")
-    return {"users": users, "lines": lines, "refusals": refusals}
+            prepared.append(ref)
+    return {"prepared": prepared, "failed": failed, "new_keys": new_keys, "undo": undo}
 
 
-def slice_result(check, host_states, run_id=None, check_mode=False, host_files=None):
-    """What a distribute job did, from the role's host states (module_utils/rotation_state.py): the hosts that run
-    healthy on the new key, those that failed (with the check and message), those left untouched, and a message.
-
-    In check mode nothing was written: no host is C(switched); C(would_switch) names the hosts the real job would
-    move to the run's new key, and C(lines) says so per host with key ids and paths (``host_files``: {host: [path]})."""
-    in_run = set(check.get("in_run") or [])
-    switched, failed, untouched = [], {}, []
-    for host, state in sorted(dict(host_states).items()):
-        if state.get("user") not in in_run:
-            continue
-        if state.get("state") == "healthy":
-            switched.append(host)
-        elif state.get("state") in ("failed", "unreachable"):
-            failure = state.get("failure") or {}
-            failed[host] = f"{failure.get('check') or 'switch'}: {failure.get('msg') or 'failed'}"
+def cutover_todo(check):
+    """The cutover job's work from its fence: the users to cut over, and those it hands to the rollback path
+    (marked failed by a distribute slice: they keep their old key Active)."""
+    cut, refused = [], {}
+    for ref in check.get("act") or []:
+        user = check["users"][ref]
+        if user["failed"]:
+            refused[ref] = (f"IAM user {ref!r}: a distribute slice of run {check['run_id']} marked it failed; its old key stays Active and "
+                            f"the rollback path puts its hosts back")
+        elif not user.get("old_key_id") or not user.get("new_key_id"):
+            refused[ref] = f"IAM user {ref!r}: the journal of run {check['run_id']} names no old or new key; nothing was changed"
         else:
-            untouched.append(host)
-    would_switch, lines = [], []
-    if check_mode:
-        would_switch, switched = switched, []
-        for host in would_switch:
-            ref = dict(host_states)[host].get("user")
-            journal = (check.get("journals") or {}).get(ref) or {}
-            paths = ", ".join(str(path) for path in (host_files or {}).get(host) or []) or "(no file)"
-            lines.append(f"{host}: would switch to the new key {journal.get('pending_key_id') or '(none)'} of {ref} (run {run_id}; "
-                         f"the run's old key {journal.get('current_key_id') or '(none)'}) in {paths}")
-        lines += [f"{host}: would fail - {why}" for host, why in failed.items()]
-    message = ""
-    if failed:
-        message = (f"run {run_id}{' (check mode)' if check_mode else ''}: {len(failed)} hosts of this slice "
-                   + ("would not take" if check_mode else "did not take") + " the new key ("
-                   + "; ".join(f"{host} failed {why}" for host, why in failed.items())
-                   + (f"; not switched after the failure: {', '.join(untouched)}" if untouched else "")
-                   + "). rotor.iam.rotate_finish rolls the run back, or run this slice again once the hosts are fixed.")
-    return {"run_id": run_id, "users": sorted(in_run), "switched": switched, "failed": failed, "untouched": untouched, "message": message,
-            "check_mode": bool(check_mode), "would_switch": would_switch, "lines": lines}
+            cut.append(ref)
+    return {"cutover": cut, "refused": refused}
 
 
-def finish_plan(plans, check):
-    """The plan a finish job cuts over or rolls back with: rotor.iam.rotation_plan's, restricted to the run.
+def rollback_todo(check):
+    """The rollback job's work: every user of the run still in progress is rolled back (the path is taken when a
+    job of the run failed or was killed, so no slice's silence proves a host healthy). Per user: the journal
+    fields of phase rolling_back, and whether its old key is to be reactivated (this run deactivated it)."""
+    users = {}
+    for ref in check.get("act") or []:
+        user = check["users"][ref]
+        reactivate = user["phase"] == "cutover" or (user["phase"] == "rolling_back" and bool(user.get("inactive_since")))
+        users[ref] = {"old_key_id": user["old_key_id"], "new_key_id": user["new_key_id"], "reactivate": reactivate,
+                      "inactive_since": user.get("inactive_since") or ""}
+    return users
 
-    Users outside the run are not due (their lock, if the plan took one, is released at the end). A user of
-    the run never gets a key made or replaced here: only prepare creates keys, so a pending key that no host
-    holds is not replaced but rolled back (deleted) with the rest."""
-    result = {}
-    in_run = set(check.get("in_run") or [])
-    for ref, plan in dict(plans or {}).items():
-        plan = dict(plan)
-        if ref not in in_run:
-            note = (check.get("skipped") or {}).get(ref) or f"{ref}: not part of this run"
-            if plan.get("due") or plan.get("error"):
-                plan.update(due=False, error=None, reason=note, finish_journal=False, stale_inactive_key_ids=[])
-            result[ref] = plan
+
+def finish_todo(check):
+    """The finish job's work per user of the run: C(retire) (cut over and settled: the old key goes), C(close) (rolled
+    back, every host restored: the new key goes), C(keep) (a restore slice failed: a host may still hold the new key,
+    which stays), C(refused) (the run is not at its end for this user: which job to run)."""
+    retire, close, keep, refused = [], [], [], {}
+    for ref in check.get("act") or []:
+        user = check["users"][ref]
+        if user["phase"] == "distributing":
+            refused[ref] = (f"IAM user {ref!r}: run {check['run_id']} is still distributing; run rotor.iam.rotate_cutover (or "
+                            f"rotor.iam.rotate_rollback) and its slices first. Nothing was changed for it")
+        elif user["phase"] == "cutover" and user["failed"]:
+            refused[ref] = (f"IAM user {ref!r}: run {check['run_id']} marked it failed in {', '.join(user['failed'])} after the cutover; "
+                            f"run rotor.iam.rotate_rollback and rotor.iam.rotate_restore first. Nothing was changed for it")
+        elif user["phase"] == "cutover":
+            retire.append(ref)
+        elif "restore" in user["failed"]:
+            keep.append(ref)
+        else:
+            close.append(ref)
+    return {"retire": retire, "close": close, "keep": keep, "refused": refused}
+
+
+def slice_todo(check, host_refs, host_reads):
+    """What a sliced job does on each of its hosts, from the fence of this batch and each host's key ids read now.
+
+    ``host_reads``: {host: {key_ids, failed, unreachable, msg}} (the read registered on each host of this batch: the
+    hosts of other batches are not judged here). Per host of a
+    user this job acts for: C(write) (distribute: on the old key), C(check) (distribute: already on the new key;
+    settle: on the new key), C(restore) (restore: on the new key), C(clean) (cleanup), C(none) (restore: already
+    on the old key), or C(fail) with why (unreadable, unreachable, or on a key the run did not expect).
+    Returns {hosts: {host: {action, user, why}}, failed_users: {ref: [host: why]}}.
+    """
+    job, act = check["job"], set(check.get("act") or [])
+    hosts, failed_users = {}, {}
+    for host in sorted(dict(host_reads or {})):
+        ref = dict(host_refs or {}).get(host)
+        if ref not in act:
             continue
-        pending = new_key_of(check, ref)
-        if pending and plan.get("replace_key_id") == pending:
-            # rotor.iam.rotate would replace a pending key no host took (its only use the run's own verify): here it is
-            # rolled back (deleted), and no key is made.
-            plan["replace_key_id"] = None
-            if not plan.get("new_key_id") and not plan.get("hosts_outside_play"):
-                plan["reason"] = f"no host took the new key {pending} of run {check.get('run_id')}: it is deleted"
-        if pending and plan.get("pending_held_by") and plan.get("error") and not plan.get("hosts_outside_play"):
-            # Only secret destinations hold the run's new key (a user without hosts, or none of its hosts switched):
-            # the finish job needs no secret to cut over or roll back, so it goes on with that key.
-            plan.update(error=None, due=True, new_key_id=pending, new_key_holders=[],
-                        reason=f"the new key {pending} of run {check.get('run_id')} is held by {', '.join(plan['pending_held_by'])}")
-            plan["old_key_id"] = plan.get("old_key_id") or ((check.get("journals") or {}).get(ref) or {}).get("current_key_id")
-            result[ref] = plan
+        user = check["users"][ref]
+        old, new = user["old_key_id"], user["new_key_id"]
+        read = dict((host_reads or {}).get(host) or {})
+        held = sorted(set(read.get("key_ids") or []))
+        action, why = None, ""
+        if read.get("unreachable"):
+            action, why = "fail", "unreachable"
+        elif read.get("failed") or not read:
+            action, why = "fail", f"its credentials could not be read ({read.get('msg') or 'no read'})"
+        elif job == "cleanup":
+            action = "clean"
+        elif held == [old] and job == "distribute":
+            action = "write"
+        elif held == [new] and job in ("distribute", "settle"):
+            action = "check"
+        elif held == [new] and job == "restore":
+            action = "restore"
+        elif held == [old] and job == "restore":
+            action = "none"
+        elif set(held) <= {old, new} and held and job == "restore":
+            action = "restore"  # some files switched, some not: each file back from its backup
+        else:
+            expected = {"distribute": f"{old} (old) or {new} (new)", "settle": f"{new} (new)"}.get(job, f"{old} or {new}")
+            action, why = "fail", f"holds {', '.join(held) or 'no key'}, not {expected} of run {check['run_id']}"
+        hosts[host] = {"action": action, "user": ref, "why": why}
+        if action == "fail":
+            failed_users.setdefault(ref, []).append(f"{host}: {why}")
+    return {"hosts": hosts, "failed_users": failed_users}
+
+
+def slice_failures(check, host_refs, results):
+    """The users of this job whose hosts failed a host step: {ref: [host: why]}. ``results``: {host: [registered
+    result of each host step]} (a skipped step did nothing). Only the message is read: never a secret."""
+    act, failed = set(check.get("act") or []), {}
+    for host, host_results in sorted(dict(results or {}).items()):
+        ref = dict(host_refs or {}).get(host)
+        if ref not in act:
             continue
-        if (pending and not plan.get("new_key_id") and plan.get("error") and pending in plan["error"]
-                and "unreachable" not in plan["error"] and not plan.get("hosts_outside_play")):
-            # rotor.iam.rotate would not touch a pending key nobody holds that was used (the verify used it) or whose
-            # run id tells no start time; this run made it and every host was read: it is rolled back (deleted).
-            plan.update(error=None, due=True, reason=f"no host took the new key {pending} of run {check.get('run_id')}: it is deleted")
-            plan["old_key_id"] = plan.get("old_key_id") or ((check.get("journals") or {}).get(ref) or {}).get("current_key_id")
-        result[ref] = plan
-    return result
-
-
-def new_key_of(check, ref):
-    """The run's new key of ``ref`` as its journal names it: pending while distributing, current after cutover."""
-    journal = (check.get("journals") or {}).get(ref) or {}
-    if journal.get("phase") == "cutover":
-        return str(journal.get("current_key_id") or "") or None
-    return str(journal.get("pending_key_id") or "") or None
-
-
-def run_new_keys(check):
-    """{ref: {access_key_id, secret_access_key: None}}: the key ids a finish job retires or deletes (no secret)."""
-    return {ref: {"access_key_id": new_key_of(check, ref), "secret_access_key": None} for ref in check.get("in_run") or []}
+        for result in host_results if isinstance(host_results, list) else [host_results]:
+            if not isinstance(result, dict) or result.get("skipped"):
+                continue
+            if result.get("unreachable") or result.get("failed"):
+                why = "unreachable" if result.get("unreachable") else str(result.get("msg") or "failed")
+                failed.setdefault(ref, []).append(f"{host}: {why}")
+                break
+    return failed

@@ -26,20 +26,25 @@ def test_only_the_part_every_host_ran_grows_with_hosts():
     assert scale.linear({"seconds": 10.0, "host_part": None}, 10, 20) == 20.0  # no timing: all of it grows
 
 
-def figures(distribute_wall=50.0):
-    slice_run = {"seconds": 45.0, "host_part": 35.0, "hosts_in_slice": 250}
+def figures():
+    def node(name, sliced, wall, seconds=45.0, host_part=35.0):
+        jobs = [{"seconds": seconds, "host_part": host_part, "hosts_in_slice": 250} for _job in range(4 if sliced else 1)]
+        return {"name": name, "sliced": sliced, "wall": wall, "jobs": jobs, "ok": True}
+
     return {"hosts": 1000, "forks": 50, "slices": 4,
             "one_job": {"seconds": 300.0, "host_part": 250.0},
-            "workflow": {"phases": {"prepare": {"seconds": 60.0, "host_part": 20.0}, "finish": {"seconds": 90.0, "host_part": 70.0}},
-                         "slices": [dict(slice_run) for index in range(4)], "distribute_wall": distribute_wall}}
+            "workflow": {"nodes": [node("prepare", False, 20.0, 20.0, 0.0), node("distribute", True, 50.0), node("cutover", False, 5.0, 5.0, 0.0),
+                                   node("settle", True, 30.0, 25.0, 15.0)]}}
 
 
-def test_projection_divides_distribution_by_nodes_and_keeps_prepare_and_finish_on_one():
+def test_projection_divides_the_sliced_jobs_by_nodes_and_keeps_the_once_per_run_jobs_constant():
     projected = scale.projection(figures())
     rows = {row["nodes"]: row for row in projected["rows"]}
-    assert projected["slice_fixed"] == 10.0 and projected["machine_per_host"] == pytest.approx(0.04)
-    assert rows[1]["distribute"] == pytest.approx(10.0 + 400.0) and rows[25]["distribute"] == pytest.approx(10.0 + 16.0)
-    assert all(row["prepare"] == pytest.approx(40.0 + 200.0) and row["finish"] == pytest.approx(20.0 + 700.0) for row in rows.values())
+    by_name = {item["name"]: item for item in projected["sliced"]}
+    assert by_name["distribute"]["fixed"] == 10.0 and by_name["distribute"]["per_host"] == pytest.approx(0.04)
+    assert by_name["settle"]["fixed"] == 10.0 and by_name["settle"]["per_host"] == pytest.approx(0.02)
+    assert all(row["once"] == pytest.approx(25.0) for row in rows.values())  # touches no host: the same at any size
+    assert rows[1]["sliced"] == pytest.approx(20.0 + 600.0) and rows[25]["sliced"] == pytest.approx(20.0 + 24.0)
     assert [row["total"] for row in projected["rows"]] == sorted((row["total"] for row in projected["rows"]), reverse=True)
     assert projected["one_job"] == pytest.approx(50.0 + 2500.0)
 

@@ -202,5 +202,5 @@ def test_the_known_variables_are_derived_from_the_collection_itself():
         options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
     assert set(options) <= known
     # the workflow's variables and what its jobs publish (AWX passes artifacts on as extra variables)
-    assert {"rotor_run_id", "rotor_batch_size", "rotor_prepare", "rotor_distribute", "rotor_audit_scope"} <= known
+    assert {"rotor_run_id", "rotor_batch_size", "rotor_prepare", "rotor_slice", "rotor_audit_scope"} <= known
     assert "rotor_credential_files" not in known and not any(name.startswith("__") for name in known)
