@@ -22,6 +22,8 @@ MAX_QUIET_MINUTES = 24 * 60
 # GetAccessKeyLastUsed's dates are whole seconds on AWS (rounded down): a use in the switch's own second counts as after.
 GRANULARITY_SECONDS = 1.0
 VERDICTS = ("quiet", "wait", "in_use", "unknown")
+# How every stop message of the gate begins (the run record's "stopped" outcome shows it as it is).
+STOP_PREFIX = "stopped by the quiet-key gate before"
 CLOUDTRAIL_LIMITS = ("CloudTrail LookupEvents sees management events only (not S3 object or Lambda invoke data events), "
                      "the last 90 days, at 2 requests per second per account and region, in the regions looked up")
 
@@ -116,21 +118,26 @@ def _where(service, region):
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def stop_message(user, key_id, verdict, service=None, region=None, minutes=DEFAULT_QUIET_MINUTES, attribution=None):
-    """What the operator reads when the gate stops a user (key ids only, never a secret)."""
+def stop_message(user, key_id, verdict, service=None, region=None, minutes=DEFAULT_QUIET_MINUTES, attribution=None, before="deactivation"):
+    """What the operator reads when the gate stops a user (key ids only, never a secret). ``before``: deactivation or deletion."""
+    touch = "deleting" if before == "deletion" else "touching"
     if verdict["verdict"] == "unknown":
-        head = f"the quiet-key gate stopped before touching the old key {key_id}: {verdict['reason']}"
+        head = f"{STOP_PREFIX} {touch} the old key {key_id}: {verdict['reason']}"
     else:
-        head = (f"the quiet-key gate stopped before touching the old key {key_id}: it was last used at {verdict['last_used']}"
+        head = (f"{STOP_PREFIX} {touch} the old key {key_id}: it was last used at {verdict['last_used']}"
                 f"{_where(service, region)}, after every known holder of {user} had switched to the new key "
                 f"(at {verdict['switched_at']}), so something outside the inventory still uses it")
     found = attribution_lines(key_id, attribution) if attribution else []
     how = ("Find the consumer: " + ("; ".join(found) if found else
            f"look the key up in CloudTrail (LookupEvents by AccessKeyId {key_id}, in the region above; or run again with "
            f"rotor_consumer_lookup=cloudtrail), and search your machines with ansible-playbook rotor.iam.discover"))
-    return (f"{head}. The hosts stay on the new key and the old key stays Active; the journal records waiting_for_quiet. {how}. "
-            f"Move it to the new key, then run the rotation again: it re-checks and retires the old key once it has been "
-            f"silent for rotor_quiet_minutes={minutes:g} after the switch")
+    if before == "deletion":
+        left = (f"The hosts stay on the new key and the old key stays Inactive, not deleted (the journal records the cutover): "
+                f"reactivate it (rotor.iam.access_key_status status=active) if that consumer must work until it is moved")
+    else:
+        left = "The hosts stay on the new key and the old key stays Active; the journal records waiting_for_quiet"
+    return (f"{head}. {left}. {how}. Move it to the new key, then run the rotation again: it re-checks and retires the old "
+            f"key once it has been silent for rotor_quiet_minutes={minutes:g} after the switch")
 
 
 def incident_message(user, key_id, verdict, service=None, region=None):
@@ -200,4 +207,4 @@ def attribution_lines(key_id, attribution):
 
 
 __all__ = ["quiet_verdict", "quiet_minutes", "stop_message", "incident_message", "attribute_events", "attribution_lines",
-           "DEFAULT_QUIET_MINUTES", "QuietGateError", "CLOUDTRAIL_LIMITS"]
+           "DEFAULT_QUIET_MINUTES", "QuietGateError", "CLOUDTRAIL_LIMITS", "STOP_PREFIX"]
