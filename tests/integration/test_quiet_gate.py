@@ -27,7 +27,7 @@ INTERVAL = 0.5
 
 def rotate(endpoint, fleet, tmp_path, check=False, **extra_vars):  # noqa: F811
     summary = tmp_path / f"summary-{time.monotonic_ns()}.json"
-    variables = dict(FAST, rotor_summary_file=str(summary), rotor_quiet_minutes=QUIET, **extra_vars)
+    variables = dict(FAST, rotor_summary_file=str(summary), **dict({"rotor_quiet_minutes": QUIET}, **extra_vars))
     run = run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", extra_vars=variables, verbosity=2,
                        label=f"run{time.monotonic_ns()}", check=check, diff=check)
     return run, (json.loads(summary.read_text()) if summary.exists() else None)
