@@ -17,6 +17,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import assert_hosts_on_key, assert_no_secrets, key_statuses, run_rotation  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from test_rotate_organisations import FAST, endpoint, fleet_of  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 pytestmark = pytest.mark.slow
@@ -25,10 +26,10 @@ QUIET = 0.1  # minutes: the consumer signs every half second, so six seconds of 
 INTERVAL = 0.5
 
 
-def rotate(endpoint, fleet, tmp_path, check=False, **extra_vars):  # noqa: F811
+def rotate(endpoint, fleet, tmp_path, check=False, inventories=(), **extra_vars):  # noqa: F811
     summary = tmp_path / f"summary-{time.monotonic_ns()}.json"
     variables = dict(FAST, rotor_summary_file=str(summary), **dict({"rotor_quiet_minutes": QUIET}, **extra_vars))
-    run = run_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", extra_vars=variables, verbosity=2,
+    run = run_rotation(endpoint, [fleet.inventory_path, *inventories], tmp_path / "runs", extra_vars=variables, verbosity=2,
                        label=f"run{time.monotonic_ns()}", check=check, diff=check)
     return run, (json.loads(summary.read_text()) if summary.exists() else None)
 
@@ -83,7 +84,23 @@ def test_an_unknown_consumer_stops_the_rotation_before_the_old_key_is_touched_an
 
 
 def test_a_host_whose_application_ignored_its_restart_is_named_from_cloudtrail(endpoint, fleet_of, tmp_path):  # noqa: F811
-    pytest.skip("needs a fleet host that keeps its old key after a restart")
+    fleet, keys = fleet_of({"host1": "quiet-deaf", "host2": "quiet-deaf"}, {"quiet-deaf": 120})
+    old_id, old_secret = keys["quiet-deaf"]
+    fleet.ignore_reload("host2")  # its application keeps the old key whatever the restart says
+    fleet.set_self_check("host2", interval=INTERVAL)  # and keeps calling AWS with it
+
+    # Local hosts: the address the inventory would connect to is each host's own (its consumer calls AWS from it).
+    addresses = write_host_overrides(tmp_path / "addresses.yml", {host: {"ansible_host": fleet.host(host).address} for host in fleet.hosts})
+    run, summary = rotate(endpoint, fleet, tmp_path, inventories=[addresses], rotor_consumer_lookup="cloudtrail")
+
+    assert run.returncode != 0, run.explain()
+    assert key_statuses(endpoint, "quiet-deaf").get(old_id) == "Active"
+    assert fleet.loaded_key("host2") == old_id
+    message = summary["rotation"]["quiet-deaf"]["message"]
+    assert f"host2 still uses the old key {old_id}: its application did not reload" in message, message
+    assert "host1 still uses" not in message and "unknown consumer at" not in message, message
+    assert "management events only" in message and "2 requests per second" in message, message
+    assert_no_secrets(run, secrets_of(fleet, old_secret))
 
 
 def test_incident_mode_reports_and_does_not_wait(endpoint, fleet_of, tmp_path):  # noqa: F811
