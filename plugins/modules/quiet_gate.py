@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: quiet_gate
 short_description: Tell whether an old access key fell silent once every known holder switched (the quiet-key gate)
-version_added: 0.6.0
+version_added: 0.5.0
 description:
   - Reads the key's last use (C(iam:GetAccessKeyLastUsed)) and judges it against O(switched_at), the moment the last
     known holder of the key was proven on its successor. A use later than that (a use in the same second counts) is an
