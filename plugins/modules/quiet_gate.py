@@ -12,8 +12,8 @@ version_added: 0.5.0
 description:
   - Reads the key's last use (C(iam:GetAccessKeyLastUsed)) and judges it against O(switched_at), the moment the last
     known holder of the key was proven on its successor. A use later than that (a use in the same second counts) is an
-    unknown consumer's: RV(stop) is V(true) and RV(msg) says when and where (service, region) the key was last used and
-    how to find the consumer. Otherwise the key must stay silent until O(quiet_minutes) after O(switched_at); with
+    unknown consumer's. Then RV(stop) is V(true) and RV(msg) says when and where (service, region) the key was last used
+    and how to find the consumer. Otherwise the key must stay silent until O(quiet_minutes) after O(switched_at); with
     O(wait=true) the module waits out what is left of that and reads the last use again.
   - With O(incident=true) (a compromised key) it reports a use and never waits or stops.
   - With O(consumer_lookup=cloudtrail) and a use after the switch, looks the key's calls since the switch up in
@@ -48,7 +48,7 @@ options:
     type: bool
     default: true
   incident:
-    description: The key is compromised (incident response): report a use after the switch, never wait, never stop.
+    description: The key is compromised (incident response). Report a use after the switch, never wait, never stop.
     type: bool
     default: false
   consumer_lookup:
@@ -57,7 +57,7 @@ options:
     choices: [none, cloudtrail]
     default: none
   host_addresses:
-    description: The inventory's hosts and their addresses (C({host: [address, ...]})), to name CloudTrail's callers.
+    description: The inventory's hosts and their addresses (host name to a list of addresses), to name CloudTrail's callers.
     type: dict
     default: {}
   before:
@@ -79,8 +79,8 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Needs C(iam:GetAccessKeyLastUsed), and with O(consumer_lookup=cloudtrail) C(cloudtrail:LookupEvents).
-  - AWS publishes a key's last use with a delay it does not document (minutes): a use inside that delay is not seen.
-    A consumer idle for the whole quiet period, and data events (S3 object, Lambda invoke), are not seen either.
+  - AWS publishes a key's last use with a delay it does not document (minutes), and a use inside that delay is not seen.
+    A consumer idle for the whole quiet period is not seen either, nor named by CloudTrail when it makes data events only.
 seealso:
   - module: rotor.iam.access_key_info
   - module: rotor.iam.leaked_key_info

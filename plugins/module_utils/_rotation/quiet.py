@@ -128,12 +128,12 @@ def stop_message(user, key_id, verdict, service=None, region=None, minutes=DEFAU
                 f"{_where(service, region)}, after every known holder of {user} had switched to the new key "
                 f"(at {verdict['switched_at']}), so something outside the inventory still uses it")
     found = attribution_lines(key_id, attribution) if attribution else []
-    how = ("Find the consumer: " + ("; ".join(found) if found else
-           f"look the key up in CloudTrail (LookupEvents by AccessKeyId {key_id}, in the region above; or run again with "
-           f"rotor_consumer_lookup=cloudtrail), and search your machines with ansible-playbook rotor.iam.discover"))
+    lookup = (f"look the key up in CloudTrail (LookupEvents by AccessKeyId {key_id}, in the region above; or run again with "
+              f"rotor_consumer_lookup=cloudtrail), and search your machines with ansible-playbook rotor.iam.discover")
+    how = "Find the consumer: " + ("; ".join(found) if found else lookup)
     if before == "deletion":
-        left = (f"The hosts stay on the new key and the old key stays Inactive, not deleted (the journal records the cutover): "
-                f"reactivate it (rotor.iam.access_key_status status=active) if that consumer must work until it is moved")
+        left = ("The hosts stay on the new key and the old key stays Inactive, not deleted (the journal records the cutover): "
+                "reactivate it (rotor.iam.access_key_status status=active) if that consumer must work until it is moved")
     else:
         left = "The hosts stay on the new key and the old key stays Active; the journal records waiting_for_quiet"
     return (f"{head}. {left}. {how}. Move it to the new key, then run the rotation again: it re-checks and retires the old "
