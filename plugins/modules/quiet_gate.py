@@ -42,7 +42,7 @@ options:
   quiet_minutes:
     description: How long after O(switched_at) the key must have stayed silent (fractions allowed, 0 to 1440).
     type: float
-    default: 0.5
+    default: 0.25
   wait:
     description: Wait out the rest of the quiet period (at most O(quiet_minutes)) and read the last use again.
     type: bool

@@ -17,7 +17,7 @@ import math
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
 
 # The default of rotor_quiet_minutes, and the longest a run will wait in one go (docs/quiet-gate.md says why).
-DEFAULT_QUIET_MINUTES = 0.5
+DEFAULT_QUIET_MINUTES = 0.25
 MAX_QUIET_MINUTES = 24 * 60
 # GetAccessKeyLastUsed's dates are whole seconds on AWS (rounded down): a use in the switch's own second counts as after.
 GRANULARITY_SECONDS = 1.0
