@@ -24,11 +24,13 @@ def test_the_module_waits_out_the_rest_once_and_judges_the_second_read():
     assert verdict["verdict"] == "in_use" and verdict["stop"] and used["last_used_date"].endswith("02:00:20+00:00")
 
 
+def never_sleep(seconds):
+    raise AssertionError(f"slept {seconds}s")
+
+
 def test_incident_mode_and_wait_false_never_sleep():
     clock = iter([SWITCHED, SWITCHED])
-    verdict, _used, waited = quiet_gate.judge(lambda: {"last_used_date": None}, SWITCHED, 10, True, True, now=lambda: next(clock),
-                                              sleep=lambda seconds: (_ for _ in ()).throw(AssertionError("slept")))
+    verdict, _used, waited = quiet_gate.judge(lambda: {"last_used_date": None}, SWITCHED, 10, True, True, now=lambda: next(clock), sleep=never_sleep)
     assert verdict["verdict"] == "quiet" and waited == 0
-    verdict, _used, waited = quiet_gate.judge(lambda: {"last_used_date": None}, SWITCHED, 10, False, False, now=lambda: SWITCHED,
-                                              sleep=lambda seconds: (_ for _ in ()).throw(AssertionError("slept")))
+    verdict, _used, waited = quiet_gate.judge(lambda: {"last_used_date": None}, SWITCHED, 10, False, False, now=lambda: SWITCHED, sleep=never_sleep)
     assert verdict["verdict"] == "wait" and waited == 0
