@@ -88,7 +88,13 @@ def main():
     parser.add_argument("--check", action="store_true", help="only show the plan (ansible-playbook --check --diff)")
     parser.add_argument("--lag", type=float, default=6.0,
                         help="seconds the endpoint takes to propagate each key change, like AWS (default 6; 0 for none)")
+    parser.add_argument("--scenario", choices=["rotation", "unknown-consumer"], default="rotation",
+                        help="unknown-consumer: the quiet-key gate stops a rotation while a cron job outside the inventory "
+                             "uses the old key, and the next run finishes once it is moved (scripts/demo_unknown_consumer.py)")
     args = parser.parse_args()
+    if args.scenario == "unknown-consumer":
+        from demo_unknown_consumer import run as unknown_consumer  # pylint: disable=import-outside-toplevel
+        return unknown_consumer(hosts=args.hosts, mode=args.mode, lag=min(args.lag, 2.0))
     return default_scenario(args)
 
 

@@ -7,7 +7,9 @@
 Every controller (a laptop, an AWX node) sees the same journal because it lives
 next to the keys. Tags, all prefixed ``rotor:``::
 
-    rotor:phase          creating | distributing | cutover | completed | rolling_back | rolled_back
+    rotor:phase          creating | distributing | waiting_for_quiet | cutover | completed | rolling_back | rolled_back
+                         (waiting_for_quiet: every host on the pending key, the old key Active and still used by
+                         something outside the inventory: the quiet-key gate stopped before touching it)
     rotor:pending        the new key while it is being distributed (Secrets Manager's AWSPENDING)
     rotor:current        the key the fleet is meant to run on (AWSCURRENT)
     rotor:previous       the key being retired after cutover (AWSPREVIOUS)
@@ -53,9 +55,9 @@ from ansible_collections.rotor.iam.plugins.module_utils.user_policy import MAX_A
 from ansible_collections.rotor.iam.plugins.module_utils.user_policy import OWNER_TAG
 
 PREFIX = "rotor:"
-PHASES = ("creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back")
+PHASES = ("creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back", "waiting_for_quiet")
 # Phases in which a run was interrupted before it finished or rolled back.
-IN_PROGRESS_PHASES = ("creating", "distributing", "cutover", "rolling_back")
+IN_PROGRESS_PHASES = ("creating", "distributing", "cutover", "rolling_back", "waiting_for_quiet")
 
 # journal field -> tag key
 FIELD_TAGS = {
@@ -99,7 +101,9 @@ _TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")
 TRANSITIONS = {
     None: ("creating",),
     "creating": ("creating", "distributing", "cutover", "rolling_back", "rolled_back"),
-    "distributing": ("creating", "distributing", "cutover", "rolling_back", "rolled_back", "completed"),
+    "distributing": ("creating", "distributing", "cutover", "rolling_back", "rolled_back", "completed", "waiting_for_quiet"),
+    # The quiet-key gate stopped with every host on the pending key: a later run re-checks and goes on from distributing.
+    "waiting_for_quiet": ("creating", "distributing", "cutover", "rolling_back", "rolled_back", "completed", "waiting_for_quiet"),
     "cutover": ("creating", "distributing", "cutover", "rolling_back", "completed"),
     "rolling_back": ("creating", "distributing", "rolling_back", "rolled_back", "completed"),
     "completed": ("creating", "completed"),
@@ -109,6 +113,7 @@ TRANSITIONS = {
 REQUIRED_FIELDS = {
     "creating": ("current_key_id",),
     "distributing": ("pending_key_id",),
+    "waiting_for_quiet": ("pending_key_id",),
     "cutover": ("current_key_id",),
     "rolling_back": ("current_key_id",),
     "completed": (),
@@ -151,7 +156,7 @@ def derive_fields(journal, phase, fields):
     old, new = _old_key(journal) or "", _new_key(journal) or ""
     if phase == "creating":
         derived = {"current_key_id": old, "pending_key_id": "", "previous_key_id": ""}
-    elif phase in ("distributing", "rolling_back"):
+    elif phase in ("distributing", "rolling_back", "waiting_for_quiet"):
         derived = {"current_key_id": old, "pending_key_id": new, "previous_key_id": ""}
     elif phase == "cutover":
         derived = {"current_key_id": new, "pending_key_id": "", "previous_key_id": old}

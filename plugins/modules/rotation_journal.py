@@ -123,7 +123,7 @@ options:
   phase:
     description: The phase to record.
     type: str
-    choices: [creating, distributing, cutover, completed, rolling_back, rolled_back]
+    choices: [creating, distributing, cutover, completed, rolling_back, rolled_back, waiting_for_quiet]
   pending_key_id:
     description: The new key being distributed. An empty string clears it.
     type: str
@@ -378,7 +378,7 @@ def _own_spec():
         settle_seconds=dict(type="float", default=2.0),
         break_lock=dict(type="bool", default=False),
         detached=dict(type="bool", default=False),
-        phase=dict(type="str", choices=["creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back"]),
+        phase=dict(type="str", choices=["creating", "distributing", "cutover", "completed", "rolling_back", "rolled_back", "waiting_for_quiet"]),
         pending_key_id=dict(type="str"),
         current_key_id=dict(type="str"),
         previous_key_id=dict(type="str"),

@@ -417,9 +417,28 @@ def remove_pidfile(path):
         pass
 
 
+def call_from(address):
+    """Make AWS calls from the address the consumer listens on, when it is a loopback address of its own (a fleet host's
+    127.0.X.N): the endpoint then records each host's calls under its own source address, as CloudTrail would record
+    separate machines'. 127.0.0.1 and other addresses: the system's choice."""
+    if not address.startswith("127.") or address == "127.0.0.1":
+        return
+    from urllib3.util import connection
+
+    plain = connection.create_connection
+
+    def create_connection(target, *args, **kwargs):
+        if not kwargs.get("source_address") and str(target[0]).startswith("127."):
+            kwargs["source_address"] = (address, 0)
+        return plain(target, *args, **kwargs)
+
+    connection.create_connection = create_connection
+
+
 def main(argv=None):
     args = parse_args(argv)
     http.server.ThreadingHTTPServer.daemon_threads = True
+    call_from(args.listen[0])
     consumer = Consumer(args.credentials, args.format, args.profile, args.endpoint_url, args.region,
                         health_log=args.health_log, ignore_reload_flag=args.ignore_reload_flag)
     self_check = SelfCheck(consumer, args.self_check_interval)

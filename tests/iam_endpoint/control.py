@@ -388,6 +388,13 @@ class IAMEndpoint:
     def accepted(self, access_key_id: str) -> bool:
         return bool(self.key_view(access_key_id)["accepted"])
 
+    def configure_last_use(self, **settings: Any) -> Dict[str, Any]:
+        """Last-use publication (last_use.py): ``delay_seconds`` makes each use visible to GetAccessKeyLastUsed that long
+        after it happened, as AWS does; returns {delay_seconds, pending}. Without arguments, just returns them."""
+        if not settings:
+            return self._control("GET", "last_use")
+        return self._control("POST", "last_use", settings)
+
     def trail(self) -> list:
         """Every call recorded for CloudTrail LookupEvents (incident.py), oldest first, as CloudTrail event records."""
         return self._control("GET", "trail")["events"]

@@ -78,9 +78,10 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 try:  # tests/ on sys.path (control.py, the tests) or this directory (python tests/iam_endpoint/server.py)
-    from iam_endpoint import incident
+    from iam_endpoint import incident, last_use
 except ImportError:
     import incident  # type: ignore[no-redef]
+    import last_use  # type: ignore[no-redef]
 
 ADMIN_USER = "rotor-admin"
 ADMIN_POLICY_NAME = "rotor-admin-all"
@@ -661,6 +662,8 @@ class EndpointApp:
         self.changes: Dict[str, KeyChange] = {}  # access key id -> its most recent change
         self.admin: Dict[str, str] = {}
         self.trail = incident.TrailLog()  # CloudTrail LookupEvents (incident.py)
+        # Last use as AWS records it: accepted requests only, published late (last_use.py).
+        self.last_use = last_use.LastUseRecorder(lambda key_id: self.key_view(key_id).accepted, sigv4_mismatch, auth_enforced).install()
         self.routes: Dict[Tuple[str, str], Callable[[Request], Dict[str, Any]]] = {
             ("GET", "health"): self.get_health,
             ("GET", "calls"): self.get_calls,
@@ -679,6 +682,8 @@ class EndpointApp:
             ("POST", "seed"): self.post_seed,
             ("POST", "account_role"): self.post_account_role,
             ("GET", "trail"): lambda request: {"events": [e["detail"] for e in self.trail.events]},
+            ("GET", "last_use"): lambda request: self.last_use.settings(),
+            ("POST", "last_use"): lambda request: self.last_use.configure(self.body(request), error=ControlError),
         }
 
     # -- bootstrap ---------------------------------------------------------
@@ -1227,6 +1232,7 @@ class EndpointApp:
             self.changes.clear()
             self.lags = dict(self.default_lags)
         self.trail.clear()
+        self.last_use.reset()
         moto_api_backend.reset()
         return self.bootstrap()
 

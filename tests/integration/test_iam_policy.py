@@ -352,3 +352,35 @@ def test_policy_grants_exactly_the_actions_secret_destination_calls(policy_endpo
         with pytest.raises(ClientError) as denied:
             call(client)
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+@pytest.mark.slow
+def test_policy_grants_the_actions_the_quiet_gate_and_discovery_call(policy_endpoint, make_rotator, tmp_path):
+    """As an identity holding only the policy: the quiet-key gate stopping a rotation (iam:GetAccessKeyLastUsed, and
+    cloudtrail:LookupEvents with rotor_consumer_lookup=cloudtrail) and rotor.iam.discover (its IAM join) call only
+    what the policy grants, and the gate's message is the gate's, not a denial."""
+    from fleet.fleet import Fleet  # pylint: disable=import-outside-toplevel
+    from rotation_helpers import key_statuses, seed_user  # pylint: disable=import-outside-toplevel
+
+    endpoint = policy_endpoint
+    user = "policy-quiet"
+    old_id, old_secret = seed_user(endpoint, user, 120)
+    _name, rotator_id, rotator_secret = make_rotator(endpoint)
+    identity = endpoint.aws_env(rotator_id, rotator_secret)
+    granted = set(policy_actions(load_rotation_policy()))
+    with Fleet(str(tmp_path / "fleet"), 1, mode="local", endpoint_url=endpoint.endpoint_url, region=endpoint.region,
+               users=user, initial_keys={user: (old_id, old_secret)}) as fleet:
+        inventory = fleet.write_inventory()
+        fleet.start_unknown_consumer("cron-box", old_id, old_secret, interval=0.5).wait_for_calls(2)
+        gate = run_playbook("rotor.iam.rotate", tmp_path, endpoint=endpoint, env=ansible_env(None, **identity), inventories=[inventory],
+                            extra_vars=dict(rotor_vars(endpoint), rotor_quiet_minutes=0.1, rotor_consumer_lookup="cloudtrail",
+                                            rotor_lock_settle_seconds=0.5),
+                            label="gate", log=False, timeout=PLAYBOOK_TIMEOUT)
+        discover = run_as(identity, endpoint, "rotor.iam.discover", inventory, tmp_path, "discover",
+                          {"rotor_discover_report": str(tmp_path / "discovery.json")})
+    assert gate.returncode != 0 and "stopped by the quiet-key gate" in gate.stdout, gate.stdout[-3000:]
+    assert "not authorized" not in gate.stdout and "AccessDenied" not in gate.stdout, gate.stdout[-3000:]
+    assert key_statuses(endpoint, user).get(old_id) == "Active"
+    seen = (qualified(gate.calls) | qualified(discover)) - PERMISSION_FREE
+    assert {"iam:GetAccessKeyLastUsed", "cloudtrail:LookupEvents", "iam:GetCredentialReport"} <= seen, sorted(seen)
+    assert not of_services(seen, "iam", "sts", "cloudtrail") - granted, f"called but not granted: {sorted(seen - granted)}"

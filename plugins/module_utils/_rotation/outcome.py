@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import is_incident
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.quiet import STOP_PREFIX as QUIET_GATE_STOP
 
 
 def stopped_message(user, plan, new_key_id, hosts, failure):
     """What a user whose key change failed after distribution is left with, and the commands that finish or undo it."""
+    if str(failure).startswith(QUIET_GATE_STOP):
+        return str(failure)  # the quiet-key gate's message says what is left and how to go on
     old = plan.get("old_key_id")
     on_new = sorted(h for h, s in hosts.items() if s.get("wrote") and s.get("state") != "unreachable")
     on_old = sorted(h for h in hosts if h not in on_new)

@@ -42,7 +42,8 @@ def _inactive_since(key, keys):
     return max(known) if known else None
 
 
-IN_PROGRESS_PHASES = ("creating", "distributing", "cutover", "rolling_back")
+# waiting_for_quiet (the quiet-key gate stopped) resumes as distributing does: old key current, new key pending.
+IN_PROGRESS_PHASES = ("creating", "distributing", "cutover", "rolling_back", "waiting_for_quiet")
 # A key created this long before the journal said "creating" cannot be the one that run created.
 CLOCK_SKEW_SECONDS = 120
 
