@@ -181,6 +181,25 @@ def test_a_batch_size_that_is_not_one_is_refused_before_anything_changes(empty_e
     assert_hosts_on_key(fleet, old_id)
 
 
+def test_a_variable_of_the_wrong_type_is_refused_once_by_the_roles_contract(empty_endpoint, fleet_of, tmp_path):
+    """The playbook validates the rotor_* variables once, against the role's one entry point (main), before any task
+    of the role runs: a wrong type and a wrong choice are each named, nothing changes, and no phase validates again."""
+    fleet, old_id = fleet_of("cc-types")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "types", extra_vars={"rotor_max_key_age_days": "ninety", "rotor_old_key_action": "shred"})
+
+    assert run.returncode == 2, run.explain()
+    message = final_message(run.stdout)
+    assert message.startswith("Validation of arguments failed:"), message
+    assert "rotor_max_key_age_days" in message and "rotor_old_key_action" in message and "shred" in message, message
+    validations = [line for line in run.stdout.splitlines() if line.startswith("TASK [") and "alidat" in line]
+    assert len(validations) == 1, validations
+    assert "TASK [rotor.iam.rotate :" not in run.stdout, "a task of the role ran after the contract refused the variables"
+    assert "Traceback" not in run.stdout + run.stderr
+    assert key_statuses(empty_endpoint, "cc-types") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+
+
 def test_leaked_key_ids_as_survey_text(empty_endpoint, fleet_of, tmp_path):
     """An AWX survey's text field: "ID1, ID2". The leaked key is handled as incident response, and an entry that is
     not a key id (a secret pasted by mistake) is refused first, without being shown."""
