@@ -61,8 +61,10 @@ def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=Fal
     compromised_key_ids}); the record's ``lines`` are what the plan shows (``callers``: the registered caller checks), its
     ``fleet`` the ``users`` given, and each plan says whether this run holds the user's lock (``locked``, ``todo.locked``)."""
     def begin():
-        planned = dict(plans) if hostvars is None else _planned(plans, hostvars, play_hosts, users, locks, destination_reads, settings,
-                                                                 check_mode)
+        if hostvars is None:
+            planned = dict(plans)
+        else:
+            planned = _planned(plans, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode)
         run = engine.start(planned, run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
                            check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
         if hostvars is not None:

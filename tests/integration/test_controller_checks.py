@@ -19,7 +19,8 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, spawn_rotation, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import spawn_rotation, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from support import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow

@@ -28,6 +28,8 @@ WORKFLOW_FILES = {"prepare.yml", "distribute_job.yml", "distribute_report.yml", 
 BATCH = {"__rotor_switching", "__rotor_lock_renewed_epoch"}
 # Still a fact of its own: a workflow's finish job starts its record again from the journal and would lose it.
 NOT_YET = {"__rotor_compromised_not_found"}
+
+
 def _tasks(tasks):
     for task in tasks or []:
         yield task
