@@ -4,7 +4,8 @@
     python scripts/measure_role.py --timing RUN.json    # ... and the happy path of one recorded run
 
 Static: YAML lines under roles/rotate/tasks, filters exported by plugins/filter (the names FilterModule.filters()
-returns), private facts (distinct __rotor_* names the role sets with set_fact or registers), tasks that pass connection
+returns), private facts (distinct __rotor_* names the role sets with set_fact or registers; and those set with set_fact
+alone, in the whole role and outside the workflow's job files), tasks that pass connection
 options by hand (user_name/profile/region/endpoint_url/lock_run_id/lock_lease/run_id/lease), and rotor.iam filter
 references in the role.
 
@@ -62,6 +63,20 @@ def role_tasks():
 
 def _action(task):
     return next((key for key in task if MODULE_KEYS.match(str(key))), None)
+
+
+# The workflow's job files (issue 23); the rest is the main rotation path (the playbook rotor.iam.rotate).
+WORKFLOW_FILES = ("prepare.yml", "distribute_job.yml", "distribute_report.yml", "workflow_users.yml", "finish.yml")
+
+
+def facts_set(main_path_only=False):
+    """The distinct __rotor_* names the role sets with set_fact (registers apart)."""
+    names = set()
+    for where, task, _parent in role_tasks():
+        if main_path_only and where in WORKFLOW_FILES:
+            continue
+        names.update(k for k in (task.get("ansible.builtin.set_fact") or {}) if k.startswith("__rotor_"))
+    return sorted(names)
 
 
 def private_facts():
@@ -138,6 +153,8 @@ def main(argv=None):
         "filters_used_by_the_role": len(set(FILTER_USE.findall("".join(p.read_text() for p in TASKS.glob("*.yml"))))
                                         & set(exported_filters())),
         "private_facts": len(private_facts()),
+        "facts_set_with_set_fact": len(facts_set()),
+        "facts_set_on_the_main_path": len(facts_set(main_path_only=True)),
         "tasks_passing_connection_options": len(connection_tasks()),
     }
     if args.timing:

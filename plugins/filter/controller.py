@@ -66,6 +66,5 @@ def health_check_warnings(plans, hostvars):
 
 class FilterModule:
     def filters(self):
-        return {"rotation_settings": rotation_settings, "connection_users": connection_users, "caller_lines": caller_lines,
-                "unreachable_connections": unreachable_connections,
-                "health_check_warnings": health_check_warnings}
+        # caller_lines and health_check_warnings are plain functions of the engine (the plan's lines, rotation_start).
+        return {"rotation_settings": rotation_settings, "connection_users": connection_users, "unreachable_connections": unreachable_connections}

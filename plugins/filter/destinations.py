@@ -53,9 +53,12 @@ def check_destinations(destinations):
 
 
 def _with_connection(dest, known):
-    """The destination with its user's connection (C(rotor.iam.fleet_users)) where it sets none of its own."""
+    """The destination with its user's connection (C(rotor.iam.fleet_users)) where it sets none of its own, also as
+    C(target) (one value)."""
     connection = (known.get(dest["user"]) or {}).get("connection") or {}
-    return dict(dest, **{option: dest[option] or connection.get(option) or "" for option in CONNECTION})
+    own = {option: dest[option] or connection.get(option) or "" for option in CONNECTION}
+    # ``target``: the connection as one value, the iam_user option of rotor.iam.secret_destination.
+    return dict(dest, target=dict(own), **own)
 
 
 def destinations_to_read(destinations, users=None):
@@ -217,5 +220,4 @@ class FilterModule:
             "destinations_written": destinations_written,
             "destinations_to_check": destinations_to_check,
             "destination_lines": destination_lines,
-            "run_destinations": run_destinations,
         }

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rotor.iam.plugins.filter.controller import caller_lines
+from ansible_collections.rotor.iam.plugins.filter.controller import health_check_warnings
+from ansible_collections.rotor.iam.plugins.filter.rotation import key_holder
+from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
@@ -29,11 +33,44 @@ def _key_ids(new_keys):
     return {user: (entry or {}).get("access_key_id") for user, entry in dict(new_keys or {}).items() if (entry or {}).get("access_key_id")}
 
 
-def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None):
-    """The run record of a run that planned ``plans`` (see rotation_start.yml)."""
+def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode):
+    """{user: plan} from what the plan phase registered, each plan with the hosts (and files) that hold its old key
+    and its recovered new key (read back from there)."""
+    settings = dict(settings or {})
+    plans = rotation_plan(list(key_infos or []), hostvars=hostvars, play_hosts=list(play_hosts or []), users=users, locks=locks,
+                          destination_reads=destination_reads, max_age_days=settings.get("max_age_days", 90),
+                          force=bool(settings.get("force", False)), delete_inactive_after_days=settings.get("delete_inactive_after_days", 7),
+                          in_use_window_minutes=settings.get("in_use_window_minutes", 60),
+                          compromised_key_ids=settings.get("compromised_key_ids"))
+    locked = set() if check_mode else {result.get("item") for result in locks or [] if not result.get("failed") and not result.get("skipped")}
+    for ref, plan in plans.items():
+        plan["locked"] = ref in locked  # nothing is locked in check mode
+        plan["old_key_holder"] = key_holder(hostvars, plan.get("hosts"), plan.get("old_key_id")) if plan.get("old_key_id") else {}
+        plan["new_key_holder"] = key_holder(hostvars, plan.get("new_key_holders"), plan.get("new_key_id")) if plan.get("new_key_id") else {}
+    return plans
+
+
+def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None,
+                   hostvars=None, play_hosts=None, users=None, locks=None, destination_reads=None, callers=None, settings=None):
+    """The run record of a run that planned ``plans`` (see rotation_start.yml).
+
+    With ``hostvars`` (the rotate role's plan phase), ``plans`` is instead the registered key listing
+    (rotor.iam.access_key_info over the locked users) and the plan is made here from it, the hosts' registered reads
+    (``hostvars``, ``play_hosts``), ``users`` (the run's IAM users), ``locks`` (the registered lock loop),
+    ``destination_reads`` and ``settings`` ({max_age_days, force, delete_inactive_after_days, in_use_window_minutes,
+    compromised_key_ids}); the record's ``lines`` are what the plan shows (``callers``: the registered caller checks), its
+    ``fleet`` the ``users`` given, and each plan says whether this run holds the user's lock (``locked``, ``todo.locked``)."""
     def begin():
-        return engine.start(dict(plans), run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
-                            check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
+        if hostvars is None:
+            planned = dict(plans)
+        else:
+            planned = _planned(plans, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode)
+        run = engine.start(planned, run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
+                           check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
+        if hostvars is not None:
+            run["fleet"] = dict(users or {})
+            run["lines"] = caller_lines(callers or []) + tables.plan_table(run) + health_check_warnings(planned, hostvars)
+        return run
     return _guard("rotation_start", begin)
 
 

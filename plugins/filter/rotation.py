@@ -522,17 +522,13 @@ def planned_switches(plans, hostvars, hosts, host_refs=None):
 class FilterModule:
     def filters(self):
         return {
-            "rotation_plan": rotation_plan,
             "connections": connections,
             "fleet_users": fleet_users,
             "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,
-            "key_holder": key_holder,
             "proof_failures": proof_failures,
             "drain_remaining": drain_remaining,
             "users_to_switch": users_to_switch,
-            "plan_users": plan_users,
-            "stale_keys_of_users_not_due": stale_keys_of_users_not_due,
             "locked_users": locked_users,
             "locks_to_renew": locks_to_renew,
             "planned_cutover": planned_cutover,
@@ -540,6 +536,5 @@ class FilterModule:
             "locks_still_held": locks_still_held,
             "lockable_users": lockable_users,
             "lock_notes": lock_notes,
-            "plan_lines": plan_lines,
             "planned_switches": planned_switches,
         }

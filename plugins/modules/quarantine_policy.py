@@ -23,9 +23,8 @@ author:
   - rotor.iam maintainers (@rotor-iam)
 options:
   user_name:
-    description: The IAM user that owns the leaked key.
+    description: The IAM user that owns the leaked key. Give either this or O(iam_user).
     type: str
-    required: true
   leaked_access_key_id:
     description: The leaked access key id; its status is read from IAM (C(ListAccessKeys)).
     type: str
@@ -47,6 +46,7 @@ options:
 extends_documentation_fragment:
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
+  - rotor.iam.user_target
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -107,6 +107,7 @@ message:
   type: str
 """
 
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.quarantine import describe_quarantine
 from ansible_collections.rotor.iam.plugins.module_utils.quarantine import detach_decision
 from ansible_collections.rotor.iam.plugins.module_utils.quarantine import detach_policies
@@ -118,14 +119,14 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
 
 def module_spec():
-    """The module's own options (amazon.aws adds the connection options)."""
-    return dict(argument_spec=dict(
+    """The module's options: its own, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    return with_user_target(dict(argument_spec=dict(
         user_name=dict(type="str", required=True),
         leaked_access_key_id=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "detached"], default="present"),
         detach=dict(type="bool", default=False),
         leaked_key_rejected=dict(type="bool", default=False),
-    ))
+    )), lock=False)
 
 
 def execute(module):

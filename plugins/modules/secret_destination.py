@@ -86,6 +86,7 @@ options:
 extends_documentation_fragment:
   - rotor.iam.attributes
   - rotor.iam.attributes.ACTION_GROUP
+  - rotor.iam.user_target.CONNECTION
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -192,6 +193,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.destinations import DEFA
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import Destination
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import RETRY_CODES
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import ensure_present
+from ansible_collections.rotor.iam.plugins.module_utils._user_target import with_user_target
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import ensure_restored
 from ansible_collections.rotor.iam.plugins.module_utils.destinations import read_destination
 from ansible_collections.rotor.iam.plugins.module_utils.redact import withhold_options
@@ -227,14 +229,15 @@ def dispatch(dest, params, check_mode):
 
 
 def module_spec():
-    """The module's own options and their constraints (amazon.aws adds the connection options)."""
-    return dict(
+    """The module's options and their constraints: its own, with the shared ``iam_user`` (its connection only; amazon.aws
+    adds the connection options)."""
+    return with_user_target(dict(
         argument_spec=argument_spec(),
         required_if=[
             ("state", "present", ("access_key_id", "secret_access_key")),
             ("state", "restored", ("access_key_id",)),
         ],
-    )
+    ), lock=False, name_required=False)
 
 
 def execute(module):

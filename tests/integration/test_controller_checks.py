@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import assert_hosts_on_key, key_statuses, run_rotation, seed_user  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import spawn_rotation, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from support import plan_row, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
@@ -181,6 +185,25 @@ def test_a_batch_size_that_is_not_one_is_refused_before_anything_changes(empty_e
     assert_hosts_on_key(fleet, old_id)
 
 
+def test_a_variable_of_the_wrong_type_is_refused_once_by_the_roles_contract(empty_endpoint, fleet_of, tmp_path):
+    """The playbook validates the rotor_* variables once, against the role's one entry point (main), before any task
+    of the role runs: a wrong type and a wrong choice are each named, nothing changes, and no phase validates again."""
+    fleet, old_id = fleet_of("cc-types")
+
+    run = rotate(empty_endpoint, fleet, tmp_path, "types", extra_vars={"rotor_max_key_age_days": "ninety", "rotor_old_key_action": "shred"})
+
+    assert run.returncode == 2, run.explain()
+    message = final_message(run.stdout)
+    assert message.startswith("Validation of arguments failed:"), message
+    assert "rotor_max_key_age_days" in message and "rotor_old_key_action" in message and "shred" in message, message
+    validations = [line for line in run.stdout.splitlines() if line.startswith("TASK [") and "alidat" in line]
+    assert len(validations) == 1, validations
+    assert "TASK [rotor.iam.rotate :" not in run.stdout, "a task of the role ran after the contract refused the variables"
+    assert "Traceback" not in run.stdout + run.stderr
+    assert key_statuses(empty_endpoint, "cc-types") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+
+
 def test_leaked_key_ids_as_survey_text(empty_endpoint, fleet_of, tmp_path):
     """An AWX survey's text field: "ID1, ID2". The leaked key is handled as incident response, and an entry that is
     not a key id (a secret pasted by mistake) is refused first, without being shown."""
@@ -320,3 +343,83 @@ def test_create_access_key_denied_ends_in_one_report_naming_the_action_and_resou
     assert_hosts_on_key(fleet, old_id)
     tags = {t["Key"] for t in empty_endpoint.boto3_client("iam").list_user_tags(UserName="cc-nocreate")["Tags"]}
     assert not any(tag.startswith("rotor:lock") for tag in tags), tags
+
+
+class StsRelay:
+    """A TCP relay to the test endpoint that the run reaches STS through (AWS_ENDPOINT_URL_STS) while IAM answers
+    directly; ``cut()`` stops it accepting connections, so every later STS call fails to connect, as an STS
+    endpoint that goes away mid-run does."""
+
+    def __init__(self, endpoint_url):
+        address = urlsplit(endpoint_url)
+        self.upstream = (address.hostname, address.port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        except OSError:
+            pass
+        self.listener.close()
+
+
+def test_sts_unreachable_after_the_create_ends_in_its_own_message_and_one_rollback(empty_endpoint, fleet_of, tmp_path):
+    """STS answers the plan, then stops answering once the new key exists: the verify fails at once as a connection
+    error (not a propagation delay, not rotor_verify_timeout), the create step deletes the new key and rolls the user
+    back once, and the run ends with that message; no journal write is refused, no host touched, no lock left."""
+    fleet, old_id = fleet_of("cc-sts-cut")
+    relay = StsRelay(empty_endpoint.endpoint_url)
+    began = time.monotonic()
+
+    process = spawn_rotation(empty_endpoint, [fleet.inventory_path], tmp_path / "runs", label="sts-cut", verbosity=1,
+                             extra_vars=dict(FAST, rotor_aws_endpoint_url="", rotor_verify_timeout=120),
+                             env_extra={"AWS_ENDPOINT_URL_STS": relay.url})
+    while process.running() and empty_endpoint.call_count("CreateAccessKey") == 0:
+        time.sleep(0.05)
+    relay.cut()
+    run = process.wait()
+
+    assert run.returncode != 0, run.explain()
+    assert time.monotonic() - began < 100, "it should fail at once, not after rotor_verify_timeout"
+    assert run.calls.get("CreateAccessKey") == 1 and run.calls.get("DeleteAccessKey") == 1, run.calls
+    message = final_message(run.stdout)
+    assert message.startswith("Rotation of cc-sts-cut rolled back: AWS STS could not be reached to verify the new key AKIA"), message
+    assert "(connection error, not a propagation delay), so it was deleted and no host was touched" in message, message
+    assert "rotor_verify_timeout" not in message
+    assert "IllegalTransition" not in run.stdout and "Refused to record" not in run.stdout, run.explain()
+    assert key_statuses(empty_endpoint, "cc-sts-cut") == {old_id: "Active"}
+    assert_hosts_on_key(fleet, old_id)
+    tags = {t["Key"]: t["Value"] for t in empty_endpoint.boto3_client("iam").list_user_tags(UserName="cc-sts-cut")["Tags"]}
+    assert not any(tag.startswith("rotor:lock") for tag in tags), tags
+    assert tags.get("rotor:phase") == "rolled_back", tags

@@ -12,8 +12,9 @@ nothing itself, and no failure can reach the outcome by one path and miss it by 
 Events and their observations (every key optional):
 
 - ``created``: ``failures`` {user: message | {kind, msg}} of the create phase (kinds: ``verify_timeout``,
-  ``connection``, ``permission``, ``stage``, ``create``), ``new_key_ids`` {user: key id}. The create phase undid
-  its own work: such a user is ``rolled_back`` and is never listed for a second rollback.
+  ``connection``, ``permission``, ``stage``, ``create``), ``new_key_ids`` {user: key id}, ``leases`` {user: lease}
+  (this run's lease on the user's lock after its last journal write, kept in ``run["leases"]``). The create phase
+  undid its own work: such a user is ``rolled_back`` and is never listed for a second rollback.
 - ``destinations``: ``failures`` {user: message} of secret destinations (written, checked or re-checked).
 - ``hosts``: ``hosts`` {host: host state} (module_utils/_rotation/hosts.py) after a switch, a re-check, a drain check.
 - ``secrets_proven``: ``failures`` {user: message} for old keys no backup could prove the secret of.
@@ -111,6 +112,8 @@ def advance(run, event, observations=None):
         for user, key_id in dict(seen.get("new_key_ids") or {}).items():
             if user in run["users"] and key_id:
                 run["users"][user]["new_key_id"] = key_id
+        if seen.get("leases"):
+            run["leases"] = dict(run.get("leases") or {}, **dict(seen["leases"]))
     elif event == "destinations":
         _record(run, "destination", seen.get("failures"))
     elif event == "hosts":
@@ -154,6 +157,21 @@ def planned_outcome(plans):
                "unreachable_with_new_key": [], "keep_new_key": False, "message": plan.get("error") or plan.get("reason") or ""}
         for user, plan in dict(plans).items()
     }
+
+
+PLAN_KINDS = {
+    "due": lambda plan: bool(plan.get("due")) and not plan.get("error"),
+    "not_due": lambda plan: not plan.get("due") and not plan.get("error"),
+    "refused": lambda plan: bool(plan.get("error")),
+}
+
+
+def plan_users(plans, kind="due"):
+    """The users (sorted) of the plan of one ``kind``: due (to rotate), not_due (nothing to rotate, not refused),
+    refused (the run may not touch them)."""
+    if kind not in PLAN_KINDS:
+        raise RunError(f"plan users: kind must be one of {', '.join(PLAN_KINDS)}, not {kind!r}")
+    return sorted(user for user, plan in dict(plans).items() if PLAN_KINDS[kind](plan or {}))
 
 
 def users_with(outcome, *actions):
@@ -210,6 +228,14 @@ def work_lists(run):
     not_created = _failures_of(run, "create")
     destination = _failures_of(run, "destination")
     return {
+        # From the plan alone: who is rotated (due), who is not (not_due; stale_not_due: their stale Inactive keys, left by
+        # a deactivate-only rotation, as [{user, access_key_id}]), who may not be touched (refused).
+        "due": plan_users(plans, "due"),
+        "not_due": plan_users(plans, "not_due"),
+        "refused": plan_users(plans, "refused"),
+        "locked": sorted(user for user, plan in plans.items() if (plan or {}).get("locked")),  # the users whose lock this run holds
+        "stale_not_due": [{"user": user, "access_key_id": key_id} for user in plan_users(plans, "not_due")
+                          for key_id in plans[user].get("stale_inactive_key_ids") or []],
         "not_created": not_created,  # {user: message}: no new key to distribute (the create phase undid its work)
         "not_distributed": dict(destination, **not_created),  # {user: message}: no host of theirs takes the new key
         "destination_failed": sorted(destination),

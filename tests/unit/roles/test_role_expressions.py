@@ -1,7 +1,7 @@
 """The rotate role only loops: the run record decides (plugins/module_utils/_rotation/run.py).
 
 Checked statically over roles/rotate/tasks: the role sets no fact but the run record and the secrets it must hold
-(and, until issue 22 is finished, the facts named in NOT_YET, a list that may only shrink); the engine hard-codes
+(outside the workflow's job files; NOT_YET names what is left, a list that may only shrink); the engine hard-codes
 no register name (the role names its registers in vars/main.yml); every task that runs per host is a module run.
 """
 
@@ -21,14 +21,17 @@ RUN_RECORD = {"__rotor_run"}
 SECRETS = {"__rotor_new_keys", "__rotor_created", "__rotor_recovered", "__rotor_stored", "__rotor_verified", "__rotor_proof_reads",
            "__rotor_proof_checks", "__rotor_proven", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read",
            "__rotor_leak_proof"}
-# Still facts of their own; each belongs in the run record (plan phase and workflow jobs not yet on the engine).
-NOT_YET = {"__rotor_run_id", "__rotor_started", "__rotor_started_epoch", "__rotor_users", "__rotor_locked", "__rotor_compromised_not_found",
-           "__rotor_leases", "__rotor_leak_proven", "__rotor_switching", "__rotor_lock_renewed_epoch"}
-
 # The workflow's phase jobs (issue 23): their run record is each IAM user's journal; a job holds its fence, its work
 # list and what its slice failed (key ids and names only), and forgets the secrets it read.
 WORKFLOW = {"__rotor_fence", "__rotor_todo", "__rotor_plans", "__rotor_new_ids", "__rotor_prepared", "__rotor_slice_failed", "__rotor_left",
-            "__rotor_batch_failed", "__rotor_slice_left", "__rotor_staged", "__rotor_old_secret", "__rotor_old_proof"}
+            "__rotor_batch_failed", "__rotor_slice_left", "__rotor_staged", "__rotor_old_secret", "__rotor_old_proof",
+            "__rotor_run_id", "__rotor_users"}  # a phase job names its run and users itself (vars/main.yml: the record's names)
+WORKFLOW_FILES = {"prepare.yml", "finish.yml"} | {path.name for path in TASKS.glob("workflow_*.yml")}
+# Per serial batch (distribute.yml): a fact set in one batch never reaches the hosts of the next, so a batch only reads
+# the record and keeps its own decision (which users switch) and when it last renewed the locks.
+BATCH = {"__rotor_switching", "__rotor_lock_renewed_epoch"}
+# Still a fact of its own: a workflow's finish job starts its record again from the journal and would lose it.
+NOT_YET = {"__rotor_compromised_not_found"}
 
 
 def _tasks(tasks):
@@ -38,21 +41,41 @@ def _tasks(tasks):
             yield from _tasks(task.get(part))
 
 
-def _facts_set():
+def _facts_set(files=None):
     found = {}
     for path in sorted(TASKS.glob("*.yml")):
+        if files is not None and path.name not in files:
+            continue
         for task in _tasks(yaml.safe_load(path.read_text())):
             for name in task.get("ansible.builtin.set_fact") or {}:
                 found.setdefault(name, set()).add(path.name)
     return found
 
 
+def _main_path_files():
+    return {path.name for path in TASKS.glob("*.yml")} - WORKFLOW_FILES
+
+
 def test_the_role_sets_no_fact_but_the_run_record_and_the_secrets():
     facts = _facts_set()
-    unexpected = {name: sorted(files) for name, files in facts.items() if name not in RUN_RECORD | SECRETS | NOT_YET | WORKFLOW}
+    unexpected = {name: sorted(files) for name, files in facts.items() if name not in RUN_RECORD | SECRETS | BATCH | NOT_YET | WORKFLOW}
     assert not unexpected, f"a decision or a value of the run belongs in the run record (__rotor_run), not a fact: {unexpected}"
     assert RUN_RECORD <= set(facts)
     assert NOT_YET <= set(facts), f"gone from the role, drop from NOT_YET: {sorted(NOT_YET - set(facts))}"
+
+
+def test_the_batch_facts_are_set_only_per_batch():
+    facts = _facts_set(_main_path_files())
+    assert all(facts.get(name) == {"distribute.yml"} for name in BATCH), {name: facts.get(name) for name in BATCH}
+
+
+def test_the_run_is_named_once_in_its_record():
+    """The run's id, start and IAM users are fields of the record; the role's other names for them only read it."""
+    facts = _facts_set(_main_path_files())
+    for name in ("__rotor_run_id", "__rotor_started", "__rotor_started_epoch", "__rotor_users", "__rotor_locked", "__rotor_leases"):
+        assert name not in facts, f"{name} is set as a fact in {sorted(facts[name])}: it is a field of __rotor_run"
+    aliases = yaml.safe_load((ROOT / "roles" / "rotate" / "vars" / "main.yml").read_text())
+    assert all("__rotor_run." in aliases[name] for name in ("__rotor_run_id", "__rotor_started", "__rotor_users", "__rotor_leases"))
 
 
 def test_the_secrets_are_forgotten_in_one_place():
@@ -86,7 +109,7 @@ def _per_host_tasks(tasks, inherited_run_once=False):
 
 
 def test_each_host_costs_at_most_five_tasks_all_of_them_host_module_runs():
-    """With the argument validation of the plan entry point, at most 6 task starts per host; every one a module run."""
+    """With the playbook's one argument validation, at most 6 task starts per host; every one a module run."""
     per_host = [task for phase in ("plan", "create", "distribute", "cutover")
                 for task in _per_host_tasks(yaml.safe_load((TASKS / f"{phase}.yml").read_text()))]
     actions = [next(key for key in task if "." in key) for task in per_host]

@@ -42,6 +42,8 @@ def test_only_destinations_of_due_users_with_a_verified_key_are_written_with_the
 def test_a_destinations_own_connection_wins():
     chosen = destinations_due([dest("app", region="us-west-2")], PLANS, users=USERS)
     assert chosen[0]["region"] == "us-west-2"
+    # ... also in the one value the role passes as the module's iam_user
+    assert chosen[0]["target"] == {"profile": chosen[0]["profile"], "region": "us-west-2", "endpoint_url": chosen[0]["endpoint_url"]}
 
 
 def test_destinations_of_users_outside_the_run_are_reported():

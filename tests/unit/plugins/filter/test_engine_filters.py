@@ -143,3 +143,27 @@ def test_a_malformed_input_is_one_clear_error():
         rotation_advance(rotation_start({"app": plan()}), "exploded")
     with pytest.raises(AnsibleFilterError, match="rotor.iam.rotation_start: malformed input"):
         rotation_start(None)
+
+
+def test_the_plan_step_starts_the_record_from_what_it_registered():
+    """rotation_start with the plan phase's registers: the plan, the plan's own work lists, where each key is held, and the
+    lines the plan shows; the same record a plan made elsewhere would start."""
+    role = Registers()  # the role's own register names: the plan reads the hosts' reads under them
+    key = {"access_key_id": OLD, "status": "Active", "age_days": 120, "create_date": "2026-08-01T00:00:00Z", "last_used": None}
+    infos = [{"item": "app", "user_name": "app", "access_keys": [key]},
+             {"item": "idle", "user_name": "idle", "access_keys": [dict(key, age_days=3)]}]
+    facts = hostvars(web1=role.read(OLD), web2=role.read(OLD), db1=dict(role.read(OLD), rotor_iam_user="idle"))
+    users = {"users": {"app": {"user_name": "app", "hosts": ["web1", "web2"], "connection": {}, "error": None},
+                       "idle": {"user_name": "idle", "hosts": ["db1"], "connection": {}, "error": None},
+                       "gone": {"user_name": "gone", "hosts": [], "connection": {}, "error": None}}, "host_refs": {}}
+    locks = [{"item": "app", "journal": {}, "lease": None}, {"item": "idle", "journal": {}, "lease": None},
+             {"item": "gone", "failed": True, "msg": "locked by run r-other"}]
+
+    run = rotation_start(infos, "run-1", "2026-12-01T00:00:00Z", 100.0, False, "delete", hostvars=facts, play_hosts=["web1", "web2", "db1"],
+                         users=users, locks=locks, settings={"max_age_days": 90})
+
+    assert (run["todo"]["due"], run["todo"]["not_due"], run["todo"]["refused"]) == (["app"], ["idle"], ["gone"])
+    assert run["plans"]["app"]["old_key_holder"]["host"] == "web1" and run["plans"]["app"]["new_key_holder"] == {}
+    users_shown = [line.split("|")[1].strip() for line in run["lines"] if line.startswith("|")]  # the plan table's user column
+    assert "app" in users_shown and any("gone" in line and "locked by run r-other" in line for line in run["lines"]), run["lines"]
+    assert not [line for line in run["lines"] if "s3cr3t" in line]

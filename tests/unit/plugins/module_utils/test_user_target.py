@@ -15,10 +15,12 @@ from ansible_collections.rotor.iam.plugins.modules import access_key_status
 from ansible_collections.rotor.iam.plugins.modules import access_key_verify
 from ansible_collections.rotor.iam.plugins.modules import caller_identity
 from ansible_collections.rotor.iam.plugins.modules import pending_secret
+from ansible_collections.rotor.iam.plugins.modules import quarantine_policy
 from ansible_collections.rotor.iam.plugins.modules import rotation_journal
+from ansible_collections.rotor.iam.plugins.modules import secret_destination
 
 USER_MODULES = [access_key_create, access_key_delete, access_key_info, access_key_status, access_key_verify, caller_identity,
-                pending_secret, rotation_journal]
+                pending_secret, quarantine_policy, rotation_journal, secret_destination]
 LOCK_MODULES = [access_key_delete, access_key_status, pending_secret, rotation_journal]
 TARGET = {"name": "svc-app", "profile": "prod", "region": "eu-west-1", "endpoint_url": "http://127.0.0.1:5000"}
 
@@ -83,3 +85,19 @@ def test_a_rule_that_requires_a_flat_lock_option_accepts_the_lock_instead():
 def test_a_module_without_user_name_gets_no_rule_about_it():
     spec = with_user_target({"argument_spec": {"access_key_id": {"type": "str"}}}, name_required=False)
     assert "required_one_of" not in spec and "mutually_exclusive" not in spec
+
+
+def test_a_secret_destination_takes_its_connection_as_iam_user_without_a_name():
+    params, errors = validated(secret_destination, {"iam_user": {"profile": "prod", "region": "eu-west-1", "endpoint_url": ""},
+                                                    "type": "ssm", "name": "/app/key", "state": "read", "region": "us-east-1"})
+    assert not errors
+    resolve_user_target(params)
+    assert (params["profile"], params["region"], params["endpoint_url"]) == ("prod", "eu-west-1", None)
+    assert params["name"] == "/app/key"  # the destination's own name, not the user's
+
+
+def test_the_quarantine_takes_its_user_as_iam_user():
+    params, errors = validated(quarantine_policy, {"iam_user": TARGET, "leaked_access_key_id": "AKIAEXAMPLE000000001"})
+    assert not errors
+    resolve_user_target(params)
+    assert (params["user_name"], params["profile"]) == ("svc-app", "prod")

@@ -137,3 +137,24 @@ def test_whatever_the_events_the_outcome_never_contradicts_the_failures(events, 
         assert action != "cutover" and "app" not in todo["retire"]
     if "app" in todo["reactivate"]:
         assert run["users"]["app"]["deactivated"] and action == "rollback"
+
+
+def test_the_plan_alone_says_who_is_due_not_due_or_refused_and_which_stale_keys_go():
+    plans = {"app": {"due": True, "old_key_id": "AKIAOLD0000000000001"},
+             "idle": {"due": False, "stale_inactive_key_ids": ["AKIASTALE00000000001"]},
+             "gone": {"due": False, "error": "locked by another run"}}
+    todo = engine.start(plans)["todo"]
+    assert (todo["due"], todo["not_due"], todo["refused"]) == (["app"], ["idle"], ["gone"])
+    assert todo["stale_not_due"] == [{"user": "idle", "access_key_id": "AKIASTALE00000000001"}]
+    with pytest.raises(engine.RunError):
+        engine.plan_users(plans, "bogus")
+
+
+def test_the_locks_this_run_holds_and_its_leases_are_the_records():
+    plans = {"app": {"due": True, "locked": True}, "idle": {"due": False, "locked": True}, "gone": {"due": False, "error": "locked elsewhere"}}
+    run = engine.start(plans)
+    assert run["todo"]["locked"] == ["app", "idle"]
+    run = engine.advance(run, "created", {"leases": {"app": {"run_id": "r1"}}})
+    run = engine.advance(run, "created", {"leases": {"idle": {"run_id": "r1"}}})
+    assert run["leases"] == {"app": {"run_id": "r1"}, "idle": {"run_id": "r1"}}
+    assert run["todo"]["locked"] == ["app", "idle"]  # a failure later does not unlock: the run releases its own locks
