@@ -16,7 +16,8 @@ description:
   - A result that is ok and unchanged is not shown, except for a C(debug) task, whose C(msg) (a string or a list of lines)
     is printed as plain lines without the C(ok) wrapper, such as the plan, the progress and the summary tables of rotor.iam.rotate.
   - A changed result is one line per host, C(changed) followed by the host, even for a loop.
-  - A failed or unreachable result is shown in full as the default callback shows it, an ignored one followed by C(...ignoring).
+  - A failed or unreachable result is shown in full as the default callback shows it, an ignored one followed by C(...ignoring);
+    only a failed argument validation leaves out the whole argument spec below verbosity 2 (its message names the option and its allowed values).
   - Warnings and deprecations are shown as usual; include lines are not shown.
   - A result hidden by C(no_log) is printed only as the default callback prints it (censored).
   - Opt in with O(ansible.builtin.default#callback:display_skipped_hosts) and friends as for the default callback, and
@@ -36,6 +37,7 @@ from ansible.utils.color import colorize, hostcolor
 from ansible.utils.fqcn import add_internal_fqcns
 
 DEBUG_ACTIONS = frozenset(add_internal_fqcns(("debug",)))
+ARGSPEC_ACTIONS = frozenset(add_internal_fqcns(("validate_argument_spec",)))
 PAUSE_ACTIONS = frozenset(add_internal_fqcns(("pause",)))
 FREE_STRATEGIES = frozenset(add_internal_fqcns(("free", "host_pinned")))
 NO_LOG_KEY = "_ansible_no_log"
@@ -167,6 +169,9 @@ class CallbackModule(CallbackBase):
         self.banner(result.task)
         self.show_warnings(result)
         self._clean_results(result.result, result.task.action)
+        if result.task.action in ARGSPEC_ACTIONS and self._display.verbosity < 2:
+            # Its message names the option and the allowed values; the whole argument spec (hundreds of lines) only at -vv.
+            result.result.pop("argument_spec_data", None)
         if result.task.loop and "results" in result.result:
             del result.result["results"]  # each failed item was shown by v2_runner_item_on_failed
         else:
