@@ -38,7 +38,6 @@ from ansible.utils.fqcn import add_internal_fqcns
 
 DEBUG_ACTIONS = frozenset(add_internal_fqcns(("debug",)))
 ARGSPEC_ACTIONS = frozenset(add_internal_fqcns(("validate_argument_spec",)))
-PAUSE_ACTIONS = frozenset(add_internal_fqcns(("pause",)))
 FREE_STRATEGIES = frozenset(add_internal_fqcns(("free", "host_pinned")))
 NO_LOG_KEY = "_ansible_no_log"
 
@@ -118,8 +117,6 @@ class CallbackModule(CallbackBase):
             self._handle_exception(result.result)
 
     def v2_runner_on_start(self, host, task):
-        if task.action in PAUSE_ACTIONS:
-            self.banner(task)  # a pause prints its own line ("Pausing for ..."): say which task waits
         if self.get_option("show_per_host_start"):
             self._display.display(" [started %s on %s]" % (task, host), color=C.COLOR_OK)
 
