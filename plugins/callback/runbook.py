@@ -19,9 +19,10 @@ description:
   - A failed or unreachable result is shown in full as the default callback shows it, an ignored one followed by C(...ignoring);
     only a failed argument validation leaves out the whole argument spec below verbosity 2 (its message names the option and its allowed values).
   - Warnings and deprecations are shown as usual; include lines are not shown.
-  - A result hidden by C(no_log) is printed only as the default callback prints it (censored).
-  - Opt in with O(ansible.builtin.default#callback:display_skipped_hosts) and friends as for the default callback, and
-    C(stdout_callback = rotor.iam.runbook) in the C([defaults]) section of C(ansible.cfg).
+  - A result hidden by C(no_log) is printed only as the default callback prints it (censored), without the error line
+    in which ansible-core repeats a failed task's message.
+  - Its options are those of the default callback. Select it with C(stdout_callback = rotor.iam.runbook) in the
+    C([defaults]) section of C(ansible.cfg).
 extends_documentation_fragment:
   - ansible.builtin.default_callback
   - ansible.builtin.result_format_callback
@@ -72,6 +73,10 @@ class CallbackModule(CallbackBase):
 
     # Banners
 
+    def v2_playbook_on_start(self, playbook):
+        if context.CLIARGS.get("check") and self.get_option("check_mode_markers"):
+            self._display.banner("DRY RUN")
+
     def v2_playbook_on_play_start(self, play):
         self.play = play
         name = play.get_name().strip()
@@ -109,12 +114,7 @@ class CallbackModule(CallbackBase):
             result.result.pop("exception", None)
         if result.result.get("warnings") or result.result.get("deprecations") or result.result.get("exception"):
             self.banner(result.task)
-        handle = getattr(self, "_handle_warnings_and_exception", None)
-        if handle is not None:
-            handle(result)
-        else:  # pragma: no cover - the older name of the same handling
-            self._handle_warnings(result.result)
-            self._handle_exception(result.result)
+        self._handle_warnings_and_exception(result)
 
     def v2_runner_on_start(self, host, task):
         if self.get_option("show_per_host_start"):
