@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
-
-OLD, NEW = "AKIAOLD0000000000001", "AKIANEW0000000000001"
+import run_record_builders
+from run_record_builders import NEW, OLD, host
 
 
 def plan(user="app", **extra):
@@ -14,14 +14,8 @@ def plan(user="app", **extra):
                  "hosts": ["web1", "web2"], "reason": "key is 120 days old"}, **extra)
 
 
-def host(user="app", state="healthy", wrote=True, **extra):
-    return dict({"user": user, "state": state, "wrote": wrote, "failure": {}, "key_ids": [OLD], "backups": ["b"], "moved_at": "t",
-                 "restored": False, "restore_failure": ""}, **extra)
-
-
 def started(plans=None, **options):
-    return engine.start(plans or {"app": plan()}, run_id="r1", started="2026-12-06T00:00:00Z", started_epoch=100.0,
-                        new_key_ids=options.pop("new_key_ids", {"app": NEW}), **options)
+    return run_record_builders.started(plans or {"app": plan()}, **options)
 
 
 def test_a_healthy_fleet_cuts_over_and_the_work_lists_say_what_comes_next():

@@ -13,8 +13,9 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils.redact import WITHHELD
 from rotation_builders import Registers, hostvars
+import run_record_builders
+from run_record_builders import NEW, OLD, host
 
-OLD, NEW = "AKIAOLD0000000000001", "AKIANEW0000000000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
@@ -23,14 +24,8 @@ def plan(user="app", **extra):
                  "hosts": ["web1", "web2"], "reason": f"key {OLD} is 120 days old (policy: 90)", "account": "123456789012"}, **extra)
 
 
-def host(user="app", state="healthy", wrote=True, **extra):
-    return dict({"user": user, "state": state, "wrote": wrote, "failure": {}, "key_ids": [OLD], "backups": ["b"], "moved_at": "t",
-                 "restored": False, "restore_failure": ""}, **extra)
-
-
 def started(plans=None, **options):
-    return engine.start(plans or {"app": plan()}, run_id="r1", started="2026-12-06T00:00:00Z", started_epoch=100.0,
-                        new_key_ids=options.pop("new_key_ids", {"app": NEW}), **options)
+    return run_record_builders.started(plans or {"app": plan()}, **options)
 
 
 def rows(lines):
