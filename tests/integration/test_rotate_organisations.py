@@ -25,6 +25,7 @@ from rotation_helpers import (  # noqa: E402  pylint: disable=wrong-import-posit
     write_host_overrides,
 )
 from fleet.fleet import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from support import plan_row  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +94,8 @@ def test_owners_in_plan_summary_and_refusals(endpoint, fleet_of, tmp_path):
     run, summary = rotate(endpoint, fleet, tmp_path)
 
     assert run.returncode != 0, run.explain()  # org-broken is refused
-    assert "org-owned (owner: payments-team@example.com): ROTATE" in run.stdout, run.explain()
+    owned = plan_row(run.stdout, "org-owned")
+    assert owned.get("user") == "org-owned (owner: payments-team@example.com)" and owned["action and why"].startswith("ROTATE"), run.explain()
     assert summary["rotation"]["org-owned"]["owner"] == "payments-team@example.com"
     assert summary["rotation"]["org-owned"]["action"] == "cutover"
     refusal = [line for line in run.stdout.splitlines() if "CANNOT ROTATE" in line and "org-broken" in line]
@@ -215,7 +217,8 @@ def test_a_user_of_the_same_name_in_two_accounts_is_two_users(endpoint, tmp_path
                            extra_vars=dict(FAST, rotor_summary_file=str(summary)), env_extra={"AWS_CONFIG_FILE": config})
         assert run.returncode == 0, run.explain()
         first, second = f"{endpoint.account_id}:svc-app", f"{OTHER_ACCOUNT}:svc-app"
-        assert f"{first}: ROTATE" in run.stdout and f"{second}: ROTATE" in run.stdout, run.explain()
+        for ref in (first, second):
+            assert plan_row(run.stdout, ref).get("action and why", "").startswith("ROTATE"), run.explain()
         keys_a = key_statuses(endpoint, "svc-app")
         keys_b = {k["AccessKeyId"]: k["Status"] for k in iam_b.list_access_keys(UserName="svc-app")["AccessKeyMetadata"]}
         assert key_a[0] not in keys_a and len(keys_a) == 1, keys_a

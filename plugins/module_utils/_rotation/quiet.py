@@ -63,6 +63,12 @@ def _moment(value):
     return moment.astimezone(datetime.timezone.utc)
 
 
+def _slot(moment, granularity_seconds):
+    """The whole ``granularity_seconds`` slot a moment falls in (AWS dates a key's last use to the second)."""
+    step = max(float(granularity_seconds), 1e-6)
+    return math.floor(moment.timestamp() / step)
+
+
 def quiet_verdict(last_used, switched_at, now, minutes=DEFAULT_QUIET_MINUTES, incident=False, granularity_seconds=GRANULARITY_SECONDS):
     """May the old key be deactivated (or deleted) now?
 
@@ -94,8 +100,12 @@ def quiet_verdict(last_used, switched_at, now, minutes=DEFAULT_QUIET_MINUTES, in
         return result
     until = switched + datetime.timedelta(minutes=minutes)
     result.update(switched_at=switched.isoformat(), quiet_until=until.isoformat(), last_used=used.isoformat() if used else None)
-    # A whole-second date may stand for any moment of its second: one that may be after the switch is taken as after it.
-    after = used is not None and (used - switched).total_seconds() > -float(granularity_seconds)
+    # AWS dates a use to the whole second, which stands for any moment of that second: a use dated in the switch's own
+    # second (or later) may be after it and is taken as after it. A date with a fraction of a second is exact.
+    if used is not None and used.microsecond:
+        after = used > switched
+    else:
+        after = used is not None and _slot(used, granularity_seconds) >= _slot(switched, granularity_seconds)
     result["used_after_switch"] = after
     if after:
         result.update(verdict="in_use", stop=not incident,

@@ -83,12 +83,12 @@ def _current_key(plan):
 
 
 def _old_key_fate(plan, old_key_action):
-    if plan.get("staged"):
-        return "kept Active (staged rollout)"
     behind = sorted(set(plan.get("hosts_outside_play") or []) | set(plan.get("hosts_unreachable") or []))
     if plan.get("compromised_key_id") and plan.get("compromised_key_id") == plan.get("old_key_id") and behind:
-        # Incident response deactivates the leaked key whatever the hosts; it goes once none holds it.
+        # Incident response deactivates the leaked key whatever the hosts, even in a staged run; it goes once none holds it.
         return f"deactivated now, and deleted once every host holds the new key (still on it: {names(behind)})"
+    if plan.get("staged"):
+        return "kept Active (staged rollout)"
     return "deleted" if old_key_action == "delete" else "deactivated"
 
 

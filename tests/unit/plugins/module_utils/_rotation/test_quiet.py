@@ -35,8 +35,12 @@ def test_a_key_silent_since_the_switch_waits_out_the_quiet_period_then_passes():
 
 def test_a_use_within_the_switch_second_counts_as_after_it():
     assert quiet.quiet_verdict(SWITCHED, SWITCHED, at(60))["stop"]
-    assert quiet.quiet_verdict(at(-0.5), SWITCHED, at(60))["stop"]
-    assert not quiet.quiet_verdict(at(-1), SWITCHED, at(60))["stop"]
+    # A switch at .7 of a second: a use dated to that whole second (AWS) may be after it; one dated in the second before is
+    # not. A date with a fraction of a second is exact.
+    assert quiet.quiet_verdict(at(0), at(0.7), at(60))["stop"]
+    assert not quiet.quiet_verdict(at(-1), at(0.7), at(60))["stop"]
+    assert not quiet.quiet_verdict(at(0.1), at(0.7), at(60))["stop"]
+    assert quiet.quiet_verdict(at(0.8), at(0.7), at(60))["stop"]
 
 
 def test_incident_mode_reports_and_never_waits_or_stops():
