@@ -32,6 +32,7 @@ EXPECTED = {
     "CreateAccessKey": 1,
     "UpdateAccessKey": 1,
     "DeleteAccessKey": 1,
+    "GetAccessKeyLastUsed": 1,  # the quiet-key gate
 }
 NOT_IAM = ("GetCallerIdentity", "AssumeRole")
 # Once per run and AWS connection, whatever the number of users: the plan checks the caller's own permissions.
