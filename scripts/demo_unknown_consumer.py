@@ -15,16 +15,9 @@ import time
 from fleet.fleet import Fleet  # tests/ is on sys.path (scripts/demo.py puts it there)
 from iam_endpoint.control import IAMEndpoint
 
-USER = "demo-app"
+from demo import USER, seed_user  # the same user and 120-day-old key as the default scenario
+
 QUIET_MINUTES = 0.2  # the demo's consumer signs every second: twelve seconds of silence are telling
-
-
-def _seed(endpoint):
-    iam = endpoint.boto3_client("iam")
-    iam.create_user(UserName=USER)
-    key = iam.create_access_key(UserName=USER)["AccessKey"]
-    endpoint.backdate(USER, key["AccessKeyId"], 120)
-    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def _keys(endpoint):
@@ -63,7 +56,7 @@ def run(hosts=2, mode="local", lag=2.0):
 
     workdir = tempfile.mkdtemp(prefix="rotor-demo-unknown-")
     with IAMEndpoint().start(workdir=os.path.join(workdir, "iam"), propagation_seconds=lag) as endpoint:
-        old_id, old_secret = _seed(endpoint)
+        old_id, old_secret = seed_user(endpoint)
         with Fleet(os.path.join(workdir, "fleet"), hosts, mode=mode, endpoint_url=endpoint.endpoint_url, region=endpoint.region,
                    users=USER, initial_keys={USER: (old_id, old_secret)}) as fleet:
             inventory = fleet.write_inventory()
