@@ -595,22 +595,29 @@ class Fleet:
         procs = [p for p in self._procs if p["pid"] != me]
         # The watchdog first, so that it does not race with us.
         procs.sort(key=lambda p: p["role"] != "watchdog")
-        own = {_mount_ns("self"), _mount_ns(1)}
-        namespaces = [ns for ns in self._namespaces.values() if ns and ns not in own]
+        # Empty each host's namespace while its launcher still pins it, then stop the launchers: a namespace's number
+        # is reused by the kernel once its last process is gone, and a scan by that number would then kill another
+        # fleet's host.
+        deadline = time.monotonic() + 5
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            while True:
+                inside = {pid for name in self._namespaces for pid in self._namespace_pids(name)} - {me}
+                for pid in inside:
+                    _signal(pid, sig)
+                if not inside or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            if not inside:
+                break
+            deadline = time.monotonic() + 3
         deadline = time.monotonic() + 5
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for proc in procs:
                 if _alive(proc["pid"], proc["start"]):
                     _signal(proc["pid"], sig, group=proc["group"])
-            for pids in _pids_by_mount_ns(namespaces).values():
-                for pid in pids:
-                    if pid != me:
-                        _signal(pid, sig)
             while time.monotonic() < deadline:
                 self._reap()
-                left = [p for p in procs if _alive(p["pid"], p["start"])]
-                left += [pid for pids in _pids_by_mount_ns(namespaces).values() for pid in pids]
-                if not left:
+                if not any(_alive(p["pid"], p["start"]) for p in procs):
                     break
                 time.sleep(0.05)
             else:
@@ -926,10 +933,21 @@ class Fleet:
             raise FleetError("%s: its namespace is gone" % name)
         return ["nsenter", "--target", str(launcher["pid"]), "--mount", "--"]
 
+    def _namespace_pids(self, name):
+        """Processes in the host's mount namespace, the launcher excepted; none once the launcher is gone (the
+        namespace's number may then belong to another fleet's host)."""
+        ns, launcher = self._namespaces.get(name), self._launcher(name)
+        if not ns or launcher is None:
+            return []
+        pids = _pids_by_mount_ns([ns])[ns]
+        # Read after the scan: a launcher alive in the namespace then pinned it during the scan.
+        if not _alive(launcher["pid"], launcher["start"]) or _mount_ns(launcher["pid"]) != ns:
+            return []
+        return [pid for pid in pids if pid != launcher["pid"]]
+
     def _sshd_pids(self, name):
         """sshd of the host and every process below it (its login sessions)."""
-        ns = self._namespaces.get(name)
-        pids = _pids_by_mount_ns([ns])[ns] if ns else []
+        pids = self._namespace_pids(name)
         sshd = {pid for pid in pids if _exe(pid) == SSHD}
         parents = {pid: _ppid(pid) for pid in pids}
         found = set(sshd)
