@@ -17,7 +17,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 from rotation_helpers import assert_hosts_on_key, assert_no_secrets, key_statuses, run_rotation  # noqa: E402  pylint: disable=wrong-import-position
-from rotation_helpers import write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
+from rotation_helpers import spawn_rotation, write_host_overrides  # noqa: E402  pylint: disable=wrong-import-position
 from test_rotate_organisations import FAST, endpoint, fleet_of  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 pytestmark = pytest.mark.slow
@@ -133,3 +133,32 @@ def test_check_mode_plans_the_gate_and_writes_nothing(endpoint, fleet_of, tmp_pa
     assert "Watch the old keys" not in run.stdout or "skipping" in run.stdout
     assert (key_statuses(endpoint, "quiet-check"), journal(endpoint, "quiet-check"), fleet.read_credentials("host1")) == before
     assert_no_secrets(run, {"old secret": old_secret})
+
+
+def test_a_use_during_the_drain_keeps_the_old_key_from_being_deleted(endpoint, fleet_of, tmp_path):  # noqa: F811
+    """The second look: a use recorded after the drain began (a consumer that got through AWS's deactivation lag in
+    another region) stops the run before the old key is deleted; the hosts stay on the new key."""
+    fleet, keys = fleet_of({"host1": "quiet-drain", "host2": "quiet-drain"}, {"quiet-drain": 120})
+    old_id, old_secret = keys["quiet-drain"]
+    summary = tmp_path / "summary-drain.json"
+    variables = dict(FAST, rotor_summary_file=str(summary), rotor_quiet_minutes=QUIET, rotor_drain_seconds=20)
+    running = spawn_rotation(endpoint, [fleet.inventory_path], tmp_path / "runs", extra_vars=variables, verbosity=1, label="drain")
+    deadline = time.monotonic() + 240
+    while "Wait out the drain period" not in (running.log_path.read_text(errors="replace") if running.log_path.exists() else ""):
+        assert time.monotonic() < deadline, "the run never reached the drain"
+        time.sleep(0.2)
+    time.sleep(2)
+    assert key_statuses(endpoint, "quiet-drain")[old_id] == "Inactive"
+    endpoint.set_last_used(old_id, service="sts", region="eu-west-1")
+    run = running.wait()
+
+    assert run.returncode != 0, run.explain()
+    statuses = key_statuses(endpoint, "quiet-drain")
+    assert statuses.get(old_id) == "Inactive" and len(statuses) == 2, (statuses, run.explain())
+    (new_id,) = [key for key in statuses if key != old_id]
+    assert_hosts_on_key(fleet, new_id)
+    entry = json.loads(summary.read_text())["rotation"]["quiet-drain"]
+    message = entry["message"]
+    assert message.startswith(f"stopped by the quiet-key gate before deleting the old key {old_id}: it was last used at"), message
+    assert "(sts, eu-west-1)" in message and "not deleted" in message, message
+    assert_no_secrets(run, secrets_of(fleet, old_secret))
