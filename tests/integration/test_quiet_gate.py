@@ -162,3 +162,21 @@ def test_a_use_during_the_drain_keeps_the_old_key_from_being_deleted(endpoint, f
     assert message.startswith(f"stopped by the quiet-key gate before deleting the old key {old_id}: it was last used at"), message
     assert "(sts, eu-west-1)" in message and "not deleted" in message, message
     assert_no_secrets(run, secrets_of(fleet, old_secret))
+
+
+def test_the_gate_sees_a_consumer_whose_uses_are_published_late(endpoint, fleet_of, tmp_path):  # noqa: F811
+    """AWS publishes last use with a delay: a watch longer than that delay still sees the unknown consumer."""
+    fleet, keys = fleet_of({"host1": "quiet-late"}, {"quiet-late": 120})
+    old_id, old_secret = keys["quiet-late"]
+    endpoint.configure_last_use(delay_seconds=3)
+    try:
+        unknown = fleet.start_unknown_consumer("late-box", old_id, old_secret, interval=INTERVAL)
+        unknown.wait_for_calls(2, since=time.time())
+        run, summary = rotate(endpoint, fleet, tmp_path)
+    finally:
+        endpoint.configure_last_use(delay_seconds=0)
+
+    assert run.returncode != 0, run.explain()
+    assert key_statuses(endpoint, "quiet-late").get(old_id) == "Active"
+    assert summary["rotation"]["quiet-late"]["action"] == "stopped", summary["rotation"]["quiet-late"]
+    assert_no_secrets(run, secrets_of(fleet, old_secret))
