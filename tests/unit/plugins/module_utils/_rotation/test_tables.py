@@ -4,7 +4,7 @@ import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.filter.engine import rotation_report
@@ -178,11 +178,18 @@ def test_the_role_gets_the_summary_table_with_the_report():
 
 
 @given(st.one_of(st.text(min_size=20, max_size=60), st.from_regex(r"[A-Za-z0-9/+]{40}", fullmatch=True)))
+@example("moved to the new key")
 def test_nothing_but_a_key_id_is_ever_shown_where_a_key_id_should_be(value):
     """A secret (or anything else) in the old key's, the new key's or a host's key-id slot never reaches a table."""
-    run = started({"app": plan(old_key_id=value, reason="due")}, new_key_ids={"app": value})
-    run = engine.advance(run, "hosts", {"hosts": {"web1": host(key_ids=[value]), "web2": host(key_ids=[value], state="failed",
-                                                                                              failure={"check": "c", "msg": "m"})}})
-    text = "\n".join(tables.plan_table(run) + summary(run))
+
+    def tables_with(slot_value):
+        run = started({"app": plan(old_key_id=slot_value, reason="due")}, new_key_ids={"app": slot_value})
+        run = engine.advance(run, "hosts", {"hosts": {"web1": host(key_ids=[slot_value]),
+                                                      "web2": host(key_ids=[slot_value], state="failed", failure={"check": "c", "msg": "m"})}})
+        return "\n".join(tables.plan_table(run) + summary(run))
+
+    # Text the tables print anyway (e.g. "moved to the new key") is not a leak when generated as the slot's value.
+    assume(value not in tables_with("AKIAIOSFODNN7EXAMPLE"))
+    text = tables_with(value)
     if not re.fullmatch(r"(AKIA|ASIA)[A-Z0-9]{16}", value) and len(value.strip()) >= 8:
         assert value not in text
