@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.rotor.iam.plugins.filter.controller import caller_lines
-from ansible_collections.rotor.iam.plugins.filter.controller import health_check_warnings
+from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_read
 from ansible_collections.rotor.iam.plugins.filter.rotation import key_holder
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
+from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import caller_lines
+from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import health_check_warnings
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import fleet as run_users
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import plan_step
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
@@ -42,7 +45,7 @@ def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, s
                           force=bool(settings.get("force", False)), delete_inactive_after_days=settings.get("delete_inactive_after_days", 7),
                           in_use_window_minutes=settings.get("in_use_window_minutes", 60),
                           compromised_key_ids=settings.get("compromised_key_ids"))
-    locked = set() if check_mode else {result.get("item") for result in locks or [] if not result.get("failed") and not result.get("skipped")}
+    locked = set(plan_step.locked_users(locks, check_mode))
     for ref, plan in plans.items():
         plan["locked"] = ref in locked  # nothing is locked in check mode
         plan["old_key_holder"] = key_holder(hostvars, plan.get("hosts"), plan.get("old_key_id")) if plan.get("old_key_id") else {}
@@ -50,27 +53,82 @@ def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, s
     return plans
 
 
-def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None,
-                   hostvars=None, play_hosts=None, users=None, locks=None, destination_reads=None, callers=None, settings=None):
+def _health_check_warnings(plans, hostvars):
+    hosts = {host for plan in dict(plans).values() for host in plan.get("hosts") or []}
+    return health_check_warnings(plans, {host: hostvars[host].get("rotor_health_check") for host in hosts if host in hostvars})
+
+
+# The rotate role's plan step, in order: each step reads what the role registered since the last one and leaves in
+# the record's todo what the role reads next (docs/architecture.md, "The plan step").
+START_STEPS = ("begin", "users", "callers", "plan")
+
+
+def _begin(variables, run_id, check_mode, old_key_action, hostvars, play_hosts):
+    settings, problems = plan_step.plan_settings(dict(variables))
+    record = dict(plan_step.name_run(run_id), check_mode=bool(check_mode), old_key_action=str(old_key_action), settings=settings,
+                  problems=problems, todo={"identify": []})
+    found = run_users.connections(hostvars, list(play_hosts or []))
+    if len(found) > 1 and not problems:  # the account of each connection matters only when there are several
+        record["todo"]["identify"] = found
+    return record
+
+
+def _users(record, identities, hostvars, play_hosts, inventory_hosts, destinations):
+    fleet = run_users.fleet_users(hostvars, list(play_hosts or []), list(identities or []), list(inventory_hosts or []),
+                                  destinations=destinations)
+    return dict(record, fleet=fleet, todo={"check_callers": run_users.connection_users(fleet)})
+
+
+_DESTINATION_READ = ("user", "type", "name", "access_key_id_field", "secret_access_key_field", "profile", "region", "endpoint_url",
+                     "target")
+
+
+def _callers(record, callers, destinations):
+    problems = plan_step.unreachable_connections(callers)
+    todo = {"read_destinations": [], "lock": []}
+    if not problems:
+        # What a read takes (the record is a fact: a destination's health-check URL, which may carry a password, stays out).
+        reads = [{key: dest[key] for key in _DESTINATION_READ if key in dest} for dest in destinations_to_read(destinations, record["fleet"])]
+        todo = {"read_destinations": reads, "lock": run_users.lockable_users(record["fleet"])}
+    return dict(record, caller_lines=caller_lines(list(callers or [])), problems=problems, todo=todo)
+
+
+def _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads):
+    check_mode = bool(record["check_mode"])
+    planned = _planned(key_infos, hostvars, play_hosts, record["fleet"], locks, destination_reads, record["settings"], check_mode)
+    run = engine.start(planned, run_id=str(record["run_id"]), started=str(record["started"]), started_epoch=float(record["started_epoch"] or 0),
+                       check_mode=check_mode, old_key_action=str(record["old_key_action"]),
+                       compromised_not_found=plan_step.compromised_not_found(record["settings"].get("compromised_key_ids"), key_infos))
+    run["fleet"] = dict(record["fleet"])
+    run["lines"] = list(record.get("caller_lines") or []) + tables.plan_table(run) + _health_check_warnings(planned, hostvars)
+    run["lock_notes"] = plan_step.lock_notes(locks)
+    return run
+
+
+def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None, step=None,
+                   hostvars=None, play_hosts=None, inventory_hosts=None, destinations=None, identities=None, callers=None, key_infos=None,
+                   locks=None, destination_reads=None):
     """The run record of a run that planned ``plans`` (see rotation_start.yml).
 
-    With ``hostvars`` (the rotate role's plan phase), ``plans`` is instead the registered key listing
-    (rotor.iam.access_key_info over the locked users) and the plan is made here from it, the hosts' registered reads
-    (``hostvars``, ``play_hosts``), ``users`` (the run's IAM users), ``locks`` (the registered lock loop),
-    ``destination_reads`` and ``settings`` ({max_age_days, force, delete_inactive_after_days, in_use_window_minutes,
-    compromised_key_ids}); the record's ``lines`` are what the plan shows (``callers``: the registered caller checks), its
-    ``fleet`` the ``users`` given, and each plan says whether this run holds the user's lock (``locked``, ``todo.locked``)."""
+    With ``step``, the rotate role's plan step, which makes the plan from what it registers, one step at a time:
+    V(begin) (``plans`` is then the role's run-wide variables: the run's name, its settings checked, the connections to
+    identify), V(users) (its IAM users from ``identities``, the connections to check), V(callers) (who acts, whether
+    AWS answers, the destinations to read and the users to lock) and V(plan) (the plan from ``key_infos``, ``locks`` and
+    ``destination_reads``, and the record started from it); each takes the record the step before it returned."""
     def begin():
-        if hostvars is None:
-            planned = dict(plans)
-        else:
-            planned = _planned(plans, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode)
-        run = engine.start(planned, run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
-                           check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
-        if hostvars is not None:
-            run["fleet"] = dict(users or {})
-            run["lines"] = caller_lines(callers or []) + tables.plan_table(run) + health_check_warnings(planned, hostvars)
-        return run
+        if step is None:
+            return engine.start(dict(plans), run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
+                                check_mode=bool(check_mode), old_key_action=str(old_key_action), new_key_ids=_key_ids(new_keys))
+        if step not in START_STEPS:
+            raise engine.RunError(f"step must be one of {', '.join(START_STEPS)}, not {step!r}")
+        if step == "begin":
+            return _begin(plans, run_id, check_mode, old_key_action, hostvars, play_hosts)
+        record = dict(plans)
+        if step == "users":
+            return _users(record, identities, hostvars, play_hosts, inventory_hosts, destinations)
+        if step == "callers":
+            return _callers(record, callers, destinations)
+        return _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads)
     return _guard("rotation_start", begin)
 
 

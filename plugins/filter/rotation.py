@@ -7,20 +7,19 @@ from __future__ import annotations
 # Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
 import os
-import re
 import time
 
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.rotor.iam.plugins.filter.destinations import destination_holdings
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import fleet as run_users
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import known_variable_names
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import refused_user_plan
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import unknown_compromised_keys
 from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
@@ -132,133 +131,12 @@ def _known_variables():
     return _KNOWN_VARIABLES[0]
 
 
-def compromised_not_found(compromised_key_ids, key_infos):
-    """The leaked key ids that belong to no IAM user of the run (rotor.iam.access_key_info results)."""
-    try:
-        unknown = unknown_compromised_keys(compromised_key_ids,
-                                           [r for r in key_infos or [] if isinstance(r, dict) and "access_keys" in r])
-        # A secret listed by mistake is reported, withheld, once.
-        return sorted(set(shown_key_id(key_id) for key_id in unknown))
-    except (TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.compromised_not_found: malformed input ({exc})") from exc
-
-
-CONNECTION_VARIABLES = {"profile": "rotor_aws_profile", "region": "rotor_aws_region", "endpoint_url": "rotor_aws_endpoint_url"}
-
-
-def host_connection(facts):
-    """The AWS connection a host's IAM user is reached through (its rotor_aws_* variables; '' = not set)."""
-    return {option: str(facts.get(variable) or "") for option, variable in CONNECTION_VARIABLES.items()}
-
-
-def _connection_key(connection):
-    return "|".join(connection[option] for option in CONNECTION_VARIABLES)
-
-
-def connections(hostvars, hosts):
-    """The distinct AWS connections of ``hosts`` (sorted), to learn each one's account once."""
-    seen = {}
-    try:
-        for host in hosts:
-            connection = host_connection(hostvars[host])
-            seen.setdefault(_connection_key(connection), connection)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.connections: malformed input ({exc})") from exc
-    return [seen[key] for key in sorted(seen)]
-
-
 def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable="rotor_iam_user", destinations=None):
-    """Who is rotated: an IAM user is its connection's account and its name.
-
-    ``identities``: the registered results of amazon.aws.aws_caller_info over C(rotor.iam.connections) (their
-    C(item) the connection), or none when the run has one connection. With one account, a user is named by its
-    name; with several, as C(account:name), wherever two could be confused. Returns
-    C({users: {ref: {user_name, account, connection, hosts, error}}, host_refs: {host: ref}, fleet: {ref: [hosts]}}):
-    C(fleet) holds every inventory host naming the user, outside the play too (hosts whose account is unknown
-    count for every user of that name, so the run stays staged rather than retire a key they may use).
-    ``destinations`` (rotor_secret_destinations): a destination whose C(user) no host names adds that user, with
-    no host: its key lives only in its destinations. It is named as given (C(ACCOUNT:NAME) names the account) and
-    reached through the destination's own connection options, else those of the play's first host.
-    """
-    accounts, failures = {}, {}
-    for result in identities or []:
-        if result.get("skipped"):
-            continue
-        connection = result.get("item") or {}
-        if result.get("account") and not result.get("failed"):
-            accounts[_connection_key(connection)] = str(result["account"])
-        else:
-            failures[_connection_key(connection)] = result.get("msg") or "the connection's identity could not be read"
-    several = len(set(accounts.values())) > 1
-    users, host_refs, conflicts = {}, {}, {}
+    """Who is rotated: an IAM user is its connection's account and its name (module_utils/_rotation/fleet.py)."""
     try:
-        for host in hosts:
-            facts = hostvars[host]
-            name = facts.get(variable)
-            if not isinstance(name, str) or not name:
-                continue
-            connection = host_connection(facts)
-            key = _connection_key(connection)
-            account = accounts.get(key)
-            ref = f"{account}:{name}" if several and account else name
-            entry = users.setdefault(ref, {"user_name": name, "account": account, "connection": connection, "hosts": [],
-                                           "error": None})
-            entry["hosts"].append(host)
-            host_refs[host] = ref
-            if key in failures and not entry["error"]:
-                entry["error"] = (f"cannot rotate IAM user {ref!r}: the AWS connection of {host} (profile "
-                                  f"{connection['profile'] or '(environment)'}) does not answer sts:GetCallerIdentity: "
-                                  f"{failures[key]}. Fix rotor_aws_profile / rotor_aws_region / rotor_aws_endpoint_url for it.")
-            if _connection_key(entry["connection"]) != key:
-                conflicts.setdefault(ref, {}).setdefault(_connection_key(entry["connection"]), set()).add(entry["hosts"][0])
-                conflicts[ref].setdefault(key, set()).add(host)
-        for ref, by_connection in conflicts.items():
-            detail = "; ".join(f"{', '.join(sorted(h))} use {describe_connection(c)}" for c, h in sorted(by_connection.items()))
-            users[ref]["error"] = (f"cannot rotate IAM user {ref!r}: its hosts do not agree on the AWS connection to reach it ({detail}). "
-                                   f"Give every host of the user the same rotor_aws_profile, rotor_aws_region and rotor_aws_endpoint_url.")
-        fleet = {ref: sorted(entry["hosts"]) for ref, entry in users.items()}
-        for host in inventory_hosts or []:
-            if host in host_refs:
-                continue
-            facts = hostvars[host]
-            name = facts.get(variable)
-            if not isinstance(name, str) or not name:
-                continue
-            account = accounts.get(_connection_key(host_connection(facts)))
-            for ref, entry in users.items():
-                if entry["user_name"] == name and (account is None or entry["account"] in (None, account)):
-                    fleet[ref].append(host)
-    except (KeyError, TypeError, AttributeError) as exc:
+        return run_users.fleet_users(hostvars, hosts, identities, inventory_hosts, variable=variable, destinations=destinations)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.fleet_users: malformed input ({exc})") from exc
-    for ref in users:
-        users[ref]["hosts"] = sorted(users[ref]["hosts"])
-    default = host_connection(hostvars[hosts[0]]) if hosts else {option: "" for option in CONNECTION_VARIABLES}
-    for dest in destinations or []:
-        ref = dest.get("user") if isinstance(dest, dict) else None
-        if not isinstance(ref, str) or not ref or ref in users:
-            continue
-        account, _sep, name = ref.rpartition(":")
-        account = account if re.fullmatch(r"\d{12}", account) else None
-        name = name if account else ref
-        if any(entry["user_name"] == name for entry in users.values()):
-            # The hosts name this user otherwise (ACCOUNT:NAME or not): never two references to one IAM user.
-            # rotor.iam.destinations_unknown warns about the destination.
-            continue
-        connection = {option: str(dest.get(option) or default[option]) for option in CONNECTION_VARIABLES}
-        users[ref] = {"user_name": name, "account": account, "connection": connection, "hosts": [], "error": None}
-        fleet[ref] = []
-    for entry in users.values():
-        # What the controller modules take as iam_user: the user and its connection, one value. A key is proven with
-        # its own credentials: sts_target names only where STS answers (no profile).
-        entry["target"] = dict(entry["connection"], name=entry["user_name"])
-        entry["sts_target"] = {"name": entry["user_name"], "region": entry["connection"]["region"], "endpoint_url": entry["connection"]["endpoint_url"]}
-    return {"users": users, "host_refs": host_refs, "fleet": {ref: sorted(set(h)) for ref, h in fleet.items()}}
-
-
-def describe_connection(key):
-    profile, region, endpoint_url = (key.split("|") + ["", "", ""])[:3]
-    parts = [f"profile {profile or '(environment)'}"] + ([f"region {region}"] if region else []) + ([f"endpoint {endpoint_url}"] if endpoint_url else [])
-    return ", ".join(parts)
 
 
 def key_proofs(outcome, plans, hostvars, action, users=None, candidates=1):
@@ -381,13 +259,6 @@ def stale_keys_of_users_not_due(plans):
             for key_id in plans[user].get("stale_inactive_key_ids") or []]
 
 
-def locked_users(lock_results, check_mode=False):
-    """The users whose lock this run took (the registered lock loop); none in check mode (nothing is locked)."""
-    if check_mode:
-        return []
-    return [result["item"] for result in lock_results or [] if not result.get("failed") and not result.get("skipped")]
-
-
 def locks_to_renew(plans, locked, renewed_epoch, ttl_minutes, now_epoch=None):
     """The due users whose lock to renew before a batch: those this run holds, once half the lock's TTL has
     passed since it was last renewed (``renewed_epoch``), so a long batched rollout never outlives its lock
@@ -449,15 +320,9 @@ def lockable_users(fleet):
     """The users (sorted) of C(rotor.iam.fleet_users) that the run may lock: those not refused already
     (hosts that disagree on the connection, a connection that does not answer)."""
     try:
-        return sorted(ref for ref, entry in dict((fleet or {}).get("users") or {}).items() if not entry.get("error"))
-    except (TypeError, AttributeError) as exc:
+        return run_users.lockable_users(fleet)
+    except (TypeError, AttributeError, ValueError) as exc:
         raise AnsibleFilterError(f"rotor.iam.lockable_users: malformed input ({exc})") from exc
-
-
-def lock_notes(lock_results):
-    """[{user, note}] for the locks this run took over from earlier runs (the registered lock loop)."""
-    return [{"user": r.get("item"), "note": r["lock_note"]} for r in lock_results or []
-            if isinstance(r, dict) and isinstance(r.get("lock_note"), str) and r["lock_note"]]
 
 
 def plan_lines(plans, old_key_action="delete"):
@@ -522,19 +387,15 @@ def planned_switches(plans, hostvars, hosts, host_refs=None):
 class FilterModule:
     def filters(self):
         return {
-            "connections": connections,
             "fleet_users": fleet_users,
-            "compromised_not_found": compromised_not_found,
             "key_proofs": key_proofs,
             "proof_failures": proof_failures,
             "drain_remaining": drain_remaining,
             "users_to_switch": users_to_switch,
-            "locked_users": locked_users,
             "locks_to_renew": locks_to_renew,
             "planned_cutover": planned_cutover,
             "succeeded_items": succeeded_items,
             "locks_still_held": locks_still_held,
             "lockable_users": lockable_users,
-            "lock_notes": lock_notes,
             "planned_switches": planned_switches,
         }

@@ -44,8 +44,10 @@ def _empty_failures():
     return {"create": None, "destination": None, "proof": None, "stopped": None, "reactivation": None}
 
 
-def start(plans, run_id="", started="", started_epoch=0.0, check_mode=False, old_key_action="delete", new_key_ids=None):
-    """The run record of a run that planned ``plans`` ({user: plan}); nothing has happened yet."""
+def start(plans, run_id="", started="", started_epoch=0.0, check_mode=False, old_key_action="delete", new_key_ids=None,
+          compromised_not_found=None):
+    """The run record of a run that planned ``plans`` ({user: plan}); nothing has happened yet. ``compromised_not_found``:
+    the leaked key ids no IAM user of the run owns (key ids as shown), which its report names."""
     new_key_ids = dict(new_key_ids or {})
     users = {}
     for user, plan in dict(plans).items():
@@ -56,6 +58,8 @@ def start(plans, run_id="", started="", started_epoch=0.0, check_mode=False, old
         }
     run = {"run_id": run_id, "started": started, "started_epoch": started_epoch, "check_mode": bool(check_mode),
            "old_key_action": old_key_action, "plans": dict(plans), "users": users, "hosts": {}, "outcome": {}, "todo": {}}
+    if compromised_not_found:
+        run["compromised_not_found"] = sorted(set(compromised_not_found))
     return _decide(run)
 
 
@@ -347,6 +351,7 @@ def run_summary(rotation, run, finished=None, now_epoch=None, compromised_not_fo
 def report(run, finished=None, now_epoch=None, compromised_not_found=None):
     """{rotation, run, message}: the per-user summary, the run's summary and the message that fails the run ('' if none)."""
     rotation = summary(run)
+    compromised_not_found = compromised_not_found or run.get("compromised_not_found")  # the plan step records them in the run
     return {"rotation": rotation, "run": run_summary(rotation, run, finished, now_epoch, compromised_not_found),
             "message": failure_message(rotation, run["hosts"])}
 

@@ -145,25 +145,69 @@ def test_a_malformed_input_is_one_clear_error():
         rotation_start(None)
 
 
+def _role_variables(**overrides):
+    return dict({"rotor_compromised_key_ids": [], "rotor_batch_size": "100%", "rotor_max_key_age_days": 90,
+                 "rotor_delete_inactive_after_days": 7, "rotor_verify_timeout": 300, "rotor_in_use_window_minutes": 60,
+                 "rotor_drain_seconds": 0, "rotor_lock_ttl_minutes": 60, "rotor_lock_settle_seconds": 0, "rotor_force": False},
+                **overrides)
+
+
 def test_the_plan_step_starts_the_record_from_what_it_registered():
-    """rotation_start with the plan phase's registers: the plan, the plan's own work lists, where each key is held, and the
-    lines the plan shows; the same record a plan made elsewhere would start."""
+    """rotation_start step by step, as the rotate role's plan step calls it: each step reads what the role registered and
+    leaves the next work list; the last makes the plan, its own work lists, where each key is held, and the lines the
+    plan shows."""
     role = Registers()  # the role's own register names: the plan reads the hosts' reads under them
     key = {"access_key_id": OLD, "status": "Active", "age_days": 120, "create_date": "2026-08-01T00:00:00Z", "last_used": None}
-    infos = [{"item": "app", "user_name": "app", "access_keys": [key]},
-             {"item": "idle", "user_name": "idle", "access_keys": [dict(key, age_days=3)]}]
-    facts = hostvars(web1=role.read(OLD), web2=role.read(OLD), db1=dict(role.read(OLD), rotor_iam_user="idle"))
-    users = {"users": {"app": {"user_name": "app", "hosts": ["web1", "web2"], "connection": {}, "error": None},
-                       "idle": {"user_name": "idle", "hosts": ["db1"], "connection": {}, "error": None},
-                       "gone": {"user_name": "gone", "hosts": [], "connection": {}, "error": None}}, "host_refs": {}}
-    locks = [{"item": "app", "journal": {}, "lease": None}, {"item": "idle", "journal": {}, "lease": None},
-             {"item": "gone", "failed": True, "msg": "locked by run r-other"}]
+    facts = hostvars(web1=role.read(OLD), web2=role.read(OLD), db1=dict(role.read(OLD), rotor_iam_user="idle"),
+                     batch1=dict(role.read(OLD), rotor_iam_user="gone"))
+    hosts = ["web1", "web2", "db1", "batch1"]
+    destinations = [{"user": "app", "type": "ssm", "name": "/k/app", "health_check": {"url": "https://u:pw@app/health"}}]
 
-    run = rotation_start(infos, "run-1", "2026-12-01T00:00:00Z", 100.0, False, "delete", hostvars=facts, play_hosts=["web1", "web2", "db1"],
-                         users=users, locks=locks, settings={"max_age_days": 90})
+    run = rotation_start(_role_variables(), step="begin", run_id="run-1", hostvars=facts, play_hosts=hosts)
+    assert (run["run_id"], run["problems"], run["todo"]["identify"]) == ("run-1", [], [])  # one connection: no account to learn
+    run = rotation_start(run, step="users", identities=[], hostvars=facts, play_hosts=hosts, inventory_hosts=hosts, destinations=destinations)
+    assert sorted(run["fleet"]["users"]) == ["app", "gone", "idle"]
+    assert [(c["target"], c["user_names"]) for c in run["todo"]["check_callers"]] == [
+        ({"profile": "", "region": "", "endpoint_url": ""}, ["app", "idle", "gone"])]
+    run = rotation_start(run, step="callers", callers=[{"item": run["todo"]["check_callers"][0], "account": "123456789012"}],
+                         destinations=destinations)
+    assert run["problems"] == [] and run["todo"]["lock"] == ["app", "gone", "idle"]
+    assert [d["name"] for d in run["todo"]["read_destinations"]] == ["/k/app"] and "pw@" not in str(run)  # no health-check URL kept
+    infos = [{"item": "app", "user_name": "app", "access_keys": [key]}, {"item": "idle", "user_name": "idle", "access_keys": [dict(key, age_days=3)]}]
+    locks = [{"item": "app", "journal": {}, "lease": None, "lock_note": "took over the lock of dead run r-0"},
+             {"item": "idle", "journal": {}, "lease": None}, {"item": "gone", "failed": True, "msg": "locked by run r-other"}]
+    reads = {"results": [{"item": run["todo"]["read_destinations"][0], "access_key_id": OLD}]}
 
-    assert (run["todo"]["due"], run["todo"]["not_due"], run["todo"]["refused"]) == (["app"], ["idle"], ["gone"])
+    run = rotation_start(run, step="plan", key_infos=infos, locks=locks, destination_reads=reads, hostvars=facts, play_hosts=hosts)
+
+    assert (run["run_id"], run["todo"]["due"], run["todo"]["not_due"], run["todo"]["refused"]) == ("run-1", ["app"], ["idle"], ["gone"])
+    assert run["todo"]["locked"] == ["app", "idle"] and run["lock_notes"] == [{"user": "app", "note": "took over the lock of dead run r-0"}]
     assert run["plans"]["app"]["old_key_holder"]["host"] == "web1" and run["plans"]["app"]["new_key_holder"] == {}
     users_shown = [line.split("|")[1].strip() for line in run["lines"] if line.startswith("|")]  # the plan table's user column
     assert "app" in users_shown and any("gone" in line and "locked by run r-other" in line for line in run["lines"]), run["lines"]
-    assert not [line for line in run["lines"] if "s3cr3t" in line]
+    assert sorted(run["fleet"]["users"]) == ["app", "gone", "idle"] and "compromised_not_found" not in run
+
+
+def test_the_plan_step_stops_on_refused_settings_and_on_a_connection_that_does_not_answer_keeping_no_secret():
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    facts = hostvars(web1={"rotor_aws_profile": "a"}, web2={"rotor_aws_profile": "b"})
+    refused = rotation_start(_role_variables(rotor_compromised_key_ids=[secret]), step="begin", hostvars=facts, play_hosts=["web1", "web2"])
+    assert refused["problems"] and refused["settings"] == {} and refused["todo"]["identify"] == [] and secret not in str(refused)
+    run = rotation_start(_role_variables(), step="begin", hostvars=facts, play_hosts=["web1", "web2"])
+    assert [c["profile"] for c in run["todo"]["identify"]] == ["a", "b"] and run["run_id"]  # several connections: learn each account
+    run = rotation_start(run, step="users", identities=[{"item": c, "account": "123456789012"} for c in run["todo"]["identify"]],
+                         hostvars=facts, play_hosts=["web1", "web2"])
+    unreachable = {"failed": True, "error_code": "ConnectionError", "msg": "Cannot reach AWS STS at http://127.0.0.1:9. Nothing was changed."}
+    run = rotation_start(run, step="callers", callers=[unreachable, unreachable])
+    assert run["problems"] == [unreachable["msg"]] and run["todo"] == {"read_destinations": [], "lock": []}
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.rotation_start: malformed input .*step must be one of"):
+        rotation_start(run, step="decide")
+
+
+def test_the_leaked_keys_no_user_owns_ride_with_the_record_into_its_report():
+    run = rotation_start(_role_variables(rotor_compromised_key_ids="AKIALEAKEDLEAKEDLEA2"), step="begin", hostvars={}, play_hosts=[])
+    run = rotation_start(run, step="users", hostvars={}, play_hosts=[])
+    run = rotation_start(run, step="callers", callers=[])
+    run = rotation_start(run, step="plan", key_infos=[], locks=[], hostvars={}, play_hosts=[])
+    assert run["compromised_not_found"] == ["AKIALEAKEDLEAKEDLEA2"]
+    assert rotation_report(run)["run"]["compromised_keys_not_found"] == ["AKIALEAKEDLEAKEDLEA2"]

@@ -7,9 +7,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.rotor.iam.plugins.filter.rotation import fleet_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import key_proofs
 from ansible_collections.rotor.iam.plugins.filter.rotation import proof_failures
-from ansible_collections.rotor.iam.plugins.filter.rotation import lock_notes
 from ansible_collections.rotor.iam.plugins.filter.rotation import lockable_users
-from ansible_collections.rotor.iam.plugins.filter.rotation import locked_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import locks_still_held
 from ansible_collections.rotor.iam.plugins.filter.rotation import locks_to_renew
 from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
@@ -92,10 +90,6 @@ def test_work_lists_from_plan_and_outcome():
     with pytest.raises(AnsibleFilterError, match="kind must be one of"):
         plan_users(plans, "bogus")
     assert stale_keys_of_users_not_due(plans) == [{"user": "idle", "access_key_id": OLD}]
-    locks = [{"item": "a", "changed": False}, {"item": "b", "failed": True}, {"item": "c", "skipped": True}]
-    assert locked_users(locks) == ["a"] and locked_users(locks, check_mode=True) == []
-    assert lock_notes([{"item": "a", "lock_note": "took over the lock of dead run r-1"}, {"item": "b", "lock_note": None}]) == [
-        {"user": "a", "note": "took over the lock of dead run r-1"}]
     assert lockable_users({"users": {"b": {"error": None}, "a": {"error": None}, "x": {"error": "disagree"}}}) == ["a", "b"]
     assert succeeded_items([{"item": "a"}, {"item": "b", "failed": True}]) == ["a"]
     assert locks_still_held(["a", "b", "c"], {"results": [{"item": "a"}]}, [{"item": "c", "failed": True}], {}) == ["b", "c"]
@@ -143,6 +137,13 @@ def test_fleet_users_adds_a_user_only_destinations_name_with_the_destinations_co
     assert users["123456789012:batch"]["connection"]["region"] == "eu-west-1"  # the play's first host's
     # A destination that names a user of the hosts another way never makes a second reference to that user.
     assert "999999999999:app" not in fleet_users(facts, ["web1"], destinations=[{"user": "999999999999:app"}])["users"]
+
+
+def test_fleet_users_and_lockable_users_refuse_malformed_input_with_one_clear_error():
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.fleet_users: malformed input"):
+        fleet_users({}, ["web1"])
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.lockable_users: malformed input"):
+        lockable_users({"users": ["not", "a", "mapping"]})
 
 
 def test_rotation_plan_counts_what_destinations_hold_and_refuses_a_user_whose_destination_cannot_be_read():
