@@ -107,6 +107,13 @@ class ScaleBench(bench.Bench):
 
     sampler = None
 
+    def __enter__(self):
+        # bench.Bench's, with more time for the endpoint to start: at load 60 on 2 cores its 30 s were not enough
+        self.endpoint = bench.IAMEndpoint().start(workdir=os.path.join(self.workdir, "iam"), timeout=180)
+        self.endpoint.configure(propagation_seconds=0)
+        self.counter = bench.CallCounter(self.endpoint.endpoint_url).start()
+        return self
+
     def rotor_vars(self, extra=None):
         variables = {"rotor_aws_endpoint_url": self.counter.url, "rotor_aws_region": self.endpoint.region}
         variables.update(self.args.extra_vars)
