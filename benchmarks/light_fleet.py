@@ -294,9 +294,14 @@ def serve(argv):
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
     consumers = make_consumers(args.workdir, args.size, args.endpoint_url, args.region)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(consumers))
-    server.daemon_threads = True
-    server.request_queue_size = 256
+
+    class Server(http.server.ThreadingHTTPServer):
+        # listen()'s backlog, used by the constructor (setting it on the made server changes nothing: the default 5
+        # reset connections when 4 slices x 50 forks restarted and checked their hosts at once)
+        request_queue_size = 1024
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), make_handler(consumers))
     parent = os.getppid()
 
     def watch_parent():  # the benchmark died without stopping us: stop too

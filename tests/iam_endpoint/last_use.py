@@ -93,6 +93,11 @@ class LastUseRecorder:
                 return  # AWS records no use for a refused signature (SignatureDoesNotMatch)
         if not self.accepted(access_key):
             return  # an Inactive key after its lag, or a key inside a propagation lag: refused, not a use
+        self.record(account_id, key, service, region)
+
+    def record(self, account_id: str, key: Any, service: str, region: str) -> None:
+        """Record a use of ``key`` by a request already found accepted (signature and key checked)."""
+        access_key = key.access_key_id
         use = AccessKeyLastUsed(timestamp=utcnow(), service=service, region=region)
         with self.lock:
             if self.delay_seconds <= 0:

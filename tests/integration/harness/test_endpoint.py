@@ -236,6 +236,24 @@ def test_third_key_exceeds_limit(endpoint):
     assert error_of(admin.create_access_key, UserName="alice") == ("LimitExceeded", 409)
 
 
+def test_caller_identity_is_answered_as_moto_answers_it(endpoint):
+    """The endpoint answers GetCallerIdentity of a user's accepted key itself (the health checks' call, cheaper than
+    moto's path): the same identity moto gives, counted, its use recorded (service sts) and in the trail."""
+    key = make_user(endpoint)
+    iam = client(endpoint, "iam")
+    ours = as_key(endpoint, "sts", key).get_caller_identity()
+    endpoint.set_auth(False)  # moto's own answer
+    motos = as_key(endpoint, "sts", key).get_caller_identity()
+    endpoint.set_auth(True)
+    assert {name: ours[name] for name in ("Arn", "UserId", "Account")} == {name: motos[name] for name in ("Arn", "UserId", "Account")}
+    assert ours["Arn"] == iam.get_user(UserName="alice")["User"]["Arn"]
+    assert endpoint.calls()["calls"]["GetCallerIdentity"] == 2
+    last_used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert (last_used["ServiceName"], last_used["Region"]) == ("sts", endpoint.region)
+    events = [event for event in endpoint.trail() if event.get("eventName") == "GetCallerIdentity"]
+    assert [(event["userIdentity"]["accessKeyId"], "errorCode" in event) for event in events] == [(key["AccessKeyId"], False)] * 2
+
+
 def test_auth_enforcement_can_be_switched_off(endpoint):
     sts = client(endpoint, "sts", "AKIAUNKNOWNUNKNOWN00", "x" * 40)
     endpoint.set_auth(False)
