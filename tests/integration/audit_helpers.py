@@ -18,7 +18,7 @@ from typing import Dict, Iterable, Optional
 from support import PlaybookResult, assert_no_secrets, rotor_vars, run_playbook
 
 PLAYBOOK = "rotor.iam.audit"
-PLAYBOOK_TIMEOUT = 300
+from support import PLAYBOOK_TIMEOUT  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 REPORT_NAME = "rotor-iam-audit"
 AuditRun = PlaybookResult  # one result class for every run (report(), json_path, markdown_path, html_path)
 

@@ -32,7 +32,7 @@ from support import PlaybookResult, ansible_env, assert_no_secrets, saved_secret
 from support import run_playbook as run_any_playbook  # noqa: E402
 from support.fixtures import empty_endpoint, endpoint, fleets, iam_endpoint, run_ansible  # noqa: E402,F401  pylint: disable=unused-import
 
-PLAYBOOK_TIMEOUT = 150
+from support import PLAYBOOK_TIMEOUT  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 PlaybookRun = PlaybookResult  # the name earlier tests import
 
 

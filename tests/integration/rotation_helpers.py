@@ -26,7 +26,7 @@ from support import PlaybookProcess, PlaybookResult, ansible_env, ansible_playbo
 from support import assert_no_secrets as assert_no_secrets_anywhere  # noqa: E402
 
 PLAYBOOK = "rotor.iam.rotate"
-PLAYBOOK_TIMEOUT = 180
+from support import PLAYBOOK_TIMEOUT  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 RotationRun = PlaybookResult  # one result class for every run
 RotationProcess = PlaybookProcess
 

@@ -62,7 +62,7 @@ SSM_ACTIONS = {"GetParameter", "PutParameter", "GetParameterHistory", "GetParame
 SECRETSMANAGER_ACTIONS = {"CreateSecret", "DescribeSecret", "GetSecretValue", "PutSecretValue", "DeleteSecret",
                           "TagResource", "UntagResource", "UpdateSecret", "ListSecrets", "RestoreSecret",
                           "UpdateSecretVersionStage"}
-PLAYBOOK_TIMEOUT = 180
+from support import PLAYBOOK_TIMEOUT  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def load_rotation_policy() -> Dict:

@@ -20,7 +20,8 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from .env import ansible_env, clean_env, short_tmpdir, tool
 
-PLAYBOOK_TIMEOUT = 180
+# Seconds before a playbook run is killed: generous, a run that hangs is rare, a busy machine (two cores, SSH fleets) is not.
+PLAYBOOK_TIMEOUT = 600
 IAM_WRITES = ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
 _RESULT_LINE = re.compile(r"^(ok|changed|fatal|failed|skipping): \[([^\]]+)\](?: => \(item=[^\n]*?\))?(?:: FAILED!)? => ", re.M)
 

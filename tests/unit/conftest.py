@@ -15,6 +15,12 @@ if UNIT_TESTS not in sys.path:
 
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Properties are judged by their examples, not their speed: CI shares two cores with SSH fleets, and a slow example
+# there is not a failure.
+settings.register_profile("rotor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("rotor")
 
 
 @pytest.fixture(autouse=True)
