@@ -127,7 +127,7 @@ options:
         resumed run), and so does a file that holds no key id when its entry has O(files[].create=true).
       - With O(state=checked), the key the files must hold for the health check to count.
       - When a file holds another key id (or none, or cannot be read), the module fails with RV(step=expected_key),
-        a message naming each such file and the key id it holds (never a secret: a value that is not a key id is
+        a message naming each such file and the key id it holds (never a secret; a value that is not a key id is
         withheld), and writes, restarts and checks nothing. It runs identically in check mode.
       - Used only with O(state=switched) and O(state=checked).
     type: str
