@@ -119,6 +119,19 @@ options:
       - The secret access key to write. Never logged, returned or shown in a diff.
       - Required when O(state=switched).
     type: str
+  expected_access_key_id:
+    description:
+      - The access key id every file must hold before the module writes or checks anything, read in the same module
+        run (no separate read task is needed).
+      - With O(state=switched), the key being replaced; a file that already holds O(access_key_id) also passes (a
+        resumed run), and so does a file that holds no key id when its entry has O(files[].create=true).
+      - With O(state=checked), the key the files must hold for the health check to count.
+      - When a file holds another key id (or none, or cannot be read), the module fails with RV(step=expected_key),
+        a message naming each such file and the key id it holds (never a secret; a value that is not a key id is
+        withheld), and writes, restarts and checks nothing. It runs identically in check mode.
+      - Used only with O(state=switched) and O(state=checked).
+    type: str
+    version_added: 0.5.0
   backup:
     description:
       - With O(state=switched), keep a backup of each file before changing it, see
@@ -376,7 +389,8 @@ switched_at:
 step:
   description:
     - On failure, the step that failed - V(input) (an option or an entry of O(files) is invalid; nothing was touched),
-      V(read), V(write), V(restart), V(health_check), V(restore) or V(backups).
+      V(expected_key) (a file does not hold O(expected_access_key_id); nothing was touched), V(read), V(write),
+      V(restart), V(health_check), V(restore) or V(backups).
     - V(null) on success.
   returned: always
   type: str
@@ -488,6 +502,15 @@ def check_inputs(params, check_mode):
         except CredentialsFileError as exc:
             raise InputError(str(exc))
         inputs.update(access_key_id=params["access_key_id"], secret_access_key=params["secret_access_key"])
+    expected = params.get("expected_access_key_id") or None
+    if expected:
+        if state not in ("switched", "checked"):
+            raise InputError("expected_access_key_id is used only with state=switched or state=checked, not state=%s" % state)
+        try:
+            check_access_key_id("expected_access_key_id", expected)
+        except CredentialsFileError as exc:
+            raise InputError(str(exc))
+    inputs["expected_access_key_id"] = expected
     if state == "restored":
         backup_files = list(params.get("backup_files") or [])
         if backup_files and len(backup_files) != len(entries):
@@ -646,6 +669,29 @@ def _files_step(inputs, result, warnings, check_mode, diff, now):
                                                         "; ".join(msg for _check, msg in failures))
 
 
+def _expected_step(inputs, result):
+    """Every file must hold expected_access_key_id (switched: or the new key, or no key where the entry may create
+    one). Reads only; fills RV(files) with what each file holds. Returns (step, check, msg) of a mismatch, or None."""
+    state, expected = inputs["state"], inputs["expected_access_key_id"]
+    accepted = {expected, inputs["access_key_id"]} if state == "switched" else {expected}
+    mismatches = []
+    for index, entry in enumerate(inputs["files"]):
+        outcome, error = on_file(entry, "state=read", operations.read_key)
+        key_id = None if error else outcome["access_key_id"]
+        result["files"][index] = _entry(entry.path, key_id)
+        if error:
+            mismatches.append((entry.path, "could not read which key %s holds: %s" % (entry.path, error)))
+        elif key_id not in accepted and not (key_id is None and state == "switched" and entry.create):
+            mismatches.append((entry.path, "%s holds %s, not the expected %s%s" % (
+                entry.path, "access key id " + key_id if key_id else "no access key id", expected,
+                " (or the new key %s)" % inputs["access_key_id"] if state == "switched" else "")))
+    if not mismatches:
+        return None
+    done = "nothing was written or restarted" if state == "switched" else "no health check ran"
+    return ("expected_key", "; ".join("checking which key %s holds" % path for path, _why in mismatches),
+            "%s; %s (expected_access_key_id)" % ("; ".join(why for _path, why in mismatches), done))
+
+
 def _health_step(runner, inputs, result):
     checks = inputs["health_check"]
     if not (checks["url"] or checks["command"]):
@@ -686,9 +732,12 @@ def run(params, runner, check_mode=False, diff=False, now=None):
     warnings.extend(inputs["warnings"])
     state = inputs["state"]
     result["files"] = [None] * len(inputs["files"])
-    failure = None
-    if state == "checked":
-        result["files"] = [_entry(entry.path, held_key_id(entry, warnings)) for entry in inputs["files"]]
+    failure = _expected_step(inputs, result) if inputs["expected_access_key_id"] else None
+    if failure:
+        result["files"] = [entry or _entry(inputs["files"][index].path) for index, entry in enumerate(result["files"])]
+    elif state == "checked":
+        if not inputs["expected_access_key_id"]:
+            result["files"] = [_entry(entry.path, held_key_id(entry, warnings)) for entry in inputs["files"]]
         if not check_mode:
             failure = _health_step(runner, inputs, result)
     else:
@@ -736,6 +785,7 @@ def argument_spec():
         backup=dict(type="bool", default=True),
         backup_files=dict(type="list", elements="str"),
         backup_access_key_id=dict(type="str", no_log=False),
+        expected_access_key_id=dict(type="str", no_log=False),
         health_check=health_check_option(default={}),
         **restart_spec()
     )

@@ -261,17 +261,49 @@ def finish_todo(check):
     return {"retire": retire, "close": close, "keep": keep, "refused": refused}
 
 
-def slice_todo(check, host_refs, host_reads):
-    """What a sliced job does on each of its hosts, from the fence of this batch and each host's key ids read now.
+def job_todo(check):
+    """The work of job ``check['job']`` from its fence, merged into the fence by the role's one call: a once-per-run
+    job's users (cutover_todo, rollback_todo as C(rollback), finish_todo); a sliced job's hosts come from its
+    inventory, so it gets nothing more here."""
+    job = check["job"]
+    if job == "cutover":
+        return cutover_todo(check)
+    if job == "rollback":
+        return {"rollback": rollback_todo(check)}
+    if job == "finish":
+        return finish_todo(check)
+    return {}
 
-    ``host_reads``: {host: {key_ids, failed, unreachable, msg}} (the read registered on each host of this batch: the
-    hosts of other batches are not judged here). Per host of a
-    user this job acts for: C(write) (distribute: on the old key), C(check) (distribute: already on the new key;
-    settle: on the new key), C(restore) (restore: on the new key), C(clean) (cleanup), C(none) (restore: already
-    on the old key), or C(fail) with why (unreadable, unreachable, or on a key the run did not expect).
-    Returns {hosts: {host: {action, user, why}}, failed_users: {ref: [host: why]}}.
+
+def settle_proofs(check, host_refs, hosts, host_files):
+    """Where the settle job reads each old key back, to prove AWS rejects it: per user it acts for, the first host of
+    ``hosts`` (the slice, in play order) that has a credentials file, with its first file. ``host_files``: {host:
+    rotor_credentials_files}. Returns [{user, host, access_key_id, file}]; a user with no such host gets no proof
+    here (another slice of the run proves it)."""
+    act, proofs, seen = set(check.get("act") or []), [], set()
+    for host in hosts or []:
+        ref = dict(host_refs or {}).get(host)
+        files = (host_files or {}).get(host)
+        if ref not in act or ref in seen or not isinstance(files, list) or not files or not isinstance(files[0], dict):
+            continue
+        old = check["users"][ref]["old_key_id"]
+        if old:
+            seen.add(ref)
+            proofs.append({"user": ref, "host": host, "access_key_id": old, "file": dict(files[0])})
+    return proofs
+
+
+def slice_todo(check, host_refs, host_reads):
+    """The restore job's work on each of its hosts, from the fence and each host's key ids read now.
+
+    ``host_reads``: {host: {key_ids, failed, unreachable, msg}} (the read registered on each host). Per host of a
+    user the job acts for: C(restore) (on the new key, or partly), C(none) (already on the old key), or C(fail) with
+    why (unreadable, unreachable, or on a key the run did not expect). The distribute and settle jobs read nothing:
+    rotor.iam.host_credentials checks the key each file holds (O(expected_access_key_id)) in the same module run
+    that writes or checks it. Returns {hosts: {host: {action, user, why}}, failed_users: {ref: [host: why]}}.
     """
-    job, act = check["job"], set(check.get("act") or [])
+    _require(check.get("job") == "restore", f"slice_todo is the restore job's, not the {check.get('job')} job's")
+    act, run_id = set(check.get("act") or []), check["run_id"]
     hosts, failed_users = {}, {}
     for host in sorted(dict(host_reads or {})):
         ref = dict(host_refs or {}).get(host)
@@ -286,21 +318,12 @@ def slice_todo(check, host_refs, host_reads):
             action, why = "fail", "unreachable"
         elif read.get("failed") or not read:
             action, why = "fail", f"its credentials could not be read ({read.get('msg') or 'no read'})"
-        elif job == "cleanup":
-            action = "clean"
-        elif held == [old] and job == "distribute":
-            action = "write"
-        elif held == [new] and job in ("distribute", "settle"):
-            action = "check"
-        elif held == [new] and job == "restore":
-            action = "restore"
-        elif held == [old] and job == "restore":
+        elif held == [old]:
             action = "none"
-        elif set(held) <= {old, new} and held and job == "restore":
-            action = "restore"  # some files switched, some not: each file back from its backup
+        elif held and set(held) <= {old, new}:
+            action = "restore"  # on the new key, or some files switched and some not: each file back from its backup
         else:
-            expected = {"distribute": f"{old} (old) or {new} (new)", "settle": f"{new} (new)"}.get(job, f"{old} or {new}")
-            action, why = "fail", f"holds {', '.join(held) or 'no key'}, not {expected} of run {check['run_id']}"
+            action, why = "fail", f"holds {', '.join(held) or 'no key'}, not {old} or {new} of run {run_id}"
         hosts[host] = {"action": action, "user": ref, "why": why}
         if action == "fail":
             failed_users.setdefault(ref, []).append(f"{host}: {why}")
@@ -323,3 +346,42 @@ def slice_failures(check, host_refs, results):
                 failed.setdefault(ref, []).append(f"{host}: {why}")
                 break
     return failed
+
+
+def proof_failures(reads, checks):
+    """The users whose old key was not proven rejected: {ref: [host: why]}. ``reads``: the registered loop over
+    settle_proofs (the old secret read from a host's backup); ``checks``: the registered verify loop over those reads.
+    Only messages are read, never a secret."""
+    failed = {}
+    for result in reads or []:
+        item = result.get("item") if isinstance(result, dict) else None
+        if isinstance(item, dict) and (result.get("failed") or result.get("unreachable")):
+            why = "unreachable" if result.get("unreachable") else str(result.get("msg") or "failed")
+            failed.setdefault(str(item.get("user")), []).append(f"{item.get('host')}: the old key's backup could not be read ({why})")
+    for result in checks or []:
+        read = result.get("item") if isinstance(result, dict) else None
+        item = read.get("item") if isinstance(read, dict) else None
+        if isinstance(item, dict) and result.get("failed"):
+            failed.setdefault(str(item.get("user")), []).append(
+                f"{item.get('host')}: AWS did not reject the old key {item.get('access_key_id')} ({result.get('msg') or 'failed'})")
+    return failed
+
+
+def after_hosts(check, host_refs, results, reads=None, proofs=None):
+    """What a sliced job's host steps did: {failed: {ref: [host: why]} (slice_failures), left: [ref], put_back: [host]}.
+
+    ``results``: {host: [registered result of each host step]}. ``reads``: the journals read again after the host
+    steps (distribute); C(left) are the users the fence acted for whose run left the job's phase meanwhile, and
+    C(put_back) their hosts that a host step changed (written or restarted): they go back to the old key at once, so a
+    late slice never leaves a key a later job may delete. ``proofs``: (reads, checks) of the settle job's old-key
+    proofs (proof_failures), whose failures fail their users too."""
+    left = []
+    if reads is not None:
+        still = set(fence(reads, check["run_id"], check["job"])["act"])
+        left = [ref for ref in check.get("act") or [] if ref not in still]
+    put_back = [host for host, found in sorted(dict(results or {}).items()) if dict(host_refs or {}).get(host) in left
+                and any(isinstance(result, dict) and result.get("changed") for result in (found if isinstance(found, list) else [found]))]
+    failed = slice_failures(check, host_refs, results)
+    for ref, whys in proof_failures(*(proofs or ([], []))).items():
+        failed.setdefault(ref, []).extend(whys)
+    return {"failed": failed, "left": left, "put_back": put_back}

@@ -21,11 +21,11 @@ RUN_RECORD = {"__rotor_run"}
 SECRETS = {"__rotor_new_keys", "__rotor_created", "__rotor_recovered", "__rotor_stored", "__rotor_verified", "__rotor_proof_reads",
            "__rotor_proof_checks", "__rotor_proven", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read",
            "__rotor_leak_proof"}
-# The workflow's phase jobs (issue 23): their run record is each IAM user's journal; a job holds its fence, its work
-# list and what its slice failed (key ids and names only), and forgets the secrets it read.
-WORKFLOW = {"__rotor_fence", "__rotor_todo", "__rotor_plans", "__rotor_new_ids", "__rotor_prepared", "__rotor_slice_failed", "__rotor_left",
-            "__rotor_batch_failed", "__rotor_slice_left", "__rotor_staged", "__rotor_old_secret", "__rotor_old_proof",
-            "__rotor_run_id", "__rotor_users"}  # a phase job names its run and users itself (vars/main.yml: the record's names)
+# The workflow's phase jobs (issue 23): their run record is each IAM user's journal; a job holds its users, its fence
+# (with a once-per-run job's work), a batch's host outcome and what its slice failed (key ids and names only), and
+# forgets the secrets it read. The prepare job also holds its plan, the new key ids and what it prepared.
+WORKFLOW = {"__rotor_users", "__rotor_fence", "__rotor_batch", "__rotor_slice", "__rotor_plans", "__rotor_new_ids", "__rotor_prepared",
+            "__rotor_staged", "__rotor_old_secret", "__rotor_old_proof"}
 WORKFLOW_FILES = {"prepare.yml", "finish.yml"} | {path.name for path in TASKS.glob("workflow_*.yml")}
 # Per serial batch (distribute.yml): a fact set in one batch never reaches the hosts of the next, so a batch only reads
 # the record and keeps its own decision (which users switch) and when it last renewed the locks.

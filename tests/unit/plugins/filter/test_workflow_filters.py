@@ -18,31 +18,68 @@ RUN = "4711"
 OLD, NEW = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW2"
 
 
-def test_every_workflow_filter_is_exported_and_documented():
+def test_the_workflow_exports_one_documented_filter():
     exported = filters.FilterModule().filters()
-    assert set(exported) == {"workflow_fence", "workflow_plan", "workflow_prepared", "workflow_todo", "workflow_failures"}
-    for name in exported:
-        doc = yaml.safe_load((ROOT / "plugins" / "filter" / f"{name}.yml").read_text())
-        assert doc["DOCUMENTATION"]["name"] == name
+    assert set(exported) == {"workflow_todo"}
+    doc = yaml.safe_load((ROOT / "plugins" / "filter" / "workflow_todo.yml").read_text())
+    assert doc["DOCUMENTATION"]["name"] == "workflow_todo"
+    assert doc["DOCUMENTATION"]["options"]["step"]["choices"] == list(filters.STEPS)
 
 
 def test_a_bad_input_names_the_filter_and_never_a_value():
     with pytest.raises(AnsibleFilterError) as raised:
-        filters.workflow_fence([{"item": "app", "journal": {"run_id": RUN, "phase": "distributing"}}], "", "distribute")
-    assert "rotor.iam.workflow_fence" in str(raised.value)
+        filters.workflow_todo([{"item": "app", "journal": {"run_id": RUN, "phase": "distributing"}}], "", "distribute")
+    assert "rotor.iam.workflow_todo" in str(raised.value)
     with pytest.raises(AnsibleFilterError) as raised:
-        filters.workflow_todo("not a fence")
+        filters.workflow_todo("not a fence", RUN, "settle", step="hosts", hostvars={}, hosts=["h1"], registers="r")
     assert "rotor.iam.workflow_todo" in str(raised.value) and "not a fence" not in str(raised.value)
+    with pytest.raises(AnsibleFilterError) as raised:
+        filters.workflow_todo([], RUN, "cutover", step="advance")
+    assert "step 'advance' is not one of" in str(raised.value)
 
 
-def test_a_sliced_job_reads_the_hosts_from_the_register_it_names():
-    reads = [{"item": "app", "journal": {"run_id": RUN, "phase": "distributing", "current_key_id": OLD, "pending_key_id": NEW}}]
-    check = filters.workflow_fence(reads, RUN, "distribute")
-    hostvars = {"h1": {"my_read": {"key_ids": [OLD]}}, "h2": {"my_read": {"key_ids": [NEW]}}, "h3": {}}
-    todo = filters.workflow_todo(check, hostvars, ["h1", "h2", "h3"], {"h1": "app", "h2": "app", "h3": "app"}, "my_read")
-    assert {host: entry["action"] for host, entry in todo["hosts"].items()} == {"h1": "write", "h2": "check"}
-    hostvars["h1"]["switch"] = {"failed": True, "msg": "health check failed"}
-    assert filters.workflow_failures(check, hostvars, ["h1", "h2"], {"h1": "app", "h2": "app"}, ["switch"]) == {"app": ["h1: health check failed"]}
+def reads(phase="distributing", **extra):
+    journal = {"run_id": RUN, "phase": phase, "current_key_id": OLD, "pending_key_id": NEW, **extra}
+    if phase == "cutover":
+        journal.update(current_key_id=NEW, previous_key_id=OLD, pending_key_id=None)
+    return [{"item": "app", "journal": journal}]
+
+
+def test_the_fence_carries_a_once_per_run_jobs_work():
+    cutover = filters.workflow_todo(reads(), RUN, "cutover")
+    assert cutover["act"] == ["app"] and cutover["cutover"] == ["app"] and cutover["refused"] == {}
+    rollback = filters.workflow_todo(reads("cutover"), RUN, "rollback")
+    assert rollback["rollback"]["app"]["reactivate"] is True
+    assert filters.workflow_todo(reads("cutover"), RUN, "finish")["retire"] == ["app"]
+
+
+def test_a_sliced_job_reads_its_hosts_from_the_registers_it_names():
+    check = filters.workflow_todo(reads(), RUN, "distribute")
+    hostvars = {"h1": {"switch": {"failed": True, "msg": "health check failed"}}, "h2": {"switch": {"changed": True}}, "h3": {}}
+    refs = {"h1": "app", "h2": "app", "h3": "app"}
+    batch = filters.workflow_todo(check, RUN, "distribute", step="hosts", hostvars=hostvars, hosts=["h1", "h2", "h3"], host_refs=refs,
+                                  registers="switch", reads=reads("rolling_back"))
+    assert batch == {"failed": {"app": ["h1: health check failed"]}, "left": ["app"], "put_back": ["h2"]}
+
+    back = filters.workflow_todo(reads("rolling_back"), RUN, "restore")
+    hostvars = {"h1": {"my_read": {"key_ids": [NEW]}}, "h2": {"my_read": {"key_ids": [OLD]}}, "h3": {}}
+    todo = filters.workflow_todo(back, RUN, "restore", step="reads", hostvars=hostvars, hosts=["h1", "h2", "h3"], host_refs=refs,
+                                 registers="my_read")
+    assert {host: entry["action"] for host, entry in todo["hosts"].items()} == {"h1": "restore", "h2": "none"}
+
+
+def test_settle_proves_from_a_host_whose_files_it_finds_in_hostvars():
+    check = filters.workflow_todo(reads("cutover"), RUN, "settle")
+    hostvars = {"h1": {}, "h2": {"rotor_credentials_files": [{"path": "/etc/app/credentials"}]}}
+    proofs = filters.workflow_todo(check, RUN, "settle", step="proofs", hostvars=hostvars, hosts=["h1", "h2"],
+                                   host_refs={"h1": "app", "h2": "app"})
+    assert proofs == [{"user": "app", "host": "h2", "access_key_id": OLD, "file": {"path": "/etc/app/credentials"}}]
+
+
+def test_the_users_step_names_the_lockable_users_of_the_jobs_hosts():
+    hostvars = {"h1": {"rotor_iam_user": "app"}, "h2": {"rotor_iam_user": "web"}, "h3": {}}
+    users = filters.workflow_todo(hostvars, RUN, "distribute", step="users", hosts=["h1", "h3"], inventory_hosts=["h1", "h2", "h3"])
+    assert users["lockable"] == ["app"] and users["host_refs"] == {"h1": "app"}
 
 
 def test_the_workflow_file_is_a_graph_whose_edges_name_its_nodes():

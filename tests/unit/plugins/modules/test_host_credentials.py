@@ -253,6 +253,84 @@ def test_a_failing_health_check_is_step_health_check_with_its_attempts(host):
     assert result["wrote"] is True and result["file_key_ids"] == [NEW_ID] * 3
 
 
+# --------------------------------------------------------------------------- expected_access_key_id
+
+
+def test_switched_with_the_expected_old_key_writes_every_file(host):
+    tmp_path, files = host
+    result = run(switched(files, expected_access_key_id=OLD_ID))
+    assert not result.get("failed") and result["wrote"] is True
+    assert result["file_key_ids"] == [NEW_ID] * 3 and len(backups(tmp_path)) == 3
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_switched_refuses_a_file_on_another_key_naming_it_and_writes_nothing(host, check_mode):
+    tmp_path, files = host
+    (tmp_path / "settings.json").write_text(json_text(MID_ID, MID_SECRET))
+    marker = tmp_path / "restarted"
+    before = snapshot(tmp_path)
+
+    result = run(switched(files, expected_access_key_id=OLD_ID, restart_command="touch %s" % marker,
+                          health_check={"command": "touch %s" % marker}), check_mode=check_mode, diff=check_mode)
+
+    assert result["failed"] and result["step"] == "expected_key" and result["changed"] is False
+    assert result["msg"] == ("%s holds access key id %s, not the expected %s (or the new key %s); nothing was written or "
+                             "restarted (expected_access_key_id)" % (tmp_path / "settings.json", MID_ID, OLD_ID, NEW_ID))
+    assert result["failure"]["check"] == "checking which key %s holds" % (tmp_path / "settings.json")
+    assert result["file_key_ids"] == [OLD_ID, OLD_ID, MID_ID] and result["restarted"] == []
+    assert snapshot(tmp_path) == before and not marker.exists()
+
+
+def test_switched_accepts_files_already_on_the_new_key_a_resumed_run(host):
+    tmp_path, files = host
+    (tmp_path / "credentials").write_text(ini(NEW_ID, NEW_SECRET))
+    result = run(switched(files, expected_access_key_id=OLD_ID))
+    assert not result.get("failed") and result["file_key_ids"] == [NEW_ID] * 3
+    assert [entry["changed"] for entry in result["files"]] == [False, True, True]
+
+
+def test_a_file_without_a_key_passes_only_where_its_entry_may_create_one(host):
+    tmp_path, files = host
+    (tmp_path / "app.env").write_text("LOG_LEVEL=debug\n")
+    refused = run(switched(files, expected_access_key_id=OLD_ID))
+    assert refused["step"] == "expected_key" and "app.env holds no access key id, not the expected" in refused["msg"]
+    assert (tmp_path / "credentials").read_text() == ini(OLD_ID, OLD_SECRET)
+
+    files[1]["create"] = True
+    assert run(switched(files, expected_access_key_id=OLD_ID))["file_key_ids"] == [NEW_ID] * 3
+
+
+def test_a_secret_where_the_key_id_should_be_is_withheld(host):
+    tmp_path, files = host
+    (tmp_path / "credentials").write_text(ini(OLD_SECRET, OLD_SECRET))
+    result = run(switched(files, expected_access_key_id=OLD_ID))  # run() asserts no secret in the result
+    assert result["step"] == "expected_key" and "could not read which key" in result["msg"]
+    assert (tmp_path / "app.env").read_text() == env(OLD_ID, OLD_SECRET)
+
+
+def test_checked_with_an_expected_key_checks_only_when_every_file_holds_it(host):
+    tmp_path, files = host
+    marker = tmp_path / "checked"
+    ok = run({"state": "checked", "files": files, "expected_access_key_id": OLD_ID, "health_check": {"command": "true"}})
+    assert not ok.get("failed") and ok["attempts"] == 1 and ok["file_key_ids"] == [OLD_ID] * 3
+
+    refused = run({"state": "checked", "files": files, "expected_access_key_id": NEW_ID,
+                   "health_check": {"command": "touch %s" % marker}})
+    assert refused["step"] == "expected_key" and refused["attempts"] == 0 and not marker.exists()
+    assert refused["msg"].endswith("not the expected %s; no health check ran (expected_access_key_id)" % NEW_ID)
+    assert refused["file_key_ids"] == [OLD_ID] * 3
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"state": "read", "expected_access_key_id": OLD_ID}, "expected_access_key_id is used only with state=switched or state=checked"),
+    ({"state": "checked", "expected_access_key_id": OLD_SECRET}, "expected_access_key_id does not look like an AWS access key id"),
+])
+def test_a_bad_expected_access_key_id_is_refused_before_anything(host, options, message):
+    _tmp_path, files = host
+    result = run(dict(options, files=files))
+    assert result["step"] == "input" and result["msg"].startswith(message)
+
+
 def test_checked_runs_only_the_health_check(host):
     tmp_path, files = host
     marker = tmp_path / "restarted"

@@ -152,27 +152,33 @@ def host_read(*key_ids, **extra):
     return dict({"key_ids": list(key_ids)}, **extra)
 
 
-@pytest.mark.parametrize("job, entry, held, action", [
-    ("distribute", journal(), [OLD], "write"),
-    ("distribute", journal(), [NEW], "check"),         # a slice run again: that host is done
-    ("distribute", journal(), [ODD], "fail"),          # a key the run does not expect fails its user
-    ("distribute", journal(), [OLD, NEW], "fail"),
-    ("settle", cut_over(), [NEW], "check"),
-    ("settle", cut_over(), [OLD], "fail"),
-    ("restore", journal(phase="rolling_back"), [NEW], "restore"),
-    ("restore", journal(phase="rolling_back"), [OLD, NEW], "restore"),
-    ("restore", journal(phase="rolling_back"), [OLD], "none"),
-    ("restore", journal(phase="rolling_back"), [ODD], "fail"),
+def back():
+    return journal(phase="rolling_back")
+
+
+@pytest.mark.parametrize("held, action", [
+    ([NEW], "restore"),
+    ([OLD, NEW], "restore"),   # some files switched, some not
+    ([OLD], "none"),
+    ([ODD], "fail"),           # a key the run does not expect fails its user
+    ([], "fail"),
 ])
-def test_a_slice_checks_each_hosts_key_itself(job, entry, held, action):
-    check = workflow.fence([read("app", entry)], RUN, job)
+def test_the_restore_slice_checks_each_hosts_key_itself(held, action):
+    check = workflow.fence([read("app", back())], RUN, "restore")
     todo = workflow.slice_todo(check, {"h1": "app"}, {"h1": host_read(*held)})
     assert todo["hosts"]["h1"]["action"] == action
     assert ("app" in todo["failed_users"]) == (action == "fail")
 
 
+@pytest.mark.parametrize("job", ["distribute", "settle", "cleanup"])
+def test_only_the_restore_job_reads_hosts_before_acting(job):
+    entry = cut_over() if job == "settle" else journal(phase="completed") if job == "cleanup" else journal()
+    with pytest.raises(WorkflowRunError):
+        workflow.slice_todo(workflow.fence([read("app", entry)], RUN, job), {"h1": "app"}, {"h1": host_read(OLD)})
+
+
 def test_unreachable_and_unreadable_hosts_fail_their_user():
-    check = workflow.fence([read("app", journal())], RUN, "distribute")
+    check = workflow.fence([read("app", back())], RUN, "restore")
     todo = workflow.slice_todo(check, {"h1": "app", "h2": "app"}, {"h1": {"unreachable": True}, "h2": {"failed": True, "msg": "EACCES"}})
     assert todo["failed_users"]["app"] == ["h1: unreachable", "h2: its credentials could not be read (EACCES)"]
 
@@ -183,6 +189,50 @@ def test_slice_failures_read_every_step_and_only_the_message():
                "h2": {"changed": True}, "h3": {"failed": True, "msg": "no"}}
     failed = workflow.slice_failures(check, {"h1": "app", "h2": "app", "h3": "other"}, results)
     assert failed == {"app": ["h1: health check failed"]}
+
+
+def test_a_host_on_a_key_the_run_does_not_expect_fails_its_user_with_the_modules_message():
+    check = workflow.fence([read("app", journal())], RUN, "distribute")
+    why = f"/etc/app/credentials holds access key id {ODD}, not the expected {OLD} (or the new key {NEW}); nothing was written"
+    after = workflow.after_hosts(check, {"h1": "app", "h2": "app"}, {"h1": [{"failed": True, "step": "expected_key", "msg": why}],
+                                                                     "h2": [{"changed": True}]})
+    assert after == {"failed": {"app": [f"h1: {why}"]}, "left": [], "put_back": []}
+
+
+def test_hosts_switched_after_their_user_left_the_phase_are_put_back():
+    check = workflow.fence([read("app", journal()), read("stays", journal())], RUN, "distribute")
+    reads = [read("app", cut_over()), read("stays", journal())]
+    results = {"h1": [{"changed": True}], "h2": [{"changed": False}], "h3": [{"skipped": True}], "h4": [{"changed": True}]}
+    after = workflow.after_hosts(check, {"h1": "app", "h2": "app", "h3": "app", "h4": "stays"}, results, reads)
+    assert after["left"] == ["app"] and after["put_back"] == ["h1"]
+
+
+def test_settle_proves_each_old_key_from_the_first_host_of_its_user_with_a_file():
+    check = workflow.fence([read("app", cut_over()), read("web", cut_over()), read("gone", journal())], RUN, "settle")
+    files = {"h1": [], "h2": [{"path": "/a", "format": "env"}], "h3": [{"path": "/b"}], "h4": [{"path": "/c"}], "h5": [{"path": "/d"}]}
+    refs = {"h1": "app", "h2": "app", "h3": "app", "h4": "web", "h5": "gone"}
+    proofs = workflow.settle_proofs(check, refs, ["h1", "h2", "h3", "h4", "h5"], files)
+    assert proofs == [{"user": "app", "host": "h2", "access_key_id": OLD, "file": {"path": "/a", "format": "env"}},
+                      {"user": "web", "host": "h4", "access_key_id": OLD, "file": {"path": "/c"}}]
+
+
+def test_a_proof_that_could_not_be_read_or_made_fails_its_user_naming_the_host_and_never_the_secret():
+    app, web = {"user": "app", "host": "h2", "access_key_id": OLD}, {"user": "web", "host": "h4", "access_key_id": ODD}
+    reads = [{"item": app, "failed": True, "msg": "no backup holds " + OLD}, {"item": web, "secret_access_key": "s3cret/value"}]
+    checks = [{"item": reads[0], "skipped": True}, {"item": reads[1], "failed": True, "msg": "timed out: the key is still accepted"}]
+    failed = workflow.proof_failures(reads, checks)
+    assert failed == {"app": [f"h2: the old key's backup could not be read (no backup holds {OLD})"],
+                      "web": [f"h4: AWS did not reject the old key {ODD} (timed out: the key is still accepted)"]}
+    assert "s3cret" not in repr(failed)
+    check = workflow.fence([read("app", cut_over())], RUN, "settle")
+    assert workflow.after_hosts(check, {"h2": "app"}, {"h2": [{"changed": False}]}, proofs=(reads, checks))["failed"]["web"]
+
+
+def test_each_once_per_run_job_gets_its_work_with_its_fence():
+    assert set(workflow.job_todo(workflow.fence([read("app", journal())], RUN, "cutover"))) == {"cutover", "refused"}
+    assert set(workflow.job_todo(workflow.fence([read("app", journal())], RUN, "rollback"))) == {"rollback"}
+    assert set(workflow.job_todo(workflow.fence([read("app", cut_over())], RUN, "finish"))) == {"retire", "close", "keep", "refused"}
+    assert workflow.job_todo(workflow.fence([read("app", journal())], RUN, "distribute")) == {}
 
 
 def test_marks_of_a_users_tags():
@@ -196,16 +246,27 @@ PHASES = ("creating", "distributing", "cutover", "completed", "rolling_back", "r
 
 @settings(max_examples=300, deadline=None)
 @given(job=st.sampled_from(["distribute", "settle", "restore", "cleanup"]), phase=st.sampled_from(PHASES),
-       run=st.sampled_from([RUN, OTHER, None]), held=st.lists(st.sampled_from([OLD, NEW, ODD]), max_size=3),
-       marked=st.booleans())
-def test_no_slice_writes_a_key_unless_its_run_is_distributing_the_user_and_the_host_is_on_the_old_key(job, phase, run, held, marked):
+       run=st.sampled_from([RUN, OTHER, None]), marked=st.booleans())
+def test_no_slice_acts_for_a_user_unless_its_run_is_in_the_jobs_phase(job, phase, run, marked):
     entry = cut_over(run=run) if phase == "cutover" else journal(run=run, phase=phase)
     check = workflow.fence([read("app", entry, {job: RUN} if marked else {})], RUN, job)
+    if "app" in check["act"]:
+        assert run == RUN and phase in workflow.JOB_PHASES[job]
+        assert not (marked and job in ("distribute", "settle"))  # a user this job failed takes no more of its hosts
+    if job == "distribute" and "app" in check["act"]:
+        # The switch then requires every file on the old key (or already the new one): host_credentials' expected_access_key_id.
+        assert check["users"]["app"]["old_key_id"] == OLD and check["users"]["app"]["new_key_id"] == NEW
+
+
+@settings(max_examples=300, deadline=None)
+@given(phase=st.sampled_from(PHASES), run=st.sampled_from([RUN, OTHER, None]), held=st.lists(st.sampled_from([OLD, NEW, ODD]), max_size=3),
+       marked=st.booleans())
+def test_a_restore_slice_puts_back_exactly_the_hosts_on_the_runs_new_key(phase, run, held, marked):
+    entry = cut_over(run=run) if phase == "cutover" else journal(run=run, phase=phase)
+    check = workflow.fence([read("app", entry, {"restore": RUN} if marked else {})], RUN, "restore")
     todo = workflow.slice_todo(check, {"h1": "app"}, {"h1": host_read(*held)})
     action = (todo["hosts"].get("h1") or {}).get("action")
-    if action == "write":
-        assert job == "distribute" and phase == "distributing" and run == RUN and sorted(set(held)) == [OLD] and not marked
     if action == "restore":
         assert phase == "rolling_back" and run == RUN and NEW in held and ODD not in held
-    if job == "restore" and phase == "rolling_back" and run == RUN and NEW in held and ODD not in held:
+    if phase == "rolling_back" and run == RUN and NEW in held and ODD not in held:
         assert action == "restore"  # whatever marks the user has: a host on the new key always goes back
