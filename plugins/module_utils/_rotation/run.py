@@ -289,6 +289,7 @@ def work_lists(run):
     due = plan_users(plans, "due")
     locked = sorted(user for user, plan in plans.items() if (plan or {}).get("locked"))  # the users whose lock this run holds
     proven = dict(run.get("proven") or {})
+    prove_secrets = [u for u in cutover if _active_at_cutover(plans[u] or {})]
     prove_deactivated = [u for u in deactivated if u in cutover or u in rollback]
     reactivate = [u for u in rollback if (users[u]["deactivated"] or {}).get("reactivatable")]
     drains = run["old_key_action"] == "delete" and int(run.get("drain_seconds") or 0) > 0
@@ -308,9 +309,9 @@ def work_lists(run):
         # stops the later batches); in check mode every due user (the hosts report what would change).
         "switch": switching(run, due, dict(destination, **not_created)),
         "renew_locks": locks_to_renew(run, due, locked),  # before a batch, once half the lock's TTL has passed
-        "prove_secrets": [u for u in cutover if _active_at_cutover(plans[u] or {})],
+        "prove_secrets": prove_secrets,
         # [{user, access_key_id, host, file}]: the backups (up to three hosts per user) whose secret is proven the old key's own
-        "secret_reads": proofs.key_proofs(outcome, plans, run["hosts"], "cutover", [u for u in cutover if _active_at_cutover(plans[u] or {})], 3),
+        "secret_reads": proofs.key_proofs(outcome, plans, run["hosts"], "cutover", prove_secrets, 3),
         "deactivate": [u for u in cutover if not users[u]["deactivated"]],
         "prove_deactivated": prove_deactivated,
         # Per proof, the backups still to read (keys no secret was proven for before) and the proofs already made.

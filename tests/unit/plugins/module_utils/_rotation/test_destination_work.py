@@ -63,8 +63,8 @@ def test_a_destinations_own_connection_wins():
 
 def test_a_run_without_destinations_has_nothing_to_do_for_them():
     run = engine.start(PLANS)
-    assert all(run["todo"][name] == [] for name in ("write_destinations", "check_destinations", "recheck_destinations",
-                                                      "restore_destinations", "destinations_unknown"))
+    names = ("write_destinations", "check_destinations", "recheck_destinations", "restore_destinations", "destinations_unknown")
+    assert all(run["todo"][name] == [] for name in names)
 
 
 @pytest.mark.parametrize("bad, message", [
