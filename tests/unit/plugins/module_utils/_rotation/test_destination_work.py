@@ -3,6 +3,7 @@ checked, re-checked and restored, which users fail, what the operator is shown. 
 
 import pytest
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import destinations as dests
@@ -133,6 +134,7 @@ outcomes = st.lists(st.tuples(st.sampled_from(["app", "db"]), st.sampled_from(["
 
 
 @given(outcomes, st.sampled_from(["healthy", "failed"]))
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_never_restore_a_destination_that_was_not_written_nor_miss_a_failure(cases, db_host):
     """A rollback never touches a destination the run did not change, nor one of a user that cuts over; every failed write
     fails its user, whose hosts never switch."""

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
@@ -108,6 +109,7 @@ STATE = st.sampled_from(["untouched", "healthy", "failed", "unreachable"])
 
 
 @given(st.lists(st.tuples(EVENT, STATE, st.booleans()), max_size=8), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_whatever_the_events_the_outcome_never_contradicts_the_failures(events, recovered):
     """Properties: a user the create phase rolled back is never in a later rollback, reactivation or key deletion list;
     a user with any failure is never cut over; a user is reactivated only if rotor deactivated its key."""
@@ -161,6 +163,7 @@ HOST_STATES = st.fixed_dictionaries({"state": st.sampled_from(["untouched", "hea
 
 
 @given(st.dictionaries(st.sampled_from(["web1", "web2", "db1"]), HOST_STATES, min_size=1), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_a_key_is_never_deleted_while_a_host_the_run_read_still_holds_it(states, settled):
     """The old key goes (retire) only when every host of its user the run read is healthy after its switch; a rolled-back
     user's new key goes (delete_new_keys) only when no host may still hold it."""
@@ -178,6 +181,7 @@ def test_a_key_is_never_deleted_while_a_host_the_run_read_still_holds_it(states,
 
 
 @given(st.dictionaries(st.sampled_from(["web1", "web2", "db1"]), HOST_STATES), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_a_failure_anywhere_stops_the_later_batches(states, check_mode):
     plans = {"app": plan(hosts=["web1", "web2"]), "db": plan("db", hosts=["db1"])}
     hosts = {name: host("db" if name == "db1" else "app", **s) for name, s in states.items()}
@@ -197,6 +201,7 @@ def test_locks_are_renewed_once_half_their_ttl_has_passed():
 
 
 @given(st.integers(min_value=0, max_value=3600), st.integers(min_value=-100, max_value=7200))
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_the_drain_waits_what_is_left_of_it_never_more(drain_seconds, elapsed):
     run = engine.advance(started(), "hosts", {"hosts": {"web1": host(), "web2": host()}})
     run = engine.advance(run, "deactivated", {"results": [{"item": "app", "changed": True}], "now": "2026-12-06T00:00:00+00:00",
