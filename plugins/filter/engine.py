@@ -18,6 +18,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import cal
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import health_check_warnings
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import fleet as run_users
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import plan_step
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import preview
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
@@ -145,22 +146,26 @@ def rotation_advance(run, event, hostvars=None, hosts=None, play_hosts=None, hos
     are read from the registers so named and folded in first; ``new_keys`` gives key ids only."""
     def step():
         current = dict(run)
-        if hostvars is not None and hosts is not None:
-            current = engine.advance(current, "hosts", {"hosts": _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers or {})})
         seen = dict(observations)
         if new_keys is not None:
             seen["new_key_ids"] = _key_ids(new_keys)
-        return current if event == "hosts" else engine.advance(current, str(event), seen)
+        if hostvars is not None and hosts is not None:
+            observed = {"hosts": _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers or {})}
+            current = engine.advance(current, "hosts", dict(seen, **observed) if event == "hosts" else observed)
+            if event == "hosts":
+                return current
+        return engine.advance(current, str(event), seen)
     return _guard("rotation_advance", step)
 
 
-TABLES = ("plan", "progress")
+TABLES = ("plan", "progress", "switches", "cutover")
 
 
 def rotation_report(run, finished=None, now_epoch=None, compromised_not_found=None, table=None, hostvars=None, hosts=None, host_refs=None,
                     registers=None, switching=None):
     """{rotation, run, message, table} of the run record (see rotation_report.yml); with ``table``, the plan as a table
-    (``plan``) or the distribution's progress line (``progress``, from the hosts' registers) instead."""
+    (``plan``), the distribution's progress line (``progress``, from the hosts' registers), or what a check-mode run says
+    each host (``switches``) and each due user's cutover (``cutover``) would do, instead."""
     if table is not None and table not in TABLES:
         raise AnsibleFilterError(f"rotor.iam.rotation_report: table={table!r} is not one of {', '.join(TABLES)}")
 
@@ -171,6 +176,10 @@ def rotation_report(run, finished=None, now_epoch=None, compromised_not_found=No
         if table == "progress":
             states = _observed_hosts(hostvars or {}, hosts or [], None, host_refs, registers or {})
             return tables.progress_line(current, states, now_epoch, None if switching is None else list(switching))
+        if table == "switches":
+            return preview.planned_switches(current["plans"], hostvars or {}, list(hosts or []), host_refs, registers=registers or None)
+        if table == "cutover":
+            return preview.planned_cutover(current["plans"], current["old_key_action"])
         result = engine.report(current, finished=finished, now_epoch=now_epoch, compromised_not_found=compromised_not_found)
         result["table"] = tables.summary_table(result, current)
         return result

@@ -19,6 +19,7 @@ rotation_plan.rotation_outcome (the function that decides, after each phase, wha
       "failure": {check, msg}, # the first thing that failed on it, {} when nothing did
       "restored": bool,        # put back on the old key by a rollback
       "restore_failure": str,  # why a rollback could not put it back ('' when it could or was not tried)
+      "file": dict,            # its first credentials file (where a key proof reads a backup), {} when it has none
     }
 
 Registered results, by phase (the role names its registers, ``registers``: {phase: name}): ``__rotor_read`` (state=read), ``__rotor_switch`` (state=switched),
@@ -103,6 +104,11 @@ def host_read(facts, registers=None):
     return {"reachable": True, "key_ids": list(dict.fromkeys(key_ids)), "file_key_ids": file_key_ids}
 
 
+def _first_file(facts):
+    files = facts.get("rotor_credentials_files")
+    return dict(files[0]) if isinstance(files, list) and files and isinstance(files[0], dict) else {}
+
+
 def host_state(facts, user=None, in_play=True, registers=None):
     """Where one host stands after the phases so far (see the module docstring for the structure).
 
@@ -110,7 +116,7 @@ def host_state(facts, user=None, in_play=True, registers=None):
     """
     facts = facts or {}
     state = dict(host_read(facts, registers), user=user if user is not None else facts.get("rotor_iam_user"), state="untouched", wrote=False,
-                 backups=[], moved_at=None, failure={}, restored=False, restore_failure="")
+                 backups=[], moved_at=None, failure={}, restored=False, restore_failure="", file=_first_file(facts))
     switch = _ran(_registered(facts, registers, SWITCH))
     if switch is not None:
         files = switch.get("files") or []

@@ -9,19 +9,31 @@ folds in what a phase observed and decides again, ``report(run)`` says what happ
 work lists ``advance`` leaves in ``run["todo"]`` and feeds back what its module calls registered; it decides
 nothing itself, and no failure can reach the outcome by one path and miss it by another.
 
-Events and their observations (every key optional):
+Events and their observations (every key optional; a registered loop is passed as it was registered, by the
+role, never looked up by name):
 
 - ``created``: ``failures`` {user: message | {kind, msg}} of the create phase (kinds: ``verify_timeout``,
   ``connection``, ``permission``, ``stage``, ``create``), ``new_key_ids`` {user: key id}, ``leases`` {user: lease}
-  (this run's lease on the user's lock after its last journal write, kept in ``run["leases"]``). The create phase
-  undid its own work: such a user is ``rolled_back`` and is never listed for a second rollback.
-- ``destinations``: ``failures`` {user: message} of secret destinations (written, checked or re-checked).
-- ``hosts``: ``hosts`` {host: host state} (module_utils/_rotation/hosts.py) after a switch, a re-check, a drain check.
-- ``secrets_proven``: ``failures`` {user: message} for old keys no backup could prove the secret of.
+  (this run's lease on the user's lock after its last journal write, kept in ``run["leases"]``), ``destinations``
+  (rotor_secret_destinations: kept validated, each with its user's connection). The create phase undid its own
+  work: such a user is ``rolled_back`` and is never listed for a second rollback.
+- ``destinations``: ``writes`` the registered write loop (items: destinations; key ids kept, failures recorded),
+  ``checks`` a registered restart/health-check loop (items: destinations), ``failures`` {user: message}.
+- ``batch``: ``now_epoch``, ``renewed_epoch`` (when the locks were last renewed) and ``ttl_minutes``, for the
+  batch's lock renewals (``todo.renew_locks``); with the hosts' states, whose hosts may switch (``todo.switch``).
+- ``hosts``: ``hosts`` {host: host state} (module_utils/_rotation/hosts.py) after a switch, a re-check, a drain
+  check; ``now`` (ISO time) for the drain's wait (``todo.drain_wait``).
+- ``secrets_proven``: ``checks`` the registered validity proofs of the backups read (``todo.secret_reads``),
+  ``failures`` {user: message}: a user whose old key no backup could prove is rolled back before deactivation.
 - ``deactivated``: ``results`` the registered deactivation loop (item = user), ``now`` when it ran, ``journal``
-  the registered cutover journal writes (they carry when an earlier run deactivated the key).
-- ``proved``: ``expect`` (invalid | valid) and ``failures`` {user: message}: deactivations AWS did not confirm roll
-  their user back; reactivations it did not confirm are reported.
+  the registered cutover journal writes (they carry when an earlier run deactivated the key), ``drain_seconds``.
+- ``proved``: ``expect`` (invalid | valid), ``checks`` the registered verify loop (or ``failures`` {user: message}):
+  deactivations AWS did not confirm roll their user back; reactivations it did not confirm are reported.
+- ``released``: ``journal`` the registered journal loops that released users (items: users): ``todo.release``
+  is what the run still holds.
+
+``run["notes"]`` holds the lines the last event has to show the operator (destination writes, failed proofs,
+backups that could not prove their key): key ids and hosts only.
 
 Failure kinds kept per user: ``create``, ``destination``, ``proof``, ``stopped``, ``reactivation``; host failures
 live in the host states.
@@ -29,10 +41,14 @@ live in the host states.
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import destinations as dests
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import proofs
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
-EVENTS = ("created", "destinations", "hosts", "secrets_proven", "deactivated", "proved")
+EVENTS = ("created", "destinations", "batch", "hosts", "secrets_proven", "deactivated", "proved", "released")
 CREATE_KINDS = ("verify_timeout", "connection", "permission", "stage", "create")
 
 
@@ -111,6 +127,7 @@ def advance(run, event, observations=None):
     run = dict(run)
     run["users"] = {user: dict(entry, failures=dict(entry["failures"])) for user, entry in run["users"].items()}
     seen = dict(observations or {})
+    run["notes"] = []
     if event == "created":
         _record(run, "create", seen.get("failures"))
         for user, key_id in dict(seen.get("new_key_ids") or {}).items():
@@ -118,20 +135,62 @@ def advance(run, event, observations=None):
                 run["users"][user]["new_key_id"] = key_id
         if seen.get("leases"):
             run["leases"] = dict(run.get("leases") or {}, **dict(seen["leases"]))
+        if seen.get("destinations") is not None:
+            run["destinations"] = {"configured": dests.configured(seen["destinations"], run.get("fleet")), "written": []}
     elif event == "destinations":
-        _record(run, "destination", seen.get("failures"))
+        _destinations(run, seen)
+    elif event == "batch":
+        run["batch"] = {"now_epoch": float(seen.get("now_epoch") or 0), "renewed_epoch": float(seen.get("renewed_epoch") or 0),
+                        "ttl_minutes": float(seen.get("ttl_minutes") or 0)}
     elif event == "hosts":
         run["hosts"] = dict(run["hosts"], **dict(seen.get("hosts") or {}))
+        if seen.get("now"):
+            run["now"] = str(seen["now"])
     elif event == "secrets_proven":
         _record(run, "proof", seen.get("failures"))
+        if seen.get("checks") is not None:
+            found = proofs.proven_secrets(_loop(seen["checks"]))
+            run["proven"] = dict(run.get("proven") or {}, **found["proven"])
+            _record(run, "proof", found["failures"])
+            run["notes"] = [f"{user}: the backup on {', '.join(hosts)} could not prove old key {run['plans'][user].get('old_key_id')}"
+                            for user, hosts in found["unproven"].items()]
     elif event == "deactivated":
         _deactivated(run, seen.get("results"), seen.get("now", ""), seen.get("journal"))
+        if seen.get("drain_seconds") is not None:
+            run["drain_seconds"] = int(seen["drain_seconds"])
     elif event == "proved":
         expect = seen.get("expect")
         if expect not in ("invalid", "valid"):
             raise RunError(f"proved: expect must be invalid or valid, not {expect!r}")
-        _record(run, "proof" if expect == "invalid" else "reactivation", seen.get("failures"))
+        failures = dict(seen.get("failures") or {})
+        if seen.get("checks") is not None:
+            failures.update(proofs.proof_failures(_loop(seen["checks"]), expect))
+        _record(run, "proof" if expect == "invalid" else "reactivation", failures)
+        run["notes"] = [f"{user}: {message}" for user, message in failures.items()]
+    elif event == "released":
+        done = {r.get("item") for loop in seen.get("journal") or [] for r in _loop(loop) if not r.get("failed") and not r.get("skipped")}
+        run["released"] = sorted(set(run.get("released") or []) | {user for user in done if isinstance(user, str)})
     return _decide(run)
+
+
+def _loop(registered):
+    """The results of a registered loop (the register itself or its results)."""
+    if isinstance(registered, dict):
+        registered = registered.get("results")
+    return [r for r in registered or [] if isinstance(r, dict)]
+
+
+def _destinations(run, seen):
+    current = dict(run.get("destinations") or {"configured": [], "written": []})
+    if seen.get("writes") is not None:
+        records = dests.written(seen["writes"])
+        current["written"] = list(current.get("written") or []) + records
+        _record(run, "destination", dests.write_failures(records))
+        run["notes"] = dests.lines(records, run["check_mode"])
+    if seen.get("checks") is not None:
+        _record(run, "destination", dests.check_failures(seen["checks"]))
+    _record(run, "destination", seen.get("failures"))
+    run["destinations"] = current
 
 
 def _failures_of(run, kind):
@@ -231,32 +290,86 @@ def work_lists(run):
     deactivated = sorted(u for u, e in users.items() if e["deactivated"])
     not_created = _failures_of(run, "create")
     destination = _failures_of(run, "destination")
-    return {
+    due = plan_users(plans, "due")
+    locked = sorted(user for user, plan in plans.items() if (plan or {}).get("locked"))  # the users whose lock this run holds
+    proven = dict(run.get("proven") or {})
+    prove_secrets = [u for u in cutover if _active_at_cutover(plans[u] or {})]
+    prove_deactivated = [u for u in deactivated if u in cutover or u in rollback]
+    reactivate = [u for u in rollback if (users[u]["deactivated"] or {}).get("reactivatable")]
+    drains = run["old_key_action"] == "delete" and int(run.get("drain_seconds") or 0) > 0
+    lists = {
         # From the plan alone: who is rotated (due), who is not (not_due; stale_not_due: their stale Inactive keys, left by
         # a deactivate-only rotation, as [{user, access_key_id}]), who may not be touched (refused).
-        "due": plan_users(plans, "due"),
+        "due": due,
         "not_due": plan_users(plans, "not_due"),
         "refused": plan_users(plans, "refused"),
-        "locked": sorted(user for user, plan in plans.items() if (plan or {}).get("locked")),  # the users whose lock this run holds
+        "locked": locked,
         "stale_not_due": [{"user": user, "access_key_id": key_id} for user in plan_users(plans, "not_due")
                           for key_id in plans[user].get("stale_inactive_key_ids") or []],
         "not_created": not_created,  # {user: message}: no new key to distribute (the create phase undid its work)
         "not_distributed": dict(destination, **not_created),  # {user: message}: no host of theirs takes the new key
         "destination_failed": sorted(destination),
-        "prove_secrets": [u for u in cutover if _active_at_cutover(plans[u] or {})],
+        # The users whose hosts take the new key in this batch: none once a host of the play failed (a failure anywhere
+        # stops the later batches); in check mode every due user (the hosts report what would change).
+        "switch": switching(run, due, dict(destination, **not_created)),
+        "renew_locks": locks_to_renew(run, due, locked),  # before a batch, once half the lock's TTL has passed
+        "prove_secrets": prove_secrets,
+        # [{user, access_key_id, host, file}]: the backups (up to three hosts per user) whose secret is proven the old key's own
+        "secret_reads": proofs.key_proofs(outcome, plans, run["hosts"], "cutover", prove_secrets, 3),
         "deactivate": [u for u in cutover if not users[u]["deactivated"]],
-        "prove_deactivated": [u for u in deactivated if u in cutover or u in rollback],
+        "prove_deactivated": prove_deactivated,
+        # Per proof, the backups still to read (keys no secret was proven for before) and the proofs already made.
+        "proofs": {
+            "deactivated": _proof_work(run, "cutover", prove_deactivated, proven),
+            "reactivated": _proof_work(run, "rollback", reactivate, proven),
+        },
         "recheck": cutover,
         "retire": cutover,
+        "drain": cutover if drains else [],  # users whose old key stays Inactive rotor_drain_seconds before it goes
+        "drain_wait": drain_wait(run, cutover) if drains else 0,  # seconds, as of the last ``now`` the run was given
         "rollback": rollback,
-        "reactivate": [u for u in rollback if (users[u]["deactivated"] or {}).get("reactivatable")],
-        "restore_destinations": users_with(outcome, "rollback", "failed"),
+        "reactivate": reactivate,
         "settle": hosts_to_settle(outcome, run["hosts"]),
         "delete_new_keys": new_keys_to_delete(outcome, run["hosts"]),
         "keep_pending": [u for u in rollback if outcome[u].get("keep_new_key")],
         "delete_leaked": leaked_keys_to_delete(outcome, plans, run["hosts"]),
         "inactive_since": inactive_since(run),  # {user: when its old key went Inactive}, for the drain
+        "release": [user for user in locked if user not in set(run.get("released") or [])],  # locks the run still holds
     }
+    # The secret destinations (rotor_secret_destinations): what to write, check, re-check and restore.
+    lists.update(dests.work(run.get("destinations"), plans, not_created, cutover, users_with(outcome, "rollback", "failed")))
+    return lists
+
+
+def _proof_work(run, action, users, proven):
+    """{read: backups to read, proven: proofs made before the deactivation} for ``users`` whose outcome is ``action``."""
+    return {"read": proofs.key_proofs(run["outcome"], run["plans"], run["hosts"], action, [u for u in users if u not in proven]),
+            "proven": [proven[u] for u in users if u in proven]}
+
+
+def switching(run, due, not_distributed):
+    """The users whose hosts may take the new key in this batch (see work_lists)."""
+    ready = [user for user in due if user not in not_distributed]
+    if run["check_mode"]:
+        return ready
+    if any(state.get("state") in ("failed", "unreachable") for state in run["hosts"].values()):
+        return []
+    return ready
+
+
+def locks_to_renew(run, due, locked):
+    """The due users whose lock to renew before a batch: those this run holds, once half the lock's TTL has passed since
+    it was last renewed, so a long batched rollout never outlives its lock and a short one costs no IAM calls."""
+    batch = run.get("batch")
+    if not batch or batch["now_epoch"] - batch["renewed_epoch"] < batch["ttl_minutes"] * 60 / 2:
+        return []
+    return [user for user in due if user in set(locked)]
+
+
+def drain_wait(run, users):
+    """Seconds still to wait until every user's old key has been Inactive the drain period, as of ``run["now"]``."""
+    now = as_datetime(run.get("now")) if run.get("now") else None
+    return seconds_left_to_drain(inactive_since(run), list(users), int(run.get("drain_seconds") or 0), now=now)
 
 
 def inactive_since(run):

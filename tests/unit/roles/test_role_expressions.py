@@ -17,9 +17,10 @@ TASKS = ROOT / "roles" / "rotate" / "tasks"
 ENGINE = ROOT / "plugins" / "module_utils" / "_rotation"
 RUN_RECORD = {"__rotor_run"}
 # Secrets (no_log), forgotten together in cutover.yml's always: and prepare.yml: the new keys, and what the create,
-# recovery, incident and proof steps read back. Registers holding a secret are overwritten with {} there too.
+# recovery, incident and proof steps read back (the proven backup reads stay registered until then). Registers holding a
+# secret are overwritten with {} there too.
 SECRETS = {"__rotor_new_keys", "__rotor_created", "__rotor_recovered", "__rotor_stored", "__rotor_verified", "__rotor_proof_reads",
-           "__rotor_proof_checks", "__rotor_proven", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read",
+           "__rotor_proof_checks", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read",
            "__rotor_leak_proof"}
 # The workflow's phase jobs (issue 23): their run record is each IAM user's journal; a job holds its users, its fence
 # (with a once-per-run job's work), a batch's host outcome and what its slice failed (key ids and names only), and

@@ -1,53 +1,20 @@
-"""The rotate role's secret-destination filters (plugins/filter/destinations.py): which destinations are written,
-which users fail, what a rollback restores. Property tests state what must never happen."""
+"""The secret destinations before the run record (plugins/filter/destinations.py): which are read at plan time, what a
+finish job knows of them; a bad rotor_secret_destinations is refused naming the entry. What the run writes, checks and
+restores: tests/unit/plugins/module_utils/_rotation/test_destination_work.py."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.rotor.iam.plugins.filter.destinations import destination_failures
-from ansible_collections.rotor.iam.plugins.filter.destinations import destination_lines
-from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_due
-from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_check
 from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_read
-from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_unknown
-from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_written
 from ansible_collections.rotor.iam.plugins.filter.destinations import run_destinations
 
-PLANS = {"app": {"due": True, "error": None}, "idle": {"due": False, "error": None},
-         "locked": {"due": True, "error": "locked by another run"}, "broken": {"due": True, "error": None}}
 USERS = {"users": {"app": {"connection": {"profile": "", "region": "eu-west-1", "endpoint_url": "http://iam"}}}}
 
 
 def dest(user, kind="secretsmanager", name=None, **extra):
     return dict({"user": user, "type": kind, "name": name or f"rotor/keys/{user}-{kind}"}, **extra)
-
-
-def write(entry, failed=False, changed=True, key_id="AKIANEW0000000000000", previous="AKIAOLD0000000000000"):
-    result = {"item": entry, "changed": changed and not failed, "access_key_id": key_id, "previous_access_key_id": previous}
-    if failed:
-        result.update(failed=True, msg="Access denied for ssm:PutParameter")
-    return result
-
-
-def test_only_destinations_of_due_users_with_a_verified_key_are_written_with_their_users_connection():
-    chosen = destinations_due([dest("app"), dest("idle"), dest("locked"), dest("broken"), dest("nobody")], PLANS,
-                              create_errors={"broken": "not accepted"}, users=USERS)
-    assert [d["user"] for d in chosen] == ["app"]
-    assert chosen[0]["region"] == "eu-west-1" and chosen[0]["endpoint_url"] == "http://iam"
-    assert chosen[0]["access_key_id_field"] == "AccessKeyId" and chosen[0]["secret_access_key_field"] == "SecretAccessKey"
-
-
-def test_a_destinations_own_connection_wins():
-    chosen = destinations_due([dest("app", region="us-west-2")], PLANS, users=USERS)
-    assert chosen[0]["region"] == "us-west-2"
-    # ... also in the one value the role passes as the module's iam_user
-    assert chosen[0]["target"] == {"profile": chosen[0]["profile"], "region": "us-west-2", "endpoint_url": chosen[0]["endpoint_url"]}
-
-
-def test_destinations_of_users_outside_the_run_are_reported():
-    assert [d["user"] for d in destinations_unknown([dest("app"), dest("nobody")], PLANS)] == ["nobody"]
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -60,52 +27,7 @@ def test_destinations_of_users_outside_the_run_are_reported():
 ])
 def test_bad_destinations_are_refused_naming_the_entry(bad, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        destinations_due(bad, PLANS)
-
-
-def test_a_failed_write_or_check_fails_its_user_first_failure_wins():
-    sm, ssm = dest("app"), dest("app", kind="ssm")
-    writes = {"results": [write(sm), write(ssm, failed=True)]}
-    checks = {"results": [{"item": write(sm), "failed": True, "msg": "exit 1"}]}
-    failures = destination_failures(writes, checks)
-    assert list(failures) == ["app"] and "writing the new key into ssm destination" in failures["app"]
-    assert destination_failures({"results": [write(sm)]}, checks) == {
-        "app": "secretsmanager destination rotor/keys/app-secretsmanager failed its restart or health check on the new key: exit 1"}
-    assert destination_failures({"results": []}, None, {"other": "kept"}) == {"other": "kept"}
-
-
-def test_what_a_rollback_restores_and_what_is_checked():
-    sm, ssm, other = dest("app", restart_command="x"), dest("app", kind="ssm"), dest("idle", health_check={"command": "true"})
-    writes = {"results": [write(sm), write(ssm, changed=False), write(other), write(dest("app", name="n"), failed=True),
-                          {"skipped": True, "item": dest("x")}]}
-    assert [r["item"]["name"] for r in destinations_written(writes, ["app"])] == [sm["name"]]
-    assert [r["item"]["name"] for r in destinations_to_check(writes)] == [sm["name"], other["name"]]
-    assert [r["item"]["name"] for r in destinations_to_check(writes, ["idle"])] == [other["name"]]
-
-
-def test_plan_lines_show_key_ids_only():
-    lines = destination_lines({"results": [write(dest("app")), write(dest("app", kind="ssm"), changed=False),
-                                           write(dest("app", name="n"), failed=True)]}, check_mode=True)
-    assert lines == ["secretsmanager rotor/keys/app-secretsmanager (app): would move from AKIAOLD0000000000000 to AKIANEW0000000000000",
-                     "ssm rotor/keys/app-ssm (app): already holds AKIANEW0000000000000",
-                     "secretsmanager n (app): FAILED - Access denied for ssm:PutParameter"]
-
-
-outcomes = st.lists(st.tuples(st.sampled_from(["app", "db", "web"]), st.sampled_from(["secretsmanager", "ssm"]),
-                              st.booleans(), st.booleans()), max_size=8, unique_by=lambda t: t[:2])
-
-
-@given(outcomes)
-def test_never_restore_a_destination_that_was_not_written_nor_miss_a_failure(cases):
-    """A rollback never touches a destination the run did not change; every failed write fails its user."""
-    writes = {"results": [write(dest(user, kind), failed=failed, changed=changed) for user, kind, failed, changed in cases]}
-    restored = destinations_written(writes)
-    assert all(r["changed"] and not r.get("failed") for r in restored)
-    assert len(restored) == sum(1 for _u, _k, failed, changed in cases if changed and not failed)
-    failures = destination_failures(writes)
-    assert set(failures) == {user for user, _kind, failed, _changed in cases if failed}
-    for user in failures:  # a failing user is never switched: it is in the failures the distribute phase reads
-        assert failures[user]
+        destinations_to_read(bad, USERS)
 
 
 def test_destinations_to_read_are_those_of_the_runs_users_with_their_connection():
@@ -133,8 +55,6 @@ def test_a_finish_job_restores_what_holds_the_new_key_and_fails_a_user_whose_des
         ("secretsmanager", "AKIAOLD0000000000000", True)]
     assert list(known["failures"]) == ["app"]
     assert "holds key AKIAOLD0000000000000, not the new key AKIANEW0000000000000 of run R1" in known["failures"]["app"]
-    # The restore loop takes these as it takes the writes of state=present.
-    assert destinations_written(known["writes"], ["app"]) == known["writes"]["results"]
 
 
 def test_a_user_left_rolling_back_by_the_prepare_job_is_rolled_back_even_when_its_destinations_hold_the_new_key():

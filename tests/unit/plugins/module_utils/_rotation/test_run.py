@@ -1,7 +1,10 @@
 """The run record: start, advance over events carrying every failure kind, report; one function decides every outcome."""
 
+import datetime
+
 import pytest
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
@@ -106,6 +109,7 @@ STATE = st.sampled_from(["untouched", "healthy", "failed", "unreachable"])
 
 
 @given(st.lists(st.tuples(EVENT, STATE, st.booleans()), max_size=8), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
 def test_whatever_the_events_the_outcome_never_contradicts_the_failures(events, recovered):
     """Properties: a user the create phase rolled back is never in a later rollback, reactivation or key deletion list;
     a user with any failure is never cut over; a user is reactivated only if rotor deactivated its key."""
@@ -152,3 +156,71 @@ def test_the_locks_this_run_holds_and_its_leases_are_the_records():
     run = engine.advance(run, "created", {"leases": {"idle": {"run_id": "r1"}}})
     assert run["leases"] == {"app": {"run_id": "r1"}, "idle": {"run_id": "r1"}}
     assert run["todo"]["locked"] == ["app", "idle"]  # a failure later does not unlock: the run releases its own locks
+
+
+HOST_STATES = st.fixed_dictionaries({"state": st.sampled_from(["untouched", "healthy", "failed", "unreachable"]), "wrote": st.booleans(),
+                                     "restored": st.booleans()})
+
+
+@given(st.dictionaries(st.sampled_from(["web1", "web2", "db1"]), HOST_STATES, min_size=1), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
+def test_a_key_is_never_deleted_while_a_host_the_run_read_still_holds_it(states, settled):
+    """The old key goes (retire) only when every host of its user the run read is healthy after its switch; a rolled-back
+    user's new key goes (delete_new_keys) only when no host may still hold it."""
+    plans = {"app": plan(hosts=["web1", "web2"]), "db": plan("db", hosts=["db1"])}
+    hosts = {name: host("db" if name == "db1" else "app", failure={} if s["state"] in ("untouched", "healthy") else {"check": "c", "msg": "m"},
+                        **dict(s, restored=s["restored"] and settled)) for name, s in states.items()}
+    run = engine.advance(started(plans, new_key_ids={"app": NEW, "db": NEW}), "hosts", {"hosts": hosts})
+    for user in run["todo"]["retire"]:
+        for name in plans[user]["hosts"]:
+            if name in hosts:
+                assert hosts[name]["state"] == "healthy", f"{user}'s old key retired while {name} may hold it"
+    for user in run["todo"]["delete_new_keys"]:
+        assert not any(s["wrote"] and not s["restored"] for s in hosts.values() if s["user"] == user), \
+            f"{user}'s new key deleted while a host may hold it"
+
+
+@given(st.dictionaries(st.sampled_from(["web1", "web2", "db1"]), HOST_STATES), st.booleans())
+@settings(deadline=None)  # a loaded machine must not fail a property
+def test_a_failure_anywhere_stops_the_later_batches(states, check_mode):
+    plans = {"app": plan(hosts=["web1", "web2"]), "db": plan("db", hosts=["db1"])}
+    hosts = {name: host("db" if name == "db1" else "app", **s) for name, s in states.items()}
+    run = engine.advance(started(plans, check_mode=check_mode), "batch", {})
+    run = engine.advance(run, "hosts", {"hosts": hosts})
+    stopped = any(s["state"] in ("failed", "unreachable") for s in states.values())
+    assert run["todo"]["switch"] == ([] if stopped and not check_mode else ["app", "db"])
+
+
+def test_locks_are_renewed_once_half_their_ttl_has_passed():
+    plans = {"app": plan(locked=True), "db": plan("db"), "idle": plan("idle", due=False, locked=True)}
+    run = started(plans)
+    assert run["todo"]["renew_locks"] == []  # no batch yet
+    early = engine.advance(run, "batch", {"now_epoch": 1000 + 29 * 60, "renewed_epoch": 1000, "ttl_minutes": 60})
+    late = engine.advance(run, "batch", {"now_epoch": 1000 + 30 * 60, "renewed_epoch": 1000, "ttl_minutes": 60})
+    assert early["todo"]["renew_locks"] == [] and late["todo"]["renew_locks"] == ["app"]
+
+
+@given(st.integers(min_value=0, max_value=3600), st.integers(min_value=-100, max_value=7200))
+@settings(deadline=None)  # a loaded machine must not fail a property
+def test_the_drain_waits_what_is_left_of_it_never_more(drain_seconds, elapsed):
+    run = engine.advance(started(), "hosts", {"hosts": {"web1": host(), "web2": host()}})
+    run = engine.advance(run, "deactivated", {"results": [{"item": "app", "changed": True}], "now": "2026-12-06T00:00:00+00:00",
+                                              "drain_seconds": drain_seconds})
+    when = 1796515200 + elapsed  # 2026-12-06T00:00:00Z + elapsed
+    now = datetime.datetime.fromtimestamp(when, tz=datetime.timezone.utc).isoformat()
+    run = engine.advance(run, "hosts", {"now": now})
+    assert run["todo"]["drain"] == (["app"] if drain_seconds else [])
+    wait = run["todo"]["drain_wait"]
+    assert 0 <= wait <= max(drain_seconds, drain_seconds - elapsed)
+    if drain_seconds and elapsed >= 0:
+        assert wait == max(0, drain_seconds - elapsed)
+    kept = engine.advance(engine.start({"app": plan()}, old_key_action="deactivate", new_key_ids={"app": NEW}), "deactivated",
+                          {"drain_seconds": drain_seconds})
+    assert kept["todo"]["drain"] == [] and kept["todo"]["drain_wait"] == 0
+
+
+def test_the_locks_still_held_are_released_at_the_end():
+    run = started({"app": plan(locked=True), "db": plan("db", locked=True), "x": plan("x")})
+    assert run["todo"]["release"] == ["app", "db"]
+    run = engine.advance(run, "released", {"journal": [{"results": [{"item": "app"}, {"item": "db", "failed": True}]}, {}]})
+    assert run["todo"]["release"] == ["db"]
