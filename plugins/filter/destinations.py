@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 # The secret destinations (rotor_secret_destinations) before the run record exists: which to read at plan time
-# (destinations_to_read, the one filter here) and what they hold. What the run writes, checks and restores is the
+# (destinations_to_read, which rotation_start calls) and what they hold. What the run writes, checks and restores is the
 # run record's (plugins/module_utils/_rotation/destinations.py). Only key ids, version ids and messages pass
 # through these functions, never a secret.
 
@@ -97,6 +97,5 @@ def run_destinations(reads, plans, new_keys, check=None):
 
 class FilterModule:
     def filters(self):
-        return {
-            "destinations_to_read": destinations_to_read,
-        }
+        # The engine (rotation_start, rotation_advance) calls these functions; none is a public filter.
+        return {}

@@ -139,37 +139,6 @@ def fleet_users(hostvars, hosts, identities=None, inventory_hosts=None, variable
         raise AnsibleFilterError(f"rotor.iam.fleet_users: malformed input ({exc})") from exc
 
 
-def key_proofs(outcome, plans, hostvars, action, users=None, candidates=1):
-    """Where to read each old key back from, to prove AWS's view of it after a status change.
-
-    For every user whose outcome is ``action`` (and who is in ``users`` when given): the old key id, a host of
-    the user that keeps a backup holding it (one that switched to the new key, else any of its hosts), and that
-    host's first credentials file; up to ``candidates`` such hosts per user, so a backup that cannot prove the
-    key (a stale or rewritten secret) does not decide alone. The secret itself is read on the host by
-    rotor.iam.credentials_file (O(backup_access_key_id), no_log) and used only by the verify tasks that follow.
-    """
-    proofs = []
-    try:
-        chosen = None if users is None else set(users)
-        for user, entry in sorted(dict(outcome).items()):
-            if entry.get("action") != action or (chosen is not None and user not in chosen):
-                continue
-            plan = plans[user]
-            hosts_in_order = list(entry.get("switched_hosts") or []) + [h for h in plan.get("hosts") or [] if h not in (entry.get("switched_hosts") or [])]
-            hosts = [h for h in hosts_in_order if hostvars[h].get("rotor_credentials_files")][:max(1, int(candidates))]
-            if not plan.get("old_key_id"):
-                continue
-            if plan.get("broken_hosts") and not any(plan["old_key_id"] in host_read(hostvars[h])["key_ids"] for h in plan.get("hosts") or []):
-                # Its hosts were on a key IAM no longer has: no host ever held the old key's secret, none can prove it.
-                continue
-            for host in hosts:
-                files = hostvars[host]["rotor_credentials_files"]
-                proofs.append({"user": user, "access_key_id": plan["old_key_id"], "host": host, "file": dict(files[0])})
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.key_proofs: malformed input ({exc})") from exc
-    return proofs
-
-
 def key_holder(hostvars, hosts, access_key_id):
     """The first of ``hosts`` whose credentials files hold ``access_key_id`` (as read at plan time), and that file:
     {host, file}; {} when none does."""
@@ -182,58 +151,6 @@ def key_holder(hostvars, hosts, access_key_id):
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         raise AnsibleFilterError(f"rotor.iam.key_holder: malformed input ({exc})") from exc
     return {}
-
-
-def proof_failures(checks, expect):
-    """{user: message} for the key proofs that did not confirm ``expect`` (V(invalid) or V(valid)).
-
-    ``checks``: the registered results of the verify loop, whose items are the registered reads of the old key
-    (their items the entries of C(rotor.iam.key_proofs)). A read that failed (no backup holds the key) skips its
-    check and counts as a failed proof. Messages name key, host and wait, never a secret.
-    """
-    failures = {}
-    what = "rejects the deactivated" if expect == "invalid" else "accepts the reactivated"
-    try:
-        for check in checks or []:
-            read = check.get("item") or {}
-            proof = read.get("item") or {}
-            user, key_id, host = proof.get("user"), proof.get("access_key_id"), proof.get("host")
-            if check.get("skipped"):
-                failures[user] = (f"could not prove that AWS {what} key {key_id}: its secret could not be read from a backup on "
-                                  f"{host} ({read.get('msg') or 'read failed'})")
-            elif check.get("failed") and check.get("error_code") == "WrongSecret":
-                failures[user] = (f"could not prove that AWS {what} key {key_id}: the secret in the backup on {host} is not "
-                                  f"the key's (AWS answered that the signature does not match), so it proves nothing")
-            elif check.get("failed"):
-                failures[user] = (f"AWS did not confirm that it {what.split(' ', maxsplit=1)[0]} key {key_id} in time "
-                                  f"(proof made with the secret from {host}): {check.get('msg') or 'the proof failed'}")
-    except (TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.proof_failures: malformed input ({exc})") from exc
-    return failures
-
-
-def drain_remaining(inactive_since, users, drain_seconds):
-    """Seconds still to wait until every user's old key has been Inactive ``drain_seconds`` (0 when done)."""
-    try:
-        return seconds_left_to_drain(dict(inactive_since or {}), list(users), int(drain_seconds))
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.drain_remaining: malformed input ({exc})") from exc
-
-
-def users_to_switch(plans, hostvars, hosts, create_errors=None, check_mode=False):
-    """The users whose hosts may take the new key in this batch: due, not refused, their new key made and
-    verified (not in ``create_errors``), and no host of the play has failed so far (a failure anywhere stops
-    the later batches). In check mode, every due user (the hosts report what would change)."""
-    try:
-        due = sorted(user for user, plan in dict(plans).items() if plan.get("due") and not plan.get("error")
-                     and user not in (create_errors or {}))
-        if check_mode:
-            return due
-        if any(host_state(hostvars[host])["state"] in ("failed", "unreachable") for host in hosts):
-            return []
-        return due
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.users_to_switch: malformed input ({exc})") from exc
 
 
 def plan_users(plans, kind="due", among=None):
@@ -257,63 +174,6 @@ def stale_keys_of_users_not_due(plans):
     """[{user, access_key_id}] for the stale Inactive keys of users not due (left by a deactivate-only rotation)."""
     return [{"user": user, "access_key_id": key_id} for user in plan_users(plans, "not_due")
             for key_id in plans[user].get("stale_inactive_key_ids") or []]
-
-
-def locks_to_renew(plans, locked, renewed_epoch, ttl_minutes, now_epoch=None):
-    """The due users whose lock to renew before a batch: those this run holds, once half the lock's TTL has
-    passed since it was last renewed (``renewed_epoch``), so a long batched rollout never outlives its lock
-    and a short one costs no IAM calls."""
-    try:
-        now_epoch = time.time() if now_epoch is None else float(now_epoch)
-        if now_epoch - float(renewed_epoch or 0) < float(ttl_minutes) * 60 / 2:
-            return []
-        return plan_users(plans, "due", locked or [])
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.locks_to_renew: malformed input ({exc})") from exc
-
-
-def planned_cutover(plans, old_key_action="delete", outcome=None, new_keys=None):
-    """What a check-mode run says the cutover would do, one line per due user.
-
-    ``outcome`` (C(rotor.iam.rotation_result) over what the hosts registered): the decision is already known, as in
-    the finish job of a workflow, whose hosts were switched by earlier jobs; a user it rolls back says so.
-    ``new_keys`` ({user: {access_key_id}}) names the new key a rollback deletes."""
-    lines = []
-    for user in plan_users(plans, "due"):
-        plan = plans[user]
-        old = plan.get("old_key_id")
-        decided = (outcome or {}).get(user) or {}
-        if decided.get("action") in ("rollback", "failed"):
-            new = plan.get("new_key_id") or (dict(new_keys or {}).get(user) or {}).get("access_key_id") or "the new key"
-            lines.append(f"{user}: would roll back ({decided.get('message') or 'not every host is healthy on the new key'}): "
-                         + (f"put its hosts back on {old}, reactivate {old} if it is Inactive and delete {new}"
-                            if decided["action"] == "rollback" else f"{old} is disabled: the hosts stay on {new} and are reported"))
-            continue
-        if plan.get("staged"):
-            lines.append(f"{user}: staged rollout - would write the new key to {', '.join(plan.get('hosts') or [])} only and leave {old} "
-                         f"Active for the {len(plan.get('hosts_outside_play') or [])} hosts outside this play")
-            continue
-        end = f"delete {old}" if old_key_action == "delete" else f"leave {old} Inactive"
-        back = (f"; on any failure, restore the hosts from their backups, reactivate {old} and delete the new key"
-                if not plan.get("old_key_disabled") else f"; {old} is disabled: no host is rolled back onto it")
-        lines.append(f"{user}: would deactivate {old}, wait until AWS rejects it, health-check {', '.join(plan.get('hosts') or [])} "
-                     f"again, then {end}{back}")
-    return lines
-
-
-def succeeded_items(results):
-    """The loop items of the registered results that did not fail or skip."""
-    try:
-        return [r["item"] for r in results or [] if not r.get("failed") and not r.get("skipped")]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.succeeded_items: malformed input ({exc})") from exc
-
-
-def locks_still_held(locked, *released):
-    """The users of ``locked`` whose lock no registered journal loop in ``released`` (writes with state=unlocked)
-    gave back already: what the run must still release at its end."""
-    done = {item for loop in released for item in succeeded_items((loop or {}).get("results") if isinstance(loop, dict) else loop)}
-    return [user for user in locked or [] if user not in done]
 
 
 def lockable_users(fleet):
@@ -356,46 +216,7 @@ def plan_lines(plans, old_key_action="delete"):
     return lines
 
 
-def planned_switches(plans, hostvars, hosts, host_refs=None):
-    """What a check-mode run says each host would do, one line per host of a due user (key ids, paths, restarts
-    and checks; never a secret)."""
-    lines = []
-    try:
-        due = set(plan_users(plans, "due"))
-        for host, state in host_states(hostvars, hosts, host_refs).items():
-            if state["user"] not in due:
-                continue
-            facts = hostvars[host]
-            paths = ", ".join(str(f.get("path")) for f in facts.get("rotor_credentials_files") or [])
-            line = (f"{host}: would write the new key of {facts.get('rotor_iam_user')} over "
-                    f"{', '.join(shown_key_id(k) for k in state['key_ids']) or '(no key)'} "
-                    f"in {paths}")
-            if facts.get("rotor_restart_services"):
-                line += f"; would restart {', '.join(facts['rotor_restart_services'])}"
-            if facts.get("rotor_restart_command"):
-                line += f"; would run {facts['rotor_restart_command']}"
-            check = facts.get("rotor_health_check") or {}
-            if isinstance(check, dict) and (check.get("url") or check.get("command")):
-                # A URL may carry user:password@; show it the way the health check reports it.
-                line += f"; would check {redact_url(check['url']) if check.get('url') else check.get('command')}"
-            lines.append(line)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.planned_switches: malformed input ({exc})") from exc
-    return lines
-
-
 class FilterModule:
     def filters(self):
-        return {
-            "fleet_users": fleet_users,
-            "key_proofs": key_proofs,
-            "proof_failures": proof_failures,
-            "drain_remaining": drain_remaining,
-            "users_to_switch": users_to_switch,
-            "locks_to_renew": locks_to_renew,
-            "planned_cutover": planned_cutover,
-            "succeeded_items": succeeded_items,
-            "locks_still_held": locks_still_held,
-            "lockable_users": lockable_users,
-            "planned_switches": planned_switches,
-        }
+        # The engine (rotation_start, rotation_advance) calls these functions; none is a public filter.
+        return {}
