@@ -342,10 +342,10 @@ def render(figures, facts):
                      " + ".join("%s %.2f" % (item["name"], item["per_host"]) for item in projected["sliced"]),
                      projected["one_job"] / float(PROJECTED_HOSTS))]
     lines += [
-              "", "Before issue 23 (the prepare, sliced distribute, finish workflow, measured at 1,000 hosts): prepare 366 s and finish "
-              "1,487 s read every host from one node; 2,332 s in all against 1,265 s for one job, projected to 377 / 319 / 307 / 303 "
-              "min on 1 / 4 / 10 / 25 nodes: adding nodes barely helped. Now no once-per-run job touches a host, and the projection "
-              "falls with the nodes.", END]
+        "", "Before issue 23 (the prepare, sliced distribute, finish workflow, measured at 1,000 hosts): prepare 366 s and finish "
+        "1,487 s read every host from one node; 2,332 s in all against 1,265 s for one job, projected to 377 / 319 / 307 / 303 "
+        "min on 1 / 4 / 10 / 25 nodes: adding nodes barely helped. Now no once-per-run job touches a host, and the projection "
+        "falls with the nodes.", END]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 # Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter rotor.iam.<name>).
 
 import os
-import time
 
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
@@ -19,13 +18,9 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import refused_user_plan
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import seconds_left_to_drain
-from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
-from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
 
 
 def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
@@ -151,29 +146,6 @@ def key_holder(hostvars, hosts, access_key_id):
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         raise AnsibleFilterError(f"rotor.iam.key_holder: malformed input ({exc})") from exc
     return {}
-
-
-def plan_users(plans, kind="due", among=None):
-    """The users (sorted) of the plan of one ``kind``: V(due) (to rotate), V(not_due) (nothing to rotate, not
-    refused), V(refused) (the run may not touch them). With ``among``, only those in it (e.g. the users locked)."""
-    kinds = {
-        "due": lambda plan: plan.get("due") and not plan.get("error"),
-        "not_due": lambda plan: not plan.get("due") and not plan.get("error"),
-        "refused": lambda plan: bool(plan.get("error")),
-    }
-    if kind not in kinds:
-        raise AnsibleFilterError(f"rotor.iam.plan_users: kind must be one of {', '.join(kinds)}, not {kind!r}")
-    try:
-        chosen = None if among is None else set(among)
-        return sorted(user for user, plan in dict(plans).items() if kinds[kind](plan) and (chosen is None or user in chosen))
-    except (TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"rotor.iam.plan_users: malformed input ({exc})") from exc
-
-
-def stale_keys_of_users_not_due(plans):
-    """[{user, access_key_id}] for the stale Inactive keys of users not due (left by a deactivate-only rotation)."""
-    return [{"user": user, "access_key_id": key_id} for user in plan_users(plans, "not_due")
-            for key_id in plans[user].get("stale_inactive_key_ids") or []]
 
 
 def lockable_users(fleet):

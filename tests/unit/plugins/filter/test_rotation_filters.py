@@ -7,11 +7,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.rotor.iam.plugins.filter.rotation import fleet_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import lockable_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
-from ansible_collections.rotor.iam.plugins.filter.rotation import plan_users
 from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
-from ansible_collections.rotor.iam.plugins.filter.rotation import stale_keys_of_users_not_due
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_state
-from rotation_builders import FILE, NEW, OLD, Registers, hostvars, plan
+from rotation_builders import OLD, Registers, hostvars, plan
 
 _REGISTERS = Registers()
 read, switched = _REGISTERS.read, _REGISTERS.switched
