@@ -3,17 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rotation engine's three public filters: rotation_start, rotation_advance, rotation_report (which also renders the tables).
 
-The work is in plugins/module_utils/_rotation/run.py (private); these only read the hosts' registers out of
-hostvars, by the register names the caller gives, and turn a malformed input into one clear error.
+The work is in plugins/module_utils/_rotation/ (private: run.py, and plan_inputs.py for the plan); these only read the
+hosts' registers out of hostvars, by the register names the caller gives, show the plan's warnings, and turn a
+malformed input into one clear error that names the filter.
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
-from ansible_collections.rotor.iam.plugins.filter.destinations import destinations_to_read
-from ansible_collections.rotor.iam.plugins.filter.rotation import key_holder
-from ansible_collections.rotor.iam.plugins.filter.rotation import rotation_plan
 from ansible_collections.rotor.iam.plugins.module_utils.caller_checks import caller_lines
 from ansible_collections.rotor.iam.plugins.module_utils.rotation_settings import health_check_warnings
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import fleet as run_users
@@ -21,8 +20,11 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation import plan_st
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import preview
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as engine
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.destinations import destinations_to_read
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan_inputs import key_holder
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan_inputs import rotation_plan
 
 
 def _guard(name, func, *args, **kwargs):
@@ -45,7 +47,7 @@ def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, s
                           destination_reads=destination_reads, max_age_days=settings.get("max_age_days", 90),
                           force=bool(settings.get("force", False)), delete_inactive_after_days=settings.get("delete_inactive_after_days", 7),
                           in_use_window_minutes=settings.get("in_use_window_minutes", 60),
-                          compromised_key_ids=settings.get("compromised_key_ids"))
+                          compromised_key_ids=settings.get("compromised_key_ids"), warn=Display().warning)
     locked = set(plan_step.locked_users(locks, check_mode))
     for ref, plan in plans.items():
         plan["locked"] = ref in locked  # nothing is locked in check mode

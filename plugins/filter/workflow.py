@@ -8,9 +8,9 @@ from __future__ import annotations
 # _rollback, _restore, _finish, _cleanup), documented in plugins/filter/workflow_todo.yml. Each step hands what the
 # job's modules returned to a plain function of module_utils/_rotation/workflow.py and gives back the job's work lists.
 
-from ansible_collections.rotor.iam.plugins.filter.rotation import fleet_users
-from ansible_collections.rotor.iam.plugins.filter.rotation import lockable_users
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import workflow
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.fleet import fleet_users
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.fleet import lockable_users
 from ansible_collections.rotor.iam.plugins.plugin_utils.filter_guard import filter_guard
 
 STEPS = ("users", "fence", "plan", "prepared", "proofs", "reads", "hosts")

@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private (rotor.iam's rotation engine): the secret destinations of a run (rotor_secret_destinations).
 
-The run record keeps the destinations as configured (each with its user's connection where it has none of its
-own) and what their writes returned (key ids, version ids and messages only, never a secret); the work lists of
-the destination phases (write, check, re-check, restore) and their failures follow from them.
+Before the run record exists, the plan step reads them: which to read (``destinations_to_read``) and which key id
+each holds (``destination_holdings``), which the plan counts as it counts a host's. The run record keeps the
+destinations as configured (each with its user's connection where it has none of its own) and what their writes
+returned (key ids, version ids and messages only, never a secret); the work lists of the destination phases (write,
+check, re-check, restore) and their failures follow from them.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def configured(destinations, fleet):
     return [with_connection(dest, known) for dest in check_destinations(destinations)]
 
 
+def destinations_to_read(destinations, fleet):
+    """The destinations to read before the plan (which key id each holds): those of the run's IAM users (``fleet``),
+    each with its user's connection where it has none of its own; raises DestinationError naming a bad entry."""
+    known = dict((fleet or {}).get("users") or {})
+    return [dest for dest in configured(destinations, fleet) if dest["user"] in known]
+
+
 def _results(registered):
     if isinstance(registered, dict):
         registered = registered.get("results")
@@ -79,6 +88,25 @@ def _results(registered):
 
 def _item(result):
     return result.get("item") if isinstance(result.get("item"), dict) else {}
+
+
+def destination_holdings(reads):
+    """({ref: {"TYPE:NAME": key id or None}}, {ref: why a destination of it could not be read}) from the
+    registered state=read loop (each item a destination with its C(user)); the plan counts them as holders."""
+    holdings, unreadable = {}, {}
+    for result in _results(reads):
+        dest = _item(result)
+        if not dest:
+            continue
+        label = f"{dest['type']}:{dest['name']}"
+        if result.get("failed"):
+            unreadable.setdefault(dest["user"], (
+                f"cannot rotate IAM user {dest['user']!r}: its {dest['type']} destination {dest['name']} could not be read "
+                f"({result.get('msg') or 'failed'}), so the key it holds is unknown. Fix the destination's name or the "
+                f"controller's access to it (docs/destinations.md), then run again."))
+            continue
+        holdings.setdefault(dest["user"], {})[label] = shown_key_id(result.get("access_key_id")) or None
+    return holdings, unreadable
 
 
 def written(writes):

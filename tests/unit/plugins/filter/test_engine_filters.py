@@ -204,6 +204,17 @@ def test_the_plan_step_stops_on_refused_settings_and_on_a_connection_that_does_n
         rotation_start(run, step="decide")
 
 
+def test_a_bad_destination_or_host_in_the_plan_step_is_a_filter_error_naming_rotation_start():
+    # The engine refuses them (test_destination_reads.py, test_run_users.py); the filter turns that into Ansible's error.
+    run = rotation_start(_role_variables(), step="begin", hostvars={}, play_hosts=[])
+    dest = {"user": "app", "type": "secretsmanager", "name": "k/app"}
+    with pytest.raises(AnsibleFilterError, match=r"^rotor\.iam\.rotation_start: malformed input \(rotor_secret_destinations\[1\]: "
+                                                 r"secretsmanager .* is listed twice"):
+        rotation_start(dict(run, fleet={"users": {"app": {}}}), step="callers", callers=[], destinations=[dest, dict(dest)])
+    with pytest.raises(AnsibleFilterError, match=r"^rotor\.iam\.rotation_start: malformed input"):
+        rotation_start(run, step="users", identities=[], hostvars={}, play_hosts=["web1"])
+
+
 def test_the_leaked_keys_no_user_owns_ride_with_the_record_into_its_report():
     run = rotation_start(_role_variables(rotor_compromised_key_ids="AKIALEAKEDLEAKEDLEA2"), step="begin", hostvars={}, play_hosts=[])
     run = rotation_start(run, step="users", hostvars={}, play_hosts=[])

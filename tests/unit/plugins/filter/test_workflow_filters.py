@@ -82,6 +82,16 @@ def test_the_users_step_names_the_lockable_users_of_the_jobs_hosts():
     assert users["lockable"] == ["app"] and users["host_refs"] == {"h1": "app"}
 
 
+def test_the_users_step_turns_the_engines_error_into_one_naming_the_filter_and_never_a_value():
+    # fleet_users raises KeyError for a host without its variables (test_run_users.py): the filter names itself and the
+    # input's types, not the host nor its variables.
+    with pytest.raises(AnsibleFilterError) as raised:
+        filters.workflow_todo({"h1": {"rotor_iam_user": "s3cr3t-user"}}, RUN, "distribute", step="users", hosts=["h1", "h2"])
+    message = str(raised.value)
+    assert message.startswith("rotor.iam.workflow_todo: could not use its input (results: dict") and "KeyError" in message
+    assert "h2" not in message and "s3cr3t-user" not in message
+
+
 def test_the_workflow_file_is_a_graph_whose_edges_name_its_nodes():
     nodes = yaml.safe_load((AWX / "rotate-workflow.yml").read_text())["nodes"]
     names = [node["name"] for node in nodes]

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.rotor.iam.plugins.filter.rotation import plan_lines
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.tables import plan_action
 
 USER = "app"
 NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
@@ -33,8 +33,8 @@ def test_an_unreadable_host_does_not_refuse_incident_response_and_is_named():
     assert plan["error"] is None and plan["due"] and plan["deactivate_first"]
     assert plan["hosts_unreachable"] == ["web2"]
     assert any("web2" in note and "deactivated anyway" in note for note in plan["notes"])
-    line = plan_lines({USER: plan})[0]
-    assert line.startswith(f"{USER}: INCIDENT - ") and "deactivated now" in line and "still on it: web2" in line
+    line = plan_action(plan)
+    assert line.startswith("INCIDENT - ") and "deactivated now" in line and "still on it: web2" in line
 
 
 def test_an_unreachable_host_still_refuses_a_calm_rotation():
@@ -50,7 +50,7 @@ def test_a_limited_incident_says_the_leaked_key_is_deactivated_not_kept_active()
     plan = plans[USER]
 
     assert plan["staged"] and plan["deactivate_first"]
-    line = plan_lines(plans)[0]
+    line = plan_action(plans[USER])
     assert "Active" not in line.split("INCIDENT - ", 1)[1].replace("never reactivated", ""), line
     assert "deactivated now" in line and "web2" in line
     outcome = rotation_outcome(plans, {"web1": {"user": USER, "state": "healthy", "wrote": True, "failure": {}}})[USER]
@@ -76,5 +76,5 @@ def test_a_calm_plan_line_is_unchanged(staged):
     plans = plans_for({"web1": {"user": USER, "key_ids": [LEAKED]}}, compromised=(), fleet=fleet)
     plans[USER]["due"] = True
     plans[USER]["staged"] = staged
-    line = plan_lines(plans)[0]
+    line = plan_action(plans[USER])
     assert ("kept Active (staged rollout)" in line) is staged

@@ -84,6 +84,11 @@ def test_the_plan_is_one_row_per_user_with_account_key_age_action_hosts_destinat
     assert by_user["broken"][4].startswith("CANNOT ROTATE - host web9 holds key") and by_user["broken"][-1] == "-"
 
 
+def test_a_user_only_destinations_hold_shows_them_and_no_host():
+    lines = tables.plan_table(started({"app": plan(reason="key 120 days old", notes=[], hosts=[], destinations={"ssm:/k/app": OLD})}))
+    assert rows(lines)[0][5:7] == ["-", f"ssm:/k/app (on {OLD})"]
+
+
 def test_an_incident_says_the_leaked_key_is_never_reactivated():
     lines = tables.plan_table(started({"app": plan(compromised_key_id=OLD, reason=f"key {OLD} is compromised")}))
     assert rows(lines)[0][4].startswith(f"INCIDENT - key {OLD} is compromised") and "never reactivated" in rows(lines)[0][-1]
