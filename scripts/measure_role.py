@@ -129,11 +129,12 @@ def happy_path(timing_path):
             continue
         _where, task, parent = match
         # The module's own name (rotor.iam.<module>) is a module run, not a filter evaluation.
-        found = _filters_in({("action" if k == _action(task) else k): v for k, v in task.items() if k not in ("block", "rescue", "always", "name")})
+        action = _action(task)
+        found = _filters_in({("action" if k == action else k): v for k, v in task.items() if k not in ("block", "rescue", "always", "name")})
         found += _filters_in((parent or {}).get("vars"))
         filters += len(found)
         used.update(found)
-        action = _action(task) or ""
+        action = action or ""
         if action in HOST_MODULES and not task.get("run_once") and not task.get("delegate_to"):
             for host in ran:
                 per_host[host] = per_host.get(host, 0) + 1

@@ -39,7 +39,7 @@ def _key_ids(new_keys):
     return {user: (entry or {}).get("access_key_id") for user, entry in dict(new_keys or {}).items() if (entry or {}).get("access_key_id")}
 
 
-def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode):
+def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, settings, check_mode, registers):
     """{user: plan} from what the plan phase registered, each plan with the hosts (and files) that hold its old key
     and its recovered new key (read back from there)."""
     settings = dict(settings or {})
@@ -47,12 +47,13 @@ def _planned(key_infos, hostvars, play_hosts, users, locks, destination_reads, s
                           destination_reads=destination_reads, max_age_days=settings.get("max_age_days", 90),
                           force=bool(settings.get("force", False)), delete_inactive_after_days=settings.get("delete_inactive_after_days", 7),
                           in_use_window_minutes=settings.get("in_use_window_minutes", 60),
-                          compromised_key_ids=settings.get("compromised_key_ids"), warn=Display().warning)
+                          compromised_key_ids=settings.get("compromised_key_ids"), warn=Display().warning,
+                          registers=registers)
     locked = set(plan_step.locked_users(locks, check_mode))
     for ref, plan in plans.items():
         plan["locked"] = ref in locked  # nothing is locked in check mode
-        plan["old_key_holder"] = key_holder(hostvars, plan.get("hosts"), plan.get("old_key_id")) if plan.get("old_key_id") else {}
-        plan["new_key_holder"] = key_holder(hostvars, plan.get("new_key_holders"), plan.get("new_key_id")) if plan.get("new_key_id") else {}
+        plan["old_key_holder"] = key_holder(hostvars, plan.get("hosts"), plan.get("old_key_id"), registers) if plan.get("old_key_id") else {}
+        plan["new_key_holder"] = key_holder(hostvars, plan.get("new_key_holders"), plan.get("new_key_id"), registers) if plan.get("new_key_id") else {}
     return plans
 
 
@@ -96,9 +97,10 @@ def _callers(record, callers, destinations):
     return dict(record, caller_lines=caller_lines(list(callers or [])), problems=problems, todo=todo)
 
 
-def _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads):
+def _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads, registers):
     check_mode = bool(record["check_mode"])
-    planned = _planned(key_infos, hostvars, play_hosts, record["fleet"], locks, destination_reads, record["settings"], check_mode)
+    planned = _planned(key_infos, hostvars, play_hosts, record["fleet"], locks, destination_reads, record["settings"], check_mode,
+                       registers)
     run = engine.start(planned, run_id=str(record["run_id"]), started=str(record["started"]), started_epoch=float(record["started_epoch"] or 0),
                        check_mode=check_mode, old_key_action=str(record["old_key_action"]),
                        compromised_not_found=plan_step.compromised_not_found(record["settings"].get("compromised_key_ids"), key_infos))
@@ -110,14 +112,15 @@ def _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads):
 
 def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=False, old_key_action="delete", new_keys=None, step=None,
                    hostvars=None, play_hosts=None, inventory_hosts=None, destinations=None, identities=None, callers=None, key_infos=None,
-                   locks=None, destination_reads=None):
+                   locks=None, destination_reads=None, registers=None):
     """The run record of a run that planned ``plans`` (see rotation_start.yml).
 
     With ``step``, the rotate role's plan step, which makes the plan from what it registers, one step at a time:
     V(begin) (``plans`` is then the role's run-wide variables: the run's name, its settings checked, the connections to
     identify), V(users) (its IAM users from ``identities``, the connections to check), V(callers) (who acts, whether
     AWS answers, the destinations to read and the users to lock) and V(plan) (the plan from ``key_infos``, ``locks`` and
-    ``destination_reads``, and the record started from it); each takes the record the step before it returned."""
+    ``destination_reads``, and the record started from it, the hosts' reads taken from the register ``registers`` names for
+    V(read)); each takes the record the step before it returned."""
     def begin():
         if step is None:
             return engine.start(dict(plans), run_id=str(run_id), started=str(started), started_epoch=float(started_epoch or 0),
@@ -131,7 +134,7 @@ def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=Fal
             return _users(record, identities, hostvars, play_hosts, inventory_hosts, destinations)
         if step == "callers":
             return _callers(record, callers, destinations)
-        return _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads)
+        return _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads, registers)
     return _guard("rotation_start", begin)
 
 

@@ -12,12 +12,14 @@ AttributeError or ValueError (RunError), which the filter turns into one error n
 
 from __future__ import annotations
 
+import functools
 import os
 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.destinations import destination_holdings
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import apply_to_plans
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import known_variable_names
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.holders import verify_holders
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import READ
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import plan_rotation
@@ -27,7 +29,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation.run import Run
 
 def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_inactive_after_days=7, journals=None, in_use_window_minutes=60,
                   fleet=None, compromised_key_ids=None, users=None, locks=None, hostvars=None, play_hosts=None,
-                  destination_reads=None, warn=None):
+                  destination_reads=None, warn=None, registers=None):
     """Plan every user. With ``users`` (the run's IAM users: fleet.fleet_users), users are keyed by their reference
     (C(account:name) when the run spans accounts): each access_key_info result's C(item) is that reference,
     and each plan carries C(iam_user_name) and C(connection) for the IAM calls.
@@ -37,9 +39,10 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
     ``destination_reads``: the registered rotor.iam.secret_destination state=read loop over the run's
     destinations (destinations.destinations_to_read): the key id each holds counts as a host's does; a
     destination that cannot be read refuses its user.
-    ``warn``: called with each warning of the holders' check (hosts that hold keys but name no user); None: not shown."""
+    ``warn``: called with each warning of the holders' check (hosts that hold keys but name no user); None: not shown.
+    ``registers``: {phase: register name}; the hosts' plan-time reads are the register named for V(read)."""
     if hosts is None:
-        hosts = {host: dict(host_read(hostvars[host]), user=hostvars[host].get("rotor_iam_user")) for host in play_hosts or []}
+        hosts = {host: dict(host_read(hostvars[host], registers), user=hostvars[host].get("rotor_iam_user")) for host in play_hosts or []}
     host_refs = dict((users or {}).get("host_refs") or {})
     fleet = fleet if fleet is not None else (users or {}).get("fleet")
     users = dict((users or {}).get("users") or {})
@@ -80,7 +83,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
     for ref, message in refused.items():
         plans[ref] = refused_user_plan(message, user_name=ref)
     if hostvars is not None:
-        warnings = _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, set(destinations) | set(unreadable))
+        warnings = _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, set(destinations) | set(unreadable), registers)
         if warn is not None:
             for warning in warnings:
                 warn(warning)
@@ -95,7 +98,7 @@ def rotation_plan(key_infos, hosts=None, max_age_days=90, force=False, delete_in
     return plans
 
 
-def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_with_destinations):
+def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_with_destinations, registers=None):
     """Refuse the users whose key holders are not what the inventory says (holders.py). Changes ``plans`` in place;
     returns the warnings about hosts that hold keys but name no user."""
     hosts = {}
@@ -105,7 +108,7 @@ def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_wit
         name = name if isinstance(name, str) else ""
         hosts[host] = {"user": host_refs.get(host, name) if name else "", "user_name": name,
                        "variables": [key for key in facts.keys() if isinstance(key, str) and key.startswith("rotor_")],
-                       "files": facts.get("rotor_credentials_files"), "read": facts.get(ROLE_REGISTERS["read"])}
+                       "files": facts.get("rotor_credentials_files"), "read": facts.get((registers or ROLE_REGISTERS)[READ])}
     user_keys, owners = {}, {}
     for result in key_infos or []:
         if not isinstance(result, dict) or "access_keys" not in result:
@@ -120,22 +123,20 @@ def _verify_holders(plans, hostvars, play_hosts, host_refs, key_infos, users_wit
 
 # This file is plugins/module_utils/_rotation/plan_inputs.py: the collection's root is four directories up.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-_KNOWN_VARIABLES = []
 
 
+@functools.lru_cache(maxsize=None)
 def known_variables():
     """The public rotor_* variables, read once from this collection's own roles and playbooks."""
-    if not _KNOWN_VARIABLES:
-        _KNOWN_VARIABLES.append(known_variable_names(COLLECTION_ROOT))
-    return _KNOWN_VARIABLES[0]
+    return known_variable_names(COLLECTION_ROOT)
 
 
-def key_holder(hostvars, hosts, access_key_id):
+def key_holder(hostvars, hosts, access_key_id, registers=None):
     """The first of ``hosts`` whose credentials files hold ``access_key_id`` (as read at plan time), and that file:
     {host, file}; {} when none does."""
     for host in hosts or []:
         facts = hostvars[host]
-        held = host_read(facts)["file_key_ids"]
+        held = host_read(facts, registers)["file_key_ids"]
         if access_key_id in held:
             files = facts["rotor_credentials_files"]
             index = held.index(access_key_id)

@@ -35,6 +35,19 @@ def test_rotation_plan_reads_the_hosts_registered_reads():
     assert plans["app"]["due"] and plans["app"]["old_key_id"] == OLD and plans["app"]["hosts"] == ["web1", "web2"]
 
 
+def test_the_plan_reads_the_register_the_caller_names():
+    """No register name is the engine's: under another name, the plan and the key's holder are read from it alone."""
+    renamed = Registers(read="plan_time_read")
+    infos = [{"item": "app", "user_name": "app", "access_keys": [KEY]}]
+    facts = hostvars(web1=renamed.read(OLD), web2=renamed.read(OLD))
+    names = {"read": "plan_time_read"}
+    plans = rotation_plan(infos, hostvars=facts, play_hosts=["web1", "web2"], registers=names)
+    assert plans["app"]["due"] and plans["app"]["hosts"] == ["web1", "web2"] and not plans["app"]["error"]
+    assert key_holder(facts, ["web1", "web2"], OLD, names) == {"host": "web1", "file": FILE}
+    # The role's default name finds nothing there: no host holds the key as far as the engine can see.
+    assert key_holder(facts, ["web1", "web2"], OLD) == {}
+
+
 def test_rotation_plan_hands_the_holders_warnings_to_warn_and_refuses_an_unknown_variable():
     infos = [{"item": "app", "user_name": "app", "access_keys": [KEY]}]
     # web2 holds the key but names no user: a warning; web1 carries a misspelt rotor_* variable: its user is refused.
