@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: rotor.iam contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A light local fleet for the benchmarks' large sizes: N hosts, one consumer process.
+"""A light local fleet for the benchmarks' large sizes: N hosts, a consumer process per 50 hosts.
 
 tests/fleet gives every host its own consumer process (~46 MB RSS with boto3 loaded) and
 a 127.0.X.N address, at most 250 hosts per fleet: 500 hosts would need ~23 GB and two
@@ -12,8 +12,9 @@ per host:
   tests/fleet's local mode (WORKDIR/hosts/hostN/etc/credentials, .../run/health.jsonl);
 - every host has its own consumer *object* (tests/fleet/consumer.py's Consumer: it loads
   the key from that host's file, keeps it until reloaded, and answers a health check by
-  signing a real STS GetCallerIdentity with it against the endpoint), all N served by one
-  process on 127.0.0.1:PORT under /hostN/...;
+  signing a real STS GetCallerIdentity with it against the endpoint), served under /hostN/... by
+  one of several server processes (``hosts_per_process``, 50 by default: one process answering
+  4 slices x 50 forks of signed checks under one GIL timed out; see RESULTS.md);
 - a host's restart is its own: `rotor_restart_command` POSTs to /hostN/reload (curl),
   which reloads that host's file only, synchronously, before the command returns (the
   tests/fleet consumer reloads on SIGHUP, asynchronously);
@@ -23,10 +24,10 @@ per host:
 
 So Ansible does the same work per host (same tasks, same modules, same files, one HTTP
 health check and one signed STS call per check); what is shared is only the consumer's
-process. Standard library plus the venv's botocore (in the server process).
+process. Standard library plus the venv's botocore (in the server processes).
 
-    python benchmarks/light_fleet.py serve --workdir W --size N --endpoint-url URL --region R
-    (internal; LightFleet starts it and waits for W/server.json)
+    python benchmarks/light_fleet.py serve --workdir W --first I --count N --endpoint-url URL --region R
+    (internal; LightFleet starts one per group of hosts and waits for W/server-I.json)
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ TESTS = os.path.join(ROOT, "tests")
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-SERVER_FILE = "server.json"
+HOSTS_PER_PROCESS = 50
 HEALTH_RETRIES, HEALTH_DELAY = 5, 1  # as tests/fleet's inventory
 
 
@@ -72,8 +73,12 @@ def _atomic_write(path, text, mode=0o600):
     os.replace(tmp, path)
 
 
-def host_names(size):
-    return ["host%d" % i for i in range(1, size + 1)]
+def host_names(size, first=1):
+    return ["host%d" % i for i in range(first, first + size)]
+
+
+def server_file(workdir, first):
+    return os.path.join(workdir, "server-%d.json" % first)
 
 
 def credentials_text(access_key_id, secret, profile="default"):
@@ -97,7 +102,7 @@ def host_vars(workdir, name, port, user):
 
 
 class LightFleet:
-    """N local hosts whose consumers live in one process (see the module docstring).
+    """N local hosts whose consumers live in a few processes (see the module docstring).
 
     The subset of tests/fleet's Fleet the benchmarks use: start/stop (a context manager),
     hosts, write_inventory(), health(), read_credentials().
@@ -106,7 +111,7 @@ class LightFleet:
     mode = "local"
 
     def __init__(self, workdir, size, endpoint_url, region="us-east-1", users=None, initial_keys=None,
-                 ready_timeout=120):
+                 ready_timeout=180, hosts_per_process=HOSTS_PER_PROCESS):
         self.workdir = os.path.abspath(workdir)
         self.size = size
         self.endpoint_url = endpoint_url
@@ -114,13 +119,19 @@ class LightFleet:
         self.users = {name: users for name in host_names(size)}
         self.initial_keys = dict(initial_keys or {})
         self.ready_timeout = ready_timeout
+        self.hosts_per_process = max(1, int(hosts_per_process))
         self.inventory_path = os.path.join(self.workdir, "inventory.yml")
-        self.process = None
-        self.port = None
+        self.processes = []
+        self.ports = {}  # host -> the port of the process serving it
 
     @property
     def hosts(self):
         return host_names(self.size)
+
+    def groups(self):
+        """[(first host number, count)]: the hosts each server process serves."""
+        return [(first, min(self.hosts_per_process, self.size - first + 1))
+                for first in range(1, self.size + 1, self.hosts_per_process)]
 
     def credentials_path(self, name):
         return os.path.join(self.workdir, "hosts", name, "etc", "credentials")
@@ -137,42 +148,51 @@ class LightFleet:
             key = self.initial_keys.get(self.users[name])
             if key:
                 _atomic_write(self.credentials_path(name), credentials_text(*key))
-        server_file = os.path.join(self.workdir, SERVER_FILE)
-        if os.path.exists(server_file):
-            os.unlink(server_file)
         os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-        with open(os.path.join(self.workdir, "logs", "server.log"), "ab") as out:
-            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [_venv_python(), os.path.abspath(__file__), "serve", "--workdir", self.workdir,
-                 "--size", str(self.size), "--endpoint-url", self.endpoint_url, "--region", self.region],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, start_new_session=True)
+        started = []
+        for first, count in self.groups():
+            path = server_file(self.workdir, first)
+            if os.path.exists(path):
+                os.unlink(path)
+            with open(os.path.join(self.workdir, "logs", "server-%d.log" % first), "ab") as out:
+                process = subprocess.Popen(  # pylint: disable=consider-using-with
+                    [_venv_python(), os.path.abspath(__file__), "serve", "--workdir", self.workdir, "--first", str(first),
+                     "--count", str(count), "--endpoint-url", self.endpoint_url, "--region", self.region],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, start_new_session=True)
+            self.processes.append(process)
+            started.append((first, count, process, path))
         deadline = time.monotonic() + self.ready_timeout
-        while not os.path.exists(server_file):
-            if self.process.poll() is not None:
-                raise LightFleetError("the light fleet's server exited (%s); see %s" % (
-                    self.process.returncode, os.path.join(self.workdir, "logs", "server.log")))
-            if time.monotonic() > deadline:
-                self.stop()
-                raise LightFleetError("the light fleet's server was not ready after %ds" % self.ready_timeout)
-            time.sleep(0.05)
-        with open(server_file) as handle:
-            self.port = json.load(handle)["port"]
+        for first, count, process, path in started:
+            while not os.path.exists(path):
+                if process.poll() is not None:
+                    self.stop()
+                    raise LightFleetError("the light fleet's server for host%d.. exited (%s); see %s" % (
+                        first, process.returncode, os.path.join(self.workdir, "logs", "server-%d.log" % first)))
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise LightFleetError("the light fleet's servers were not ready after %ds" % self.ready_timeout)
+                time.sleep(0.05)
+            with open(path) as handle:
+                port = json.load(handle)["port"]
+            self.ports.update({name: port for name in host_names(count, first)})
         return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(10)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self.process = None
+                process.kill()
+                process.wait(10)
+        self.processes = []
 
     def host_vars(self, name):
-        return host_vars(self.workdir, name, self.port, self.users[name])
+        return host_vars(self.workdir, name, self.ports[name], self.users[name])
 
     def write_inventory(self, path=None):
         """A JSON inventory (valid YAML too), group rotor_fleet; returns its path."""
@@ -184,21 +204,25 @@ class LightFleet:
 
     def health(self, timeout=120):
         """{host: report} like Fleet.health(): every consumer checks its key now (a real STS call each)."""
-        url = "http://127.0.0.1:%d/_fleet/health" % self.port
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return json.loads(response.read())
-        except (OSError, ValueError) as exc:
-            return {name: {"healthy": False, "access_key_id": None, "error": str(exc)} for name in self.hosts}
+        reports = {}
+        for port in sorted(set(self.ports.values())):
+            url = "http://127.0.0.1:%d/_fleet/health" % port
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    reports.update(json.loads(response.read()))
+            except (OSError, ValueError) as exc:
+                reports.update({name: {"healthy": False, "access_key_id": None, "error": str(exc)}
+                                for name, served_by in self.ports.items() if served_by == port})
+        return reports
 
     def read_credentials(self, name):
         from fleet.consumer import load_credentials  # pylint: disable=import-outside-toplevel
         return load_credentials(self.credentials_path(name))[:2]
 
 
-# --------------------------------------------------------------------------- the server (one process)
+# --------------------------------------------------------------------------- a server (one process per group of hosts)
 
-def make_consumers(workdir, size, endpoint_url, region):
+def make_consumers(workdir, names, endpoint_url, region):
     """{host: Consumer} sharing one botocore session (clients are created under a lock)."""
     import botocore.session  # pylint: disable=import-outside-toplevel
     from botocore.config import Config  # pylint: disable=import-outside-toplevel
@@ -218,7 +242,7 @@ def make_consumers(workdir, size, endpoint_url, region):
                                              aws_session_token=token, config=config)
 
     consumers = {}
-    for name in host_names(size):
+    for name in names:
         consumer = SharedSessionConsumer(os.path.join(workdir, "hosts", name, "etc", "credentials"), "aws_credentials",
                                          "default", endpoint_url, region,
                                          health_log=os.path.join(workdir, "hosts", name, "run", "health.jsonl"))
@@ -289,11 +313,12 @@ def serve(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("--workdir", required=True)
-    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--first", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--endpoint-url", required=True)
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
-    consumers = make_consumers(args.workdir, args.size, args.endpoint_url, args.region)
+    consumers = make_consumers(args.workdir, host_names(args.count, args.first), args.endpoint_url, args.region)
 
     class Server(http.server.ThreadingHTTPServer):
         # listen()'s backlog, used by the constructor (setting it on the made server changes nothing: the default 5
@@ -311,9 +336,9 @@ def serve(argv):
 
     threading.Thread(target=watch_parent, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    _atomic_write(os.path.join(args.workdir, SERVER_FILE),
+    _atomic_write(server_file(args.workdir, args.first),
                   json.dumps({"port": server.server_address[1], "pid": os.getpid()}), 0o644)
-    sys.stderr.write("light fleet: %d hosts on 127.0.0.1:%d\n" % (args.size, server.server_address[1]))
+    sys.stderr.write("light fleet: host%d.. (%d hosts) on 127.0.0.1:%d\n" % (args.first, args.count, server.server_address[1]))
     server.serve_forever()
     server.server_close()
     return 0

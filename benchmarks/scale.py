@@ -224,7 +224,7 @@ class ScaleBench(bench.Bench):
             if args.service_nice:
                 # The endpoint stands for AWS and the fleet's consumers for the application hosts: neither shares an
                 # execution node's CPU in real life. Here they share 2 cores with hundreds of Ansible workers.
-                for pid in (self.endpoint._process.pid, fleet.process.pid):  # pylint: disable=protected-access
+                for pid in [self.endpoint._process.pid] + [process.pid for process in fleet.processes]:  # pylint: disable=protected-access
                     renice(pid, args.service_nice)
                 bench.log("endpoint and fleet consumers at nice %d" % args.service_nice)
             inventory = fleet.write_inventory()
