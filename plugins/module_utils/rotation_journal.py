@@ -473,26 +473,45 @@ def _same_controller(lock, identity):
     return bool(mine) and lock.get("machine") == mine and _complete_controller_id(mine)
 
 
+def holds_lock(lock, run_id, identity):
+    """Is ``lock`` this job's? It names ``run_id`` and, unless it names no process (a detached lock belongs to its run
+    id alone: the jobs of one workflow), this very ansible-playbook process on this controller. Two jobs given the
+    same run id are two holders: the second may not share the first's lock."""
+    if not lock or lock.get("run_id") != run_id:
+        return False
+    if not lock.get("pid"):
+        return True
+    return (lock.get("pid") == identity.get("pid") and lock.get("machine") == identity.get("machine")
+            and str(lock.get("started") or "") == str(identity.get("started") or ""))
+
+
 def lock_verdict(journal, run_id, identity, now=None, break_lock=False):
     """May ``run_id`` take or keep the user's lock? Returns (allowed, note).
 
-    The lock is free, ours, expired, held by a run that died on this very
+    The lock is free, ours (``holds_lock``), expired, held by a run that died on this very
     controller (its ansible-playbook process is gone), or broken on request.
     A lock that names no process (a detached one, see ``lock_journal``) is never taken over for a process gone.
     """
     now = now or utcnow()
     lock = journal.get("lock")
-    if not lock:
+    if not lock or holds_lock(lock, run_id, identity):
         return True, None
-    if lock["run_id"] == run_id:
-        return True, None
-    held = f"run {lock['run_id']} ({lock.get('owner') or 'unknown owner'})"
+    same_run = lock["run_id"] == run_id
+    held = (f"another job of this run id, {lock['run_id']} ({lock.get('owner') or 'unknown owner'})" if same_run
+            else f"run {lock['run_id']} ({lock.get('owner') or 'unknown owner'})")
     if break_lock:
         return True, f"broke the lock of {held} (rotor_break_lock)"
     if lock.get("expired"):
         return True, f"took over the expired lock of {held}, which expired at {lock.get('expires')}"
     if _same_controller(lock, identity) and lock.get("pid") and not process_is_playbook(lock["pid"], lock.get("started")):
         return True, f"took over the lock of {held}: its ansible-playbook process {lock['pid']} on this controller is gone"
+    if same_run:
+        return False, (
+            f"IAM user {journal.get('user_name')!r} is held by {held} on {lock.get('host') or '?'} "
+            f"(pid {lock['pid']}), until {lock.get('expires')}: two jobs cannot share a run id. Give this job its own "
+            f"rotor_run_id (or none: each job then gets its own; AWX gives each job its own awx_job_id), or wait for "
+            f"that job to finish; if it is dead, run again after the lock expires or with rotor_break_lock=true."
+        )
     if not lock.get("pid"):
         # A detached lock (a workflow's, written by a job that has exited) names no process to outlive.
         return False, (
@@ -754,7 +773,8 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     if not allowed:
         raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     to_write = check_write(journal, user_name, fields or {})
-    taking = not journal["lock"] or journal["lock"]["run_id"] != run_id
+    # Taking: the lock is not this job's yet (free, another run's, or another job's of the same run id).
+    taking = not holds_lock(journal["lock"], run_id, holder)
     values = with_seal(field_values(to_write, run_id, now=moment, journal=journal), journal, user_name, seal_key)
     # A renewal keeps the owner named when the lock was taken, unless a new one is given.
     owner = owner or (None if taking else journal["lock"].get("owner")) or identity.get("owner") or ""
@@ -780,7 +800,7 @@ def lock_journal(client, user_name, run_id, fields=None, ttl_minutes=60, settle_
     # for the writes to settle and go on only if the lock still names this run.
     sleep(settle_seconds)
     after = read_journal(client, user_name, now=now)
-    if not after["lock"] or after["lock"]["run_id"] != run_id:
+    if not holds_lock(after["lock"], run_id, holder):
         other = after["lock"] or {}
         raise RotorIAMError(
             f"IAM user {user_name!r} was locked at the same moment by another rotation, run "
@@ -864,8 +884,9 @@ def update_journal(client, user_name, run_id, fields, unlock=False, break_lock=F
         journal = read_journal(client, user_name, now=now, seal_key=seal_key)
         now = now or journal.get("aws_time")
         lock = journal["lock"]
-        if lock and lock["run_id"] != run_id and not break_lock:
-            allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now)
+        identity = identity or controller_identity()
+        if lock and not holds_lock(lock, run_id, identity) and not break_lock:
+            allowed, note = lock_verdict(journal, run_id, identity, now=now)
             if not allowed:
                 raise RotorIAMError(note, code="RotationLocked", action="rotor.iam.rotation_journal")
     values = with_seal(field_values(check_write(journal, user_name, fields or {}), run_id, now=now, journal=journal), journal, user_name, seal_key)
@@ -898,8 +919,9 @@ def clear_journal(client, user_name, check_mode=False, now=None, run_id=None, br
         return {"changed": True, "journal": journal, "lock_note": None}
     journal = read_journal(client, user_name, now=now)
     note = None
-    if journal["lock"] and journal["lock"]["run_id"] != run_id:
-        allowed, note = lock_verdict(journal, run_id, identity or controller_identity(), now=now, break_lock=break_lock)
+    identity = identity or controller_identity()
+    if journal["lock"] and not holds_lock(journal["lock"], run_id, identity):
+        allowed, note = lock_verdict(journal, run_id, identity, now=now, break_lock=break_lock)
         if not allowed:
             raise RotorIAMError(
                 note.replace("Wait for it to finish;", "Clearing its journal now would let two runs rotate the user. "

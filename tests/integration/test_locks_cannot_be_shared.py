@@ -114,3 +114,41 @@ def test_a_run_id_with_a_newline_is_refused_and_leaves_no_lock(endpoint, iam, tm
     assert not [name for name in tags if name.startswith("rotor:")], tags
     assert key_statuses(endpoint, user) == {old_id: "Active"}
     assert endpoint.calls()["calls"].get("TagUser", 0) == 0
+
+
+def test_two_jobs_given_the_same_run_id_cannot_both_hold_a_user(endpoint, iam, tmp_path):
+    """Issue 23: a run id names one job of rotor.iam.rotate. A second job given the same rotor_run_id while the first
+    (a live ansible-playbook) holds the user is refused, naming the other job, and changes nothing; before, the lock
+    took the run id alone for its holder and both jobs rotated the user."""
+    user = "same-run-app"
+    endpoint.reset()
+    old_id, secret = seed_user(endpoint, user, 120)
+    first = spawn_playbook(reset_calls=False, **hold_options(tmp_path, endpoint, "first", user_name=user, run_id="nightly-42", hold_seconds=120))
+    try:
+        deadline = time.monotonic() + PLAYBOOK_TIMEOUT
+        while not (tmp_path / "first.json").exists():
+            assert first.running() and time.monotonic() < deadline, first.stdout_path.read_text()[-3000:]
+            time.sleep(0.2)
+        assert lock_tags(iam, user)["rotor:lock-run"] == "nightly-42"
+        credentials = tmp_path / "credentials"
+        credentials.write_text(f"[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {secret}\n")
+        os.chmod(credentials, 0o600)
+        before = credentials.read_bytes()
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(
+            "all:\n  hosts:\n    app1:\n      ansible_connection: local\n"
+            f"      ansible_python_interpreter: {sys.executable}\n      rotor_iam_user: {user}\n"
+            f"      rotor_credentials_files: [{{path: {credentials}}}]\n")
+
+        second = run_rotation(endpoint, [inventory], tmp_path / "runs", extra_vars={"rotor_run_id": "nightly-42", "rotor_lock_settle_seconds": 0.2})
+
+        assert second.returncode != 0, second.explain()
+        assert "held by another job of this run id, nightly-42" in second.stdout, second.explain()
+        assert "two jobs cannot share a run id" in second.stdout, second.explain()
+        assert secret not in second.everything
+        assert key_statuses(endpoint, user) == {old_id: "Active"}  # no key made
+        assert credentials.read_bytes() == before
+        assert lock_tags(iam, user)["rotor:lock-run"] == "nightly-42" and first.running()
+    finally:
+        first.kill()
+        first.wait(10)

@@ -26,9 +26,15 @@ def at(minutes):
 TagStore = OneUserIAM  # the one fake IAM client (tests/unit/fake_iam.py), one user
 
 
-def lock_tags(run_id="run-other", expires_in=30, host="other-ctl", pid=99):
-    return {"rotor:lock-run": run_id, "rotor:lock-owner": "someone@" + host, "rotor:lock-host": host,
-            "rotor:lock-pid": str(pid), "rotor:lock-expires": at(expires_in)}
+def lock_tags(run_id="run-other", expires_in=30, host=None, pid=None):
+    """A lock's tags: run-me's is this job's (ME's process), any other run's is a job's on another controller."""
+    mine = run_id == "run-me" and host is None and pid is None
+    host = host or ("ctl" if mine else "other-ctl")
+    tags = {"rotor:lock-run": run_id, "rotor:lock-owner": "someone@" + host, "rotor:lock-host": host,
+            "rotor:lock-pid": str(ME["pid"] if mine else (99 if pid is None else pid)), "rotor:lock-expires": at(expires_in)}
+    if mine:
+        tags["rotor:lock-machine"] = HERE
+    return tags
 
 
 def test_journal_reads_fields_and_lock_from_tags():
@@ -49,13 +55,15 @@ def test_journal_reads_fields_and_lock_from_tags():
     [
         ({}, "run-me", False, True, None),
         (lock_tags(run_id="run-me"), "run-me", False, True, None),
+        (lock_tags(run_id="run-me", pid=""), "run-me", False, True, None),
+        (lock_tags(run_id="run-me", pid=99), "run-me", False, False, "held by another job of this run id, run-me"),
         (lock_tags(), "run-me", False, False, "locked by another rotation, run run-other"),
         (lock_tags(expires_in=-1), "run-me", False, True, "took over the expired lock of run run-other"),
         (lock_tags(), "run-me", True, True, "broke the lock of run run-other"),
         (dict(lock_tags(host="ctl", pid=2 ** 22 + 17), **{"rotor:lock-machine": HERE}), "run-me", False, True,
          "process 4194321 on this controller is gone"),
     ],
-    ids=["free", "ours", "held", "expired", "broken", "owner-dead-here"],
+    ids=["free", "ours", "ours-detached", "same-run-id-other-job", "held", "expired", "broken", "owner-dead-here"],
 )
 def test_lock_verdict(tags, run_id, break_lock, allowed, says):
     journal = journal_from_tags(tags, now=NOW)
@@ -106,6 +114,34 @@ def test_losing_a_lock_race_stops_without_writing_fields():
     assert "rotor:phase" not in store.tags
 
 
+def test_a_job_with_the_same_run_id_that_wins_the_race_keeps_the_lock_and_the_other_stops():
+    """Two jobs given one run id take a free lock at the same moment: the last write names the other job's process,
+    so this one stops before writing a field (the run id alone no longer makes a lock this job's)."""
+    store = TagStore()
+
+    def twin_writes(seconds):
+        store.tags.update(lock_tags(run_id="run-me", host="ctl", pid=4343))
+
+    with pytest.raises(RotorIAMError) as caught:
+        lock_journal(store, "app", "run-me", fields={"phase": "creating", "current_key_id": "AKIAOLD"}, identity=ME,
+                     sleep=twin_writes, now=NOW)
+
+    assert caught.value.code == "RotationLocked" and "locked at the same moment" in caught.value.message
+    assert "rotor:phase" not in store.tags and store.tags["rotor:lock-pid"] == "4343"
+
+
+def test_a_detached_lock_is_the_runs_whichever_job_of_the_run_writes():
+    """The workflow's jobs share a detached lock (no process recorded): another job of the run writes under it."""
+    store = TagStore(dict(lock_tags(run_id="run-me", host="prep", pid=""), **{"rotor:phase": "distributing", "rotor:run": "run-me",
+                                                                               "rotor:current": "AKIAOLD", "rotor:pending": "AKIANEW"}))
+    other_job = dict(ME, pid=5151)
+
+    update_journal(store, "app", "run-me", {"phase": "cutover", "current_key_id": "AKIANEW", "previous_key_id": "AKIAOLD",
+                                            "pending_key_id": ""}, now=NOW, identity=other_job)
+
+    assert store.tags["rotor:phase"] == "cutover"
+
+
 def test_check_mode_neither_locks_nor_writes_but_still_refuses():
     store = TagStore()
     result = lock_journal(store, "app", "run-me", identity=ME, check_mode=True, now=NOW)
@@ -120,7 +156,7 @@ def test_check_mode_neither_locks_nor_writes_but_still_refuses():
 def test_unlock_releases_only_the_lock_and_records_fields():
     store = TagStore(dict(lock_tags(run_id="run-me"), **{"rotor:phase": "cutover"}))
 
-    update_journal(store, "app", "run-me", {"phase": "completed", "previous_key_id": ""}, unlock=True, now=NOW)
+    update_journal(store, "app", "run-me", {"phase": "completed", "previous_key_id": ""}, unlock=True, now=NOW, identity=ME)
 
     assert store.tags["rotor:phase"] == "completed"
     assert not any(name.startswith("rotor:lock") for name in store.tags)
