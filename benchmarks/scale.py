@@ -7,16 +7,16 @@ On one fleet (benchmarks/light_fleet.py, 1,000 local hosts by default), in the s
 
 1. ``ansible -m ping`` (the floor of one round over the fleet);
 2. ``ansible-playbook rotor.iam.rotate`` (the one-job path);
-3. the workflow as AWX runs it (docs/awx.md): ``rotor.iam.rotate_prepare`` over the fleet, then
-   ``rotor.iam.rotate_distribute`` over N slices (hosts dealt round-robin, as AWX job slicing does)
-   started at the same time, then ``rotor.iam.rotate_finish`` over the fleet.
+3. the workflow as AWX runs it (docs/awx.md): the graph of extensions/awx/rotate-workflow.yml, node by node,
+   each sliced node (distribute, settle, cleanup) as N jobs over N slices (hosts dealt round-robin, as AWX job
+   slicing does) started at the same time, each once-per-run node (prepare, cutover, finish) as one job.
 
 For each command: wall time, peak memory (largest process, and the whole process tree), load at start
-and end, IAM calls; per host: seconds per host-round at the forks used. From those it projects 10,000
-hosts over 1, 4, 10 and 25 execution nodes: prepare and the controller's IAM work do not grow with hosts;
-each slice's distribute grows with its share of the hosts; finish reads every host from one node.
-All slices share this machine's 2 cores here, so the measured slice times are an upper bound of what
-separate execution nodes would take.
+and end, IAM calls, the hosts it ran a task for; per host: seconds per host-round at the forks used. From those
+it projects 10,000 hosts over 1, 4, 10 and 25 execution nodes: the once-per-run jobs touch no host and do not
+grow with hosts (they grow with IAM users); each sliced job grows with its share of the hosts.
+All slices share this machine's 2 cores here, so a sliced node's throughput is this machine's, as if it were one
+execution node; the fleet (benchmarks/light_fleet.py) serves its hosts from a process per 50 hosts.
 
     python benchmarks/scale.py --hosts 1000 --slices 4 --json /tmp/scale.json --write
     python benchmarks/scale.py --render /tmp/scale.json --write   # only rewrite the section of RESULTS.md

@@ -47,6 +47,7 @@ SURVEY = {
     "rotor_batch_size": 1,
     "rotor_pending_store": "secretsmanager",
     "rotor_lock_ttl_minutes": 120,
+    "rotor_quiet_minutes": 0.1,  # the cutover job's quiet-key gate watches each old key for 6 s
 }
 # An inventory host no job can reach: the once-per-run nodes get only such hosts.
 UNREACHABLE = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_user": "nobody",
@@ -67,9 +68,9 @@ class Workflow:
     """One AWX workflow job over the graph of rotate-workflow.yml: its id and every job it ran."""
 
     def __init__(self, base: Path, endpoint: IAMEndpoint, collections: Path, fleet: Fleet, rotator, workflow_id: int = WORKFLOW_ID,
-                 host_overrides: Optional[Dict[str, Dict[str, object]]] = None):
+                 host_overrides: Optional[Dict[str, Dict[str, object]]] = None, extra_vars: Optional[Dict[str, object]] = None):
         self.base, self.endpoint, self.collections, self.fleet, self.rotator = base, endpoint, collections, fleet, rotator
-        self.workflow_id, self.host_overrides = workflow_id, host_overrides or {}
+        self.workflow_id, self.host_overrides, self.extra_vars = workflow_id, host_overrides or {}, extra_vars or {}
         self.graph = load_workflow()
         self.jobs: List[RunnerJob] = []
         self.by_node: Dict[str, List[RunnerJob]] = {}
@@ -97,6 +98,7 @@ class Workflow:
         write_json(pdd / "env" / "envvars", job_envvars(self.endpoint, self.collections, AWS_SHARED_CREDENTIALS_FILE=str(credentials)))
         extravars = dict(SURVEY, rotor_aws_endpoint_url=self.endpoint.endpoint_url, rotor_aws_region=self.endpoint.region,
                          awx_workflow_job_id=self.workflow_id, awx_job_id=100000 * self.workflow_id + self.counter)
+        extravars.update(self.extra_vars)
         extravars.update(extra)
         write_json(pdd / "env" / "extravars", extravars)
         write_json(pdd / "env" / "settings", {"job_timeout": RUNNER_TIMEOUT - 30, "idle_timeout": 180, "pexpect_timeout": 5})
@@ -243,6 +245,36 @@ def test_the_workflow_rotates_every_host_and_its_once_per_run_jobs_touch_none(ia
         assert not [p for p in path_.parent.iterdir() if p.name != path_.name and path_.name in p.name], f"backups left on {host}"
     flow.assert_once_per_run_jobs_touched_no_host()
     assert flow.by_node["finish"][0].artifacts["rotor_finish"]["rotated"] == [user]
+    flow.assert_no_secret_anywhere(secrets_of(iam_endpoint, seeded, fleet.read_credentials("host1")[1]))
+
+
+def test_an_unknown_consumer_of_the_old_key_stops_the_cutover_and_leaves_its_user_waiting_for_quiet(iam_endpoint, seeded, workflow):
+    """A process outside the inventory signs with the old key on a timer. The cutover job's quiet-key gate sees it
+    used after every host switched: the old key stays Active and the user waits for quiet (hosts on the new key,
+    journal waiting_for_quiet, lock released), the settle slices leave it alone, and finish fails naming it and what
+    to run. The consumer never breaks."""
+    user, fleet = seeded["user"], seeded["fleet"]
+    unknown = fleet.start_unknown_consumer("cron-box", seeded["old_id"], seeded["old_secret"], interval=0.5)
+    began = time.time()
+    unknown.wait_for_calls(2, since=began)
+    flow = workflow()
+
+    path = flow.walk()
+
+    assert path == ["prepare", "distribute", "cutover", "settle", "finish"], path
+    cutover, finish = flow.by_node["cutover"][0], flow.by_node["finish"][0]
+    assert cutover.status == "successful", cutover.explain()
+    assert f"stopped by the quiet-key gate before touching the old key {seeded['old_id']}" in cutover.stdout, cutover.explain()
+    assert cutover.artifacts["rotor_cutover"]["waiting_for_quiet"] == [user]
+    assert finish.status == "failed" and "waiting_for_quiet" in finish.stdout and "rotor.iam.rotate" in finish.stdout, finish.explain()
+    keys = key_statuses(iam_endpoint, user)
+    assert keys.get(seeded["old_id"]) == "Active" and len(keys) == 2, keys
+    new_id = next(key for key in keys if key != seeded["old_id"])
+    assert_hosts_on_key(fleet, new_id)
+    tags = journal_tags(iam_endpoint, user)
+    assert tags.get("rotor:phase") == "waiting_for_quiet" and "rotor:lock-run" not in tags, tags
+    assert not unknown.unhealthy_answers(since=began), "the unknown consumer broke during the workflow"
+    flow.assert_once_per_run_jobs_touched_no_host()
     flow.assert_no_secret_anywhere(secrets_of(iam_endpoint, seeded, fleet.read_credentials("host1")[1]))
 
 

@@ -30,7 +30,7 @@ JOB_PHASES = {
     "settle": ("cutover",),
     "rollback": ("creating", "distributing", "cutover", "rolling_back"),
     "restore": ("rolling_back",),
-    "finish": ("distributing", "cutover", "rolling_back"),
+    "finish": ("distributing", "cutover", "rolling_back", "waiting_for_quiet"),
     "cleanup": ("completed",),
 }
 SLICED = ("distribute", "settle", "restore", "cleanup")
@@ -249,6 +249,11 @@ def finish_todo(check):
         if user["phase"] == "distributing":
             refused[ref] = (f"IAM user {ref!r}: run {check['run_id']} is still distributing; run rotor.iam.rotate_cutover (or "
                             f"rotor.iam.rotate_rollback) and its slices first. Nothing was changed for it")
+        elif user["phase"] == "waiting_for_quiet":
+            refused[ref] = (f"IAM user {ref!r}: the quiet-key gate of run {check['run_id']} saw its old key {user.get('old_key_id')} used "
+                            f"after every host switched (the cutover job says when and where): the hosts stay on the new key "
+                            f"{user.get('new_key_id')}, the old key stays Active, the journal says waiting_for_quiet and the user is "
+                            f"released. Move that consumer to the new key, then run rotor.iam.rotate: it re-checks and retires the old key")
         elif user["phase"] == "cutover" and user["failed"]:
             refused[ref] = (f"IAM user {ref!r}: run {check['run_id']} marked it failed in {', '.join(user['failed'])} after the cutover; "
                             f"run rotor.iam.rotate_rollback and rotor.iam.rotate_restore first. Nothing was changed for it")

@@ -145,6 +145,18 @@ def test_finish_retires_closes_keeps_or_refuses():
     assert set(todo["refused"]) == {"early", "unsettled"}
 
 
+def test_a_user_the_quiet_gate_stopped_is_named_by_finish_and_left_as_it_is():
+    """The cutover job's gate released the user in waiting_for_quiet: finish deletes, closes and releases nothing of it,
+    and its message says what state it is in and what to run; no other workflow job acts for it."""
+    waiting = journal(phase="waiting_for_quiet", lock_run=None)
+    todo = workflow.finish_todo(workflow.fence([read("quiet", waiting)], RUN, "finish"))
+    assert todo["retire"] == todo["close"] == todo["keep"] == [] and list(todo["refused"]) == ["quiet"]
+    message = todo["refused"]["quiet"]
+    assert OLD in message and NEW in message and "waiting_for_quiet" in message and "rotor.iam.rotate" in message
+    for job in ("distribute", "cutover", "settle", "rollback", "restore", "cleanup"):
+        assert workflow.fence([read("quiet", waiting)], RUN, job)["act"] == [], job
+
+
 # --------------------------------------------------------------------------- sliced jobs
 
 
