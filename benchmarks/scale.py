@@ -394,8 +394,14 @@ def main(argv=None):
             saved = json.load(handle)
         figures, facts = saved["figures"], saved["facts"]
     else:
-        workdir = args.workdir or tempfile.mkdtemp(prefix="rotor-scale-")
+        workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="rotor-scale-"))
+        os.makedirs(workdir, exist_ok=True)
         facts = bench.machine_facts()
+        if args.rev != "tree":
+            # As bench.py: the revision measured (git archive), not the working tree, which may change meanwhile.
+            collections, commit = bench.export_collection(args.rev, workdir)
+            os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections
+            facts["rotor_iam_commit"] = "%s (git archive of %s)" % (commit[:12], args.rev)
         with ScaleBench(args, workdir) as runner:
             figures = runner.measure()
             failures = runner.results["failures"]
