@@ -33,7 +33,7 @@ options:
     choices: [read, failed]
     default: read
   run_id:
-    description: The workflow's run id. Required with O(state=failed).
+    description: The workflow's run id. Required with O(state=failed) (or O(lock), whose C(run_id) it is).
     type: str
   job:
     description: The sliced job that failed the user. Required with O(state=failed).
@@ -41,6 +41,7 @@ options:
     choices: [distribute, settle, restore, cleanup]
 extends_documentation_fragment:
   - rotor.iam.user_target
+  - rotor.iam.user_target.LOCK
   - rotor.iam.attributes
   - rotor.iam.attributes.action_group
   - amazon.aws.common.modules
@@ -83,7 +84,7 @@ from ansible_collections.rotor.iam.plugins.module_utils.rotor_module import run
 
 
 def module_spec():
-    """The module's options, with the shared ``iam_user`` (amazon.aws adds the connection options)."""
+    """The module's options, with the shared ``iam_user`` and ``lock`` (its run_id is the run; amazon.aws adds the connection options)."""
     return with_user_target(dict(
         argument_spec=dict(
             user_name=dict(type="str", required=True, aliases=["user"]),
@@ -92,7 +93,7 @@ def module_spec():
             job=dict(type="str", choices=["distribute", "settle", "restore", "cleanup"]),
         ),
         required_if=[("state", "failed", ["run_id", "job"])],
-    ))
+    ), lock=True)
 
 
 def execute(module):
