@@ -297,6 +297,39 @@ def test_a_failing_host_in_one_slice_marks_its_user_and_the_rollback_path_restor
     flow.assert_no_secret_anywhere(secrets_of(iam_endpoint, seeded))
 
 
+def test_the_rollback_path_keeps_a_new_key_that_something_outside_the_inventory_still_uses(iam_endpoint, seeded, workflow):
+    """host3 fails its slice, so the workflow rolls back; meanwhile a process outside the inventory took the new key
+    and keeps signing with it. Every host goes back to the old key, but finish does not delete the new key (it would
+    break that process): it keeps it, the journal stays rolling_back for rotor.iam.rotate, and finish says why."""
+    user, fleet = seeded["user"], seeded["fleet"]
+    check = f"grep -q {seeded['old_id']} {fleet.host('host3').credentials_path}"
+    flow = workflow(host_overrides={"host3": {"rotor_health_check": {"command": check, "retries": 1, "delay": 0}}})
+    state = {}
+
+    def outsider_takes_the_new_key(wf: Workflow, node: str) -> Optional[List[RunnerJob]]:
+        if node == "rollback":
+            holder = next(host for host in fleet.hosts if fleet.read_credentials(host)[0] != seeded["old_id"])
+            state["new_id"], state["new_secret"] = fleet.read_credentials(holder)
+            state["began"] = time.time()
+            state["outsider"] = fleet.start_unknown_consumer("copied-it", state["new_id"], state["new_secret"], interval=0.5)
+            state["outsider"].wait_for_calls(2, since=state["began"])
+        return None
+
+    path = flow.walk(outsider_takes_the_new_key)
+
+    assert path == ["prepare", "distribute", "rollback", "restore", "finish"], path
+    finish = flow.by_node["finish"][0]
+    assert finish.status == "failed" and "its new key is still used" in finish.stdout, finish.explain()
+    assert finish.artifacts["rotor_finish"]["kept_new_key"] == [user], finish.artifacts
+    assert key_statuses(iam_endpoint, user) == {seeded["old_id"]: "Active", state["new_id"]: "Active"}
+    assert_hosts_on_key(fleet, seeded["old_id"])
+    tags = journal_tags(iam_endpoint, user)
+    assert tags.get("rotor:phase") == "rolling_back" and "rotor:lock-run" not in tags, tags
+    assert not state["outsider"].unhealthy_answers(since=state["began"]), "the process on the new key broke"
+    flow.assert_once_per_run_jobs_touched_no_host()
+    flow.assert_no_secret_anywhere(secrets_of(iam_endpoint, seeded, new_secret=state["new_secret"]))
+
+
 def test_a_slice_killed_then_relaunched_late_never_writes_the_deleted_key(iam_endpoint, seeded, workflow):
     """Slice 1 dies after its first host switched: the node fails, the rollback path puts every host back and
     deletes the new key. The killed slice, relaunched afterwards with the run's id, finds its run ended (the fence)
