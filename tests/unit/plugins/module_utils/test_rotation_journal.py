@@ -132,8 +132,8 @@ def test_a_job_with_the_same_run_id_that_wins_the_race_keeps_the_lock_and_the_ot
 
 def test_a_detached_lock_is_the_runs_whichever_job_of_the_run_writes():
     """The workflow's jobs share a detached lock (no process recorded): another job of the run writes under it."""
-    store = TagStore(dict(lock_tags(run_id="run-me", host="prep", pid=""), **{"rotor:phase": "distributing", "rotor:run": "run-me",
-                                                                               "rotor:current": "AKIAOLD", "rotor:pending": "AKIANEW"}))
+    fields = {"rotor:phase": "distributing", "rotor:run": "run-me", "rotor:current": "AKIAOLD", "rotor:pending": "AKIANEW"}
+    store = TagStore(dict(lock_tags(run_id="run-me", host="prep", pid=""), **fields))
     other_job = dict(ME, pid=5151)
 
     update_journal(store, "app", "run-me", {"phase": "cutover", "current_key_id": "AKIANEW", "previous_key_id": "AKIAOLD",
