@@ -12,11 +12,14 @@ nothing itself, and no failure can reach the outcome by one path and miss it by 
 Events and their observations (every key optional; a registered loop is passed as it was registered, by the
 role, never looked up by name):
 
-- ``created``: ``failures`` {user: message | {kind, msg}} of the create phase (kinds: ``verify_timeout``,
-  ``connection``, ``permission``, ``stage``, ``create``), ``new_key_ids`` {user: key id}, ``leases`` {user: lease}
-  (this run's lease on the user's lock after its last journal write, kept in ``run["leases"]``), ``destinations``
-  (rotor_secret_destinations: kept validated, each with its user's connection). The create phase undid its own
-  work: such a user is ``rolled_back`` and is never listed for a second rollback.
+- ``created``: one step of the create phase at a time (create.py): the registered loop of each of its work lists,
+  named by the step (``incident``, ``leak_reads``, ``leak_proofs``, ``creating``, ``freed``, ``created``, ``stored``,
+  ``recovered``, ``distributing``, ``verified`` with ``verify_timeout``, ``staged``, ``undone``), from which the create
+  failures (kinds: ``verify_timeout``, ``connection``, ``permission``, ``stage``, ``create``, ``recovered``), the new key
+  ids and this run's leases (``run["leases"]``) are read; also ``failures`` {user: message | {kind, msg}},
+  ``new_key_ids`` {user: key id}, ``leases`` {user: lease}, ``destinations`` (rotor_secret_destinations: kept validated,
+  each with its user's connection). The create phase undoes its own work once: such a user is ``rolled_back`` and is
+  never listed for a second rollback.
 - ``destinations``: ``writes`` the registered write loop (items: destinations; key ids kept, failures recorded),
   ``checks`` a registered restart/health-check loop (items: destinations), ``failures`` {user: message}.
 - ``batch``: ``now_epoch``, ``renewed_epoch`` (when the locks were last renewed) and ``ttl_minutes``, for the
@@ -42,6 +45,7 @@ live in the host states.
 from __future__ import annotations
 
 from ansible_collections.rotor.iam.plugins.module_utils.access_keys import as_datetime
+from ansible_collections.rotor.iam.plugins.module_utils._rotation import create
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import destinations as dests
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import proofs
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.outcome import rotation_outcome
@@ -49,7 +53,7 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import se
 from ansible_collections.rotor.iam.plugins.module_utils.redact import shown_key_id
 
 EVENTS = ("created", "destinations", "batch", "hosts", "secrets_proven", "deactivated", "proved", "released")
-CREATE_KINDS = ("verify_timeout", "connection", "permission", "stage", "create")
+CREATE_KINDS = ("verify_timeout", "connection", "permission", "stage", "create", "recovered")
 
 
 class RunError(ValueError):
@@ -129,7 +133,9 @@ def advance(run, event, observations=None):
     seen = dict(observations or {})
     run["notes"] = []
     if event == "created":
+        _record(run, "create", create.fold(run, seen))
         _record(run, "create", seen.get("failures"))
+        run["notes"] = create.notes(run, seen)
         for user, key_id in dict(seen.get("new_key_ids") or {}).items():
             if user in run["users"] and key_id:
                 run["users"][user]["new_key_id"] = key_id
@@ -336,6 +342,8 @@ def work_lists(run):
         "inactive_since": inactive_since(run),  # {user: when its old key went Inactive}, for the drain
         "release": [user for user in locked if user not in set(run.get("released") or [])],  # locks the run still holds
     }
+    # The create phase's steps, each a list of work items {user, ...} (create.py).
+    lists.update(create.work(run))
     # The secret destinations (rotor_secret_destinations): what to write, check, re-check and restore.
     lists.update(dests.work(run.get("destinations"), plans, not_created, cutover, users_with(outcome, "rollback", "failed")))
     return lists
