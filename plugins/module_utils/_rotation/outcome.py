@@ -35,7 +35,7 @@ def rotation_outcome(plans, host_states, user_failures=None, create_failures=Non
     not confirm in time); such a user is rolled back.
     ``create_failures``: {user: message} for users whose create phase failed (the new key not accepted in time, its
     secret not staged, a connection or permission error) before any host had the new key. The create phase already
-    deleted the key it made and closed the journal (roles/rotate/tasks/create_user.yml): such a user is
+    deleted the key it made and closed the journal (roles/rotate/tasks/create.yml): such a user is
     ``rolled_back``, with nothing left to undo. A recovered key (a resumed run, hosts hold it) is not the create
     phase's to delete: that user is rolled back like any other failure.
     Returns {user: {"action": ..., "failures": [...], "switched_hosts": [...], "unreachable_with_new_key": [...],
