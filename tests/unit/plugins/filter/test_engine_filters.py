@@ -222,3 +222,16 @@ def test_the_leaked_keys_no_user_owns_ride_with_the_record_into_its_report():
     run = rotation_start(run, step="plan", key_infos=[], locks=[], hostvars={}, play_hosts=[])
     assert run["compromised_not_found"] == ["AKIALEAKEDLEAKEDLEA2"]
     assert rotation_report(run)["run"]["compromised_keys_not_found"] == ["AKIALEAKEDLEAKEDLEA2"]
+
+
+def test_the_create_steps_registers_pass_through_the_filter_and_leave_no_secret_in_the_record():
+    run = rotation_start({"app": plan()}, "run-1", "2026-12-01T00:00:00Z", 100.0)
+    run = rotation_advance(run, "created", creating={"results": [{"item": item, "lease": {"n": 1}} for item in run["todo"]["creating"]]})
+    run = rotation_advance(run, "created", created={"results": [{"item": item, "access_key_id": NEW, "secret_access_key": "s3cr3t"}
+                                                                for item in run["todo"]["create"]]})
+    assert run["users"]["app"]["new_key_id"] == NEW and "s3cr3t" not in repr(run)
+    assert run["todo"]["distributing"] == [{"user": "app", "pending_key_id": NEW, "lease": {"n": 1}}]
+    failed = rotation_advance(run, "created", verified={"results": [{"item": {"user": "app"}, "failed": True, "msg": "m"}]}, verify_timeout=4)
+    assert failed["todo"]["undo_keys"] == [{"user": "app", "access_key_id": NEW}] and failed["todo"]["undo_journal"] == [{"user": "app"}]
+    with pytest.raises(AnsibleFilterError, match="rotor.iam.rotation_advance: malformed input"):
+        rotation_advance(run, "created", failures=[1])
