@@ -55,8 +55,13 @@ def _no_key_failure(result):
 def _key_failure(plan, kind, new_key_id, msg, verify_timeout):
     """The new key failed after it was made (not accepted in time, STS unreachable, not staged), or a recovered key failed."""
     if plan.get("new_key_id"):
-        return {"kind": "recovered", "msg": f"the new key {plan['new_key_id']} recovered from {', '.join(plan.get('new_key_holders') or [])} "
-                                            f"is not accepted by AWS ({msg}); hosts holding it need attention"}
+        holders = plan.get("new_key_holders") or []
+        if holders:
+            return {"kind": "recovered", "msg": f"the new key {plan['new_key_id']} recovered from {', '.join(holders)} is not accepted by "
+                                                f"AWS ({msg}); the hosts holding it need attention"}
+        # Recovered from Secrets Manager (rotor_pending_store): no host of the inventory holds it.
+        return {"kind": "recovered", "msg": f"the new key {plan['new_key_id']} recovered from Secrets Manager (rotor_pending_store) is "
+                                            f"not accepted by AWS ({msg}); no host of the inventory holds it"}
     why = {
         "stage": f"the pending secret of the new key {new_key_id} could not be stored in Secrets Manager (rotor_pending_store), so the key "
                  f"was deleted and no host was touched ({msg})",
@@ -169,7 +174,8 @@ def notes(run, seen):
             if _failed(entry):
                 continue
             if plan.get("new_key_id"):
-                lines.append(f"{user}: recovered {plan['new_key_id']} from {(plan.get('new_key_holders') or [''])[0]}")
+                source = "Secrets Manager" if _done(entry, "stored") else (plan.get("new_key_holders") or ["a host"])[0]
+                lines.append(f"{user}: recovered {plan['new_key_id']} from {source}")
             else:
                 lines.append(f"{user}: created {entry.get('new_key_id') or '(check mode: no key)'}")
         return lines

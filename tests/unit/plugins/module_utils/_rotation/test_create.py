@@ -133,12 +133,12 @@ def test_a_resumed_key_comes_from_the_store_or_a_host_and_is_never_deleted_by_th
     # A run resumed in cutover (the old key already Inactive) stays there: no "distributing".
     assert users_of(run["todo"]["distributing"]) == ["old"] and users_of(run["todo"]["verify"]) == ["cut", "old"]
     run = step(run, "distributing", loop(run["todo"]["distributing"]))
-    assert run["notes"] == ["cut: recovered AKIAPENDING000000001 from db1", "old: recovered AKIAPENDING000000001 from db1"]
+    assert run["notes"] == ["cut: recovered AKIAPENDING000000001 from db1", "old: recovered AKIAPENDING000000001 from Secrets Manager"]
     assert run["leases"] == {"cut": plans["cut"]["lease"], "old": plans["old"]["lease"]}
 
     run = step(run, "verified", loop(run["todo"]["verify"], failed={"old": {"msg": "rejected"}}), verify_timeout=4)
     assert run["users"]["old"]["failures"]["create"] == (f"the new key {PENDING} recovered from db1 is not accepted by AWS (rejected); "
-                                                         "hosts holding it need attention")
+                                                         "the hosts holding it need attention")
     assert run["todo"]["undo_keys"] == [] and run["todo"]["undo_journal"] == []
     assert run["outcome"]["old"]["action"] == "rollback"  # rolled back with its hosts, like any other failure
 
@@ -222,3 +222,16 @@ def test_a_failed_user_is_rolled_back_at_most_once_whatever_the_results(in_order
     for user, entry in run["users"].items():
         if entry["failures"]["create"] and user != "old":
             assert user not in run["todo"]["rollback"] + run["todo"]["reactivate"] + run["todo"]["delete_new_keys"]
+
+
+def test_a_key_recovered_from_secrets_manager_alone_names_the_store_not_an_empty_host_list():
+    plans = {"old": resumed(new_key_holders=[], new_key_holder={})}
+    run = engine.start(plans)
+    run = step(run, "stored", loop(run["todo"]["recover"], exists=True))
+    assert run["todo"]["read_back"] == []
+    run = step(run, "recovered", loop(run["todo"]["read_back"]))
+    run = step(run, "distributing", loop(run["todo"]["distributing"]))
+    assert run["notes"] == [f"old: recovered {PENDING} from Secrets Manager"]
+    run = step(run, "verified", loop(run["todo"]["verify"], failed={"old": {"msg": "rejected"}}), verify_timeout=4)
+    message = run["users"]["old"]["failures"]["create"]
+    assert "()" not in message and "from Secrets Manager (rotor_pending_store)" in message and "no host of the inventory holds it" in message
