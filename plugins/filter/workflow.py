@@ -21,14 +21,19 @@ def _host_results(hostvars, hosts, registers):
     return {host: [hostvars[host].get(name) for name in names] for host in list(hosts or [])}
 
 
+def _loop(registered):
+    """A registered loop's results (the register itself or its results)."""
+    return list(registered.get("results") or []) if isinstance(registered, dict) else list(registered or [])
+
+
 def _first(results):
     return {host: found[0] for host, found in results.items() if found and isinstance(found[0], dict)}
 
 
 @filter_guard("workflow_todo", user_errors=workflow.WorkflowRunError, expects="registered results, the run id, the job and a step")
 def workflow_todo(results, run_id, job, step="fence", hostvars=None, hosts=None, host_refs=None, registers=None, reads=None,
-                  proofs=None, inventory_hosts=None, key_infos=None, max_age_days=None, force=False, created=None, journaled=None, verified=None,
-                  staged=None):
+                  proofs=None, inventory_hosts=None, key_infos=None, max_age_days=None, force=False, creating=None, created=None, journaled=None,
+                  verified=None, staged=None):
     """A workflow job's next work lists, from what its last step returned (see workflow_todo.yml for each step)."""
     job, step = str(job), str(step)
     if step not in STEPS:
@@ -40,9 +45,13 @@ def workflow_todo(results, run_id, job, step="fence", hostvars=None, hosts=None,
         check = workflow.fence(list(results or []), run_id, job)
         return dict(check, **workflow.job_todo(check))
     if step == "plan":
-        return workflow.prepare_plans(list(results or []), list(key_infos or []), run_id, int(max_age_days), bool(force))
+        return workflow.prepare_start(workflow.prepare_plans(list(results or []), list(key_infos or []), run_id, int(max_age_days), bool(force)))
     if step == "prepared":
-        return workflow.prepare_outcome(dict(results or {}), created, journaled, verified, staged)
+        record = dict(results or {})
+        for name, registered in (("creating", creating), ("created", created), ("journaled", journaled), ("verified", verified), ("staged", staged)):
+            if registered is not None:
+                record = workflow.prepare_step(record, name, _loop(registered))
+        return record
     if step == "proofs":
         files = {host: hostvars[host].get("rotor_credentials_files") for host in list(hosts or [])}
         return workflow.settle_proofs(results, dict(host_refs or {}), list(hosts or []), files)

@@ -179,35 +179,52 @@ def prepare_plans(locks, key_infos, run_id, max_age_days, force=False):
     return dict(sorted(plans.items()))
 
 
-def prepare_outcome(plans, created, journaled, verified, staged):
-    """Which due users the prepare job prepared, and which failed at which step (each a registered loop over users).
+# The prepare job's steps after its plan, in order, each a registered loop over the users still to prepare; and the
+# step each names in a failure.
+PREPARE_STEPS = {"creating": "journal", "created": "create", "journaled": "journal", "verified": "verify", "staged": "stage"}
 
-    Returns {prepared: [ref], failed: {ref: message}, new_keys: {ref: key id}, undo: {ref: key id or none}}: C(undo)
-    the users to roll back inside prepare (their new key deleted, when one was made)."""
+
+def prepare_start(plans):
+    """The prepare job's record before its first write: ``plans`` ({ref: plan}), the due users still to prepare
+    (``next``, work items {user}), those prepared, those whose journal says creating (``journaled``), C(failed) ({ref: message}),
+    C(new_keys) ({ref: key id}) and C(undo) ({ref: new key id or none}: the users to roll back inside prepare)."""
+    plans = dict(plans or {})
+    return {"plans": plans, "next": [{"user": ref} for ref, plan in sorted(plans.items()) if (plan or {}).get("due")], "journaled": [],
+            "prepared": [], "failed": {}, "new_keys": {}, "undo": {}}
+
+
+def prepare_step(record, step, results):
+    """The prepare record after ``step`` (one of PREPARE_STEPS) registered ``results`` (a loop over ``record["next"]``,
+    each item a work item {user}): a user that failed it, or that it did not reach, fails with the step named and
+    leaves the later steps; after the stage step the others are prepared."""
+    _require(step in PREPARE_STEPS, f"prepare step {step!r} is not one of {', '.join(PREPARE_STEPS)}")
+
     def ref_of(item):
-        return str(item.get("key") if isinstance(item, dict) else item)
+        return str(item.get("user") if isinstance(item, dict) else item)
 
-    def by_item(results):
-        return {ref_of(r.get("item")): r for r in results or [] if isinstance(r, dict) and not r.get("skipped")}
-
-    steps = (("create", by_item(created)), ("journal", by_item(journaled)), ("verify", by_item(verified)), ("stage", by_item(staged)))
-    prepared, failed, new_keys, undo = [], {}, {}, {}
-    for ref, plan in sorted(dict(plans or {}).items()):
-        if not plan.get("due"):
+    found = {ref_of(r.get("item")): r for r in results or [] if isinstance(r, dict) and not r.get("skipped")}
+    record = dict(record, failed=dict(record["failed"]), new_keys=dict(record["new_keys"]), undo=dict(record["undo"]),
+                  journaled=list(record["journaled"]), prepared=list(record["prepared"]))
+    going_on = []
+    for ref in [ref_of(item) for item in record["next"]]:
+        result = found.get(ref)
+        if step == "created" and (result or {}).get("access_key_id"):
+            record["new_keys"][ref] = result["access_key_id"]
+        key_id = record["new_keys"].get(ref)
+        if result is None or result.get("failed"):
+            why = (result or {}).get("msg") or "not reached"
+            record["failed"][ref] = (f"the {PREPARE_STEPS[step]} step failed ({why}); "
+                                     + ("the new key " + key_id + " is deleted" if key_id else "no key was made"))
+            record["undo"][ref] = key_id
             continue
-        key_id = (steps[0][1].get(ref) or {}).get("access_key_id")
-        if key_id:
-            new_keys[ref] = key_id
-        for step, results in steps:
-            result = results.get(ref)
-            if result is None or result.get("failed"):
-                why = (result or {}).get("msg") or "not reached"
-                failed[ref] = f"the {step} step failed ({why}); " + ("the new key " + key_id + " is deleted" if key_id else "no key was made")
-                undo[ref] = key_id
-                break
-        else:
-            prepared.append(ref)
-    return {"prepared": prepared, "failed": failed, "new_keys": new_keys, "undo": undo}
+        going_on.append({"user": ref})
+        if step == "creating":
+            record["journaled"].append(ref)
+    if step == "staged":
+        record["prepared"] += [item["user"] for item in going_on]
+        going_on = []
+    record["next"] = going_on
+    return record
 
 
 def cutover_todo(check):

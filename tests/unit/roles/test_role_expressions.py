@@ -16,16 +16,14 @@ ROOT = Path(__file__).resolve().parents[3]
 TASKS = ROOT / "roles" / "rotate" / "tasks"
 ENGINE = ROOT / "plugins" / "module_utils" / "_rotation"
 RUN_RECORD = {"__rotor_run"}
-# Secrets (no_log), forgotten together in cutover.yml's always: and prepare.yml: the new keys, and what the create,
-# recovery, incident and proof steps read back (the proven backup reads stay registered until then). Registers holding a
-# secret are overwritten with {} there too.
-SECRETS = {"__rotor_new_keys", "__rotor_created", "__rotor_recovered", "__rotor_stored", "__rotor_proof_reads",
-           "__rotor_step", "__rotor_secret_reads", "__rotor_secret_checks", "__rotor_leak_read"}
+# Secrets (no_log), forgotten together in cutover.yml's always: (and by the workflow job that read them): the one fact
+# of secrets (the new keys, the compromised keys read back, the proven backup reads) and the one register every step
+# whose result holds a secret registers into.
+SECRETS = {"__rotor_secrets", "__rotor_secret_step"}
 # The workflow's phase jobs (issue 23): their run record is each IAM user's journal; a job holds its users, its fence
 # (with a once-per-run job's work), a batch's host outcome and what its slice failed (key ids and names only), and
-# forgets the secrets it read. The prepare job also holds its plan, the new key ids and what it prepared.
-WORKFLOW = {"__rotor_users", "__rotor_fence", "__rotor_batch", "__rotor_slice", "__rotor_plans", "__rotor_new_ids", "__rotor_prepared",
-            "__rotor_staged", "__rotor_verified", "__rotor_old_secret", "__rotor_old_proof"}
+# forgets the secrets it read. The prepare job's record is its plan and what each step prepared (key ids only).
+WORKFLOW = {"__rotor_users", "__rotor_fence", "__rotor_batch", "__rotor_slice", "__rotor_prepared"}
 WORKFLOW_FILES = {"prepare.yml", "finish.yml"} | {path.name for path in TASKS.glob("workflow_*.yml")}
 # Per serial batch (distribute.yml): a fact set in one batch never reaches the hosts of the next, so a batch only reads
 # the record and keeps its own decision (which users switch) and when it last renewed the locks.

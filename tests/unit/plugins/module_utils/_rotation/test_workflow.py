@@ -109,15 +109,33 @@ def test_prepare_plans_from_iam_and_the_journal_only():
 
 def test_prepare_outcome_names_the_step_that_failed_and_what_to_undo():
     plans = {"a": {"due": True}, "b": {"due": True}, "c": {"due": True}, "d": {"due": False}}
-    created = [{"item": "a", "access_key_id": NEW}, {"item": "b", "access_key_id": ODD}, {"item": "c", "failed": True, "msg": "denied"}]
-    journaled = [{"item": {"key": "a", "value": NEW}}, {"item": {"key": "b", "value": ODD}}]
-    verified = [{"item": "a"}, {"item": "b", "failed": True, "msg": "timeout"}]
-    staged = [{"item": "a"}]
-    outcome = workflow.prepare_outcome(plans, created, journaled, verified, staged)
+    created = [{"item": {"user": "a"}, "access_key_id": NEW}, {"item": {"user": "b"}, "access_key_id": ODD},
+               {"item": {"user": "c"}, "failed": True, "msg": "denied"}]
+    journaled = [{"item": {"user": "a"}}, {"item": {"user": "b"}}]
+    verified = [{"item": {"user": "a"}}, {"item": {"user": "b"}, "failed": True, "msg": "timeout"}]
+    staged = [{"item": {"user": "a"}}]
+    outcome = workflow.prepare_start(plans)
+    for step, results in (("created", created), ("journaled", journaled), ("verified", verified), ("staged", staged)):
+        outcome = workflow.prepare_step(outcome, step, results)
     assert outcome["prepared"] == ["a"]
     assert "verify" in outcome["failed"]["b"] and outcome["undo"]["b"] == ODD
     assert "create" in outcome["failed"]["c"] and outcome["undo"]["c"] is None
     assert "d" not in outcome["failed"]
+    assert outcome["new_keys"] == {"a": NEW, "b": ODD} and outcome["next"] == []
+
+
+def test_a_prepare_step_passes_on_only_the_users_it_did_not_fail():
+    record = workflow.prepare_start({"a": {"due": True}, "b": {"due": True}, "c": {"due": False}})
+    assert record["next"] == [{"user": "a"}, {"user": "b"}]
+    record = workflow.prepare_step(record, "creating", [{"item": {"user": "a"}}, {"item": {"user": "b"}, "failed": True, "msg": "AccessDenied"}])
+    assert record["next"] == [{"user": "a"}] and record["journaled"] == ["a"]
+    assert record["failed"]["b"] == "the journal step failed (AccessDenied); no key was made" and record["undo"]["b"] is None
+    record = workflow.prepare_step(record, "created", [{"item": {"user": "a"}, "access_key_id": NEW}])
+    assert record["new_keys"] == {"a": NEW} and record["next"] == [{"user": "a"}]
+    skipped = workflow.prepare_step(record, "journaled", [{"item": {"user": "a"}, "skipped": True}])
+    assert "not reached" in skipped["failed"]["a"] and skipped["undo"]["a"] == NEW and skipped["prepared"] == []
+    with pytest.raises(workflow.WorkflowRunError):
+        workflow.prepare_step(record, "deleted", [])
 
 
 # --------------------------------------------------------------------------- once-per-run jobs
