@@ -149,7 +149,8 @@ def verify_holders(hosts, user_keys, owners, users_with_destinations=(), known=N
         user_name = info.get("user_name") or ref
         read = info.get("read") if isinstance(info.get("read"), dict) else None
         reports = [r if isinstance(r, dict) else {} for r in ((read or {}).get("files") or [])]
-        files = info.get("files") if isinstance(info.get("files"), list) else []
+        declared = info.get("files")
+        files = declared if isinstance(declared, list) else []
         for report in reports:
             if report.get("access_key_id"):
                 held.setdefault(report["access_key_id"], []).append(host)
@@ -167,7 +168,10 @@ def verify_holders(hosts, user_keys, owners, users_with_destinations=(), known=N
                                       f"run" if ids else "") + ". Set rotor_iam_user for it.")
             warnings += [f"host {host}: {problem}" for problem in problems]
             continue
-        if not files and ref not in with_destinations:
+        if declared not in (None, "") and not isinstance(declared, list):
+            problems.append(f"rotor_credentials_files is a {_kind(declared)}, not a list: write it as a list of entries, "
+                            f"e.g. [{{path: /root/.aws/credentials}}] (one entry per file, each a mapping)")
+        elif not files and ref not in with_destinations:
             problems.append(f"it names rotor_iam_user={user_name} but declares no credentials file "
                             f"(rotor_credentials_files is empty) and {user_name} has no secret destination, so rotor.iam "
                             f"cannot tell where its key lives. Declare its files (check the variable's spelling "
@@ -194,6 +198,14 @@ def verify_holders(hosts, user_keys, owners, users_with_destinations=(), known=N
     for ref in broken:
         broken[ref] = {host: sorted(set(ids)) for host, ids in broken[ref].items()}
     return {"refusals": refusals, "broken": broken, "held": held, "unnamed": unnamed, "warnings": warnings}
+
+
+def _kind(value):
+    """A value's type as the operator wrote it in YAML or INI (Ansible hands over subclasses of the builtin types)."""
+    for kind, name in ((bool, "boolean"), (str, "string"), (dict, "mapping"), ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def keys_retired(plan):

@@ -98,7 +98,9 @@ def host_read(facts, registers=None):
     ``registers``: {phase: register name} (phases: read, switch, recheck, drain_check, settle, observed)."""
     result = _ran(_registered(facts, registers, READ))
     if result is None or result.get("unreachable") or result.get("failed"):
-        return {"reachable": False, "key_ids": [], "file_key_ids": []}
+        # Why the key it holds is unknown: not reached, its read failed, or it failed before the read (its input).
+        why = "unreachable" if (result or {}).get("unreachable") else "failed" if result is not None else "not_read"
+        return {"reachable": False, "key_ids": [], "file_key_ids": [], "unread": why}
     file_key_ids = [str(k or "") for k in result.get("file_key_ids") or []]
     key_ids = [str(k) for k in result.get("key_ids") or [k for k in file_key_ids if k]]
     return {"reachable": True, "key_ids": list(dict.fromkeys(key_ids)), "file_key_ids": file_key_ids}

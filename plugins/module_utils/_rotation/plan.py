@@ -590,10 +590,11 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
     per_user_hosts = {}
     for host, info in hosts.items():
         per_user_hosts.setdefault(info["user"], {})[host] = info.get("key_ids") or []
-    unreachable = {}
+    unreachable, unread = {}, {}
     for host, info in hosts.items():
         if info.get("reachable") is False:
             unreachable.setdefault(info["user"], []).append(host)
+            unread[host] = info.get("unread") or "unreachable"
     plans = {}
     for info in key_infos:
         user = info["user_name"]
@@ -624,12 +625,23 @@ def plan_rotation(key_infos, hosts, max_age_days=90, force=False, delete_inactiv
         if user in unreachable and plans[user]["due"] and is_incident(plans[user]):
             _incident_goes_on_without(plans[user], unreachable[user])
         elif user in unreachable and plans[user]["due"]:
-            plans[user]["error"] = (
-                f"cannot rotate IAM user {user!r}: hosts {', '.join(sorted(unreachable[user]))} are unreachable, so the "
-                f"key they hold is unknown and retiring the old key could cut them off. Bring them back and run again."
-            )
+            plans[user]["error"] = unread_hosts_message(user, {host: unread[host] for host in unreachable[user]})
             _name_owner(plans[user])
     return plans
+
+
+def unread_hosts_message(user, unread):
+    """Why a due user is not rotated when hosts of its ({host: unreachable | failed | not_read}) could not be read."""
+    groups = {why: sorted(host for host, reason in unread.items() if reason == why) for why in ("unreachable", "failed", "not_read")}
+    parts = [f"hosts {', '.join(groups['unreachable'])} are unreachable"] if groups["unreachable"] else []
+    if groups["failed"]:
+        parts.append(f"hosts {', '.join(groups['failed'])} could not read their credentials files")
+    if groups["not_read"]:
+        parts.append(f"hosts {', '.join(groups['not_read'])} failed earlier in this run (their error is shown above: often a "
+                     f"rotor_* variable of theirs that is not valid)")
+    fix = "Bring them back and run again." if parts and groups["unreachable"] and len(parts) == 1 else "Fix them and run again."
+    return (f"cannot rotate IAM user {user!r}: {'; '.join(parts)}, so the key they hold is unknown and retiring the old key "
+            f"could cut them off. {fix}")
 
 
 def is_incident(plan):

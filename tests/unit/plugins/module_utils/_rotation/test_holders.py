@@ -101,3 +101,21 @@ def test_a_rollback_never_restores_a_broken_host_and_keeps_the_new_key():
     assert outcome["action"] == "rollback" and outcome["not_restored"] == ["web1"] and outcome["keep_new_key"] is True
     assert "web1 held a key IAM no longer has before the run: not restored onto it" in outcome["message"]
     assert sorted(hosts_to_settle({"alice": outcome}, states)) == ["web2"]
+
+
+def test_a_path_where_a_list_of_files_belongs_is_named_as_such():
+    path = "/etc/app/credentials"
+    plans, _verdict = decide({"web1": host("alice", files=path, reads=read())}, {"alice": due_plan("alice", ALICE)})
+    error = plans["alice"]["error"]
+    assert "rotor_credentials_files is a string, not a list" in error and "[{path: /root/.aws/credentials}]" in error
+    assert "is empty" not in error
+    plans, _verdict = decide({"web1": host("alice", files={"path": path}, reads=read())}, {"alice": due_plan("alice", ALICE)})
+    assert "rotor_credentials_files is a mapping, not a list" in plans["alice"]["error"]
+
+
+def test_the_kind_of_a_misplaced_value_is_named_even_for_a_subclass_of_str():
+    class TaggedStr(str):
+        pass
+
+    plans, _verdict = decide({"web1": host("alice", files=TaggedStr("/etc/app/credentials"), reads=read())}, {"alice": due_plan("alice", ALICE)})
+    assert "rotor_credentials_files is a string, not a list" in plans["alice"]["error"]

@@ -32,3 +32,22 @@ def test_host_state_follows_the_phases():
 def test_a_failed_recheck_names_the_url_without_its_credentials():
     facts = dict(HEALTHY, __rotor_recheck={"failed": True, "msg": "HTTP 503"}, rotor_health_check={"url": "http://ops:s3cr3t@h/"})
     assert host_state(facts)["failure"]["check"] == "health check after deactivating the old key (http://********@h/)"
+
+
+def test_a_host_whose_key_is_unknown_says_why():
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_read as read_of
+    registers = {"read": "__rotor_read"}
+    assert read_of({}, registers)["unread"] == "not_read"  # failed before the plan's read (its input)
+    assert read_of({"__rotor_read": {"unreachable": True}}, registers)["unread"] == "unreachable"
+    assert read_of({"__rotor_read": {"failed": True, "msg": "denied"}}, registers)["unread"] == "failed"
+    assert "unread" not in read_of({"__rotor_read": {"key_ids": ["AKIAOLD"]}}, registers)
+
+
+def test_the_plan_says_which_hosts_are_unreachable_and_which_failed_before_it():
+    from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan import unread_hosts_message
+    only_down = unread_hosts_message("app", {"web1": "unreachable"})
+    assert "hosts web1 are unreachable" in only_down and only_down.endswith("Bring them back and run again.")
+    mixed = unread_hosts_message("app", {"web1": "unreachable", "web2": "not_read", "web3": "failed"})
+    assert "hosts web1 are unreachable" in mixed and "hosts web2 failed earlier in this run" in mixed
+    assert "hosts web3 could not read their credentials files" in mixed and "unreachable" not in mixed.split(";", 1)[1]
+    assert mixed.endswith("Fix them and run again.")
