@@ -28,32 +28,27 @@ from ansible_collections.rotor.iam.plugins.plugin_utils.filter_guard import filt
 REPORT = "the report of rotor.iam.audit_report"
 
 
-@filter_guard("audit_hosts", AuditInputError, expects="the play's host names and hostvars")
-def audit_hosts(host_names, hostvars):
-    """``{host: record}`` for the hosts that ran the role's ``hosts`` entry point."""
-    return collect_hosts(hostvars, list(host_names))
+AUDIT_STEPS = ("hosts", "connections", "accounts", "key_ids_needed")
 
 
-@filter_guard("audit_connections", AuditInputError, expects="the result of rotor.iam.audit_hosts and hostvars")
-def audit_connections(hosts, hostvars):
-    """The distinct AWS connections (profile, region, endpoint_url; '' = not set) of the audited hosts."""
-    return _audit_connections(hosts or {}, hostvars)
+@filter_guard("audit_todo", AuditInputError, expects="what the audit's last step returned, and the step")
+def audit_todo(value, step, hostvars=None, hosts=None, max_age_days=90, unused_days=90):
+    """The audit role's next inputs, one step at a time (see audit_todo.yml): the audited hosts, their AWS connections,
+    the accounts to audit, the users whose key ids the report needs."""
+    if step not in AUDIT_STEPS:
+        raise AuditInputError(f"step {step!r} is not one of {', '.join(AUDIT_STEPS)}")
+    if step != "key_ids_needed" and hostvars is None:
+        raise AuditInputError(f"step {step} needs hostvars")
+    if step == "hosts":
+        return collect_hosts(hostvars, list(value or []))
+    if step == "connections":
+        return _audit_connections(value or {}, hostvars)
+    if step == "accounts":
+        return _audit_accounts(value or [], hosts or {}, hostvars)
 
-
-@filter_guard("audit_accounts", AuditInputError,
-              expects="the registered rotor.iam.caller_identity results, rotor.iam.audit_hosts' result and hostvars")
-def audit_accounts(identities, hosts, hostvars):
-    """Per account to audit: its account id, the connection to reach it, its users and hosts (see accounts.py)."""
-    return _audit_accounts(identities or [], hosts or {}, hostvars)
-
-
-@filter_guard("audit_key_ids_needed", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
-def audit_key_ids_needed(key_info, max_age_days=90, unused_days=90):
-    """Per access_key_info result (a loop's results, or one result), the users with a key the report lists
-    (due, unused, Inactive, past its policy, or two Active keys) whose id is not known yet."""
     def judge(info):
         return build_audit(info, max_age_days=int(max_age_days), unused_days=int(unused_days))["access_keys"]
-    return users_needing_key_ids(key_info, judge)
+    return users_needing_key_ids(value, judge)
 
 
 @filter_guard("audit_report", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
@@ -101,11 +96,8 @@ def audit_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
 class FilterModule:
     def filters(self):
         return {
-            "audit_hosts": audit_hosts,
-            "audit_connections": audit_connections,
-            "audit_accounts": audit_accounts,
+            "audit_todo": audit_todo,
             "audit_report": audit_report,
-            "audit_key_ids_needed": audit_key_ids_needed,
             "audit_documents": audit_documents,
             "audit_json": audit_json,
             "audit_markdown": audit_markdown,
