@@ -51,13 +51,19 @@ def audit_todo(value, step, hostvars=None, hosts=None, max_age_days=90, unused_d
     return users_needing_key_ids(value, judge)
 
 
-@filter_guard("audit_report", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
-def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
-                 discovery=None, resolved=None, previous=None, inventory=None):
+def _report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
+            discovery=None, resolved=None, previous=None, inventory=None):
     info, records, spanned = combine_accounts(merge_key_ids(key_info, resolved), accounts, hosts)
     return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
                        destinations=destination_records(destinations), discovery=discovery, previous=previous,
                        inventory=inventory)
+
+
+@filter_guard("audit_report", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
+def audit_report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
+                 discovery=None, resolved=None, previous=None, inventory=None):
+    return _report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
+                   destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
 
 
 @filter_guard("audit_documents", AuditInputError, expects="the registered rotor.iam.access_key_info result(s)")
@@ -68,7 +74,9 @@ def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
-    report = audit_report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
+    if isinstance(formats, str):
+        raise AuditInputError(f"formats must be a list of report formats (json, md, html), not the text {formats!r:.40}")
+    report = _report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
                           destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
     return render_all(report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
                       fail_list_max=int(fail_list_max))

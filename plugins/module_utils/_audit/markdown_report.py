@@ -69,7 +69,7 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
         f"| Inactive keys to delete | {s.get('inactive_access_keys', 0)} |",
         f"| Unused for {policy['unused_days']}+ days | {s['unused']} |",
         f"| Users with two Active keys | {s['users_with_two_active_keys']} |",
-        f"| Oldest Active key | {_md(cells.word(s['oldest_active_key_days'], 'no Active key'))} days |",
+        "| Oldest Active key | " + ("no Active key" if s["oldest_active_key_days"] in (None, "") else f"{_md(s['oldest_active_key_days'])} days") + " |",
         f"| Exempt users | {s['exempt_users']} ({s['exempt_keys_past_max_age']} keys past their policy) |",
         f"| Expired exemptions | {s['expired_exemptions']} |",
         f"| Users with their own max age | {s['users_with_own_max_age']} |",

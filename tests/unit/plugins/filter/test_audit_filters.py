@@ -37,3 +37,9 @@ def test_an_unknown_step_or_a_missing_hostvars_is_refused_by_name():
 
 def test_no_key_id_is_needed_from_an_empty_account():
     assert audit_todo({"access_keys": [], "users": []}, "key_ids_needed") == [[]]
+
+
+def test_audit_documents_names_itself_and_refuses_formats_given_as_text():
+    documents = FilterModule().filters()["audit_documents"]
+    with pytest.raises(AnsibleFilterError, match="^rotor.iam.audit_documents: formats must be a list"):
+        documents({"access_keys": [], "users": []}, formats="json")

@@ -75,4 +75,4 @@ def test_the_audit_filters_are_guarded():
     assert str(caught.value).startswith("rotor.iam.audit_markdown: could not use its input (report: dict, max_rows: string)")
     with pytest.raises(AnsibleFilterError) as caught:
         audit.audit_documents({"results": SECRET})
-    assert str(caught.value).startswith("rotor.iam.audit_report: ") and SECRET not in str(caught.value)
+    assert str(caught.value).startswith("rotor.iam.audit_documents: ") and SECRET not in str(caught.value)
