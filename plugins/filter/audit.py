@@ -77,7 +77,7 @@ def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope
     if isinstance(formats, str):
         raise AuditInputError(f"formats must be a list of report formats (json, md, html), not the text {formats!r:.40}")
     report = _report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
-                          destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
+                     destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
     return render_all(report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
                       fail_list_max=int(fail_list_max))
 
