@@ -22,7 +22,9 @@ from ansible_collections.rotor.iam.plugins.module_utils._rotation import run as 
 from ansible_collections.rotor.iam.plugins.module_utils._rotation import tables
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.destinations import destinations_to_read
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import PHASES
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import ROLE_REGISTERS
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import host_states
+from ansible_collections.rotor.iam.plugins.module_utils._rotation.hosts import registered_now
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan_inputs import key_holder
 from ansible_collections.rotor.iam.plugins.module_utils._rotation.plan_inputs import rotation_plan
 
@@ -107,6 +109,7 @@ def _plan(record, key_infos, hostvars, play_hosts, locks, destination_reads, reg
     run["fleet"] = dict(record["fleet"])
     run["lines"] = list(record.get("caller_lines") or []) + tables.plan_table(run) + _health_check_warnings(planned, hostvars)
     run["lock_notes"] = plan_step.lock_notes(locks)
+    run["observed"] = _kept(hostvars, play_hosts, registers)  # the hosts' reads, for every later step
     return run
 
 
@@ -138,12 +141,27 @@ def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=Fal
     return _guard("rotation_start", begin)
 
 
-def _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers):
-    unknown = sorted(set(registers) - set(PHASES))
+def _registers(registers):
+    unknown = sorted(set(registers or {}) - set(PHASES))
     if unknown:
         raise engine.RunError(f"registers: unknown phases {', '.join(unknown)} (known: {', '.join(PHASES)})")
+    return dict(registers or {})
+
+
+def _kept(hostvars, hosts, registers, kept=None):
+    """The run record's ``observed`` ({host: {phase: result}}) with what the hosts' registers ``registers`` names show now:
+    a phase's result stays in the record once read, so the role can register every host step under one name."""
+    kept = {host: dict(phases) for host, phases in dict(kept or {}).items()}
+    for host in hosts or []:
+        found = registered_now(hostvars[host], _registers(registers) or ROLE_REGISTERS)
+        if found:
+            kept[host] = dict(kept.get(host) or {}, **found)
+    return kept
+
+
+def _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers, kept=None):
     return host_states(hostvars, list(hosts), dict(host_refs or {}), play_hosts=None if play_hosts is None else list(play_hosts),
-                       registers=dict(registers))
+                       registers=_registers(registers), kept=kept)
 
 
 def rotation_advance(run, event, hostvars=None, hosts=None, play_hosts=None, host_refs=None, registers=None, new_keys=None, **observations):
@@ -155,7 +173,8 @@ def rotation_advance(run, event, hostvars=None, hosts=None, play_hosts=None, hos
         if new_keys is not None:
             seen["new_key_ids"] = _key_ids(new_keys)
         if hostvars is not None and hosts is not None:
-            observed = {"hosts": _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers or {})}
+            observed = {"hosts": _observed_hosts(hostvars, hosts, play_hosts, host_refs, registers, current.get("observed"))}
+            current["observed"] = _kept(hostvars, hosts, registers, current.get("observed"))
             current = engine.advance(current, "hosts", dict(seen, **observed) if event == "hosts" else observed)
             if event == "hosts":
                 return current
@@ -179,10 +198,11 @@ def rotation_report(run, finished=None, now_epoch=None, compromised_not_found=No
         if table == "plan":
             return tables.plan_table(current)
         if table == "progress":
-            states = _observed_hosts(hostvars or {}, hosts or [], None, host_refs, registers or {})
+            states = _observed_hosts(hostvars or {}, hosts or [], None, host_refs, registers, current.get("observed"))
             return tables.progress_line(current, states, now_epoch, None if switching is None else list(switching))
         if table == "switches":
-            return preview.planned_switches(current["plans"], hostvars or {}, list(hosts or []), host_refs, registers=registers or None)
+            return preview.planned_switches(current["plans"], hostvars or {}, list(hosts or []), host_refs, registers=registers or None,
+                                            kept=current.get("observed"))
         if table == "cutover":
             return preview.planned_cutover(current["plans"], current["old_key_action"])
         result = engine.report(current, finished=finished, now_epoch=now_epoch, compromised_not_found=compromised_not_found)

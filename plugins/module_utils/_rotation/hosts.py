@@ -22,10 +22,13 @@ rotation_plan.rotation_outcome (the function that decides, after each phase, wha
       "file": dict,            # its first credentials file (where a key proof reads a backup), {} when it has none
     }
 
-Registered results, by phase (the role names its registers, ``registers``: {phase: name}): ``__rotor_read`` (state=read), ``__rotor_switch`` (state=switched),
-``__rotor_recheck`` (state=checked, once the old key is proven disabled), ``__rotor_drain_check``
-(state=checked, after the drain), ``__rotor_settle`` (state=restored on rollback, backups_absent on cutover).
-A task that did not run for a host registers ``skipped``; a host never in a phase's batch has no result.
+Registered results, by phase (the caller names the register of each, ``registers``: {phase: name}): read (state=read,
+at plan time), switch (state=switched), recheck (state=checked, once the old key is proven disabled), drain_check
+(state=checked, after the drain), settle (state=restored on rollback, backups_absent on cutover). The rotate role
+registers the switch as ``__rotor_switch`` and every other step as ``__rotor_host_step``, naming its phase at the next
+step; the run record keeps what each phase showed (``kept_result``, the record's ``observed``), which ``host_states``
+reads for the phases not named this time. A task that did not run for a host registers ``skipped``; a host never in a
+phase's batch has no result.
 
 A finish job (rotor.iam.rotate_finish) did not switch the hosts itself: separate distribute jobs did. It registers
 ``__rotor_observed`` (state=checked) for each host whose plan-time read shows the run's new key, and that counts
@@ -39,8 +42,8 @@ from ansible_collections.rotor.iam.plugins.module_utils.health import redact_url
 
 READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE, OBSERVED = "read", "switch", "recheck", "drain_check", "settle", "observed"
 PHASES = (READ, SWITCH, RECHECK, DRAIN_CHECK, SETTLE, OBSERVED)
-# The names the rotate role registers under, for the filters that do not take them as an argument yet; the step
-# function (rotor.iam.rotation_advance) is given them by the role (roles/rotate/vars/main.yml).
+# The register names read when a caller names none (unit tests, tables called without ``registers``); the rotate role
+# always names its own (roles/rotate/vars/main.yml).
 ROLE_REGISTERS = {READ: "__rotor_read", SWITCH: "__rotor_switch", RECHECK: "__rotor_recheck", DRAIN_CHECK: "__rotor_drain_check",
                   SETTLE: "__rotor_settle", OBSERVED: "__rotor_observed"}
 
@@ -167,12 +170,51 @@ def host_state(facts, user=None, in_play=True, registers=None):
     return state
 
 
-def host_states(hostvars, hosts, host_refs=None, play_hosts=None, registers=None):
-    """{host: host_state} for ``hosts``; ``play_hosts`` (when given) are the hosts still in the play."""
+# What host_state reads of a host's own variables.
+HOST_VARIABLES = ("rotor_iam_user", "rotor_credentials_files", "rotor_health_check")
+# What the run record keeps of each phase's result (run["observed"]): what host_state reads, never a module's arguments.
+KEPT_FIELDS = ("skipped", "failed", "unreachable", "msg", "failure", "file_key_ids", "key_ids", "switched_at", "wrote", "restored", "step")
+_ABSENT = object()
+
+
+def kept_result(result):
+    """The part of a registered host result the run record keeps (see KEPT_FIELDS); the state a settle asked for stays."""
+    if not isinstance(result, dict):
+        return result
+    kept = {key: result[key] for key in KEPT_FIELDS if key in result}
+    if isinstance(result.get("files"), list):
+        kept["files"] = [{"backup_file": f.get("backup_file")} if isinstance(f, dict) else {} for f in result["files"]]
+    asked = ((result.get("invocation") or {}).get("module_args") or {}).get("state") if isinstance(result.get("invocation"), dict) else None
+    if asked:
+        kept["invocation"] = {"module_args": {"state": asked}}
+    return kept
+
+
+def registered_now(facts, registers):
+    """{phase: kept result} of the registers ``registers`` ({phase: name}) names that the host has."""
+    found = {}
+    for phase, name in dict(registers or {}).items():
+        value = facts.get(name, _ABSENT) if name else _ABSENT
+        if value is not _ABSENT:
+            found[phase] = kept_result(value)
+    return found
+
+
+def host_states(hostvars, hosts, host_refs=None, play_hosts=None, registers=None, kept=None):
+    """{host: host_state} for ``hosts``; ``play_hosts`` (when given) are the hosts still in the play.
+
+    Each phase's result is the host's register ``registers`` names for it ({phase: name}) when the host has one, else
+    what an earlier step kept (``kept``: {host: {phase: kept result}}, the run record's "observed")."""
     in_play = None if play_hosts is None else set(play_hosts)
     refs = host_refs or {}
-    return {
-        host: host_state(hostvars[host], user=refs.get(host, hostvars[host].get("rotor_iam_user")), in_play=in_play is None or host in in_play,
-                         registers=registers)
-        for host in hosts
-    }
+    registers = dict(registers or ROLE_REGISTERS)
+    phases = {phase: phase for phase in PHASES}
+    states = {}
+    for host in hosts:
+        facts = hostvars[host]
+        view = {name: facts.get(name) for name in HOST_VARIABLES}
+        view.update(dict((kept or {}).get(host) or {}))
+        view.update(registered_now(facts, registers))
+        states[host] = host_state(view, user=refs.get(host, facts.get("rotor_iam_user")), in_play=in_play is None or host in in_play,
+                                  registers=phases)
+    return states

@@ -17,11 +17,12 @@ def _due(plans):
     return sorted(user for user, plan in dict(plans).items() if (plan or {}).get("due") and not (plan or {}).get("error"))
 
 
-def planned_switches(plans, hostvars, hosts, host_refs=None, registers=None):
-    """One line per host of a due user: what its switch would write, restart and check."""
+def planned_switches(plans, hostvars, hosts, host_refs=None, registers=None, kept=None):
+    """One line per host of a due user: what its switch would write, restart and check (``kept``: the run record's
+    results of earlier host steps, see hosts.host_states)."""
     lines = []
     due = set(_due(plans))
-    for host, state in host_states(hostvars, hosts, host_refs, registers=registers).items():
+    for host, state in host_states(hostvars, hosts, host_refs, registers=registers, kept=kept).items():
         if state["user"] not in due:
             continue
         facts = hostvars[host]

@@ -92,7 +92,19 @@ def test_the_engine_hard_codes_no_register_name_but_the_legacy_defaults():
             text = re.sub(r'""".*?"""', "", text, flags=re.S)
         assert not re.search(r"['\"]__rotor_", text), f"{path.name} names a register of the role"
     registers = yaml.safe_load((ROOT / "roles" / "rotate" / "vars" / "main.yml").read_text())["__rotor_registers"]
-    assert set(registers) == {"read", "switch", "recheck", "drain_check", "settle", "observed"}
+    assert registers == {"switch": "__rotor_switch"}
+
+
+def test_every_host_step_of_the_main_path_registers_under_one_of_two_names():
+    """The switch (its own play's batches keep no fact) and every other host step (__rotor_host_step, whose phase the
+    next rotation_advance names and the run record keeps)."""
+    found = {}
+    for name in sorted(_main_path_files()):
+        for task in _tasks(yaml.safe_load((TASKS / name).read_text())):
+            if "rotor.iam.host_credentials" in task and not task.get("delegate_to"):
+                found.setdefault(task.get("register"), []).append(f"{name}: {task['name']}")
+    assert set(found) == {"__rotor_switch", "__rotor_host_step"}, found
+    assert len(found["__rotor_host_step"]) == 4, found  # read, re-check, drain check, settle
 
 
 def _per_host_tasks(tasks, inherited_run_once=False):
