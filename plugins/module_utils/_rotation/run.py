@@ -22,7 +22,7 @@ role, never looked up by name):
   never listed for a second rollback.
 - ``destinations``: ``writes`` the registered write loop (items: destinations; key ids kept, failures recorded),
   ``checks`` a registered restart/health-check loop (items: destinations), ``failures`` {user: message}.
-- ``batch``: ``now_epoch``, ``renewed_epoch`` (when the locks were last renewed) and ``ttl_minutes``, for the
+- ``batch``: ``now_epoch``, ``renewed_epoch`` (when the locks were last renewed: the role gives the run's start) and ``ttl_minutes``, for the
   batch's lock renewals (``todo.renew_locks``); with the hosts' states, whose hosts may switch (``todo.switch``).
 - ``hosts``: ``hosts`` {host: host state} (module_utils/_rotation/hosts.py) after a switch, a re-check, a drain
   check; ``now`` (ISO time) for the drain's wait (``todo.drain_wait``).

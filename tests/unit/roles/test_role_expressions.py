@@ -27,7 +27,7 @@ WORKFLOW = {"__rotor_users", "__rotor_fence", "__rotor_batch", "__rotor_slice", 
 WORKFLOW_FILES = {"prepare.yml", "finish.yml"} | {path.name for path in TASKS.glob("workflow_*.yml")}
 # Per serial batch (distribute.yml): a fact set in one batch never reaches the hosts of the next, so a batch only reads
 # the record and keeps its own decision (which users switch) and when it last renewed the locks.
-BATCH = {"__rotor_switching", "__rotor_lock_renewed_epoch"}
+BATCH = {"__rotor_switching"}
 # Facts still to fold into the run record (none left: the leaked keys no user owns ride in it, __rotor_run.compromised_not_found).
 NOT_YET = set()
 
