@@ -69,13 +69,19 @@ def _health_check_warnings(plans, hostvars):
 START_STEPS = ("begin", "users", "callers", "plan")
 
 
-def _begin(variables, run_id, check_mode, old_key_action, hostvars, play_hosts):
+def _begin(variables, run_id, check_mode, old_key_action, hostvars, play_hosts, inventory_hosts, destinations):
     settings, problems = plan_step.plan_settings(dict(variables))
     record = dict(plan_step.name_run(run_id), check_mode=bool(check_mode), old_key_action=str(old_key_action), settings=settings,
                   problems=problems, todo={"identify": []})
+    if problems:
+        return record
     found = run_users.connections(hostvars, list(play_hosts or []))
-    if len(found) > 1 and not problems:  # the account of each connection matters only when there are several
+    if len(found) > 1:  # the account of each connection matters only when there are several
         record["todo"]["identify"] = found
+        return record
+    # One connection: no account to learn, the users step is taken at once (the role skips its own).
+    record = _users(record, [], hostvars, play_hosts, inventory_hosts, destinations)
+    record["todo"]["identify"] = []
     return record
 
 
@@ -131,7 +137,7 @@ def rotation_start(plans, run_id="", started="", started_epoch=0, check_mode=Fal
         if step not in START_STEPS:
             raise engine.RunError(f"step must be one of {', '.join(START_STEPS)}, not {step!r}")
         if step == "begin":
-            return _begin(plans, run_id, check_mode, old_key_action, hostvars, play_hosts)
+            return _begin(plans, run_id, check_mode, old_key_action, hostvars, play_hosts, inventory_hosts, destinations)
         record = dict(plans)
         if step == "users":
             return _users(record, identities, hostvars, play_hosts, inventory_hosts, destinations)

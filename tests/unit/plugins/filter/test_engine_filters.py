@@ -167,6 +167,10 @@ def test_the_plan_step_starts_the_record_from_what_it_registered():
     assert (run["run_id"], run["problems"], run["todo"]["identify"]) == ("run-1", [], [])  # one connection: no account to learn
     run = rotation_start(run, step="users", identities=[], hostvars=facts, play_hosts=hosts, inventory_hosts=hosts, destinations=destinations)
     assert sorted(run["fleet"]["users"]) == ["app", "gone", "idle"]
+    # One connection: the begin step takes the users step itself (the role skips it), to the same record.
+    at_once = rotation_start(_role_variables(), step="begin", run_id="run-1", hostvars=facts, play_hosts=hosts, inventory_hosts=hosts,
+                             destinations=destinations)
+    assert (at_once["fleet"], at_once["todo"]["check_callers"]) == (run["fleet"], run["todo"]["check_callers"])
     assert [(c["target"], c["user_names"]) for c in run["todo"]["check_callers"]] == [
         ({"profile": "", "region": "", "endpoint_url": ""}, ["app", "idle", "gone"])]
     run = rotation_start(run, step="callers", callers=[{"item": run["todo"]["check_callers"][0], "account": "123456789012"}],
