@@ -30,6 +30,36 @@ REPORT = "the report of rotor.iam.audit_report"
 
 AUDIT_STEPS = ("hosts", "connections", "accounts", "key_ids_needed")
 
+# What the role's rotor_audit_scope allows (roles/audit/meta/argument_specs.yml); build_audit records the scope as given.
+AUDIT_SCOPES = ("account", "inventory")
+
+
+def _count_option(name, value):
+    """``value`` of the option ``name`` as an int of 0 or more, or an AuditInputError saying what is accepted.
+
+    Templating often hands numbers over as text, so a string of digits is taken; a bool is refused though Python
+    counts it as an int, and a float is refused rather than cut (2.5 is not a number of rows). The message shows a
+    number (never a secret) but not a text, which could be any variable templated in by mistake. The filter's guard adds
+    the filter's name in front."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
+        return int(value.strip())
+    if isinstance(value, (bool, int, float)):
+        shown = f"the {type(value).__name__} {value!r:.40}"
+    else:
+        shown = "a text that is not digits" if isinstance(value, str) else f"a {type(value).__name__}"
+    raise AuditInputError(f"{name} must be a whole number of 0 or more (an int or a string of digits), not {shown}")
+
+
+def _scope_option(value):
+    """``value`` of the option scope when it is one the audit knows, else an AuditInputError listing them."""
+    if isinstance(value, str) and value in AUDIT_SCOPES:
+        return value
+    shown = f"{value!r:.40}" if isinstance(value, str) else f"a {type(value).__name__}"
+    raise AuditInputError(f"scope must be one of {', '.join(AUDIT_SCOPES)}, not {shown}")
+
 
 @filter_guard("audit_todo", AuditInputError, expects="what the audit's last step returned, and the step")
 def audit_todo(value, step, hostvars=None, hosts=None, max_age_days=90, unused_days=90):
@@ -53,6 +83,7 @@ def audit_todo(value, step, hostvars=None, hosts=None, max_age_days=90, unused_d
 
 def _report(key_info, hosts=None, max_age_days=90, unused_days=90, scope="account", accounts=None, destinations=None,
             discovery=None, resolved=None, previous=None, inventory=None):
+    scope = _scope_option(scope)  # checked before the heavy work, so a typo fails fast
     info, records, spanned = combine_accounts(merge_key_ids(key_info, resolved), accounts, hosts)
     return build_audit(info, hosts=records, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=spanned,
                        destinations=destination_records(destinations), discovery=discovery, previous=previous,
@@ -74,12 +105,16 @@ def audit_documents(key_info, hosts=None, max_age_days=90, unused_days=90, scope
     """audit_report and its renderings in one pass: summary, policy, credential_report, user_tags,
     rotation_due (brief), policy_problems, host_findings, summary_text, due_message, messages and
     documents (one string per format: json, md, html)."""
+    # the counts are checked before the report is built, so a bad one fails fast and by name
+    chart_max_keys = _count_option("chart_max_keys", chart_max_keys)
+    markdown_max_rows = _count_option("markdown_max_rows", markdown_max_rows)
+    fail_list_max = _count_option("fail_list_max", fail_list_max)
     if isinstance(formats, str):
         raise AuditInputError(f"formats must be a list of report formats (json, md, html), not the text {formats!r:.40}")
     report = _report(key_info, hosts=hosts, max_age_days=max_age_days, unused_days=unused_days, scope=scope, accounts=accounts,
                      destinations=destinations, discovery=discovery, resolved=resolved, previous=previous, inventory=inventory)
-    return render_all(report, chart_max_keys=int(chart_max_keys), markdown_max_rows=int(markdown_max_rows), formats=list(formats),
-                      fail_list_max=int(fail_list_max))
+    return render_all(report, chart_max_keys=chart_max_keys, markdown_max_rows=markdown_max_rows, formats=list(formats),
+                      fail_list_max=fail_list_max)
 
 
 @filter_guard("audit_json", AuditInputError, expects=REPORT)
@@ -91,14 +126,14 @@ def audit_json(report):
 @filter_guard("audit_markdown", AuditInputError, expects=REPORT)
 def audit_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
     """The audit report as Markdown: the summary, then at most C(max_rows) keys, overdue first."""
-    return render_markdown(report, max_rows=int(max_rows))
+    return render_markdown(report, max_rows=_count_option("max_rows", max_rows))
 
 
 @filter_guard("audit_html", AuditInputError, expects=REPORT)
 def audit_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
     """The audit report as one self-contained HTML page: the summary, the age chart of at most C(chart_max_keys)
     keys against the policy line, and the table of keys."""
-    return render_html(report, chart_max_keys=int(chart_max_keys))
+    return render_html(report, chart_max_keys=_count_option("chart_max_keys", chart_max_keys))
 
 
 class FilterModule:

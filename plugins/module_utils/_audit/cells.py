@@ -18,6 +18,11 @@ def duration(seconds):
     return f"{seconds} seconds"
 
 
+def counted(count, noun):
+    """``count`` and ``noun``, the noun in the plural unless the count is 1: '1 user', '3 users'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def accounts(report):
     """'account 123456789012', or 'accounts 123456789012, 222222222222' when the audit spans several."""
     several = [a["account"] for a in report.get("accounts") or []]

@@ -244,11 +244,12 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         f'<div class="card{" bad" if bad else ""}" data-metric="{name}"><span class="n">{_e(value)}</span>{_e(label)}</div>'
         for name, label, value, bad in cards
     )
-    note = (
-        f'<p class="note">The {drawn} oldest of {total} keys are drawn; all are in the tables below and in the JSON report.</p>'
-        if drawn < total
-        else ""
-    )
+    note = ""
+    if drawn == 0 and total:  # chart_max_keys 0: say so rather than "the 0 oldest"
+        note = f'<p class="note">No key is drawn; all {total} are in the tables below and in the JSON report.</p>'
+    elif drawn < total:
+        note = f'<p class="note">The {drawn} oldest of {total} keys are drawn; all are in the tables below and in the JSON report.</p>'
+
     parts = _sections_html(report_sections(report))
     trend = trend_sections(report)
     if trend:
@@ -266,7 +267,8 @@ def render_html(report, chart_max_keys=DEFAULT_CHART_MAX_KEYS):
         "</details>",
     ]
     tags = report.get("user_tags") or {}
-    tags_meta = (f' · user tags read for {tags["users"]} users ({tags["calls"]} ListUserTags calls)' if tags.get("read")
+    tags_meta = (f' · user tags read for {cells.counted(tags["users"], "user")} ({cells.counted(tags["calls"], "ListUserTags call")})'
+                 if tags.get("read")
                  else " · user tags not read")
     ids_meta = f" · key ids looked up in {s.get('key_id_calls', 0)} ListAccessKeys calls" if s.get("key_id_calls") else ""
     return (

@@ -25,6 +25,8 @@ def _md(value):
 def _md_table(headers, rows, max_rows):
     if not rows:
         return "None.\n"
+    if max_rows == 0:  # no row asked for: a heading with an empty table would mislead, so only count them
+        return f"{cells.counted(len(rows), 'row')}, listed in the JSON report.\n"
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows[:max_rows]:
         lines.append("| " + " | ".join(_md(cell) for cell in row) + " |")
@@ -39,8 +41,8 @@ def tags_sentence(report):
     if not tags.get("read"):
         return "User tags were not read: no exemptions, owners or per-user policies are applied."
     unreadable = f"; {tags['unreadable']} could not be read" if tags.get("unreadable") else ""
-    return (f"User tags (rotor:exempt, rotor:exempt-until, rotor:owner, rotor:max-age-days) read for {tags['users']} "
-            f"users in {tags['calls']} ListUserTags calls{unreadable}.")
+    return (f"User tags (rotor:exempt, rotor:exempt-until, rotor:owner, rotor:max-age-days) read for {cells.counted(tags['users'], 'user')} "
+            f"in {cells.counted(tags['calls'], 'ListUserTags call')}{unreadable}.")
 
 
 def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
@@ -48,7 +50,8 @@ def render_markdown(report, max_rows=DEFAULT_MARKDOWN_MAX_ROWS):
     s = report["summary"]
     policy = report["policy"]
     cr = report["credential_report"]
-    own = f" ({s['users_with_own_max_age']} users have their own, IAM user tag rotor:max-age-days)" if s.get("users_with_own_max_age") else ""
+    own_count = s.get("users_with_own_max_age")
+    own = f" ({cells.counted(own_count, 'user')} {'has its' if own_count == 1 else 'have their'} own, IAM user tag rotor:max-age-days)" if own_count else ""
     out = [
         "# IAM access key audit",
         "",

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.rotor.iam.plugins.module_utils._audit.cells import counted
 from ansible_collections.rotor.iam.plugins.module_utils._audit.hosts import AuditInputError
 from ansible_collections.rotor.iam.plugins.module_utils._audit.html_report import DEFAULT_CHART_MAX_KEYS
 from ansible_collections.rotor.iam.plugins.module_utils._audit.html_report import render_html
@@ -36,7 +37,7 @@ def summary_text(report):
         f"Audited {s['users']} IAM users with {s['access_keys']} access keys ({s['active_access_keys']} Active): "
         f"{s['rotation_due']} due for rotation (Active, {policy['max_age_days']}+ days old{own}), "
         f"{s['unused']} unused for {policy['unused_days']}+ days, {s.get('inactive_access_keys', 0)} Inactive to delete, "
-        f"{s['users_with_two_active_keys']} users with two Active keys; "
+        f"{counted(s['users_with_two_active_keys'], 'user')} with two Active keys; "
         f"{s['hosts']} hosts audited ({s['hosts_unreachable']} unreachable), {s['host_findings']} host findings."
     )
     if s.get("key_id_calls"):
@@ -50,7 +51,7 @@ def summary_text(report):
                  f"on no searched host.")
     if tags["read"]:
         text += (
-            f" User tags read for {tags['users']} users in {tags['calls']} ListUserTags calls: {s['exempt_users']} exempt "
+            f" User tags read for {counted(tags['users'], 'user')} in {counted(tags['calls'], 'ListUserTags call')}: {s['exempt_users']} exempt "
             f"({s['exempt_keys_past_max_age']} keys past their policy), {s['expired_exemptions']} expired exemptions, "
             f"{s['users_with_own_max_age']} with their own max age, {s['policy_problems']} policy tag problems."
         )
@@ -65,10 +66,11 @@ def due_message(report, list_max=20):
     if not due:
         return None
     own = ", or their own rotor:max-age-days" if report["summary"]["users_with_own_max_age"] else ""
-    listed = "; ".join(due_label(key) for key in due[:list_max])
-    more = f"; and {len(due) - list_max} more" if len(due) > list_max else ""
+    # list_max 0 names no key: the message then ends after the count and the policy, with no empty list or "and N more"
+    listed = ": " + "; ".join(due_label(key) for key in due[:list_max]) if list_max > 0 else ""
+    more = f"; and {len(due) - list_max} more" if 0 < list_max < len(due) else ""
     return (
-        f"{len(due)} access key(s) are due for rotation (Active and at least {report['policy']['max_age_days']} days old{own}): "
+        f"{len(due)} access key(s) are due for rotation (Active and at least {report['policy']['max_age_days']} days old{own})"
         f"{listed}{more}. Rotate them with rotor.iam.rotate; the reports list every key."
     )
 

@@ -71,8 +71,11 @@ def test_the_audit_filters_are_guarded():
     assert str(caught.value).startswith("rotor.iam.audit_html: could not use its input (report: list)")
     assert SECRET not in str(caught.value)
     with pytest.raises(AnsibleFilterError) as caught:
+        audit.audit_markdown({}, max_rows=3)
+    assert str(caught.value).startswith("rotor.iam.audit_markdown: could not use its input (report: dict, max_rows: int)")
+    with pytest.raises(AnsibleFilterError) as caught:  # a bad option is refused by the filter's own check, by name
         audit.audit_markdown({}, max_rows="many")
-    assert str(caught.value).startswith("rotor.iam.audit_markdown: could not use its input (report: dict, max_rows: string)")
+    assert str(caught.value).startswith("rotor.iam.audit_markdown: max_rows must be a whole number of 0 or more")
     with pytest.raises(AnsibleFilterError) as caught:
         audit.audit_documents({"results": SECRET})
     assert str(caught.value).startswith("rotor.iam.audit_documents: ") and SECRET not in str(caught.value)
